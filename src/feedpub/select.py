@@ -1,0 +1,90 @@
+"""Selection: which articles each feed and each digest edition holds.
+
+The store is reached through ``ArticleReader``, declared here beside its
+consumer; ``store.SqlStore`` satisfies it and tests may pass a fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from feedpub.config import Config, DigestConfig
+from feedpub.model import ArchivePage, Article, FeedPlan, FeedSpec, Tag
+from feedpub.textutil import tag_key
+
+
+class ArticleReader(Protocol):
+    """What selection needs from a store. Datetimes are UTC-aware; lists are
+    newest first (published desc, then id desc)."""
+
+    def latest_articles(
+        self, limit: int | None = None, tag_key: str | None = None, offset: int = 0
+    ) -> list[Article]: ...
+
+    def article_count(self) -> int: ...
+
+    def tags(self) -> list[tuple[Tag, int]]: ...
+
+    def articles_between(
+        self,
+        after: datetime | None,
+        until: datetime,
+        tag_keys: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> list[Article]: ...
+
+
+def feed_plan(reader: ArticleReader, cfg: Config) -> FeedPlan:
+    """The main feed, one feed per tag with at least ``feeds.min_items``
+    articles (sorted by slug, so output order is stable), and the number of
+    full archive pages when ``feeds.archive`` is on."""
+    items = cfg.feeds.items
+    main = FeedSpec(
+        path="",
+        title=cfg.site.title,
+        articles=tuple(reader.latest_articles(limit=items)),
+    )
+    tag_feeds = tuple(
+        FeedSpec(
+            path=f"tag/{tag.slug}",
+            title=f"{cfg.site.title}: {tag.name}",
+            articles=tuple(reader.latest_articles(limit=items, tag_key=tag.key)),
+            tag=tag,
+        )
+        for tag, count in sorted(reader.tags(), key=lambda pair: pair[0].slug)
+        if count >= cfg.feeds.min_items
+    )
+    pages = 0
+    if cfg.feeds.archive:
+        # Everything older than the current feed's items, in full pages only.
+        pages = max(0, reader.article_count() - items) // cfg.feeds.archive_page_size
+    return FeedPlan(main=main, tags=tag_feeds, archive_pages=pages)
+
+
+def archive_page(reader: ArticleReader, index: int, page_size: int) -> ArchivePage:
+    """Archive page ``index`` (1 = oldest): positions counted from the oldest
+    article, so adding new articles never changes an existing page."""
+    if index < 1:
+        raise ValueError(f"archive pages count from 1, got {index}")
+    total = reader.article_count()
+    # newest-first offset of the page's newest article
+    offset = total - index * page_size
+    if offset < 0:
+        raise ValueError(f"archive page {index} is not full ({total} articles)")
+    return ArchivePage(
+        index=index, articles=tuple(reader.latest_articles(limit=page_size, offset=offset))
+    )
+
+
+def edition_articles(
+    reader: ArticleReader,
+    digest: DigestConfig,
+    after: datetime | None,
+    until: datetime,
+) -> list[Article]:
+    """The articles of a digest edition: published in (after, until], in the
+    digest's tags (all when it names none), newest first, capped at max_items."""
+    keys = tuple(dict.fromkeys(tag_key(name) for name in digest.tags))
+    return reader.articles_between(after, until, tag_keys=keys, limit=digest.max_items)
