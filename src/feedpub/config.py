@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -249,7 +249,8 @@ class _Section:
             problem = check(value)
             if problem:
                 self.reader.fail(self.key(name), problem)
-        return value
+        checked: T = value
+        return checked
 
     def text(self, name: str, default: str | None = _MISSING, *, nonempty: bool = True) -> str:
         def check(value: str) -> str | None:
@@ -295,8 +296,12 @@ class _Reader:
         self.base = path.parent
         self.lines = lines
 
-    def fail(self, key: str, reason: str) -> None:
-        line = self.lines.get(key)
+    def fail(self, key: str, reason: str) -> NoReturn:
+        # A missing key has no line of its own: point at its nearest parent.
+        probe = key
+        while probe not in self.lines and re.search(r"[.\[]", probe):
+            probe = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", probe)
+        line = self.lines.get(probe)
         where = f"{self.path}:{line}" if line else str(self.path)
         raise ConfigError(f"{where}: {key}: {reason}")
 
@@ -417,9 +422,11 @@ def _build(reader: _Reader, data: Any) -> Config:
         name = item.get(
             "name",
             str,
-            check=lambda v: None
-            if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", v)
-            else "must be lower-case letters, digits, '-' or '_' (it names files and URLs)",
+            check=lambda v: (
+                None
+                if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", v)
+                else "must be lower-case letters, digits, '-' or '_' (it names files and URLs)"
+            ),
         )
         if name in seen_names:
             reader.fail(item.key("name"), f"digest {name!r} is defined twice")
