@@ -10,10 +10,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from feedpub.model import BuildReport
 
 TEMP_PREFIX = ".feedpub-tmp-"
 
@@ -69,3 +73,181 @@ def exclusive_lock(lock_path: Path, *, wait: bool = False) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+# --- tree sync: incremental, managed, manifest last ---------------------------
+
+MANIFEST_NAME = ".feedpub-manifest.json"
+LOCK_NAME = ".feedpub.lock"
+_MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the last successful build left in the output folder: the files it
+    manages (only these are ever removed) and, per file, the fingerprint of
+    the inputs it was rendered from (so unchanged feeds are not re-rendered)."""
+
+    files: frozenset[str] = frozenset()
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+
+
+def build_lock(output: Path) -> contextlib.AbstractContextManager[None]:
+    """One build per output folder: a second concurrent build raises
+    OutputError at once instead of interleaving its writes with the first."""
+    return exclusive_lock(output / LOCK_NAME)
+
+
+def read_manifest(output: Path) -> Manifest:
+    """The last build's manifest; empty when missing or unreadable (the next
+    build then renders everything and removes nothing). Fingerprints of files
+    that are gone from disk are dropped, so those files get rendered again."""
+    try:
+        raw = json.loads((output / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Manifest()
+    if not isinstance(raw, dict) or raw.get("version") != _MANIFEST_VERSION:
+        return Manifest()
+    files = raw.get("files")
+    prints = raw.get("fingerprints")
+    if not isinstance(files, list) or not isinstance(prints, dict):
+        return Manifest()
+    managed = frozenset(p for p in files if isinstance(p, str))
+    kept = {
+        path: value
+        for path, value in prints.items()
+        if path in managed and isinstance(value, str) and (output / path).is_file()
+    }
+    return Manifest(files=managed, fingerprints=kept)
+
+
+def _check_name(relative: str) -> None:
+    name = relative.rsplit("/", 1)[-1]
+    if name in (MANIFEST_NAME, LOCK_NAME) or name.startswith(TEMP_PREFIX):
+        raise OutputError(f"refusing to write {relative!r}: the name is reserved for feedpub")
+
+
+def sync_tree(
+    output: Path,
+    files: Mapping[str, bytes | None],
+    managed: Manifest | None = None,
+    *,
+    fingerprints: Mapping[str, str] | None = None,
+) -> BuildReport:
+    """Make the managed part of ``output`` hold exactly ``files``.
+
+    ``files`` maps relative paths to new bytes, or to None for "inputs
+    unchanged, keep the existing file". Only files whose bytes differ are
+    written (the others keep bytes and mtime); files the previous build
+    managed (``managed``, read from disk when None) that are no longer
+    produced are removed with the folders they leave empty; leftover temp
+    files of crashed builds in managed folders are removed. Nothing else in
+    ``output`` is touched. Every path is checked before anything is written.
+    The manifest is written last, after every file succeeded, so a crashed
+    build is simply redone by the next one.
+    """
+    previous = read_manifest(output) if managed is None else managed
+    fingerprints = fingerprints or {}
+    targets = {}
+    for relative in files:
+        _check_name(relative)
+        targets[relative] = safe_join(output, relative)
+    notes: list[str] = []
+    stale: dict[str, Path] = {}
+    for relative in sorted(previous.files - files.keys()):
+        try:
+            _check_name(relative)
+            stale[relative] = safe_join(output, relative)
+        except OutputError as exc:  # a hand-edited manifest: leave that path alone
+            notes.append(str(exc))
+
+    folders = {output.resolve()} | {t.parent for t in [*targets.values(), *stale.values()]}
+    swept = _remove_temp_files(folders)
+    if swept:
+        notes.append(f"removed {swept} leftover temporary file(s) of an interrupted build")
+
+    written: list[str] = []
+    unchanged: list[str] = []
+    kept_prints: dict[str, str] = {}
+    for relative in sorted(targets):
+        target, data = targets[relative], files[relative]
+        if data is None:
+            if not target.is_file():
+                # Someone deleted it; without a fingerprint the next build renders it.
+                notes.append(f"{relative}: expected to keep it, but it is missing")
+                continue
+            unchanged.append(relative)
+        elif _same_bytes(target, data):
+            unchanged.append(relative)
+        else:
+            try:
+                write_atomic(target, data)
+            except OSError as exc:
+                raise OutputError(f"{target}: cannot write: {exc}") from exc
+            written.append(relative)
+        if relative in fingerprints:
+            kept_prints[relative] = fingerprints[relative]
+
+    removed: list[str] = []
+    root = output.resolve()
+    for relative, target in stale.items():
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            notes.append(f"{relative}: cannot remove: {exc}")
+        else:
+            removed.append(relative)
+        _prune_empty_folders(target.parent, root)
+
+    manifest = {
+        "version": _MANIFEST_VERSION,
+        "files": sorted(unchanged + written),
+        "fingerprints": kept_prints,
+    }
+    data = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode("utf-8")
+    manifest_path = output / MANIFEST_NAME
+    if not _same_bytes(manifest_path, data):
+        write_atomic(manifest_path, data)
+    return BuildReport(
+        written=tuple(written),
+        unchanged=tuple(unchanged),
+        removed=tuple(removed),
+        notes=tuple(notes),
+    )
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    # The size check first: most changed files differ in length, and then we
+    # never read them.
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return False
+
+
+def _remove_temp_files(folders: set[Path]) -> int:
+    count = 0
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    count += 1
+    return count
+
+
+def _prune_empty_folders(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or already gone): stop climbing
+            return
+        folder = folder.parent
