@@ -1,0 +1,113 @@
+"""HTML sanitising: the only module that imports nh3.
+
+Layer 1: imports nothing of feedpub. ``clean_html`` keeps the markup a news
+article needs and nothing that runs or restyles (no script, style, iframe,
+event handlers, javascript: URLs); ``strip_tags`` turns HTML into plain text
+for fields that must not carry markup (title, summary, author).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {
+        "p",
+        "a",
+        "strong",
+        "em",
+        "b",
+        "i",
+        "img",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "figure",
+        "figcaption",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "br",
+        "span",
+    }
+)
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "span": {"dir", "lang"},
+}
+URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
+# Elements removed together with their content (their text is never article
+# text: code, fallback text of embeds, forms).
+DROPPED_WITH_CONTENT: frozenset[str] = frozenset(
+    {
+        "script",
+        "style",
+        "iframe",
+        "object",
+        "embed",
+        "noscript",
+        "template",
+        "svg",
+        "math",
+        "form",
+        "select",
+        "textarea",
+        "button",
+        "head",
+        "title",
+    }
+)
+
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+    url_schemes=set(URL_SCHEMES),
+    # No rel="noopener noreferrer": target is not allowed, so there is no
+    # opener to protect, and the output stays exactly the allowed markup.
+    link_rel=None,
+    strip_comments=True,
+)
+_TEXT_ONLY = nh3.Cleaner(
+    tags=set(),
+    clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes={},
+    link_rel=None,
+)
+# Boundaries between blocks of text. Splitting here (rather than parsing a
+# tree) is enough because the HTML is first normalised by nh3.
+_BLOCK_END = re.compile(
+    r"</(?:p|li|blockquote|figcaption|h[1-6]|div|section|article|tr|td|th)\s*>|<br\s*/?>",
+    re.IGNORECASE,
+)
+
+
+def clean_html(fragment: str) -> str:
+    """Sanitise an HTML fragment down to the allowed news markup."""
+    return str(_CLEANER.clean(fragment))
+
+
+def strip_tags(fragment: str) -> str:
+    """Plain text of an HTML fragment (or of text that merely might hold
+    markup): tags dropped, script/style content dropped, entities decoded."""
+    return html.unescape(str(_TEXT_ONLY.clean(fragment)))
+
+
+def html_paragraphs(fragment: str) -> list[str]:
+    """The text of each block (paragraph, list item, heading ...) of an HTML
+    fragment, whitespace collapsed, empty blocks left out."""
+    blocks = _BLOCK_END.split(str(_CLEANER.clean(fragment)))
+    texts = (" ".join(strip_tags(block).split()) for block in blocks)
+    return [text for text in texts if text]
+
+
+def paragraphs_to_html(paragraphs: list[str]) -> str:
+    """One escaped ``<p>`` per paragraph of plain text."""
+    return "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)

@@ -1,0 +1,199 @@
+"""Text helpers for Arabic news text: normalisation, tag keys, slugs,
+vocabulary matching and removal of characters XML 1.0 forbids.
+
+Layer 1: imports nothing of feedpub but ``model``.
+
+Arabic matching is written by hand rather than with a stemmer library: the
+rules wanted here are few and exact (diacritics and tatweel ignored, alef
+forms, final ى/ي and ة/ه unified, a fixed list of proclitics, whole words
+only), and a stemmer would also strip suffixes, which is exactly what must
+*not* match («الأسدي» is not «الأسد»).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from feedpub.model import Tag
+
+# XML 1.0 "Char": #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+# Everything else (C0 controls, lone surrogates, U+FFFE/U+FFFF) is removed.
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+# Harakat, Quranic marks (U+064B–U+065F) and the superscript alef (U+0670).
+_DIACRITICS = re.compile("[\u064b-\u065f\u0670]")
+_TATWEEL = "\u0640"
+_CHAR_MAP = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",  # alef maksura: only ever word-final, so unify it everywhere
+        "ة": "ه",
+        "ی": "ي",  # Persian yeh, common in pasted text
+        "ک": "ك",  # Persian keheh
+        _TATWEEL: None,
+    }
+)
+_WS = re.compile(r"\s+")
+# Quotes that scraped pages use interchangeably for the same text.
+_QUOTES = re.compile("[\"'“”„‟«»‘’‚‛′″]")
+
+# Proclitics allowed before a vocabulary term, longest first so the regex
+# alternation prefers them (it would backtrack to the shorter ones anyway).
+PROCLITICS: tuple[str, ...] = ("وال", "بال", "فال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+
+_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+SLUG_MAX_CHARS = 60
+
+
+def strip_xml_illegal(text: str) -> str:
+    """Remove the characters XML 1.0 forbids (C0 controls other than tab, LF
+    and CR, lone surrogates, U+FFFE, U+FFFF)."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def collapse_ws(text: str) -> str:
+    """Runs of whitespace (including NBSP and line breaks) to one space, trimmed."""
+    return _WS.sub(" ", text).strip()
+
+
+def is_blank(text: str) -> bool:
+    """True for text that is only whitespace and invisible format characters
+    (RLM, LRM, ZWNJ, BOM ...)."""
+    return not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
+
+
+def ascii_digits(text: str) -> str:
+    """Arabic-Indic and Extended Arabic-Indic digits to ASCII digits."""
+    return text.translate(_ARABIC_DIGITS)
+
+
+def normalize_arabic(text: str) -> str:
+    """The form used for comparing Arabic text: NFKC (presentation forms to
+    letters), invisible format characters, diacritics and tatweel removed,
+    alef forms to ا, ى to ي, ة to ه, ASCII case folded. Whitespace is kept."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = _DIACRITICS.sub("", text).translate(_CHAR_MAP)
+    return text.casefold()
+
+
+def tag_key(name: str) -> str:
+    """The identity of a tag: normalised spelling, whitespace collapsed.
+    بوتين, بُوتين, بوتـين and "بوتين " all give the same key."""
+    return collapse_ws(normalize_arabic(strip_xml_illegal(name)))
+
+
+def compare_key(text: str) -> str:
+    """Key for detecting repeated text (a teaser and the article): Arabic
+    normalisation plus quotes and ellipses unified and whitespace collapsed."""
+    text = normalize_arabic(text).replace("…", "...")
+    return collapse_ws(_QUOTES.sub('"', text))
+
+
+def _slug_char_ok(ch: str) -> bool:
+    if ch.isascii():
+        return ch.isalnum()
+    # Arabic letters (Lo) and Arabic-Indic digits (Nd) of the Arabic blocks;
+    # marks and tatweel (Lm) are dropped.
+    code = ord(ch)
+    in_arabic = 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F
+    return in_arabic and unicodedata.category(ch) in ("Lo", "Nd")
+
+
+def slugify(text: str) -> str:
+    """A slug safe as one URL path segment and one file name: Arabic letters
+    and digits and ASCII letters/digits kept, whitespace to '-', everything
+    else dropped, ASCII lower-cased. Never empty, '.', '..' or containing '/':
+    text with nothing usable falls back to 't-' + a short hash of its key."""
+    key = tag_key(text)
+    words = ["".join(ch for ch in word if _slug_char_ok(ch)) for word in key.split(" ")]
+    slug = "-".join(word for word in words if word).lower()
+    if not slug:
+        return "t-" + _short_hash(key)
+    if len(slug) > SLUG_MAX_CHARS:
+        # Keep file names well under the 255-byte limit (Arabic is 2 bytes a
+        # letter); the hash keeps two long keys with one prefix apart.
+        slug = slug[:SLUG_MAX_CHARS].rstrip("-") + "-" + _short_hash(key)
+    return slug
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def clean_tag_name(name: str) -> str:
+    """The display spelling of a tag: XML-illegal characters removed,
+    whitespace collapsed, NFC."""
+    return unicodedata.normalize("NFC", collapse_ws(strip_xml_illegal(name)))
+
+
+def make_tag(name: str) -> Tag | None:
+    """A Tag for the spelling ``name``; None for empty or whitespace-only names."""
+    display = clean_tag_name(name)
+    key = tag_key(display)
+    if not key:
+        return None
+    return Tag(key=key, name=display, slug=slugify(key))
+
+
+def _term_pattern(term: str) -> str:
+    """Regex for one normalised term with its proclitics, whole word only."""
+
+    def words(text: str) -> str:
+        return r"\s+".join(re.escape(word) for word in text.split(" "))
+
+    alternatives = [f"(?:{'|'.join(PROCLITICS)})?{words(term)}"]
+    if term.startswith("ال") and len(term) > 2:
+        # ل + الأسد is written للأسد: the article's alef is dropped.
+        alternatives.append("لل" + words(term[2:]))
+    return rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Compiled vocabulary: tag display name -> pattern matching the name and
+    its aliases the Arabic way, on text passed through ``normalize_arabic``."""
+
+    # (display name, keys of the name and its aliases, compiled pattern)
+    entries: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...]
+
+    def matches(self, text: str) -> list[str]:
+        """Vocabulary names occurring in ``text`` (in vocabulary order)."""
+        normalized = normalize_arabic(text)
+        return [name for name, _keys, pattern in self.entries if pattern.search(normalized)]
+
+    def canonical(self, key: str) -> str | None:
+        """The vocabulary name whose name or an alias has exactly this tag key."""
+        for name, keys, _pattern in self.entries:
+            if key in keys:
+                return name
+        return None
+
+
+def compile_vocabulary(vocabulary: Mapping[str, Iterable[str]]) -> Vocabulary:
+    """Compile ``{name: aliases}``; cached, so calling it per file is cheap."""
+    frozen = tuple((name, tuple(aliases)) for name, aliases in vocabulary.items())
+    return _compile(frozen)
+
+
+@lru_cache(maxsize=16)
+def _compile(vocabulary: tuple[tuple[str, tuple[str, ...]], ...]) -> Vocabulary:
+    entries = []
+    for name, aliases in vocabulary:
+        terms = {tag_key(term) for term in (name, *aliases)}
+        terms.discard("")
+        if not terms:
+            continue
+        ordered = sorted(terms, key=lambda t: (-len(t), t))
+        pattern = "|".join(f"(?:{_term_pattern(term)})" for term in ordered)
+        entries.append((clean_tag_name(name), frozenset(terms), re.compile(pattern)))
+    return Vocabulary(tuple(entries))
