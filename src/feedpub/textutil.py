@@ -94,9 +94,10 @@ def tag_key(name: str) -> str:
 
 def compare_key(text: str) -> str:
     """Key for detecting repeated text (a teaser and the article): Arabic
-    normalisation plus quotes and ellipses unified and whitespace collapsed."""
+    normalisation, quotes and whitespace dropped (the two copies differ in
+    “ ” against " and in the spaces around them), ellipses unified."""
     text = normalize_arabic(text).replace("…", "...")
-    return collapse_ws(_QUOTES.sub('"', text))
+    return _WS.sub("", _QUOTES.sub("", text))
 
 
 def _slug_char_ok(ch: str) -> bool:

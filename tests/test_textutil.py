@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import pytest
+
+from feedpub.textutil import (
+    SLUG_MAX_CHARS,
+    ascii_digits,
+    compare_key,
+    compile_vocabulary,
+    is_blank,
+    make_tag,
+    slugify,
+    strip_xml_illegal,
+    tag_key,
+)
+
+VOCABULARY = {
+    "الأسد": [],
+    "بوتين": [],
+    "روسيا": ["روسي", "الروسية", "موسكو"],
+    "كورونا": ["كوفيد", "COVID-19"],
+    "رياضة": ["كرة القدم"],
+    "اقتصاد": ["G20"],
+}
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "بوتين",
+        "بُوتِين",  # harakat
+        "بوتـين",  # tatweel
+        "بوتين ",  # trailing space
+        "  بوتين\u200f",  # leading spaces, trailing RLM
+        "ﺑﻮﺗﻴﻦ",  # presentation forms
+    ],
+)
+def test_spellings_of_one_name_share_one_tag_key(spelling: str) -> None:
+    assert tag_key(spelling) == "بوتين"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("الأسد", "الاسد"),
+        ("إدلب", "ادلب"),
+        ("آذار", "اذار"),
+        ("ٱلله", "الله"),
+        ("مصطفى", "مصطفي"),  # final ى / ي
+        ("سورية", "سوريه"),  # ة / ه
+        ("COVID-19", "covid-19"),
+        ("كرة   القدم", "كرة\nالقدم"),
+    ],
+)
+def test_tag_key_unifies_arabic_variants(a: str, b: str) -> None:
+    assert tag_key(a) == tag_key(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("الأسد", "الأسدي"), ("روسيا", "روسي"), ("بوتين", "بوتي")])
+def test_tag_key_keeps_different_words_apart(a: str, b: str) -> None:
+    assert tag_key(a) != tag_key(b)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("التقى الأسد وفدا", ["الأسد"]),
+        ("رحب بالأسد", ["الأسد"]),  # ب + ال
+        ("رسالة للأسد", ["الأسد"]),  # ل + ال, alef dropped
+        ("والأسد قال", ["الأسد"]),
+        ("عائلة الأسدي", []),  # suffix: not the same word
+        ("أسد الغابة", []),  # without the article it is another word
+        ("زار وروسيا", ["روسيا"]),
+        ("سافر لروسيا", ["روسيا"]),
+        ("زيارة إلى روسيا.", ["روسيا"]),
+        ("روسيات", []),
+        ("الوفد الروسي", ["روسيا"]),  # alias with ال
+        ("الخارجية الروسية", ["روسيا"]),
+        ("وصل إلى موسكو", ["روسيا"]),
+        ("قال بُوتـين", ["بوتين"]),  # diacritics and tatweel in the text
+        ("فبوتين", ["بوتين"]),
+        ("كبوتين", ["بوتين"]),
+        ("فالبوتين", ["بوتين"]),
+        ("بوتينوف", []),
+        ("إصابات COVID-19 الجديدة", ["كورونا"]),
+        ("covid-19", ["كورونا"]),
+        ("وكوفيد", ["كورونا"]),
+        ("فيروس كورونا", ["كورونا"]),
+        ("منتخب كرة  القدم", ["رياضة"]),  # multi-word alias across two spaces
+        ("قمة G20 في روما", ["اقتصاد"]),
+        ("G200", []),
+        ("الأسد وبوتين في موسكو", ["الأسد", "بوتين", "روسيا"]),
+        ("", []),
+    ],
+)
+def test_vocabulary_matches_whole_words_with_proclitics(text: str, expected: list[str]) -> None:
+    assert compile_vocabulary(VOCABULARY).matches(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [("موسكو", "روسيا"), ("روسيا", "روسيا"), ("covid-19", "كورونا"), ("وموسكو", None), ("x", None)],
+)
+def test_vocabulary_maps_a_name_or_alias_to_its_name(given: str, canonical: str | None) -> None:
+    assert compile_vocabulary(VOCABULARY).canonical(tag_key(given)) == canonical
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("الأسد", "الاسد"),
+        ("سوريا اليوم", "سوريا-اليوم"),
+        ("  سوريا   اليوم  ", "سوريا-اليوم"),
+        ("COVID-19", "covid19"),
+        ("G20 Summit", "g20-summit"),
+        ("a/b", "ab"),
+        ("بوتين ١٢", "بوتين-١٢"),
+        ("بُوتـين", "بوتين"),
+        ("«سوريا»!", "سوريا"),
+    ],
+)
+def test_slug_keeps_arabic_and_ascii_alnum_and_hyphenates_spaces(name: str, slug: str) -> None:
+    assert slugify(name) == slug
+
+
+@pytest.mark.parametrize("name", ["", " ", ".", "..", "/", "../..", "!!!", "«»", "—", "ـــ"])
+def test_slug_falls_back_to_hash_when_nothing_usable_is_left(name: str) -> None:
+    slug = slugify(name)
+    assert slug.startswith("t-")
+    assert len(slug) > 2
+
+
+def test_slug_fallbacks_differ_for_different_keys() -> None:
+    assert slugify("!!!") != slugify("???")
+
+
+@pytest.mark.parametrize(
+    "name", ["a/b/c", "../etc/passwd", "x" * 500, "سوريا " * 40, ".hidden", "٪/٪", "\\"]
+)
+def test_slug_is_always_one_safe_path_segment(name: str) -> None:
+    slug = slugify(name)
+    assert "/" not in slug and "\\" not in slug
+    assert slug not in ("", ".", "..")
+    assert len(slug) <= SLUG_MAX_CHARS + 11
+    assert slug == slug.strip("-")
+
+
+def test_long_slugs_with_one_prefix_stay_apart() -> None:
+    assert slugify("س" * 100 + "ا") != slugify("س" * 100 + "ب")
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t\n", "\x00\x01", "\u200f"])
+def test_empty_tag_names_make_no_tag(name: str) -> None:
+    assert make_tag(name) is None
+
+
+def test_make_tag_keeps_the_given_spelling_as_display_name() -> None:
+    tag = make_tag(" بُوتـين  ")
+    assert tag is not None
+    assert (tag.key, tag.name, tag.slug) == ("بوتين", "بُوتـين", "بوتين")
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("a\x00b\x01c\x08d\x0be\x0cf\x1fg", "abcdefg"),
+        ("tab\tlf\ncr\r", "tab\tlf\ncr\r"),
+        ("x\ufffey\uffffz", "xyz"),
+        ("lone\ud800surrogate\udfff", "lonesurrogate"),
+        ("سوريا 😀 \U0010fffd", "سوريا 😀 \U0010fffd"),
+        ("\ufffd\ue000", "\ufffd\ue000"),
+    ],
+)
+def test_xml_illegal_characters_are_removed(text: str, clean: str) -> None:
+    assert strip_xml_illegal(text) == clean
+
+
+def test_compare_key_ignores_quote_style_and_spacing() -> None:
+    assert compare_key('نظيره الروسي "فلاديمير بوتين" اليوم') == compare_key(
+        "نظيره الروسي “فلاديمير بوتين”  اليوم"
+    )
+    assert compare_key('و "بوتين"') == compare_key("و”بوتين”")
+    assert compare_key("نص أول") != compare_key("نص ثان")
+
+
+def test_is_blank_sees_through_invisible_marks() -> None:
+    assert is_blank(" \u200f\u200e\ufeff\t")
+    assert not is_blank(" ا ")
+
+
+def test_ascii_digits_converts_both_arabic_digit_sets() -> None:
+    assert ascii_digits("٢٠٢٦/١١/٢٦ ۱۲") == "2026/11/26 12"
