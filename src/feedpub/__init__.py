@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "sanitize": 1,
     "scheduler": 1,
     "inline": 1,
+    "rtl": 1,
     "templating": 1,
     "jsonfeed": 1,
     # 2: configuration (validates cron strings through ``scheduler``)
@@ -36,9 +37,10 @@ LAYERS: dict[str, int] = {
     "message": 3,
     "publish": 3,
     "websub": 3,
+    # select is read by the stages feeds and digest, so it sits under them
+    "select": 3,
     # 4: stages
     "ingest": 4,
-    "select": 4,
     "feeds": 4,
     "digest": 4,
     "deliver": 4,

@@ -1,0 +1,80 @@
+"""Right-to-left text helpers: Latin runs in Arabic HTML, Arabic dates and digits.
+
+Wraps Babel for dates and plural categories. Nothing here knows about
+digests; templates reach these through filters registered by ``digest``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+
+from babel import Locale
+from babel.dates import format_datetime
+from markupsafe import Markup, escape
+
+RLM = "\u200f"
+
+# A Latin run: starts and ends with a Latin letter or an ASCII digit (a "+"
+# may lead a number) and may hold spaces and the punctuation of names, codes,
+# numbers and URLs between. Arabic letters end a run, so in "150 كم" only
+# "150" is wrapped and the unit stays in the Arabic flow; a URL runs to the
+# next space and leaves trailing punctuation outside.
+_W = r"A-Za-z0-9\u00c0-\u024f"
+_LATIN_RUN = re.compile(
+    rf"https?://[^\s\u0600-\u06ff]*[A-Za-z0-9/=#_-]"
+    rf"|\+?[{_W}](?:[{_W}%@#&+=_.,:;/'’\- ]*[{_W}%])?"
+)
+
+_ARAB_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+_LATN_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
+
+
+def ltr_html(text: str) -> Markup:
+    """Escape plain ``text`` and wrap each Latin run in ``<span dir="ltr">``.
+
+    ``<bdi>`` would be the HTML5 way, but Gmail, Outlook and Yahoo ignore it;
+    a span with ``dir`` works in all of them. Only escaped text and our own
+    span tags go into the result, so it is safe to mark it up.
+    """
+    if isinstance(text, Markup):
+        # Already-markup input would have its tags cut by the run pattern.
+        raise TypeError("ltr_html takes plain text, not Markup")
+    pieces: list[str] = []
+    position = 0
+    for match in _LATIN_RUN.finditer(text):
+        run = match.group(0)
+        pieces.append(str(escape(text[position : match.start()])))
+        pieces.append(f'<span dir="ltr">{escape(run)}</span>')
+        position = match.end()
+    pieces.append(str(escape(text[position:])))
+    return Markup("".join(pieces))
+
+
+def shape_digits(text: str, digits: str) -> str:
+    """Write digits as Arabic-Indic (``arab``: ٠١٢) or European (``latn``: 012).
+
+    Babel's ar_SY data names ``arab`` as the default numbering system, yet its
+    date formatting emits ASCII digits, so the choice is applied here.
+    """
+    if digits == "arab":
+        return text.translate(_ARAB_DIGITS)
+    if digits == "latn":
+        return text.translate(_LATN_DIGITS)
+    raise ValueError(f"digits must be 'arab' or 'latn', got {digits!r}")
+
+
+def arabic_datetime(value: datetime, pattern: str, locale: str, digits: str) -> str:
+    """``value`` (tz-aware, already in the wanted zone) formatted with a CLDR
+    ``pattern``; ar_SY names the Levantine months (تشرين الثاني)."""
+    return shape_digits(format_datetime(value, pattern, tzinfo=value.tzinfo, locale=locale), digits)
+
+
+def plural(count: int, forms: Mapping[str, str], locale: str, digits: str) -> str:
+    """The phrase for ``count`` by CLDR plural category (Arabic has six:
+    zero, one, two, few, many, other); ``{n}`` in a form is the number.
+    A missing category falls back to ``other``."""
+    category = Locale.parse(locale).plural_form(count)
+    form = forms.get(category, forms["other"])
+    return form.replace("{n}", shape_digits(str(count), digits))
