@@ -116,7 +116,11 @@ def slugify(text: str) -> str:
     else dropped, ASCII lower-cased. Never empty, '.', '..' or containing '/':
     text with nothing usable falls back to 't-' + a short hash of its key."""
     key = tag_key(text)
-    words = ["".join(ch for ch in word if _slug_char_ok(ch)) for word in key.split(" ")]
+    # Built from the spelling, not the key: the key folds أ/ا and ة/ه for
+    # matching, but a URL should read as the word is written. Diacritics and
+    # tatweel still go (they are marks, dropped by _slug_char_ok).
+    spelling = collapse_ws(unicodedata.normalize("NFKC", strip_xml_illegal(text))).casefold()
+    words = ["".join(ch for ch in word if _slug_char_ok(ch)) for word in spelling.split(" ")]
     slug = "-".join(word for word in words if word).lower()
     if not slug:
         return "t-" + _short_hash(key)
@@ -143,7 +147,7 @@ def make_tag(name: str) -> Tag | None:
     key = tag_key(display)
     if not key:
         return None
-    return Tag(key=key, name=display, slug=slugify(key))
+    return Tag(key=key, name=display, slug=slugify(display))
 
 
 def _term_pattern(term: str) -> str:
