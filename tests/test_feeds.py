@@ -17,6 +17,8 @@ from pathlib import Path
 import feedparser
 import lxml.html
 import pytest
+from lxml import etree
+
 from feedfactory import (
     DOTNET,
     FEEDS_URL,
@@ -29,8 +31,6 @@ from feedfactory import (
     plan_for,
     sample_articles,
 )
-from lxml import etree
-
 from feedpub import feeds
 from feedpub.model import ArchivePage, FeedPlan, FeedSpec, Tag
 
