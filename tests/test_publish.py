@@ -1,0 +1,307 @@
+"""The output tree: incremental, atomic, locked, confined to feeds.output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config, plan_for, sample_articles
+from feedpub import feeds, publish
+from feedpub.config import Config
+from feedpub.model import Article, BuildReport
+from feedpub.publish import MANIFEST_NAME, TEMP_PREFIX, OutputError
+
+PAST = 1_000_000_000  # 2001: any file a build rewrites gets a newer mtime
+
+
+def build(cfg: Config, articles: list[Article]) -> BuildReport:
+    """What the pipeline does: lock, read the manifest, render, sync."""
+    out = cfg.feeds.output
+    with publish.build_lock(out):
+        manifest = publish.read_manifest(out)
+        tree = feeds.render_feeds(plan_for(articles), cfg, manifest.fingerprints)
+        return publish.sync_tree(out, tree.files, manifest, fingerprints=tree.fingerprints)
+
+
+def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``out`` but feedpub's own: bytes and mtime."""
+    return {
+        p.relative_to(out).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name not in (MANIFEST_NAME, publish.LOCK_NAME)
+    }
+
+
+def backdate(out: Path) -> None:
+    for p in out.rglob("*"):
+        if p.is_file():
+            os.utime(p, (PAST, PAST))
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Config:
+    return make_config(tmp_path / "public")
+
+
+def feed_files(*directories: str) -> set[str]:
+    return {f"{d}{n}" for d in directories for n in ("atom.xml", "rss.xml", "feed.json")}
+
+
+ALL_FEEDS = feed_files("", "tag/سياسة/", "tag/بوتين/", "tag/c-net/")
+
+
+def test_first_build_writes_every_file_and_a_manifest(cfg: Config) -> None:
+    report = build(cfg, sample_articles())
+    assert set(report.written) == ALL_FEEDS | {"feeds.opml", "index.html"}
+    assert report.unchanged == () and report.removed == ()
+    out = cfg.feeds.output
+    assert set(snapshot(out)) == set(report.written)
+    assert (out / MANIFEST_NAME).is_file()
+    manifest = publish.read_manifest(out)
+    assert manifest.files == set(report.written)
+    assert set(manifest.fingerprints) == set(report.written)
+    assert all(oct(p.stat().st_mode)[-3:] == "644" for p in out.rglob("*.xml"))
+
+
+def test_rebuild_of_the_same_data_keeps_every_byte_and_mtime(cfg: Config) -> None:
+    build(cfg, sample_articles())
+    out = cfg.feeds.output
+    backdate(out)
+    before = snapshot(out)
+    report = build(cfg, sample_articles())
+    assert report.written == () and report.removed == ()
+    assert set(report.unchanged) == set(before)
+    assert snapshot(out) == before
+
+
+def test_rendered_but_identical_files_are_not_rewritten(cfg: Config) -> None:
+    """Without fingerprints (say the manifest was lost) bytes are compared."""
+    build(cfg, sample_articles())
+    out = cfg.feeds.output
+    (out / MANIFEST_NAME).unlink()
+    backdate(out)
+    before = snapshot(out)
+    report = build(cfg, sample_articles())
+    assert report.written == ()
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize(
+    ("new", "changed"),
+    [
+        # main feed and the article's tag feeds; OPML and index.html keep theirs
+        (article(10, POLITICS), feed_files("", "tag/سياسة/")),
+        (article(10, PUTIN, DOTNET), feed_files("", "tag/بوتين/", "tag/c-net/")),
+        (article(10), feed_files("")),
+        # a new tag adds a feed: the list of feeds changes too
+        (
+            article(10, POLITICS.__class__(key="اقتصاد", name="اقتصاد", slug="اقتصاد")),
+            feed_files("", "tag/اقتصاد/") | {"feeds.opml", "index.html"},
+        ),
+    ],
+)
+def test_one_new_article_rewrites_only_the_feeds_holding_it(
+    cfg: Config, new: Article, changed: set[str]
+) -> None:
+    build(cfg, sample_articles())
+    out = cfg.feeds.output
+    backdate(out)
+    before = snapshot(out)
+    report = build(cfg, [*sample_articles(), new])
+    assert set(report.written) == changed
+    after = snapshot(out)
+    for path, (data, mtime) in after.items():
+        if path in changed:
+            assert mtime != PAST * 10**9 and data != before.get(path, (b"", 0))[0], path
+        else:
+            assert (data, mtime) == before[path], path
+
+
+def test_a_tag_that_loses_its_articles_loses_its_files_and_folder(cfg: Config) -> None:
+    out = cfg.feeds.output
+    digest_page = out / "archive" / "daily" / "2026-03-01.html"  # the digest's, not ours
+    digest_page.parent.mkdir(parents=True)
+    digest_page.write_text("<p>digest</p>", encoding="utf-8")
+    build(cfg, sample_articles())
+    assert (out / "tag" / "بوتين" / "atom.xml").is_file()
+
+    without_putin = [a for a in sample_articles() if PUTIN not in a.tags]
+    report = build(cfg, without_putin)
+    assert set(report.removed) == feed_files("tag/بوتين/")
+    assert not (out / "tag" / "بوتين").exists()
+    assert (out / "tag" / "سياسة" / "atom.xml").is_file()
+    assert {"feeds.opml", "index.html"} <= set(report.written)
+    assert digest_page.read_text(encoding="utf-8") == "<p>digest</p>"
+    assert "بوتين" not in publish.read_manifest(out).files.__str__()
+
+
+def test_a_folder_holding_files_we_do_not_manage_is_kept(cfg: Config) -> None:
+    build(cfg, sample_articles())
+    out = cfg.feeds.output
+    foreign = out / "tag" / "بوتين" / "README.txt"
+    foreign.write_text("not ours", encoding="utf-8")
+    build(cfg, [a for a in sample_articles() if PUTIN not in a.tags])
+    assert foreign.read_text(encoding="utf-8") == "not ours"
+    assert not (out / "tag" / "بوتين" / "atom.xml").exists()
+
+
+def test_leftover_temp_files_in_our_folders_are_cleaned(cfg: Config) -> None:
+    build(cfg, sample_articles())
+    out = cfg.feeds.output
+    ours = [out / f"{TEMP_PREFIX}root", out / "tag" / "c-net" / f"{TEMP_PREFIX}x1"]
+    theirs = out / "archive" / "daily" / f"{TEMP_PREFIX}digest-writing"
+    theirs.parent.mkdir(parents=True)
+    for path in [*ours, theirs]:
+        path.write_bytes(b"<half")
+    report = build(cfg, sample_articles())
+    assert not any(p.exists() for p in ours)
+    assert theirs.exists()  # another writer's folder: maybe a write in progress
+    assert any("2 leftover temporary" in note for note in report.notes)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["../evil.xml", "tag/../../evil.xml", "/tmp/evil.xml", "tag//x.xml", "", MANIFEST_NAME],
+)
+def test_no_path_can_leave_the_output_folder(tmp_path: Path, bad: str) -> None:
+    out = tmp_path / "public"
+    with pytest.raises(OutputError):
+        publish.sync_tree(out, {"atom.xml": b"<ok/>", bad: b"<evil/>"})
+    assert not (out / "atom.xml").exists(), "checked before anything is written"
+    assert not (tmp_path / "evil.xml").exists()
+
+
+def test_a_symlinked_folder_pointing_outside_is_refused(tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "public", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "tag").symlink_to(elsewhere)
+    with pytest.raises(OutputError, match="outside"):
+        publish.sync_tree(out, {"tag/x/atom.xml": b"<evil/>"})
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_hostile_slug_never_reaches_the_disk(cfg: Config) -> None:
+    evil = POLITICS.__class__(key="evil", name="evil", slug="..")
+    report = build(cfg, [article(1, evil, POLITICS)])
+    out = cfg.feeds.output
+    assert all(".." not in p for p in report.written)
+    assert not (out.parent / "atom.xml").exists() and not (out.parent / "rss.xml").exists()
+    assert {p.parent for p in out.rglob("atom.xml")} == {out, out / "tag" / "سياسة"}
+
+
+def test_a_crashed_build_leaves_complete_files_and_is_redone(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(cfg, sample_articles())
+    out = cfg.feeds.output
+    manifest_before = (out / MANIFEST_NAME).read_bytes()
+    real = publish.write_atomic
+    calls = 0
+
+    def dying(path: Path, data: bytes) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(publish, "write_atomic", dying)
+    newer = [*sample_articles(), article(10, POLITICS, PUTIN)]
+    with pytest.raises(OutputError, match="No space left"):
+        build(cfg, newer)
+    assert (out / MANIFEST_NAME).read_bytes() == manifest_before, "manifest only after success"
+    for path in out.rglob("*.xml"):
+        etree.fromstring(path.read_bytes())  # every file old or new, never half
+    monkeypatch.setattr(publish, "write_atomic", real)
+
+    report = build(cfg, newer)
+    assert set(report.written) | set(report.unchanged) >= feed_files("", "tag/بوتين/")
+    fresh = make_config(cfg.feeds.output.parent / "fresh")
+    build(fresh, newer)
+    assert snapshot(out).keys() == snapshot(fresh.feeds.output).keys()
+    for path, (data, _) in snapshot(fresh.feeds.output).items():
+        assert snapshot(out)[path][0] == data, path
+
+
+def test_a_deleted_file_is_rendered_again(cfg: Config) -> None:
+    build(cfg, sample_articles())
+    out = cfg.feeds.output
+    (out / "tag" / "c-net" / "rss.xml").unlink()
+    assert "tag/c-net/rss.xml" not in publish.read_manifest(out).fingerprints
+    report = build(cfg, sample_articles())
+    assert report.written == ("tag/c-net/rss.xml",)
+
+
+def test_keeping_a_file_that_vanished_is_noted_not_fatal(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    report = publish.sync_tree(out, {"atom.xml": None}, fingerprints={"atom.xml": "f"})
+    assert report.unchanged == () and "missing" in report.notes[0]
+    assert publish.read_manifest(out).fingerprints == {}
+
+
+@pytest.mark.parametrize(
+    "text", ["", "{", "[]", '{"version": 99, "files": [], "fingerprints": {}}']
+)
+def test_an_unreadable_manifest_means_start_afresh(tmp_path: Path, text: str) -> None:
+    (tmp_path / MANIFEST_NAME).write_text(text, encoding="utf-8")
+    assert publish.read_manifest(tmp_path) == publish.Manifest()
+
+
+def test_readers_only_ever_see_complete_files_while_builds_rewrite_them(cfg: Config) -> None:
+    out = cfg.feeds.output
+    plans = [sample_articles(), [*sample_articles(), article(10, POLITICS)]]
+    build(cfg, plans[0])
+    target = out / "atom.xml"
+    stop = threading.Event()
+    reads: list[int] = []
+    errors: list[str] = []
+
+    def reader() -> None:
+        count = 0
+        while not stop.is_set() and count < 200_000:  # bounded even if the builds hang
+            try:
+                etree.fromstring(target.read_bytes())
+            except Exception as exc:  # every kind of failure counts as a torn read
+                errors.append(repr(exc))
+            count += 1
+        reads.append(count)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for n in range(30):
+            report = build(cfg, plans[(n + 1) % 2])
+            assert "atom.xml" in report.written
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert errors == []
+    assert reads and reads[0] > 30
+
+
+def test_a_second_build_at_the_same_time_is_refused(cfg: Config) -> None:
+    out = cfg.feeds.output
+    with publish.build_lock(out):
+        with pytest.raises(OutputError, match="another feedpub run holds this lock"):
+            build(cfg, sample_articles())
+        # and from another process, as cron would start it
+        script = (
+            "import sys; from pathlib import Path; from feedpub import publish\n"
+            "try:\n"
+            f"    with publish.build_lock(Path({str(out)!r})): sys.exit(0)\n"
+            "except publish.OutputError as exc:\n"
+            "    print(exc); sys.exit(3)\n"
+        )
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert run.returncode == 3 and "another feedpub run" in run.stdout
+    assert not (out / "atom.xml").exists()
+    build(cfg, sample_articles())  # released: the next build runs
+    assert (out / "atom.xml").is_file()
