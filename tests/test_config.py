@@ -53,7 +53,7 @@ def test_store_url_comes_from_the_environment_when_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FEEDPUB_STORE_URL", "postgresql+psycopg://feedpub:secret@db/feedpub")
-    cfg = load_config(write(tmp_path, MINIMAL))
+    cfg = load_config(write(tmp_path, MINIMAL + 'store:\n  url: "sqlite:///x.db"\n'))
     assert cfg.store.url == "postgresql+psycopg://feedpub:secret@db/feedpub"
 
 

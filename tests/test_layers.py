@@ -33,7 +33,8 @@ def imports_of(module: str) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             if node.module == "feedpub":
-                found.update(f"feedpub.{alias.name}" for alias in node.names)
+                # "from feedpub import pipeline" names a module; "__version__" does not
+                found.update(f"feedpub.{a.name}" for a in node.names if a.name in MODULES)
             else:
                 found.add(node.module)
     return found

@@ -339,10 +339,25 @@ def test_articles_between_compares_instants_across_zones(timeline: SqlStore) -> 
 def test_rejects_are_listed_newest_first(store: SqlStore) -> None:
     old = Reject("feed.jsonl", "لا عنوان", T0, "line 3")
     new = Reject("feed.jsonl", "invalid date", T0 + timedelta(hours=1))
-    store.add_reject(old)
-    store.add_reject(new)
+    assert store.add_reject(old) is True
+    assert store.add_reject(new) is True
 
     assert store.rejects() == [new, old]
+
+
+@pytest.mark.parametrize("location", ["line 3", None])
+def test_the_same_reject_seen_again_is_kept_once_with_its_latest_time(
+    store: SqlStore, location: str | None
+) -> None:
+    first = Reject("feed.jsonl", "لا عنوان", T0, location)
+    again = Reject("feed.jsonl", "لا عنوان", T0 + timedelta(hours=1), location)
+    other = Reject("feed.jsonl", "لا عنوان", T0, "line 9")
+
+    assert store.add_reject(first) is True
+    assert store.add_reject(again) is False
+    assert store.add_reject(other) is True
+
+    assert store.rejects() == [again, other]
 
 
 # --- editions ------------------------------------------------------------------

@@ -368,7 +368,8 @@ def _build(reader: _Reader, data: Any) -> Config:
     site_s.done()
 
     store_s = root.section("store")
-    store_url = os.environ.get(STORE_URL_ENV) or store_s.text("url", "sqlite:///var/feedpub.db")
+    file_url = store_s.text("url", "sqlite:///var/feedpub.db")
+    store_url = os.environ.get(STORE_URL_ENV) or file_url
     store_s.done()
     store = StoreConfig(url=_resolve_sqlite(store_url, reader.base))
 

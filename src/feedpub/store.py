@@ -369,8 +369,23 @@ class SqlStore:
 
     # --- rejects ----------------------------------------------------------------
 
-    def add_reject(self, reject: Reject) -> None:
+    def add_reject(self, reject: Reject) -> bool:
+        """Record a reject; True when it is new. The same problem seen again
+        (same source, location and reason: a bad file re-read by every cron
+        run) only moves its ``seen`` time, so the table does not grow per run."""
+        same = (
+            (t_rejects.c.source == reject.source)
+            & (t_rejects.c.reason == reject.reason)
+            & (
+                t_rejects.c.location.is_(None)
+                if reject.location is None
+                else t_rejects.c.location == reject.location
+            )
+        )
         with self._guard("cannot write reject"), self._engine.begin() as conn:
+            moved = conn.execute(t_rejects.update().where(same).values(seen=reject.seen))
+            if moved.rowcount:
+                return False
             conn.execute(
                 t_rejects.insert().values(
                     source=reject.source,
@@ -379,6 +394,7 @@ class SqlStore:
                     location=reject.location,
                 )
             )
+            return True
 
     def rejects(self) -> list[Reject]:
         """Every reject, newest first (ties: most recently added first)."""

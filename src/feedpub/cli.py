@@ -1,0 +1,231 @@
+"""``feedpub [--config FILE] COMMAND``: the command line, and the only place
+that reads the clock.
+
+Exit codes: 0 done (rejected input included: it is reported and recorded),
+1 the work failed (store unreachable, a file could not be written),
+2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from feedpub import __version__, pipeline
+from feedpub.config import Config, ConfigError, load_config
+from feedpub.model import Article
+from feedpub.publish import OutputError
+from feedpub.store import SqlStore, StoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Pins the clock of a run (ISO 8601 with offset): for tests, and for replaying
+# a run as of a given moment.
+NOW_ENV = "FEEDPUB_NOW"
+
+log = logging.getLogger("feedpub")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedpub",
+        description="Publish an Arabic news site as feeds and right-to-left email digests.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $FEEDPUB_CONFIG, else ./config.yaml)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log what each stage does (default: quiet)"
+    )
+    parser.add_argument("--version", action="version", version=f"feedpub {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "run",
+        help="the whole job: ingest, build the feeds, make every due digest",
+        description="One cron run: ingest the sources, build the feeds, make every due digest.",
+    )
+    commands.add_parser(
+        "ingest",
+        help="read the sources into the store",
+        description="Read every source (scraped pages and records) into the store.",
+    )
+    articles = commands.add_parser(
+        "articles", help="list the stored articles, newest first", description="List articles."
+    )
+    articles.add_argument("--json", action="store_true", help="one JSON object per line")
+    articles.add_argument("--limit", type=int, default=None, metavar="N", help="at most N")
+    rejects = commands.add_parser(
+        "rejects", help="list rejected input with reasons", description="List rejected input."
+    )
+    rejects.add_argument("--json", action="store_true", help="one JSON object per line")
+    commands.add_parser(
+        "build",
+        help="write the feeds (only what changed)",
+        description="Write Atom, RSS and JSON feeds, one per tag, OPML and index.html.",
+    )
+    digest = commands.add_parser(
+        "digest",
+        help="make a digest edition if one is due",
+        description="Make the due edition of digest NAME and hand it to delivery.",
+    )
+    digest.add_argument("name", metavar="NAME", help="a digest name from config.yaml")
+    digest.add_argument(
+        "--preview",
+        action="store_true",
+        help="render the next edition to a file and print its text; record nothing",
+    )
+    digest.add_argument(
+        "--out", metavar="FILE", help="with --preview: the HTML file (default NAME-preview.html)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(verbose=args.verbose)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"feedpub: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        now = _now()
+    except ValueError as exc:
+        print(f"feedpub: {NOW_ENV}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with pipeline.open_store(cfg) as store:
+            return _dispatch(args, cfg, store, now)
+    except ConfigError as exc:
+        print(f"feedpub: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (StoreError, OutputError, OSError) as exc:
+        print(f"feedpub: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _setup_logging(*, verbose: bool) -> None:
+    """Warnings and errors to stderr (cron mails them), info with -v. The
+    handler goes on feedpub's logger, replacing one a previous main() set."""
+    logger = logging.getLogger("feedpub")
+    for handler in [h for h in logger.handlers if getattr(h, "feedpub_cli", False)]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("feedpub: %(levelname)s: %(message)s"))
+    handler.feedpub_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _now() -> datetime:
+    pinned = os.environ.get(NOW_ENV)
+    if not pinned:
+        return datetime.now(UTC)
+    value = datetime.fromisoformat(pinned)
+    if value.tzinfo is None:
+        raise ValueError(f"{pinned!r} has no UTC offset")
+    return value
+
+
+def _dispatch(args: argparse.Namespace, cfg: Config, store: SqlStore, now: datetime) -> int:
+    out = sys.stdout
+    if args.command == "ingest":
+        report = pipeline.ingest_sources(cfg, store, now, progress=_progress_bar())
+        print(report.summary(), file=out)
+    elif args.command == "articles":
+        _list_articles(store, out, as_json=args.json, limit=args.limit)
+    elif args.command == "rejects":
+        _list_rejects(store, out, as_json=args.json)
+    elif args.command == "build":
+        print(pipeline.build_feeds(cfg, store).summary(), file=out)
+    elif args.command == "digest":
+        return _digest(args, cfg, store, now, out)
+    elif args.command == "run":
+        result = pipeline.run(cfg, store, now, progress=_progress_bar())
+        print(result.ingest.summary(), file=out)
+        print(result.build.summary(), file=out)
+        for outcome in result.digests:
+            print(outcome.summary(), file=out)
+    return EXIT_OK
+
+
+def _digest(
+    args: argparse.Namespace, cfg: Config, store: SqlStore, now: datetime, out: TextIO
+) -> int:
+    if args.out and not args.preview:
+        print("feedpub: --out goes with --preview", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.preview:
+        print(pipeline.make_digest(cfg, store, args.name, now).summary(), file=out)
+        return EXIT_OK
+    html, text = pipeline.preview_digest(cfg, store, args.name, now)
+    target = Path(args.out or f"{args.name}-preview.html")
+    target.write_text(html, encoding="utf-8")
+    print(text, file=out)
+    print(f"digest {args.name}: preview written to {target}", file=out)
+    return EXIT_OK
+
+
+def _article_json(article: Article) -> dict[str, Any]:
+    data = asdict(article)
+    for key in ("published", "updated", "first_seen"):
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    data["tags"] = [{"name": t.name, "slug": t.slug, "key": t.key} for t in article.tags]
+    return data
+
+
+def _list_articles(store: SqlStore, out: TextIO, *, as_json: bool, limit: int | None) -> None:
+    for article in store.latest_articles(limit=limit):
+        if as_json:
+            print(json.dumps(_article_json(article), ensure_ascii=False), file=out)
+        else:
+            tags = "، ".join(t.name for t in article.tags)
+            print(
+                f"{article.published:%Y-%m-%d %H:%M}  {article.id}  {article.title}"
+                + (f"  [{tags}]" if tags else ""),
+                file=out,
+            )
+
+
+def _list_rejects(store: SqlStore, out: TextIO, *, as_json: bool) -> None:
+    for reject in store.rejects():
+        if as_json:
+            record = {
+                "source": reject.source,
+                "location": reject.location,
+                "reason": reject.reason,
+                "seen": reject.seen.isoformat(),
+            }
+            print(json.dumps(record, ensure_ascii=False), file=out)
+        else:
+            print(f"{reject.seen:%Y-%m-%d %H:%M}  {reject.describe()}", file=out)
+
+
+def _progress_bar() -> pipeline.Progress | None:
+    """A one-line bar on a terminal; nothing at all under cron (no TTY).
+
+    Written by hand: one line of output does not justify a dependency."""
+    stream = sys.stderr
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        stream.write(f"\ringest [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show

@@ -1,0 +1,238 @@
+"""The command line as an operator and cron use it: the whole run on the
+embedded default, summary lines, listings, exit codes, quiet without a TTY."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedpub.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+NOW = "2026-11-29T08:00:00+03:00"  # after the daily 07:00 slot
+
+CONFIG = """\
+site:
+  title: "أخبار الشام"
+  url: "https://news.example.org"
+store:
+  url: "sqlite:///var/feedpub.db"
+sources:
+  - path: {pages}
+  - path: {records}
+tags:
+  vocabulary:
+    الأسد: []
+    بوتين: []
+    روسيا: [روسي, الروسية, موسكو]
+    كورونا: [كوفيد, COVID-19]
+feeds:
+  output: public
+digests:
+  - name: daily
+    schedule: "0 7 * * *"
+    subject: "{{{{ site_title }}}}: {{{{ date }}}}"
+    from: "news@news.example.org"
+    first_lookback: 10d
+delivery:
+  outbox: outbox
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for page in (SAMPLES / "pages").iterdir():
+        (pages / page.name).write_bytes(page.read_bytes())
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(pages=pages, records=SAMPLES / "records"), encoding="utf-8")
+    monkeypatch.setenv("FEEDPUB_NOW", NOW)
+    monkeypatch.delenv("FEEDPUB_STORE_URL", raising=False)
+    return config
+
+
+def run(config: Path, *args: str) -> int:
+    return main(["--config", str(config), *args])
+
+
+def test_run_ingests_builds_feeds_and_makes_the_digest(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(site, "run") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "ingest: 27 new, 0 updated, 0 unchanged, 0 rejected"
+    assert lines[1].startswith("build: ") and " 0 removed" in lines[1]
+    assert lines[2].startswith("digest daily: edition 2026-11-29T07:00:00+03:00 with 15 articles")
+    assert lines[2].endswith("1 delivered")
+
+    public = site.parent / "public"
+    main_feed = feedparser.parse((public / "atom.xml").read_bytes())
+    assert main_feed.bozo == 0
+    assert len(main_feed.entries) == 20
+    assert (public / "tag" / "بوتين" / "rss.xml").is_file()
+    assert (public / "archive" / "daily" / "2026-11-29.html").is_file()
+
+    (eml,) = (site.parent / "outbox").glob("*.eml")
+    email = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    assert email["Subject"].startswith("أخبار الشام")
+    assert email.get_content_type() == "multipart/alternative"
+
+
+def test_second_run_changes_nothing(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(site, "run") == 0
+    public = site.parent / "public"
+    before = {p: p.stat().st_mtime_ns for p in public.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert run(site, "run") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "ingest: 0 new, 0 updated, 27 unchanged, 0 rejected"
+    assert lines[1].startswith("build: 0 written")
+    assert lines[2] == "digest daily: nothing due"
+    after = {p: p.stat().st_mtime_ns for p in public.rglob("*") if p.is_file()}
+    assert after == before
+    assert len(list((site.parent / "outbox").glob("*.eml"))) == 1
+
+
+def test_edited_page_updates_one_article(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(site, "ingest") == 0
+    page = sorted((site.parent / "pages").iterdir())[0]
+    page.write_text(
+        page.read_text(encoding="utf-8").replace("السورية", "السورية المحدثة", 1),
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert run(site, "ingest") == 0
+    assert capsys.readouterr().out == "ingest: 0 new, 1 updated, 26 unchanged, 0 rejected\n"
+
+
+def test_articles_json_has_every_field_newest_first(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(site, "ingest")
+    capsys.readouterr()
+    assert run(site, "articles", "--json") == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == 27
+    assert set(records[0]) >= {
+        "id",
+        "title",
+        "summary",
+        "content",
+        "author",
+        "published",
+        "updated",
+        "url",
+        "image",
+        "tags",
+        "source",
+        "content_hash",
+        "first_seen",
+    }
+    published = [r["published"] for r in records]
+    assert published == sorted(published, reverse=True)
+
+
+def test_bad_input_is_reported_recorded_and_the_rest_ingests(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pages = site.parent / "pages"
+    (pages / "empty.txt").write_text("   \n", encoding="utf-8")
+    (pages / "latin1.txt").write_bytes("عنوان".encode("cp1256"))
+    assert run(site, "ingest") == 0
+    captured = capsys.readouterr()
+    assert captured.out == "ingest: 27 new, 0 updated, 0 unchanged, 2 rejected\n"
+    assert "empty.txt" in captured.err and "latin1.txt" in captured.err
+    assert run(site, "rejects", "--json") == 0
+    rejects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(Path(r["source"]).name for r in rejects) == ["empty.txt", "latin1.txt"]
+    assert all(r["reason"] for r in rejects)
+
+
+def test_digest_preview_records_and_sends_nothing(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(site, "ingest")
+    out = site.parent / "preview.html"
+    assert run(site, "digest", "daily", "--preview", "--out", str(out)) == 0
+    assert '<html lang="ar" dir="rtl"' in out.read_text(encoding="utf-8")
+    assert "\u200f" in capsys.readouterr().out
+    assert not (site.parent / "outbox").exists()
+    assert run(site, "digest", "daily") == 0
+    assert "with 15 articles" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["digest", "weekly"], "no digest named 'weekly'"),
+        (["digest", "daily", "--out", "x.html"], "--out goes with --preview"),
+    ],
+)
+def test_usage_errors_exit_2(
+    site: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert run(site, *args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_command_exits_2(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        run(site, "frobnicate")
+    assert caught.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_bad_config_exits_2_naming_file_line_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text('site:\n  title: x\n  url: "https://x.org"\n  colour: red\n', "utf-8")
+    assert main(["--config", str(config), "ingest"]) == 2
+    assert f"{config}:4: site.colour: unknown key" in capsys.readouterr().err
+
+
+def test_unreachable_store_exits_1(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDPUB_STORE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    assert run(site, "ingest") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("feedpub: error:") and "127.0.0.1:9" in err
+
+
+@pytest.mark.parametrize("command", ["run", "ingest", "articles", "rejects", "build", "digest"])
+def test_every_command_has_help(command: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "feedpub", command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: feedpub")
+
+
+def test_cron_run_is_quiet_apart_from_the_summary(site: Path) -> None:
+    """No TTY (as under cron): no progress bar, nothing on stderr."""
+    env = {**os.environ, "FEEDPUB_NOW": NOW}
+    done = subprocess.run(
+        [sys.executable, "-m", "feedpub", "--config", str(site), "run"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert len(done.stdout.splitlines()) == 3
