@@ -499,7 +499,11 @@ def parse_page(
         image=None,
         tags=tags,
         published=published or mtime,
-        updated=max(mtime, published or mtime),
+        # Not the mtime when the page is dated: a fresh checkout or copy sets
+        # every mtime to "now", and feeds would differ from machine to
+        # machine. An edit still moves ``updated``: the store sets it to the
+        # time it sees the changed content.
+        updated=published or mtime,
         published_given=published is not None,
         updated_given=False,
         source=source,
