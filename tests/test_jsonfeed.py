@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,8 @@ from feedfactory import FEEDS_URL, PUTIN, SITE_URL, hostile, make_config, plan_f
 from feedpub import feeds, jsonfeed
 
 
-def _item(n: int, **fields: object) -> jsonfeed.JsonItem:
-    values: dict[str, object] = {
+def _item(n: int, **fields: Any) -> jsonfeed.JsonItem:
+    values: dict[str, Any] = {
         "id": f"https://x.org/{n}",
         "url": f"https://x.org/{n}",
         "title": f"عنوان {n}",
@@ -22,7 +23,7 @@ def _item(n: int, **fields: object) -> jsonfeed.JsonItem:
         "date_modified": "2026-03-01T10:05:00+00:00",
     }
     values.update(fields)
-    return jsonfeed.JsonItem(**values)  # type: ignore[arg-type]
+    return jsonfeed.JsonItem(**values)
 
 
 def test_writer_output_is_deterministic_utf8_with_trailing_newline() -> None:

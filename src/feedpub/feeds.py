@@ -317,8 +317,14 @@ class _EntryCache:
         return key
 
 
+_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _absolute(site: _Site, url: str) -> str:
-    return iri_to_uri(urllib.parse.urljoin(site.home, _clean(url).strip()))
+    url = _clean(url).strip()
+    if not _HAS_SCHEME.match(url):  # urljoin is slow; most stored URLs are absolute
+        url = urllib.parse.urljoin(site.home, url)
+    return iri_to_uri(url)
 
 
 def _image_type(url: str) -> str:
