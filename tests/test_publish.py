@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from lxml import etree
 from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config, plan_for, sample_articles
 from feedpub import feeds, publish
 from feedpub.config import Config
-from feedpub.model import Article, BuildReport
+from feedpub.model import ArchivePage, Article, BuildReport
 from feedpub.publish import MANIFEST_NAME, TEMP_PREFIX, OutputError
 
 PAST = 1_000_000_000  # 2001: any file a build rewrites gets a newer mtime
@@ -305,3 +306,36 @@ def test_a_second_build_at_the_same_time_is_refused(cfg: Config) -> None:
     assert not (out / "atom.xml").exists()
     build(cfg, sample_articles())  # released: the next build runs
     assert (out / "atom.xml").is_file()
+
+
+def test_archive_pages_are_published_with_the_feeds_and_removed_when_turned_off(
+    tmp_path: Path,
+) -> None:
+    cfg = make_config(tmp_path / "public", archive=True)
+    out = cfg.feeds.output
+
+    def load(index: int) -> ArchivePage:
+        return ArchivePage(index=index, articles=(article(index),))
+
+    def build_with_archive(pages: int) -> BuildReport:
+        with publish.build_lock(out):
+            manifest = publish.read_manifest(out)
+            plan = dataclasses.replace(plan_for(sample_articles()), archive_pages=pages)
+            tree = feeds.render_feeds(plan, cfg, manifest.fingerprints).merged(
+                feeds.render_archive(pages, cfg, load, manifest.fingerprints)
+            )
+            return publish.sync_tree(out, tree.files, manifest, fingerprints=tree.fingerprints)
+
+    first = build_with_archive(2)
+    assert {"feed-archive/1/atom.xml", "feed-archive/2/rss.xml"} <= set(first.written)
+    second = build_with_archive(3)
+    archive_written = {p for p in second.written if p.startswith("feed-archive/")}
+    assert archive_written == {
+        f"feed-archive/{n}/{f}" for n in (2, 3) for f in ("atom.xml", "rss.xml")
+    }
+    assert {"atom.xml", "rss.xml"} <= set(second.written)  # prev-archive moved to page 3
+    off = build_with_archive(0)
+    assert {p for p in off.removed} == {
+        f"feed-archive/{n}/{f}" for n in (1, 2, 3) for f in ("atom.xml", "rss.xml")
+    }
+    assert not (out / "feed-archive").exists()

@@ -107,6 +107,15 @@ class RenderedTree:
     def rendered(self) -> tuple[str, ...]:
         return tuple(path for path, data in self.files.items() if data is not None)
 
+    def merged(self, other: RenderedTree) -> RenderedTree:
+        """Both trees as one (e.g. the feeds and the archive pages), for one
+        ``publish.sync_tree`` call: files missing from it are removed."""
+        return RenderedTree(
+            files={**self.files, **other.files},
+            fingerprints={**self.fingerprints, **other.fingerprints},
+            notes=self.notes + other.notes,
+        )
+
 
 # --- URLs ---------------------------------------------------------------------
 
