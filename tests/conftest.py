@@ -32,7 +32,7 @@ def _postgres_problem() -> str | None:
                 conn.execute("SELECT 1")
             _pg_problem.append(None)
         except psycopg.Error as exc:
-            _pg_problem.append(str(exc).strip() or type(exc).__name__)
+            _pg_problem.append(" ".join(str(exc).split()) or type(exc).__name__)
     return _pg_problem[0]
 
 

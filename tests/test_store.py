@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from feedpub import store as store_module
 from feedpub.model import Article, Edition, Reject, Tag
 from feedpub.store import SCHEMA_VERSION, SqlStore, StoreError
 
@@ -441,3 +442,15 @@ def test_bad_url_raises_store_error_without_the_password(url: str, message: str)
         SqlStore.open(url)
 
     assert "secret" not in str(caught.value)
+
+
+def test_bulk_upsert_refreshes_statistics_midway_and_at_the_end(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "BATCH_SIZE", 2)
+    monkeypatch.setattr(store_module, "ANALYZE_AFTER", 4)
+    monkeypatch.setattr(store_module, "_ANALYZE_AT_END", 1)
+    batch = [article(f"s{i}", tags=(ECONOMY,)) for i in range(7)]
+
+    assert store.upsert_articles(batch, NOW) == {"new": 7, "updated": 0, "unchanged": 0}
+    assert ids(store.latest_articles(tag_key=ECONOMY.key)) == [f"s{i}" for i in range(6, -1, -1)]
