@@ -236,3 +236,39 @@ def test_cron_run_is_quiet_apart_from_the_summary(site: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert len(done.stdout.splitlines()) == 3
+
+
+def test_service_jobs_publish_and_make_each_digest(site: Path) -> None:
+    from datetime import datetime
+
+    from feedpub import scheduler
+    from feedpub.cli import service_jobs
+    from feedpub.config import load_config
+
+    cfg = load_config(site)
+    jobs = service_jobs(cfg, clock=lambda: datetime.fromisoformat(NOW))
+    assert [(j.name, j.schedule) for j in jobs] == [
+        ("publish", "*/10 * * * *"),
+        ("digest-daily", "0 7 * * *"),
+    ]
+    service = scheduler.build_service(jobs, cfg.site.timezone)
+    assert sorted(job.id for job in service.get_jobs()) == ["digest-daily", "publish"]
+
+    jobs[0].run()
+    assert (site.parent / "public" / "atom.xml").is_file()
+    assert not (site.parent / "outbox").exists()
+    jobs[1].run()
+    assert len(list((site.parent / "outbox").glob("*.eml"))) == 1
+
+
+def test_a_failing_service_job_logs_one_line_and_does_not_raise(
+    site: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from feedpub.cli import service_jobs
+    from feedpub.config import load_config
+
+    monkeypatch.setenv("FEEDPUB_STORE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    publish = service_jobs(load_config(site))[0]
+    publish.run()
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage().startswith("publish failed:")

@@ -13,13 +13,13 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from feedpub import __version__, pipeline
+from feedpub import __version__, pipeline, scheduler
 from feedpub.config import Config, ConfigError, load_config
 from feedpub.model import Article
 from feedpub.publish import OutputError
@@ -87,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument(
         "--out", metavar="FILE", help="with --preview: the HTML file (default NAME-preview.html)"
     )
+    commands.add_parser(
+        "serve",
+        help="run as a service: ingest and build on service.schedule, each digest on its own",
+        description=(
+            "Stay running (systemd, a container): ingest and build the feeds on "
+            "service.schedule, and make each digest on its schedule. Stops on SIGINT/SIGTERM."
+        ),
+    )
     return parser
 
 
@@ -103,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"feedpub: {NOW_ENV}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "serve":
+        scheduler.serve(service_jobs(cfg), cfg.site.timezone)
+        return EXIT_OK
     try:
         with pipeline.open_store(cfg) as store:
             return _dispatch(args, cfg, store, now)
@@ -112,6 +123,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreError, OutputError, OSError) as exc:
         print(f"feedpub: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def service_jobs(cfg: Config, clock: Callable[[], datetime] | None = None) -> list[scheduler.Job]:
+    """The jobs of ``feedpub serve``: ingest and build on service.schedule,
+    and each digest (after a fresh ingest and build, so it carries the latest
+    news) on its own schedule. A job reads the clock when it runs."""
+    read_clock = clock or _now
+
+    def publish() -> None:
+        with pipeline.open_store(cfg) as store:
+            now = read_clock()
+            log.info(pipeline.ingest_sources(cfg, store, now).summary())
+            log.info(pipeline.build_feeds(cfg, store).summary())
+
+    def digest_job(name: str) -> Callable[[], None]:
+        def run() -> None:
+            with pipeline.open_store(cfg) as store:
+                now = read_clock()
+                pipeline.ingest_sources(cfg, store, now)
+                pipeline.build_feeds(cfg, store)
+                log.info(pipeline.make_digest(cfg, store, name, now).summary())
+
+        return run
+
+    jobs = [scheduler.Job("publish", cfg.service.schedule, _logged("publish", publish))]
+    for digest in cfg.digests:
+        runner = _logged(f"digest {digest.name}", digest_job(digest.name))
+        jobs.append(scheduler.Job(f"digest-{digest.name}", digest.schedule, runner))
+    return jobs
+
+
+def _logged(name: str, job: Callable[[], None]) -> Callable[[], None]:
+    """Known failures (store down, output locked or unwritable) as one log
+    line; the service carries on and the job runs again at its next time."""
+
+    def run() -> None:
+        try:
+            job()
+        except (StoreError, OutputError, OSError) as exc:
+            log.error("%s failed: %s", name, exc)
+
+    return run
 
 
 def _setup_logging(*, verbose: bool) -> None:

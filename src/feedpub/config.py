@@ -163,6 +163,13 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    # How often ``feedpub serve`` ingests and rebuilds the feeds (cron, in
+    # site.timezone); each digest also runs on its own schedule.
+    schedule: str = "*/10 * * * *"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     site: SiteConfig
@@ -174,6 +181,7 @@ class Config:
     digests: tuple[DigestConfig, ...]
     email: EmailConfig
     delivery: DeliveryConfig
+    service: ServiceConfig = ServiceConfig()
 
     def digest(self, name: str) -> DigestConfig:
         for digest in self.digests:
@@ -417,6 +425,13 @@ def _build(reader: _Reader, data: Any) -> Config:
     )
     feeds_s.done()
 
+    def check_cron(value: str) -> str | None:
+        try:
+            scheduler.parse_cron(value, site.timezone)
+        except ValueError as exc:
+            return f"not a cron expression: {exc}"
+        return None
+
     digests = []
     seen_names: set[str] = set()
     for item in root.items("digests"):
@@ -432,13 +447,6 @@ def _build(reader: _Reader, data: Any) -> Config:
         if name in seen_names:
             reader.fail(item.key("name"), f"digest {name!r} is defined twice")
         seen_names.add(name)
-
-        def check_cron(value: str) -> str | None:
-            try:
-                scheduler.parse_cron(value, site.timezone)
-            except ValueError as exc:
-                return f"not a cron expression: {exc}"
-            return None
 
         def check_lookback(value: str) -> str | None:
             try:
@@ -491,6 +499,10 @@ def _build(reader: _Reader, data: Any) -> Config:
     delivery = DeliveryConfig(outbox=delivery_s.path_value("outbox", "var/outbox"))
     delivery_s.done()
 
+    service_s = root.section("service")
+    service = ServiceConfig(schedule=service_s.get("schedule", str, "*/10 * * * *", check_cron))
+    service_s.done()
+
     root.done()
     return Config(
         path=reader.path,
@@ -503,6 +515,7 @@ def _build(reader: _Reader, data: Any) -> Config:
         digests=tuple(digests),
         email=email,
         delivery=delivery,
+        service=service,
     )
 
 

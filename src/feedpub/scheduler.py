@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -117,19 +118,30 @@ class Job:
     run: Callable[[], object]
 
 
-def serve(jobs: Sequence[Job], timezone: tzinfo) -> None:
-    """Run ``jobs`` on their schedules until interrupted (SIGINT/SIGTERM).
+def build_service(jobs: Sequence[Job], timezone: tzinfo) -> BlockingScheduler:
+    """A scheduler holding ``jobs``, not yet started.
 
-    One instance of a job at a time; a run missed while the machine slept is
-    coalesced into one run (the job itself decides what is due, so a late run
-    does the right thing).
+    One instance of a job at a time; runs missed while the machine slept are
+    coalesced into one (each job decides for itself what is due, so a late
+    run does the right thing). A job that raises is logged by APScheduler and
+    runs again at its next time: one bad run never stops the service.
     """
     service = BlockingScheduler(
         timezone=timezone,
+        # One worker: jobs never overlap (a digest at 07:00 and the feed
+        # build at 07:00 would otherwise race for the same output folder).
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
     for job in jobs:
         service.add_job(job.run, parse_cron(job.schedule, timezone), id=job.name, name=job.name)
+    return service
+
+
+def serve(jobs: Sequence[Job], timezone: tzinfo) -> None:
+    """Run ``jobs`` on their schedules until SIGINT or SIGTERM."""
+    service = build_service(jobs, timezone)
+    for job in jobs:
         log.info("scheduled %s: %s", job.name, job.schedule)
     try:
         service.start()
