@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"feedpub: {NOW_ENV}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "serve":
-        scheduler.serve(service_jobs(cfg), cfg.site.timezone)
+        scheduler.serve(service_jobs(cfg), cfg.site.timezone, started=now)
         return EXIT_OK
     try:
         with pipeline.open_store(cfg) as store:

@@ -8,6 +8,7 @@ digest stage can ask it which scheduled slot "now" belongs to.
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -118,8 +119,13 @@ class Job:
     run: Callable[[], object]
 
 
-def build_service(jobs: Sequence[Job], timezone: tzinfo) -> BlockingScheduler:
-    """A scheduler holding ``jobs``, not yet started.
+def build_service(
+    jobs: Sequence[Job], timezone: tzinfo, *, first_run: datetime | None = None
+) -> BlockingScheduler:
+    """A scheduler holding ``jobs``, not yet started. With ``first_run`` every
+    job also runs once at that time (the service's start), so a slot missed
+    while the service was down is made up then: each job works out itself
+    what is due.
 
     One instance of a job at a time; runs missed while the machine slept are
     coalesced into one (each job decides for itself what is due, so a late
@@ -134,16 +140,31 @@ def build_service(jobs: Sequence[Job], timezone: tzinfo) -> BlockingScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
     for job in jobs:
-        service.add_job(job.run, parse_cron(job.schedule, timezone), id=job.name, name=job.name)
+        service.add_job(
+            job.run,
+            parse_cron(job.schedule, timezone),
+            id=job.name,
+            name=job.name,
+            **({"next_run_time": first_run} if first_run is not None else {}),
+        )
     return service
 
 
-def serve(jobs: Sequence[Job], timezone: tzinfo) -> None:
-    """Run ``jobs`` on their schedules until SIGINT or SIGTERM."""
-    service = build_service(jobs, timezone)
+def serve(jobs: Sequence[Job], timezone: tzinfo, *, started: datetime) -> None:
+    """Run every job once now (``started``), then on its schedule, until
+    SIGINT or SIGTERM."""
+    service = build_service(jobs, timezone, first_run=started)
     for job in jobs:
         log.info("scheduled %s: %s", job.name, job.schedule)
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    # systemd stops with SIGTERM: end like Ctrl-C, letting a running job
+    # finish (its writes are atomic either way) instead of dying mid-job.
+    signal.signal(signal.SIGTERM, stop)
     try:
         service.start()
     except (KeyboardInterrupt, SystemExit):
+        service.shutdown(wait=True)
         log.info("scheduler stopped")
