@@ -38,8 +38,9 @@ def ingest_sources(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Read every source file into the store. Bad input is logged, recorded as
-    a reject and skipped; each file's articles are written in one transaction,
-    so a crash leaves every file either ingested or not."""
+    a reject and skipped. Articles are written in transactions of up to
+    ``store.BATCH_SIZE``: a crash loses at most the batch in flight, and the
+    rerun skips what is already stored unchanged."""
     paths, problems = ingest.discover(cfg.sources, now)
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     rejected = 0
