@@ -171,7 +171,8 @@ def test_feedgen_090_keeps_rel_type_and_length_on_atom_entry_links(tree: Rendere
     assert entries
     for entry in entries:
         links = entry.findall(f"{A}link")
-        assert [link.get("rel") for link in links].count("alternate") == 1
+        has_url = str(entry.findtext(f"{A}id")).startswith("https://")
+        assert [link.get("rel") for link in links].count("alternate") == int(has_url)
         for link in links:
             assert link.get("rel") in ("alternate", "enclosure")
             if link.get("rel") == "enclosure":
@@ -282,10 +283,96 @@ def test_summary_only_when_full_content_is_off(tmp_path: Path) -> None:
     cfg = make_config(tmp_path / "public", full_content=False)
     tree = feeds.render_feeds(plan_for(sample_articles()), cfg)
     feed = _xml(tree.files["atom.xml"])
-    assert feed.find(f".//{A}content") is None
-    assert all(e.findtext(f"{A}summary") for e in feed.iter(f"{A}entry"))
+    for entry in feed.iter(f"{A}entry"):
+        summary = entry.findtext(f"{A}summary")
+        assert summary
+        if entry.find(f"{A}link[@rel='alternate']") is not None:
+            assert entry.find(f"{A}content") is None
+        else:  # RFC 4287 4.1.1: no alternate link, so content it must have
+            assert entry.findtext(f"{A}content") == summary
     assert b"content:encoded" not in (tree.files["rss.xml"] or b"")
     assert "نص الخبر" not in (tree.files["feed.json"] or b"").decode()
+
+
+def test_an_article_without_url_links_nowhere_rather_than_to_the_home_page(
+    tmp_path: Path,
+) -> None:
+    """Every url-less entry linking to the home page reads as the same story
+    told several times, and the home page is not the article."""
+    for full_content in (True, False):
+        cfg = make_config(tmp_path / str(full_content), full_content=full_content)
+        no_url = [article(n, url=None, content_hash=f"n{n}") for n in (1, 2)]
+        tree = feeds.render_feeds(plan_for(no_url), cfg)
+        atom = feedparser.parse(tree.files["atom.xml"])
+        rss = feedparser.parse(tree.files["rss.xml"])
+        assert atom.bozo == 0 and rss.bozo == 0
+        for entry in _xml(tree.files["atom.xml"]).iter(f"{A}entry"):
+            assert entry.findall(f"{A}link") == [link for link in entry.findall(f"{A}link")
+                if link.get("rel") == "enclosure"]  # fmt: skip
+            assert (entry.findtext(f"{A}content") or "").startswith('<div dir="rtl"')
+        items = _xml(tree.files["rss.xml"]).findall("channel/item")
+        assert len(items) == 2
+        for item in items:
+            assert item.find("link") is None
+            assert (item.find(f"{CONTENT}encoded") is not None) == full_content
+        json_items = json.loads(tree.files["feed.json"] or b"")["items"]
+        assert [item.get("url") for item in json_items] == [None, None]
+        assert [e.id for e in atom.entries] == [
+            "tag:news.example.org,2026:article/a2",
+            "tag:news.example.org,2026:article/a1",
+        ]
+
+
+def test_relative_links_in_content_point_at_the_site_not_the_feed(cfg: Config) -> None:
+    """Feeds are served from feeds.url (here /feeds): left relative, a link in
+    an entry would resolve against the feed document, not the article."""
+    content = (
+        '<p><a href="/news/other/">a</a><img src="pic.jpg" alt="x">'
+        '<a href="https://other.example/x?a=1&amp;b=2">b</a><a href="mailto:x@y.org">c</a>'
+        '<a href="?p=2&amp;q=3">d</a></p>'
+    )
+    with_url = article(2, content=content, url=f"{SITE_URL}/news/one/")  # the newer
+    without = article(1, content=content, url=None)
+    tree = feeds.render_feeds(plan_for([with_url, without]), cfg)
+    resolved = {}
+    for entry in _xml(tree.files["atom.xml"]).iter(f"{A}entry"):
+        fragment = lxml.html.fragment_fromstring(entry.findtext(f"{A}content") or "")
+        resolved[entry.findtext(f"{A}id")] = [
+            el.get("href") or el.get("src") for el in fragment.iter("a", "img")
+        ]
+    assert resolved[f"{SITE_URL}/news/one/"] == [
+        f"{SITE_URL}/news/other/",
+        f"{SITE_URL}/news/one/pic.jpg",
+        "https://other.example/x?a=1&b=2",
+        "mailto:x@y.org",
+        f"{SITE_URL}/news/one/?p=2&q=3",
+    ]
+    assert resolved["tag:news.example.org,2026:article/a1"][:2] == [
+        f"{SITE_URL}/news/other/",
+        f"{SITE_URL}/pic.jpg",
+    ]
+    rss_html = _xml(tree.files["rss.xml"]).findtext(f"channel/item/{CONTENT}encoded") or ""
+    json_html = json.loads(tree.files["feed.json"] or b"")["items"][0]["content_html"]
+    for fragment in (rss_html, json_html):
+        img = lxml.html.fragment_fromstring(fragment).find(".//img")
+        assert img is not None and img.get("src") == f"{SITE_URL}/news/one/pic.jpg"
+
+
+def test_a_feeds_url_with_arabic_in_it_gives_percent_encoded_links(cfg: Config) -> None:
+    arabic = dataclasses.replace(
+        cfg, feeds=dataclasses.replace(cfg.feeds, url="https://news.example.org/خلاصات")
+    )
+    tree = feeds.render_feeds(plan_for(sample_articles()), arabic)
+    base = "https://news.example.org/%D8%AE%D9%84%D8%A7%D8%B5%D8%A7%D8%AA"
+    for path in ("atom.xml", "tag/بوتين/rss.xml"):
+        parsed = feedparser.parse(tree.files[path])
+        assert parsed.bozo == 0
+        (self_link,) = [link.href for link in parsed.feed.links if link.rel == "self"]
+        assert self_link.startswith(base + "/") and self_link.isascii()
+    assert _xml(tree.files["atom.xml"]).findtext(f"{A}id") == f"{base}/atom.xml"
+    assert json.loads(tree.files["feed.json"] or b"")["feed_url"] == f"{base}/feed.json"
+    opml_urls = [o.get("xmlUrl") for o in _xml(tree.files["feeds.opml"]).iter("outline")]
+    assert opml_urls and all(str(u).startswith(base + "/") for u in opml_urls)
 
 
 @pytest.mark.parametrize(

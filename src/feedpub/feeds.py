@@ -16,6 +16,7 @@ not rendered at all (``None`` in ``RenderedTree.files``: keep the file).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import html
 import re
@@ -38,7 +39,7 @@ from feedpub.config import Config
 from feedpub.model import ArchivePage, Article, FeedPlan, FeedSpec
 
 # Bump when the output of any writer changes: every fingerprint changes with it.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 
 ATOM_TYPE = "application/atom+xml"
 RSS_TYPE = "application/rss+xml"
@@ -151,9 +152,15 @@ def iri_to_uri(iri: str) -> str:
     )
 
 
+@functools.cache
+def _base_uri(iri: str) -> str:
+    return iri_to_uri(iri)
+
+
 def public_url(cfg: Config, path: str) -> str:
-    """The public URL of ``path`` (relative to feeds.output)."""
-    return f"{cfg.feeds.url}/{_quote(path, '/')}"
+    """The public URL of ``path`` (relative to feeds.output); feeds.url itself
+    may be an IRI (an Arabic folder, an international host)."""
+    return f"{_base_uri(cfg.feeds.url)}/{_quote(path, '/')}"
 
 
 def feed_paths(directory: str, formats: Iterable[str]) -> dict[str, str]:
@@ -244,14 +251,20 @@ class _Site:
         return f'<div dir="{self.direction}" lang="{html.escape(self.language)}">{fragment}</div>'
 
 
+_CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+
+
 class _MemoEntry(FeedEntry):  # type: ignore[misc]
     """A FeedEntry that builds its Atom and RSS elements once per build; each
-    feed holding the article gets a copy (lxml moves appended elements)."""
+    feed holding the article gets a copy (lxml moves appended elements).
+    ``atom_only_content``: the content is there for Atom alone (RFC 4287
+    wants content when there is no alternate link); RSS keeps description."""
 
     def __init__(self) -> None:
         super().__init__()
         self._atom_element: Any = None
         self._rss_element: Any = None
+        self.atom_only_content = False
 
     def atom_entry(self, extensions: bool = True) -> Any:
         if self._atom_element is None:
@@ -261,6 +274,9 @@ class _MemoEntry(FeedEntry):  # type: ignore[misc]
     def rss_entry(self, extensions: bool = True) -> Any:
         if self._rss_element is None:
             self._rss_element = super().rss_entry(extensions)
+            if self.atom_only_content:
+                for element in self._rss_element.findall(_CONTENT_ENCODED):
+                    self._rss_element.remove(element)
         return copy.deepcopy(self._rss_element)
 
 
@@ -327,6 +343,10 @@ class _EntryCache:
 
 
 _HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Any scheme, "mailto:" included: such a reference is not relative.
+_ANY_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# href and src as the sanitiser (nh3) writes them: always double-quoted.
+_URL_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")([^"]*)(")', re.IGNORECASE)
 
 
 def _absolute(site: _Site, url: str) -> str:
@@ -334,6 +354,21 @@ def _absolute(site: _Site, url: str) -> str:
     if not _HAS_SCHEME.match(url):  # urljoin is slow; most stored URLs are absolute
         url = urllib.parse.urljoin(site.home, url)
     return iri_to_uri(url)
+
+
+def _resolve_links(fragment: str, base: str) -> str:
+    """``fragment`` with relative href/src made absolute against ``base`` (the
+    article's URL). Left relative, a reader resolves them against the feed's
+    own URL: feeds.url/tag/<slug>/, not the article's page."""
+
+    def resolve(match: re.Match[str]) -> str:
+        value = html.unescape(match.group(2)).strip()
+        if _ANY_SCHEME.match(value):
+            return match.group(0)
+        absolute = urllib.parse.urljoin(base, value)
+        return match.group(1) + html.escape(absolute) + match.group(3)
+
+    return _URL_ATTRIBUTE.sub(resolve, fragment)
 
 
 def _image_type(url: str) -> str:
@@ -357,15 +392,14 @@ def _text_of(fragment: str) -> str:
 
 
 def _prepare(article: Article, site: _Site) -> _Prepared:
-    link = _absolute(site, article.url) if article.url else site.home
+    # No url, no link: pointing every such entry at the home page would make
+    # them look like one story told many times, and the home page is not the
+    # article (RSS item link and JSON Feed url are optional; Atom gets content).
+    link = _absolute(site, article.url) if article.url else None
     # The URL is the natural id; without one, a tag: URI (RFC 4151) that no
     # machine or date can change.
-    entry_id = (
-        link
-        if article.url
-        else f"tag:{site.host},{TAG_URI_DATE}:article/{_quote(_clean(article.id), '')}"
-    )
-    content = _clean(article.content)
+    entry_id = link or f"tag:{site.host},{TAG_URI_DATE}:article/{_quote(_clean(article.id), '')}"
+    content = _resolve_links(_clean(article.content), link or site.home)
     summary = " ".join(_clean(article.summary).split()) or _text_of(content)[:300]
     title = " ".join(_clean(article.title).split()) or summary[:80] or article.id
     summary = summary or title
@@ -378,13 +412,18 @@ def _prepare(article: Article, site: _Site) -> _Prepared:
     entry = _MemoEntry()
     entry.guid(entry_id, permalink=bool(article.url))  # also the Atom id
     entry.title(title)
-    entry.link(href=link, rel="alternate", type="text/html")
+    if link:
+        entry.link(href=link, rel="alternate", type="text/html")
     if image:
         # length 0: unknown, as the RSS Advisory Board recommends
         entry.link(href=image, rel="enclosure", type=_image_type(image), length="0")
     entry.summary(summary_html, type="html")  # RSS description
     if content_html:
         entry.content(content_html, type="html")  # Atom content, RSS content:encoded
+    elif not link:
+        # RFC 4287 4.1.1: an entry with no alternate link must have content.
+        entry.content(summary_html, type="html")
+        entry.atom_only_content = True
     entry.published(article.published)
     entry.updated(article.updated)
     if author:  # else inherited from the feed's author (RFC 4287 4.2.1)

@@ -32,7 +32,7 @@ class JsonItem:
     ``content_text`` instead: every feedpub item has HTML (or summary HTML)."""
 
     id: str
-    url: str
+    url: str | None  # optional in the spec: an article with no page has none
     title: str
     content_html: str
     date_published: str
@@ -47,12 +47,13 @@ class JsonItem:
     def as_dict(self) -> dict[str, object]:
         item: dict[str, object] = {
             "id": self.id,
-            "url": self.url,
             "title": self.title,
             "content_html": self.content_html,
             "date_published": self.date_published,
             "date_modified": self.date_modified,
         }
+        if self.url:
+            item["url"] = self.url
         if self.summary:
             item["summary"] = self.summary
         if self.authors:
