@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config, plan_for, sample_articles
-from feedpub import feeds, publish
+from feedpub import feeds, pipeline, publish
 from feedpub.config import Config
 from feedpub.model import ArchivePage, Article, BuildReport
 from feedpub.publish import MANIFEST_NAME, TEMP_PREFIX, OutputError
+from feedpub.store import SqlStore
 
 PAST = 1_000_000_000  # 2001: any file a build rewrites gets a newer mtime
 
@@ -339,3 +342,35 @@ def test_archive_pages_are_published_with_the_feeds_and_removed_when_turned_off(
         f"feed-archive/{n}/{f}" for n in (1, 2, 3) for f in ("atom.xml", "rss.xml")
     }
     assert not (out / "feed-archive").exists()
+
+
+def test_a_build_logs_each_path_it_wrote_and_removed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """feedpub -v build: what was written and what was removed, path by path."""
+    cfg = make_config(tmp_path / "public")
+    with SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.upsert_articles(sample_articles(), datetime(2026, 3, 2, tzinfo=UTC))
+        with caplog.at_level(logging.INFO, logger="feedpub.pipeline"):
+            first = pipeline.build_feeds(cfg, store)
+        assert first.written
+        assert _logged(caplog, "wrote") == set(first.written)
+
+        caplog.clear()
+        (cfg.feeds.output / f"{TEMP_PREFIX}x").write_bytes(b"half")
+        fewer_tags = dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, min_items=3))
+        with caplog.at_level(logging.INFO, logger="feedpub.pipeline"):
+            second = pipeline.build_feeds(fewer_tags, store)
+    assert second.removed and second.written == ("feeds.opml", "index.html")
+    assert _logged(caplog, "removed") == set(second.removed)
+    assert _logged(caplog, "wrote") == set(second.written)
+    assert any("leftover temporary" in r.getMessage() for r in caplog.records)
+
+
+def _logged(caplog: pytest.LogCaptureFixture, verb: str) -> set[str]:
+    prefix = f"build: {verb} "
+    return {
+        r.getMessage().removeprefix(prefix)
+        for r in caplog.records
+        if r.levelno == logging.INFO and r.getMessage().startswith(prefix)
+    }

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import http.server
+import logging
 import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from feedpub import websub
+from feedfactory import POLITICS, article, make_config, sample_articles
+from feedpub import feeds, pipeline, websub
+from feedpub.store import SqlStore
 
 
 @dataclass
@@ -116,3 +121,52 @@ def test_a_hub_that_is_not_http_is_never_contacted(hub_url: str) -> None:
 def test_nothing_changed_sends_nothing(hub: Hub) -> None:
     assert websub.ping(hub.url, []) == []
     assert hub.requests == []
+
+
+# --- the build's ping ---------------------------------------------------------
+
+NOW = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _sent(hub: Hub) -> list[list[str]]:
+    return [urllib.parse.parse_qs(body)["hub.url"] for _, _, body in hub.requests]
+
+
+def test_a_build_pings_the_hub_with_the_feeds_it_changed_and_only_those(
+    hub: Hub, tmp_path: Path
+) -> None:
+    cfg = make_config(tmp_path / "public", websub_hub=hub.url)
+    with SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.upsert_articles(sample_articles(), NOW)
+        first = pipeline.build_feeds(cfg, store)
+        assert _sent(hub) == [feeds.feed_urls(cfg, first.written)]
+        assert len(_sent(hub)[0]) == 12  # 4 feeds x 3 formats; not OPML, not index.html
+
+        hub.requests.clear()
+        pipeline.build_feeds(cfg, store)  # nothing changed: nothing to tell
+        assert hub.requests == []
+
+        store.upsert_articles([article(10, POLITICS)], NOW)
+        pipeline.build_feeds(cfg, store)
+        changed = [
+            feeds.public_url(cfg, path)
+            for directory in ("", "tag/سياسة")
+            for path in feeds.feed_paths(directory, ("atom", "rss", "json")).values()
+        ]
+        assert [sorted(batch) for batch in _sent(hub)] == [sorted(changed)]
+
+
+def test_a_failed_ping_is_logged_once_and_the_build_still_succeeds(
+    hub: Hub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub.statuses = [400]  # refused: not retried, so no waiting
+    cfg = make_config(tmp_path / "public", websub_hub=hub.url)
+    with SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.upsert_articles(sample_articles(), NOW)
+        with caplog.at_level(logging.WARNING):
+            report = pipeline.build_feeds(cfg, store)
+    assert len(hub.requests) == 1
+    assert (cfg.feeds.output / "atom.xml").is_file() and "atom.xml" in report.written
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("websub: ping to ") and "HTTP 400" in warnings[0]

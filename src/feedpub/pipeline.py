@@ -88,25 +88,28 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
         manifest = publish.read_manifest(output)
         plan = select.feed_plan(store, cfg)
         tree = feeds.render_feeds(plan, cfg, manifest.fingerprints)
-        files = dict(tree.files)
-        prints = dict(tree.fingerprints)
         if plan.archive_pages:
-            archive = feeds.render_archive(
-                plan.archive_pages,
-                cfg,
-                lambda index: select.archive_page(store, index, cfg.feeds.archive_page_size),
-                manifest.fingerprints,
+            tree = tree.merged(
+                feeds.render_archive(
+                    plan.archive_pages,
+                    cfg,
+                    lambda index: select.archive_page(store, index, cfg.feeds.archive_page_size),
+                    manifest.fingerprints,
+                )
             )
-            files.update(archive.files)
-            prints.update(archive.fingerprints)
-        for note in tree.notes:
-            log.warning("build: %s", note)
-        report = publish.sync_tree(output, files, manifest, fingerprints=prints)
+        report = publish.sync_tree(output, tree.files, manifest, fingerprints=tree.fingerprints)
+    for note in tree.notes + report.notes:
+        log.warning("build: %s", note)
+    # What the build did, path by path (shown with -v); unchanged files are counted.
+    for path in report.written:
+        log.info("build: wrote %s", path)
+    for path in report.removed:
+        log.info("build: removed %s", path)
     if cfg.feeds.websub_hub and report.written:
         changed = feeds.feed_urls(cfg, report.written)
         if changed:
-            for problem in websub.ping(cfg.feeds.websub_hub, changed):
-                log.warning("websub: %s", problem)
+            for problem in websub.ping(feeds.iri_to_uri(cfg.feeds.websub_hub), changed):
+                log.warning("%s", problem)  # each problem starts with "websub:"
     return report
 
 

@@ -45,7 +45,6 @@ def ping(
         batch = urls[start : start + BATCH_SIZE]
         problem = _ping_batch(hub, batch, timeout, max(1, attempts), backoff, sleep)
         if problem:
-            log.warning("%s", problem)
             problems.append(problem)
     return problems
 
