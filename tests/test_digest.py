@@ -55,13 +55,33 @@ def test_only_if_new_and_nothing_new_gives_none(cfg: Config) -> None:
     assert plan_edition(FakeStore([]), cfg, cfg.digest("daily"), NOW) is None
 
 
-def test_without_only_if_new_an_empty_edition_is_planned(cfg: Config) -> None:
+def test_without_only_if_new_an_empty_edition_says_there_is_nothing_new(cfg: Config) -> None:
     daily = dataclasses.replace(cfg.digest("daily"), only_if_new=False)
     planned = plan_edition(FakeStore([]), cfg, daily, NOW)
     assert planned is not None and planned.articles == ()
     rendered = render_edition(planned, cfg)
     assert rendered.articles == () and rendered.dropped == 0
     assert "<h2" not in rendered.html
+    notice = digest_mod.NOTHING_NEW
+    doc = email_doc(rendered, cfg)
+    assert [p.text_content() for p in doc.xpath("//td[@class='empty']/p")] == [notice]
+    preheader = doc.xpath("//div[contains(@class, 'preheader')]")[0]
+    assert preheader.text_content() == notice
+    assert f"\n{RLM}{notice}\n" in rendered.text
+    archive = lxml_html.document_fromstring(rendered.archive_html)
+    assert [p.text_content() for p in archive.xpath("//section[@class='empty']/p")] == [notice]
+
+
+def test_the_nothing_new_notice_is_only_for_an_empty_edition(tmp_path: Path) -> None:
+    # An edition whose articles were all left out for size says how many are
+    # on the site instead; one with articles says neither.
+    assert digest_mod.NOTHING_NEW not in rendered_demo(make_config(tmp_path)).html
+    tiny = make_config(tmp_path, max_html_bytes=8_600)
+    rendered = rendered_demo(tiny, big_articles(3))
+    assert rendered.articles == () and rendered.dropped == 3
+    for page in (rendered.html, rendered.text, rendered.archive_html):
+        assert digest_mod.NOTHING_NEW not in page
+        assert "على الموقع" in page
 
 
 def test_max_items_caps_newest_first(cfg: Config) -> None:
@@ -147,18 +167,50 @@ def test_lang_and_dir_on_html_and_body(cfg: Config) -> None:
     assert "direction:rtl" in body.get("style", "") and "text-align:right" in body.get("style", "")
 
 
+# Centred so the 600px column sits in the middle of a wide window; everything
+# else is right-aligned.
+CENTRED = {"wrapper-cell", "container"}
+
+
 def test_every_table_and_cell_carries_direction_by_attribute_and_inline_style(
     cfg: Config,
 ) -> None:
     doc = email_doc(rendered_demo(cfg), cfg)
     elements = doc.xpath("//table | //td")
     assert len(elements) >= 10
+    assert {e.get("class") for e in elements} >= CENTRED
     for element in elements:
         style = element.get("style", "").replace(" ", "")
         where = f"<{element.tag} class={element.get('class')}>"
+        align = "center" if element.get("class") in CENTRED else "right"
         assert element.get("dir") == "rtl", where
-        assert element.get("align") == "right", where
-        assert "direction:rtl" in style and "text-align:right" in style, where
+        assert element.get("align") == align, where
+        assert "direction:rtl" in style and f"text-align:{align}" in style, where
+    # The column itself is centred by attribute and by margin, for clients
+    # that honour only one of them.
+    container = doc.xpath("//table[@class='container']")[0]
+    assert "margin:0auto" in container.get("style", "").replace(" ", "")
+
+
+def test_no_logical_text_align(cfg: Config) -> None:
+    # start/end are not understood by Outlook for Windows, Yahoo and AOL.
+    rendered = rendered_demo(cfg)
+    for page in (rendered.html, rendered.archive_html):
+        flat = page.replace(" ", "")
+        assert "text-align:start" not in flat and "text-align:end" not in flat
+
+
+def test_every_cell_has_its_own_background_for_dark_mode(cfg: Config) -> None:
+    # Dark-mode clients recolour what they must guess at: every cell names its
+    # background (inline and as bgcolor), and the email declares itself light.
+    doc = email_doc(rendered_demo(cfg), cfg)
+    for cell in doc.xpath("//body | //table | //td"):
+        where = f"<{cell.tag} class={cell.get('class')}>"
+        assert re.search(r"background-color:\s*#[0-9a-f]{3,6}", cell.get("style", "")), where
+        assert re.fullmatch(r"#[0-9a-f]{6}", cell.get("bgcolor", "")), where
+    schemes = {m.get("name"): m.get("content") for m in doc.xpath("//meta[@name]")}
+    assert schemes["color-scheme"] == "light"
+    assert schemes["supported-color-schemes"] == "light"
 
 
 def test_layout_does_not_depend_on_the_style_block(cfg: Config) -> None:

@@ -51,6 +51,8 @@ _MEASURE = """<script>
 (function () {
   var out = {innerWidth: window.innerWidth,
              scrollWidth: document.documentElement.scrollWidth, titles: []};
+  var column = document.querySelector("table.container, .page").getBoundingClientRect();
+  out.column = {left: column.left, right: column.right};
   document.querySelectorAll("h2 a").forEach(function (link) {
     var box = link.closest("td, article");
     var style = getComputedStyle(box);
@@ -155,6 +157,20 @@ def assert_right_aligned(data: dict[str, Any], width: int, count: int) -> None:
     for title in data["titles"]:
         assert abs(title["right"] - title["contentRight"]) <= 2, title
         assert title["boxRight"] <= width + 0.5, title
+
+
+def test_email_column_is_centred_in_a_wide_window(tmp_path: Path, demo: tuple[str, str]) -> None:
+    # A desktop client's reading pane is wider than the 600px column: the
+    # column sits in the middle (not stuck to the right edge), and inside it
+    # every title still ends at the right edge of its cell.
+    width = 1200
+    data = measure(tmp_path, demo[0], width, "digest")
+    assert_right_aligned(data, width, len(articles()))
+    column = data["column"]
+    assert abs(column["right"] - column["left"] - 600) <= 1, column
+    assert abs(column["left"] - (width - column["right"])) <= 1, column
+    assert all(abs(t["boxRight"] - column["right"]) <= 1 for t in data["titles"])
+    screenshot(tmp_path, demo[0], width, 900, "digest")
 
 
 @pytest.mark.parametrize("width", [600, 375])

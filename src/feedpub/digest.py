@@ -52,6 +52,10 @@ _EDITION_DATE = "EEEE، d MMMM y"
 _EDITION_DATE_TIME = "EEEE، d MMMM y، h:mm a"
 _ARTICLE_DATE = "d MMMM y، h:mm a"
 
+# What an edition without articles says (only_if_new: false and no news); also
+# its preheader, so the inbox preview says it too.
+NOTHING_NEW = "لا أخبار جديدة في هذا العدد."
+
 # «و N أخبار أخرى على الموقع», by Arabic plural category.
 MORE_ON_SITE = {
     "one": "وخبر آخر على الموقع",
@@ -327,7 +331,8 @@ def render_edition(planned: PlannedEdition, cfg: Config) -> RenderedEdition:
             "digest_title": digest.title or cfg.site.title,
             "edition_date": _edition_date(digest, planned.slot, cfg),
             "articles": views[:kept],
-            "preheader": _shorten(views[0].summary, PREHEADER_CHARS) if views else "",
+            "preheader": _shorten(views[0].summary, PREHEADER_CHARS) if views else NOTHING_NEW,
+            "empty_notice": NOTHING_NEW,
             "dropped": dropped,
             "more_on_site": (
                 rtl.plural(dropped, MORE_ON_SITE, cfg.email.locale, cfg.email.digits)
