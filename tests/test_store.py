@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -361,6 +362,36 @@ def test_the_same_reject_seen_again_is_kept_once_with_its_latest_time(
     assert store.rejects() == [again, other]
 
 
+@pytest.mark.parametrize("location", ["line 3", None])
+def test_replacing_the_rejects_of_a_source_drops_those_not_seen_again(
+    store: SqlStore, location: str | None
+) -> None:
+    later = T0 + timedelta(hours=1)
+    fixed = Reject("feed.jsonl", "لا عنوان", T0, "line 9")
+    kept = Reject("feed.jsonl", "invalid date", T0, location)
+    elsewhere = Reject("other.txt", "empty file", T0)
+    store.add_reject(elsewhere)
+    assert store.replace_rejects("feed.jsonl", [fixed, kept]) == [True, True]
+
+    again = replace(kept, seen=later)
+    moved = Reject("feed.jsonl", "لا عنوان", later, "line 10")
+    assert store.replace_rejects("feed.jsonl", [again, moved]) == [False, True]
+    assert store.rejects() == [moved, again, elsewhere]
+
+    assert store.replace_rejects("feed.jsonl", []) == []
+    assert store.rejects() == [elsewhere]
+    with pytest.raises(ValueError, match=r"other\.txt"):
+        store.replace_rejects("feed.jsonl", [elsewhere])
+
+
+def test_keys_of_255_characters_round_trip(store: SqlStore) -> None:
+    long_tag = Tag("و" * 255, "و" * 255, "w-" + "0" * 60)
+    store.upsert_article(article("x" * 255, tags=(long_tag,)), NOW)
+
+    [stored] = store.latest_articles()
+    assert (stored.id, stored.tags) == ("x" * 255, (long_tag,))
+
+
 # --- editions ------------------------------------------------------------------
 
 
@@ -454,3 +485,68 @@ def test_bulk_upsert_refreshes_statistics_midway_and_at_the_end(
 
     assert store.upsert_articles(batch, NOW) == {"new": 7, "updated": 0, "unchanged": 0}
     assert ids(store.latest_articles(tag_key=ECONOMY.key)) == [f"s{i}" for i in range(6, -1, -1)]
+
+
+# --- two writers at once ---------------------------------------------------------
+
+
+def test_two_processes_writing_the_same_article_at_once_are_serialised(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ingests at once (an overlapping cron run) both find the article
+    missing unless their read-then-write transactions take turns: then the
+    second inserts it again and fails on the primary key."""
+    first, second = SqlStore.open(store_url), SqlStore.open(store_url)
+    inside, release = threading.Event(), threading.Event()
+    original = SqlStore._upsert_batch
+
+    def held_open(self: SqlStore, *args: Any) -> Any:
+        outcomes = original(self, *args)
+        if self is first:  # keep the first transaction open, its rows written
+            inside.set()
+            release.wait(10)
+        return outcomes
+
+    monkeypatch.setattr(SqlStore, "_upsert_batch", held_open)
+    shared = article("same", tags=(ECONOMY,))
+    results: dict[str, object] = {}
+
+    def upsert(name: str, into: SqlStore) -> None:
+        try:
+            results[name] = into.upsert_articles([shared], NOW)
+        except StoreError as exc:
+            results[name] = exc
+
+    one = threading.Thread(target=upsert, args=("first", first))
+    two = threading.Thread(target=upsert, args=("second", second))
+    try:
+        one.start()
+        assert inside.wait(10)
+        two.start()
+        two.join(0.5)
+        assert two.is_alive()  # waiting for the first writer, not failing
+        release.set()
+        one.join(15)
+        two.join(15)
+    finally:
+        release.set()
+        first.close()
+        second.close()
+
+    assert results == {
+        "first": {"new": 1, "updated": 0, "unchanged": 0},
+        "second": {"new": 0, "updated": 0, "unchanged": 1},
+    }
+
+
+def test_a_value_the_driver_cannot_take_is_a_store_error_without_the_statement(
+    store: SqlStore,
+) -> None:
+    # 1 January of year 1 at +03:00 is before the earliest UTC datetime.
+    early = datetime(1, 1, 1, tzinfo=DAMASCUS)
+
+    with pytest.raises(StoreError, match="cannot write article") as caught:
+        store.upsert_article(article("early", published=early), NOW)
+
+    assert "INSERT" not in str(caught.value)
+    assert "نص الخبر" not in str(caught.value)

@@ -45,7 +45,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL, Connection, Dialect, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.types import TypeDecorator
 
 from feedpub.model import Article, Edition, Reject, Tag, UpsertOutcome, require_aware
@@ -276,7 +276,7 @@ class SqlStore:
     def upsert_article(self, article: Article, now: datetime) -> UpsertOutcome:
         """Insert or update one article; see ``upsert_articles`` for the rules."""
         require_aware("now", now)
-        with self._guard("cannot write article"), self._engine.begin() as conn:
+        with self._guard("cannot write article"), self._writing() as conn:
             return self._upsert_batch(conn, [article], now)[0]
 
     def upsert_articles(
@@ -294,7 +294,7 @@ class SqlStore:
         counts: dict[UpsertOutcome, int] = {"new": 0, "updated": 0, "unchanged": 0}
         unanalysed = 0
         for batch in _chunks(articles, BATCH_SIZE):
-            with self._guard("cannot write articles"), self._engine.begin() as conn:
+            with self._guard("cannot write articles"), self._writing() as conn:
                 for outcome in self._upsert_batch(conn, batch, now):
                     counts[outcome] += 1
                     unanalysed += outcome != "unchanged"
@@ -400,7 +400,7 @@ class SqlStore:
                 else t_rejects.c.location == reject.location
             )
         )
-        with self._guard("cannot write reject"), self._engine.begin() as conn:
+        with self._guard("cannot write reject"), self._writing() as conn:
             moved = conn.execute(t_rejects.update().where(same).values(seen=reject.seen))
             if moved.rowcount:
                 return False
@@ -413,6 +413,49 @@ class SqlStore:
                 )
             )
             return True
+
+    def replace_rejects(self, source: str, rejects: Sequence[Reject]) -> list[bool]:
+        """Make ``rejects`` the recorded problems of ``source`` (a file just
+        read, or a source path just listed), in one transaction: its earlier
+        rejects not among them are deleted (the file was fixed, or the
+        problem moved); one seen again only moves its ``seen`` time, as in
+        ``add_reject``. Per reject, True when it is new."""
+        for reject in rejects:
+            if reject.source != source:
+                raise ValueError(f"reject of {reject.source!r} given for {source!r}")
+        with self._guard("cannot write rejects"), self._writing() as conn:
+            rows = conn.execute(
+                select(t_rejects.c.id, t_rejects.c.location, t_rejects.c.reason).where(
+                    t_rejects.c.source == source
+                )
+            ).all()
+            wanted = {(r.location, r.reason): r for r in rejects}
+            stored: dict[tuple[str | None, str], list[int]] = {}
+            for row in rows:
+                stored.setdefault((row.location, row.reason), []).append(row.id)
+            stale = [i for what, row_ids in stored.items() if what not in wanted for i in row_ids]
+            for chunk in _chunks(stale, _IN_CHUNK):
+                conn.execute(t_rejects.delete().where(t_rejects.c.id.in_(chunk)))
+            fresh = []
+            for what, reject in wanted.items():
+                if what in stored:
+                    conn.execute(
+                        t_rejects.update()
+                        .where(t_rejects.c.id.in_(stored[what]))
+                        .values(seen=reject.seen)
+                    )
+                else:
+                    fresh.append(
+                        {
+                            "source": source,
+                            "reason": reject.reason,
+                            "seen": reject.seen,
+                            "location": reject.location,
+                        }
+                    )
+            if fresh:
+                conn.execute(t_rejects.insert(), fresh)
+        return [(r.location, r.reason) not in stored for r in rejects]
 
     def rejects(self) -> list[Reject]:
         """Every reject, newest first (ties: most recently added first)."""
@@ -477,15 +520,38 @@ class SqlStore:
         try:
             yield
         except SQLAlchemyError as exc:
-            # The DBAPI message alone: SQLAlchemy's also carries the statement
-            # and its parameters (whole article bodies).
-            detail = exc.orig if isinstance(exc, DBAPIError) else exc
+            # The underlying message alone (from the driver, or from a bind
+            # processor such as an out-of-range date): SQLAlchemy's also
+            # carries the statement and its parameters (whole article bodies).
+            orig = exc.orig if isinstance(exc, StatementError) else None
+            detail = orig if orig is not None else exc
             raise StoreError(
                 f"store {self._where}: {doing}: {type(exc).__name__}: {detail}".strip()
             ) from exc
 
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A read-then-write transaction, run one at a time against every
+        other feedpub writer of this store, in any process: two ingests at
+        once (an overlapping cron run, ``serve`` beside a manual run) must
+        not both find an article or tag missing and both insert it.
+
+        SQLite: ``BEGIN IMMEDIATE`` takes the write lock up front, waiting up
+        to the busy timeout (a deferred transaction that read first would get
+        "database is locked" at once when another process wrote meanwhile).
+        PostgreSQL: a transaction-scoped advisory lock per schema."""
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtext(:name || current_schema()))"),
+                        {"name": "feedpub-store-write:"},
+                    )
+                yield conn
+
     def _ensure_schema(self) -> None:
-        with self._engine.begin() as conn:
+        with self._writing() as conn:
             if inspect(conn).has_table(t_schema_version.name):
                 found = conn.execute(select(func.max(t_schema_version.c.version))).scalar()
                 if found is not None and found != SCHEMA_VERSION:
@@ -680,6 +746,10 @@ def _article_values(article: Article, updated: datetime, first_seen: datetime) -
     }
 
 
+# Execution option naming the statement that opens a SQLite transaction.
+_SQLITE_BEGIN = "feedpub_sqlite_begin"
+
+
 def _create_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         database = url.database
@@ -687,12 +757,18 @@ def _create_engine(url: URL) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     # pre_ping: a long-running service outlives server restarts and idle timeouts.
     return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module only opens a transaction before the first write, so
+    # the reads of a transaction would each see another snapshot and an
+    # upgrade to writing could fail at once. feedpub emits BEGIN itself
+    # (``_sqlite_begin``), the documented SQLAlchemy recipe for pysqlite.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         # Cascade deletes to article_tags; WAL lets feed builds read while
@@ -702,3 +778,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))
