@@ -60,11 +60,16 @@ def _xml(data: bytes | None) -> etree._Element:
     return etree.fromstring(data)
 
 
-def _expected_ids(tag: Tag | None) -> list[str]:
-    """Entry ids (as written) of the sample feed for ``tag``, newest first."""
+def _expected_articles(tag: Tag | None) -> list[Article]:
+    """The sample feed's articles for ``tag``, newest first."""
     plan = plan_for(sample_articles())
     spec = plan.main if tag is None else next(s for s in plan.tags if s.tag == tag)
-    return [a.id for a in spec.articles]
+    return list(spec.articles)
+
+
+def _expected_ids(tag: Tag | None) -> list[str]:
+    """Article ids of the sample feed for ``tag``, newest first."""
+    return [a.id for a in _expected_articles(tag)]
 
 
 FEED_DOCS = [
@@ -91,6 +96,7 @@ def test_every_feed_parses_cleanly_with_expected_entries(
         doc = json.loads(tree.files[path] or b"")
         assert doc["feed_url"] == self_url and doc["language"] == "ar"
         ids = [item["id"] for item in doc["items"]]
+        links = [item.get("url") for item in doc["items"]]
         dates = [item["date_published"] for item in doc["items"]]
         names = [item.get("tags", []) for item in doc["items"]]
     else:
@@ -99,9 +105,16 @@ def test_every_feed_parses_cleanly_with_expected_entries(
         assert parsed.feed.language == "ar"
         assert [link.href for link in parsed.feed.links if link.rel == "self"] == [self_url]
         ids = [e.id for e in parsed.entries]
+        # alternate links as written (feedparser's e.link falls back on an Atom id)
+        links = [
+            next((x.href for x in e.get("links", []) if x.rel == "alternate"), None)
+            for e in parsed.entries
+        ]
         dates = [datetime(*e.published_parsed[:6]).isoformat() for e in parsed.entries]
         names = [[t.label or t.term for t in e.get("tags", [])] for e in parsed.entries]
     assert len(ids) == len(_expected_ids(tag)) == len(set(ids))
+    # each entry links to its own article, and one without a url links nowhere
+    assert links == [feeds.iri_to_uri(a.url) if a.url else None for a in _expected_articles(tag)]
     assert dates == sorted(dates, reverse=True), "newest first"
     if tag is not None:
         assert all(tag.name in entry_tags for entry_tags in names)
