@@ -624,6 +624,23 @@ def test_archive_pages_already_written_are_not_loaded_again(cfg: Config) -> None
     assert "feed-archive/1/atom.xml" not in grown.rendered
 
 
+def test_a_new_archive_page_size_rewrites_every_archive_page(cfg: Config) -> None:
+    """Pages are cut by position from the oldest article: with another size
+    page 1 holds other articles, so no page may be kept."""
+    loaded: list[int] = []
+
+    def load(index: int) -> ArchivePage:
+        loaded.append(index)
+        return ArchivePage(index=index, articles=(article(index),))
+
+    first = feeds.render_archive(2, cfg, load)
+    resized = dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, archive_page_size=7))
+    loaded.clear()
+    again = feeds.render_archive(2, resized, load, first.fingerprints)
+    assert loaded == [1, 2]
+    assert set(again.rendered) == set(first.files)
+
+
 def test_entry_dates_keep_their_zone(cfg: Config) -> None:
     from zoneinfo import ZoneInfo
 

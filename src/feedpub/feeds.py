@@ -778,7 +778,7 @@ def render_archive(
     """Every archive page, loading (``load(index)``, e.g. select.archive_page)
     only those not already written: a page's articles are fixed once it is
     full, so its fingerprint is its position (and whether a newer page
-    exists, for the next-archive link)."""
+    exists, for the next-archive link) under the page size that cut it."""
     site = _Site.of(cfg)
     cache = _EntryCache(site)
     previous = previous or {}
@@ -786,7 +786,9 @@ def render_archive(
     prints: dict[str, str] = {}
     for n in range(1, total_pages + 1):
         paths = archive_paths(n, cfg)
-        fingerprint = _digest([site.key, ARCHIVE_DIR, str(n), str(n < total_pages)])
+        fingerprint = _digest(
+            [site.key, ARCHIVE_DIR, str(cfg.feeds.archive_page_size), str(n), str(n < total_pages)]
+        )
         if all(previous.get(p) == fingerprint for p in paths.values()):
             files.update(dict.fromkeys(paths.values()))
         else:
