@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from feedpub import pipeline
 from feedpub.config import (
     Config,
     DeliveryConfig,
@@ -24,6 +25,7 @@ from feedpub.config import (
 )
 from feedpub.ingest import discover, read_path, read_sources
 from feedpub.model import Article, Reject
+from feedpub.store import SqlStore
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -617,3 +619,92 @@ def test_repo_config_ingests_the_samples(tmp_path: Path) -> None:
     items = list(read_sources(cfg, NOW))
     assert rejects(items) == []
     assert len(articles(items)) >= 24
+
+
+# --- input the store could not hold -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        # Year 1 in Damascus (+02:00) is before the earliest UTC datetime.
+        ("early.txt", "عنوان\n\n01/01/0001\n\nنص.\n", "out of range"),
+        ("early.jsonl", jsonl({"id": "e", "title": "ت", "published": "0001-01-01"}), "range"),
+        (
+            "late.jsonl",
+            jsonl({"id": "l", "title": "ت", "updated": "9999-12-31T23:00-05:00"}),
+            "range",
+        ),
+        ("long.jsonl", jsonl({"id": "x" * 256, "title": "ت"}), "id is longer than 255"),
+        ("tag.jsonl", jsonl({"id": "t", "title": "ت", "tags": ["و" * 256]}), "longer than 255"),
+        ("tag.txt", "عنوان\n\nنص.\n\nالوسوم\n" + "و" * 256 + "\n", "longer than 255"),
+    ],
+)
+def test_values_the_store_cannot_hold_are_rejects(
+    tmp_path: Path, name: str, content: str, reason: str
+) -> None:
+    [problem] = read_path(write(tmp_path / name, content), make_config(tmp_path), NOW)
+    assert isinstance(problem, Reject)
+    assert reason in problem.reason
+
+
+def test_longest_id_and_tag_are_kept(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.jsonl", jsonl({"id": "x" * 255, "title": "ت", "tags": ["و" * 255]}))
+    article = one_article(path, make_config(tmp_path))
+    assert (len(article.id), len(article.tags[0].key)) == (255, 255)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="file names are bytes on POSIX only")
+def test_file_name_that_is_not_utf8_is_a_reject_naming_it(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    try:
+        (src / os.fsdecode(b"bad-\xff.txt")).write_text("عنوان\n\nنص.\n", encoding="utf-8")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system refuses non-UTF-8 names")
+    write(src / "good.txt", "عنوان\n\nنص.\n")
+    items = list(read_sources(make_config(tmp_path, sources=[src]), NOW))
+    [problem] = rejects(items)
+    assert problem.source == f"{src}/bad-\\xff.txt"
+    problem.source.encode("utf-8")  # storable
+    assert problem.reason == "file name is not UTF-8"
+    assert [a.id for a in articles(items)] == ["good"]
+
+
+# --- the ingest run: rejects as of the latest reading --------------------------------
+
+
+def test_a_file_fixed_since_the_last_run_loses_its_rejects(tmp_path: Path, store: SqlStore) -> None:
+    src = tmp_path / "src"
+    cfg = make_config(tmp_path, sources=[src, tmp_path / "later"])
+    page = write(src / "page.txt", "عنوان\n\n31/02/2026\n\nنص.\n")
+    records = write(src / "r.jsonl", jsonl(GOOD, "[1]", {"id": "nt"}))
+    first = pipeline.ingest_sources(cfg, store, NOW)
+    assert (first.new, first.rejected) == (1, 4)  # later/ is missing: a reject too
+    assert {(r.source, r.location) for r in store.rejects()} == {
+        (str(page), "line 3"),
+        (str(records), "line 2"),
+        (str(records), "line 3"),
+        (str(tmp_path / "later"), None),
+    }
+
+    later = NOW + timedelta(hours=1)
+    write(page, "عنوان\n\n28/02/2026\n\nنص.\n")
+    write(records, jsonl(GOOD, "[1]", {"id": "nt", "title": "صار له عنوان"}))
+    (tmp_path / "later").mkdir()
+    second = pipeline.ingest_sources(cfg, store, later)
+
+    assert (second.new, second.unchanged, second.rejected) == (2, 1, 1)
+    [still] = store.rejects()
+    assert (still.source, still.location, still.seen) == (str(records), "line 2", later)
+
+
+def test_a_file_bad_again_in_another_way_has_only_its_new_reject(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    cfg = make_config(tmp_path, sources=[tmp_path / "src"])
+    page = write(tmp_path / "src" / "page.txt", b"")
+    pipeline.ingest_sources(cfg, store, NOW)
+    write(page, b"\xff\xfe")
+    pipeline.ingest_sources(cfg, store, NOW + timedelta(minutes=10))
+    assert [r.reason for r in store.rejects()] == ["not UTF-8 (byte 0xff at offset 0)"]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -76,6 +77,9 @@ FOOTER_MARKERS: tuple[str, ...] = (
 )
 # The repeat of the title (teaser, then the article) must come this soon.
 TEASER_WINDOW = 4
+# Article ids and tag keys are the store's keys: at most this many characters
+# (PostgreSQL refuses longer ones, which would fail the whole batch).
+MAX_KEY_CHARS = 255
 
 # A paragraph ending like this ends a sentence; any other is joined with the
 # next one (pages are broken mid-sentence by blank lines). Closing quotes and
@@ -230,8 +234,18 @@ def find_page_date(line: str, tz: tzinfo) -> _FoundDate | None:
         naive = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 - zone set below
     except ValueError as exc:
         raise DateError(f"date {line.strip()!r} does not parse: {exc}") from None
-    value = naive.replace(tzinfo=zone or tz)
+    value = _in_range(naive.replace(tzinfo=zone or tz), line.strip())
     return _FoundDate(value=value, text=line.strip())
+
+
+def _in_range(value: datetime, text: str) -> datetime:
+    """``value`` unless it has no UTC equivalent (year 1 east of UTC, year
+    9999 west of it): the store keeps UTC, and would fail the whole batch."""
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise DateError(f"date {text!r} is out of range") from None
+    return value
 
 
 def _match_date(
@@ -286,7 +300,7 @@ def parse_record_date(value: object, tz: tzinfo) -> datetime:
         raise DateError(f"must be an ISO 8601 date, got {type(value).__name__}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed
+    return _in_range(parsed, str(value))
 
 
 # --- settings derived from the config -----------------------------------------
@@ -368,15 +382,25 @@ def discover(sources: Sequence[SourceConfig], now: datetime) -> tuple[list[Path]
     return paths, problems
 
 
+def source_name(path: Path) -> str:
+    """``path`` as the ``source`` of its articles and rejects: its text,
+    with the bytes of a file name that is not UTF-8 written as \\xNN (the
+    store cannot hold the lone surrogates Python decodes them to)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def read_path(path: Path, cfg: Config, now: datetime) -> list[Article | Reject]:
-    """One file -> its articles and rejects, in file order. Never raises for
-    bad content: every problem is a Reject stamped ``now``."""
+    """One file -> its articles and rejects, in file order, each with
+    ``source_name(path)`` as its source. Never raises for bad content: every
+    problem is a Reject stamped ``now``."""
     settings = _settings(cfg)
-    source = str(path)
+    source = source_name(path)
 
     def reject(reason: str, location: str | None = None) -> Reject:
         return Reject(source=source, reason=reason, seen=now, location=location)
 
+    if source != str(path):
+        return [reject("file name is not UTF-8")]
     try:
         stat = path.stat()
         is_page = path.suffix.lower() in PAGE_SUFFIXES
@@ -446,7 +470,7 @@ def parse_page(
     lines after الوسوم, up to the next chrome line, are tags. The page ends
     at الوسوم or another footer marker.
     """
-    source = str(path)
+    source = source_name(path)
     body: list[str] = []
     page_tags: list[str] = []
     published: datetime | None = None
@@ -489,6 +513,9 @@ def parse_page(
     summary = _plain(paragraphs[0])
     content = _clean_content(paragraphs_to_html(paragraphs))
     tags = _tags(page_tags, [title, *paragraphs], settings.vocabulary)
+    problem = _long_tag(tags)
+    if problem:
+        return Reject(source, problem, now)
     return _article(
         id_=_nfc(path.stem),
         title=title,
@@ -649,6 +676,8 @@ def _record_article(
             f"record is {size} bytes, larger than ingest.max_article_bytes ({settings.max_bytes})"
         )
     id_ = _nfc(collapse_ws(strip_xml_illegal(str(raw_id))))
+    if len(id_) > MAX_KEY_CHARS:
+        raise _RecordError(f"id is longer than {MAX_KEY_CHARS} characters")
 
     title = _plain(_text_field(record, "title"))
     if not title:
@@ -684,6 +713,9 @@ def _record_article(
     if not isinstance(raw_tags, list) or not all(isinstance(t, str) for t in raw_tags):
         raise _RecordError("tags must be a list of strings")
     tags = _tags(raw_tags, [title, summary, *body], settings.vocabulary)
+    problem = _long_tag(tags)
+    if problem:
+        raise _RecordError(problem)
 
     published = _date_field(record, "published", settings.tz)
     updated = _date_field(record, "updated", settings.tz)
@@ -765,6 +797,13 @@ def _tags(given: Sequence[str], texts: Sequence[str], vocabulary: Vocabulary) ->
         if tag is not None and tag.key not in result:
             result[tag.key] = tag
     return tuple(result.values())
+
+
+def _long_tag(tags: Sequence[Tag]) -> str | None:
+    for tag in tags:
+        if len(tag.key) > MAX_KEY_CHARS:
+            return f"tag {tag.name[:30]!r}... is longer than {MAX_KEY_CHARS} characters"
+    return None
 
 
 def _kind(value: object) -> str:

@@ -40,20 +40,23 @@ def ingest_sources(
     """Read every source file into the store. Bad input is logged, recorded as
     a reject and skipped. Articles are written in transactions of up to
     ``store.BATCH_SIZE``: a crash loses at most the batch in flight, and the
-    rerun skips what is already stored unchanged."""
+    rerun skips what is already stored unchanged.
+
+    The rejects recorded for a file (or a source path) are its problems as
+    of this reading: a file fixed since the last run loses its rejects."""
     paths, problems = ingest.discover(cfg.sources, now)
     counts = {"new": 0, "updated": 0, "unchanged": 0}
-    rejected = 0
-    for problem in problems:
-        _reject(store, problem)
-        rejected += 1
+    rejected = len(problems)
+    files = {ingest.source_name(path) for path in paths}
+    for root in dict.fromkeys(str(source.path) for source in cfg.sources):
+        if root not in files:  # a source naming one file: its reading decides
+            _record_rejects(store, root, [p for p in problems if p.source == root])
     for done, path in enumerate(paths, start=1):
         items = ingest.read_path(path, cfg, now)
         articles = [item for item in items if isinstance(item, Article)]
-        for item in items:
-            if isinstance(item, Reject):
-                _reject(store, item)
-                rejected += 1
+        rejects = [item for item in items if isinstance(item, Reject)]
+        _record_rejects(store, ingest.source_name(path), rejects)
+        rejected += len(rejects)
         for outcome, count in store.upsert_articles(articles, now).items():
             counts[outcome] += count
         if progress is not None:
@@ -66,13 +69,14 @@ def ingest_sources(
     )
 
 
-def _reject(store: SqlStore, reject: Reject) -> None:
+def _record_rejects(store: SqlStore, source: str, rejects: list[Reject]) -> None:
     # Warn once per problem (cron mails it); a file still bad on the next run
     # is counted in the summary but not repeated in the log.
-    if store.add_reject(reject):
-        log.warning("rejected %s", reject.describe())
-    else:
-        log.info("still rejected %s", reject.describe())
+    for reject, new in zip(rejects, store.replace_rejects(source, rejects), strict=True):
+        if new:
+            log.warning("rejected %s", reject.describe())
+        else:
+            log.info("still rejected %s", reject.describe())
 
 
 # --- feeds ---------------------------------------------------------------------
