@@ -19,6 +19,7 @@ import pytest
 
 from _digest_fixtures import NOW, FakeStore, articles, big_articles, make_config
 from feedpub.config import Config
+from feedpub.deliver import Outbox
 from feedpub.digest import RenderedEdition, plan_edition, render_edition
 from feedpub.message import build_message
 
@@ -47,7 +48,7 @@ def build(rendered: RenderedEdition, cfg: Config, token: str | None = "t0k/+=") 
 
 def reparsed(message: EmailMessage) -> EmailMessage:
     # As a local mail store would keep it: LF line ends.
-    raw = message.as_bytes(policy=policy.SMTP).replace(b"\r\n", b"\n")
+    raw = message.as_bytes().replace(b"\r\n", b"\n")
     parsed = message_from_bytes(raw, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
@@ -73,7 +74,7 @@ def check_golden(name: str, actual: str) -> None:
 
 def test_whole_message_matches_golden(rendered: RenderedEdition, cfg: Config) -> None:
     message = build(rendered, cfg)
-    check_golden("daily.eml", scrub(message.as_bytes(policy=policy.SMTP)))
+    check_golden("daily.eml", scrub(message.as_bytes()))
     parsed = reparsed(message)
     html = parsed.get_body(("html",))
     text = parsed.get_body(("plain",))
@@ -84,7 +85,7 @@ def test_whole_message_matches_golden(rendered: RenderedEdition, cfg: Config) ->
 
 def test_message_without_token_matches_golden(rendered: RenderedEdition, cfg: Config) -> None:
     message = build(rendered, cfg, token=None)
-    check_golden("daily-no-token.eml", scrub(message.as_bytes(policy=policy.SMTP)))
+    check_golden("daily-no-token.eml", scrub(message.as_bytes()))
 
 
 def test_headers(rendered: RenderedEdition, cfg: Config) -> None:
@@ -107,7 +108,7 @@ def test_headers(rendered: RenderedEdition, cfg: Config) -> None:
 
 
 def test_raw_headers_are_ascii_and_rfc2047_encoded(rendered: RenderedEdition, cfg: Config) -> None:
-    raw = build(rendered, cfg).as_bytes(policy=policy.SMTP)
+    raw = build(rendered, cfg).as_bytes()
     head = raw.split(b"\r\n\r\n", 1)[0]
     head.decode("ascii")  # raises on any raw UTF-8
     assert b"Subject: =?utf-8?" in head
@@ -130,7 +131,7 @@ def test_no_line_over_998_bytes(cfg: Config, count: int) -> None:
     daily = cfg.digest("daily")
     planned = plan_edition(store, cfg, dataclasses.replace(daily, max_items=count), NOW)
     assert planned is not None
-    raw = build(render_edition(planned, cfg), cfg).as_bytes(policy=policy.SMTP)
+    raw = build(render_edition(planned, cfg), cfg).as_bytes()
     longest = max(len(line) for line in raw.split(b"\r\n"))
     assert longest <= 998, longest
 
@@ -192,3 +193,65 @@ def test_plain_greeting_without_a_name(rendered: RenderedEdition, cfg: Config) -
     text = reparsed(message).get_body(("plain",))
     assert text is not None
     assert "\u200fمرحباً،\n" in text.get_content()
+
+
+def test_http_unsubscribe_url_gets_no_one_click(tmp_path: Path) -> None:
+    # RFC 8058: one-click needs an https URI; an http one is still listed.
+    cfg = make_config(tmp_path, unsubscribe_url="http://news.example.org/u/{token}")
+    planned = plan_edition(FakeStore(articles()), cfg, cfg.digest("daily"), NOW)
+    assert planned is not None
+    parsed = reparsed(build(render_edition(planned, cfg), cfg, token="abc"))
+    assert parsed["List-Unsubscribe"].startswith("<http://news.example.org/u/abc>, <mailto:")
+    assert parsed["List-Unsubscribe-Post"] is None
+
+
+@pytest.mark.parametrize("token", [None, "abc"])
+def test_international_site_domain_gives_ascii_headers(tmp_path: Path, token: str | None) -> None:
+    # The feeds accept an international host; the message must still be
+    # writable (headers are ASCII) with Message-ID and List-Id on that domain.
+    base = make_config(tmp_path)
+    cfg = dataclasses.replace(
+        base,
+        site=dataclasses.replace(base.site, url="https://أخبار.example"),
+        email=dataclasses.replace(
+            base.email,
+            unsubscribe_url="https://أخبار.example/إلغاء/{token}",
+            unsubscribe_mailto="unsubscribe@أخبار.example",
+        ),
+    )
+    planned = plan_edition(FakeStore(articles()), cfg, cfg.digest("daily"), NOW)
+    assert planned is not None
+    message = build(render_edition(planned, cfg), cfg, token=token)
+    head = message.as_bytes().split(b"\r\n\r\n", 1)[0]
+    head.decode("ascii")  # raises on raw UTF-8
+    parsed = reparsed(message)
+    domain = "xn--igbicxr.example"
+    assert parsed["Message-ID"].endswith(f"@{domain}>")
+    assert parsed["List-Id"].endswith(f"<daily.{domain}>")
+    mailto = f"mailto:unsubscribe@{domain}?subject=unsubscribe"
+    if token is None:
+        assert parsed["List-Unsubscribe"] == f"<{mailto}>"
+    else:
+        assert parsed["List-Unsubscribe"] == (
+            f"<https://{domain}/%D8%A5%D9%84%D8%BA%D8%A7%D8%A1/abc>, <{mailto}%20abc>"
+        )
+        assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_long_token_keeps_list_unsubscribe_readable(
+    rendered: RenderedEdition, cfg: Config, tmp_path: Path
+) -> None:
+    # A real token is long and opaque; a URI longer than a line must not make
+    # the standard library encode the header as RFC 2047 words, which no
+    # client would read as URIs. Also as the outbox writes it.
+    token = "Zx9" * 22
+    message = build(rendered, cfg, token=token)
+    web = f"https://news.example.org/unsubscribe/{token}"
+    mailto = f"mailto:unsubscribe@news.example.org?subject=unsubscribe%20{token}"
+    written = Outbox(tmp_path).deliver(message, "daily-long-token")
+    assert written is not None
+    for raw in (message.as_bytes(), written.read_bytes()):
+        head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+        assert f"List-Unsubscribe: <{web}>,\r\n <{mailto}>\r\n" in head
+        assert all(len(line) <= 998 for line in head.split("\r\n"))
+    assert reparsed(message)["List-Unsubscribe"] == f"<{web}>, <{mailto}>"

@@ -14,7 +14,6 @@ import os
 import re
 import tempfile
 from datetime import UTC, datetime
-from email import policy
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -58,7 +57,9 @@ class Outbox:
         if target.exists():
             return None
         self.folder.mkdir(parents=True, exist_ok=True)
-        data = message.as_bytes(policy=policy.SMTP)
+        # The message's own policy (message.MAIL_POLICY keeps List-Unsubscribe
+        # as it was folded), with CRLF line ends as sent over SMTP.
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         # Write a hidden temporary file completely, then hard-link it into
         # place: link() fails if the name exists, unlike rename(), so of two
         # racing runs exactly one creates the file and nobody sees half of it.

@@ -9,7 +9,8 @@ Headers follow the 2024 Gmail/Yahoo bulk-sender rules: RFC 8058 one-click
 unsubscribe (an https URI plus ``List-Unsubscribe-Post``), ``List-Id``
 (RFC 2919), ``Message-ID`` on our own domain. The subject and display names
 are RFC 2047-encoded by the standard library (``policy.SMTP``), bodies are
-quoted-printable so no line exceeds 998 bytes.
+quoted-printable so no line exceeds 998 bytes. Write a message with its own
+policy (``message.policy``), which keeps List-Unsubscribe as folded here.
 """
 
 from __future__ import annotations
@@ -20,10 +21,19 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from feedpub.config import Config, DigestConfig
 from feedpub.rtl import ltr_html
+
+# How messages are written. A header the standard library would fold by
+# itself is folded as RFC 2047 encoded-words once one token is longer than a
+# line, which for List-Unsubscribe (an https URL with a long token) makes the
+# URIs unreadable to every client. That header is therefore set pre-folded
+# with ``set_raw`` (one URI a line, each within the 998-byte limit), and
+# refold_source="none" keeps such raw values as written. Headers set the
+# usual way are still folded and encoded as before.
+MAIL_POLICY = policy.SMTP.clone(refold_source="none")
 
 # Placeholders the digest templates emit for recipient parts. Chosen to be
 # plain ASCII that neither Jinja, premailer nor lxml rewrite (tested).
@@ -53,6 +63,30 @@ def unsubscribe_url(cfg: Config, token: str | None) -> str:
     return cfg.email.unsubscribe_url.replace("{token}", quote(token, safe=""))
 
 
+def ascii_domain(domain: str) -> str:
+    """``domain`` as it may appear in a header: an international name
+    (أخبار.example) in its IDNA form (xn--...). Headers are ASCII; the feeds
+    accept international hosts, so the email must too."""
+    return domain if domain.isascii() else domain.encode("idna").decode("ascii")
+
+
+def header_uri(url: str) -> str:
+    """``url`` as a URI for a header such as List-Unsubscribe: the host (or a
+    mailto address's domain) in IDNA form, any other non-ASCII character
+    percent-encoded as UTF-8 (reserved characters and escapes left alone)."""
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    if parts.scheme == "mailto":
+        local, at, domain = parts.path.rpartition("@")
+        parts = parts._replace(path=f"{local}{at}{ascii_domain(domain)}")
+    else:
+        userinfo, at, hostport = parts.netloc.rpartition("@")
+        host, colon, port = hostport.partition(":")
+        parts = parts._replace(netloc=f"{userinfo}{at}{ascii_domain(host)}{colon}{port}")
+    return quote(urlunsplit(parts), safe=":/?#[]@!$&'()*+,;=%")
+
+
 def greeting(to: str) -> str:
     """«مرحباً <name>،» from the To display name, or a plain «مرحباً،»."""
     name = getaddresses([to])[0][0].strip() if to else ""
@@ -74,7 +108,7 @@ def personalize(
 
 def list_id(digest: DigestConfig, cfg: Config) -> str:
     """RFC 2919 List-Id: the digest's title as phrase, ``<name.domain>``."""
-    label = f"{digest.name}.{cfg.site.domain}"
+    label = f"{digest.name}.{ascii_domain(cfg.site.domain)}"
     # No quotes around the phrase: the encoder would put them inside the
     # encoded-word, where they no longer delimit anything.
     title = " ".join((digest.title or cfg.site.title).replace('"', "").split())
@@ -96,30 +130,36 @@ def build_message(
 
     ``now`` (tz-aware) becomes the Date header. Without an unsubscribe token
     List-Unsubscribe carries only the mailto URI and no List-Unsubscribe-Post:
-    RFC 8058 one-click needs an https URI that identifies the recipient.
+    RFC 8058 one-click needs an https URI that identifies the recipient (so
+    an http ``unsubscribe_url`` is listed but gets no List-Unsubscribe-Post
+    either).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     html, text = personalize(rendered, cfg, to=to, unsubscribe_token=unsubscribe_token)
 
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = rendered.subject
     message["From"] = digest.from_addr
     if digest.reply_to:
         message["Reply-To"] = digest.reply_to
     message["To"] = to
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id or make_msgid(domain=cfg.site.domain)
+    message["Message-ID"] = message_id or make_msgid(domain=ascii_domain(cfg.site.domain))
     message["List-Id"] = list_id(digest, cfg)
 
     mailto = cfg.email.unsubscribe_mailto
     if unsubscribe_token is None:
-        message["List-Unsubscribe"] = f"<mailto:{mailto}?subject=unsubscribe>"
+        message.set_raw(
+            "List-Unsubscribe", f"<{header_uri(f'mailto:{mailto}?subject=unsubscribe')}>"
+        )
     else:
         token = quote(unsubscribe_token, safe="")
-        https = unsubscribe_url(cfg, unsubscribe_token)
-        message["List-Unsubscribe"] = f"<{https}>, <mailto:{mailto}?subject=unsubscribe%20{token}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        web = header_uri(unsubscribe_url(cfg, unsubscribe_token))
+        by_mail = header_uri(f"mailto:{mailto}?subject=unsubscribe%20{token}")
+        message.set_raw("List-Unsubscribe", f"<{web}>,\n <{by_mail}>")
+        if web.startswith("https://"):
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
