@@ -8,17 +8,20 @@ import logging
 import re
 from datetime import UTC, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from lxml import html as lxml_html
 
 from _digest_fixtures import NOW, SLOT, FakeStore, articles, big_articles, make_config
 from feedpub import digest as digest_mod
+from feedpub import pipeline
 from feedpub.config import Config
 from feedpub.digest import RenderedEdition, plan_edition, render_edition, write_archive
 from feedpub.message import GREETING, UNSUBSCRIBE_URL, personalize
 from feedpub.model import Article
 from feedpub.rtl import RLM
+from feedpub.store import SqlStore
 
 
 @pytest.fixture
@@ -487,3 +490,15 @@ def test_archive_name_has_the_time_when_a_digest_runs_twice_a_day(cfg: Config) -
     assert digest_mod.archive_path(cfg.digest("daily"), SLOT, cfg) == (
         "archive/daily/2026-11-28.html"
     )
+
+
+def test_a_run_that_drops_articles_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = make_config(tmp_path, max_html_bytes=20_000)
+    store = FakeStore(big_articles(15))
+    with caplog.at_level(logging.WARNING):
+        outcome = pipeline.make_digest(cfg, cast(SqlStore, store), "daily", NOW)
+    assert outcome.edition is not None and outcome.edition.dropped > 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "left out the last" in warnings[0], warnings

@@ -157,14 +157,7 @@ def make_digest(cfg: Config, store: SqlStore, name: str, now: datetime) -> Diges
     planned = digest.plan_edition(store, cfg, digest_cfg, now)
     if planned is None:
         return DigestOutcome(name, None)
-    rendered = digest.render_edition(planned, cfg)
-    if rendered.dropped:
-        log.warning(
-            "digest %s: %d articles left out to stay under %d bytes",
-            name,
-            rendered.dropped,
-            cfg.email.max_html_bytes,
-        )
+    rendered = digest.render_edition(planned, cfg)  # warns when it leaves articles out
     edition = digest.edition_record(planned, rendered, now)
     # The web copy first: the email's «view in browser» link points at it.
     digest.write_archive(store, cfg, digest_cfg, rendered)
