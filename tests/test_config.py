@@ -92,6 +92,24 @@ digests:
         (DIGEST + "    colour: red\n", ":9: digests[0].colour: unknown key"),
         (DIGEST + DIGEST.replace("digests:\n", ""), "digests[1].name: digest 'daily' is defined"),
         ("email:\n  digits: roman\n", "email.digits: must be 'arab' or 'latn'"),
+        # A list, a mapping or text where another is wanted, in every section.
+        ("site:\n  title: again\n", ":4: site: given twice (first on line 1)"),
+        ("feeds:\n  items: 5\n  items: 6\n", ":6: feeds.items: given twice (first on line 5)"),
+        ("tags:\n  vocabulary:\n    أ: []\n    أ: [ب]\n", ":7: tags.vocabulary.أ: given twice"),
+        ("store: sqlite:///x.db\n", ":4: store: must be a mapping, got str"),
+        ("store:\n  url: [sqlite:///x.db]\n", ":5: store.url: must be str, got a list"),
+        ("store:\n  url: /var/feedpub.db\n", ":5: store.url: must be sqlite:///PATH or postgresql"),
+        ("store:\n  url: mysql://db/x\n", ":5: store.url: must be sqlite:///PATH or postgresql"),
+        ("tags: [a]\n", ":4: tags: must be a mapping, got a list"),
+        ("tags:\n  vocabulary: [a]\n", ":5: tags.vocabulary: must be dict, got a list"),
+        ("sources:\n  - [a]\n", ":5: sources[0]: must be a mapping, got a list"),
+        ("sources:\n  - path: {a: b}\n", ":5: sources[0].path: must be str, got a mapping"),
+        ("ingest: [a]\n", ":4: ingest: must be a mapping, got a list"),
+        ("ingest:\n  chrome_lines: {a: b}\n", ":5: ingest.chrome_lines: must be list, got a"),
+        ("ingest:\n  max_article_bytes: [1]\n", ":5: ingest.max_article_bytes: must be int"),
+        ("ingest:\n  max_article_bytes: true\n", ":5: ingest.max_article_bytes: must be int"),
+        ("feeds: 3\n", ":4: feeds: must be a mapping, got int"),
+        ("digests: {name: daily}\n", ":4: digests: must be a list, got a mapping"),
     ],
 )
 def test_mistake_is_one_line_naming_file_line_and_key(
@@ -112,7 +130,7 @@ def test_mistake_is_one_line_naming_file_line_and_key(
         ("site:\n  title: x\n", "site.url: is required"),
         ("site:\n  title: x\n  url: news.example.org\n", ":3: site.url: must be an http(s) URL"),
         (MINIMAL + "  timezone: Mars/Olympus\n", "site.timezone: unknown time zone"),
-        ("- a\n- b\n", ": must be a mapping, got a list"),
+        ("- a\n- b\n", ":1: top level: must be a mapping, got a list"),
         ("site: [unclosed\n", ": not valid YAML"),
     ],
 )
@@ -151,3 +169,13 @@ def test_durations_parse(text: str, expected: timedelta) -> None:
 def test_bad_durations_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("url", ["nonsense", "postgresql://feedpub:secret@db/feedpub"])
+def test_store_url_from_the_environment_is_checked_without_showing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("FEEDPUB_STORE_URL", url)
+    with pytest.raises(ConfigError, match=r"\$FEEDPUB_STORE_URL: must be sqlite") as caught:
+        load_config(write(tmp_path, MINIMAL))
+    assert "secret" not in str(caught.value) and "nonsense" not in str(caught.value)

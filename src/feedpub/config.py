@@ -198,16 +198,25 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def _line_map(text: str) -> dict[str, int]:
-    """Key path ("feeds.items", "sources[0].path") -> 1-based line number."""
+def _line_map(text: str, where: Path) -> dict[str, int]:
+    """Key path ("feeds.items", "sources[0].path") -> 1-based line number.
+    Raises ConfigError for a key given twice in one mapping: YAML would keep
+    the last silently, dropping (say) a whole ``site`` section."""
     lines: dict[str, int] = {}
 
     def walk(node: yaml.Node, path: str) -> None:
         lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 child = f"{path}.{key_node.value}" if path else str(key_node.value)
-                lines[child] = key_node.start_mark.line + 1
+                line = key_node.start_mark.line + 1
+                if key_node.tag != "tag:yaml.org,2002:merge" and child in seen:
+                    raise ConfigError(
+                        f"{where}:{line}: {child}: given twice (first on line {seen[child]})"
+                    )
+                seen[child] = line
+                lines[child] = line
                 walk(value_node, child)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
@@ -311,7 +320,7 @@ class _Reader:
             probe = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", probe)
         line = self.lines.get(probe)
         where = f"{self.path}:{line}" if line else str(self.path)
-        raise ConfigError(f"{where}: {key}: {reason}")
+        raise ConfigError(f"{where}: {key or 'top level'}: {reason}")
 
 
 def _kind(value: Any) -> str:
@@ -330,6 +339,14 @@ def parse_duration(text: str) -> timedelta:
 
 def _check_url(value: str) -> str | None:
     return None if re.match(r"^https?://[^\s/]+", value) else "must be an http(s) URL"
+
+
+def _check_store_url(value: str) -> str | None:
+    # The two stores feedpub ships drivers for; anything else would only fail
+    # later, as "cannot open", with exit status 1 instead of 2.
+    if re.match(r"^(sqlite://|postgresql\+psycopg://)", value.strip()):
+        return None
+    return "must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
 
 
 def _check_timezone(value: str) -> str | None:
@@ -351,7 +368,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{chosen}: cannot read config: {exc}") from None
     try:
         data = yaml.safe_load(text)
-        lines = _line_map(text)
+        lines = _line_map(text, chosen.resolve())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{chosen}:{mark.line + 1}" if mark else str(chosen)
@@ -376,8 +393,11 @@ def _build(reader: _Reader, data: Any) -> Config:
     site_s.done()
 
     store_s = root.section("store")
-    file_url = store_s.text("url", "sqlite:///var/feedpub.db")
+    file_url = store_s.get("url", str, "sqlite:///var/feedpub.db", _check_store_url)
     store_url = os.environ.get(STORE_URL_ENV) or file_url
+    env_problem = _check_store_url(store_url)
+    if env_problem:
+        raise ConfigError(f"{reader.path}: ${STORE_URL_ENV}: {env_problem}")
     store_s.done()
     store = StoreConfig(url=_resolve_sqlite(store_url, reader.base))
 
