@@ -276,3 +276,99 @@ def test_a_failing_service_job_logs_one_line_and_does_not_raise(
     publish.run()
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert record.getMessage().startswith("publish failed:")
+
+
+# --- listings and interruptions -------------------------------------------------------
+
+
+def test_listings_of_an_empty_store_are_empty(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for args in (["articles"], ["articles", "--json"], ["rejects"], ["rejects", "--json"]):
+        assert run(site, *args) == 0
+        assert capsys.readouterr() == ("", "")
+
+
+def test_article_listing_shows_site_time(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A page dated 26 November (Damascus midnight) is listed on the 26th,
+    not at 21:00 UTC the day before; --json keeps UTC with its offset."""
+    run(site, "ingest")
+    capsys.readouterr()
+    run(site, "articles")
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("2026-11-26 00:00  2026-11-26-book-fair") for line in lines)
+    run(site, "articles", "--json")
+    [fair] = [
+        record
+        for record in map(json.loads, capsys.readouterr().out.splitlines())
+        if record["id"] == "2026-11-26-book-fair-damascus"
+    ]
+    assert fair["published"] == "2026-11-25T21:00:00+00:00"
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "many"])
+def test_limit_must_be_a_positive_number(
+    site: Path, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        run(site, "articles", "--limit", limit)
+    assert caught.value.code == 2
+    assert "--limit" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_ingest_exits_130_and_the_next_run_completes_it(
+    site: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedpub import ingest
+
+    read_path = ingest.read_path
+    calls = []
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return read_path(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "read_path", interrupted)
+    try:
+        code: object = run(site, "ingest")
+    except KeyboardInterrupt:
+        code = "KeyboardInterrupt escaped"
+    assert code == 130
+    assert capsys.readouterr().err.endswith("feedpub: interrupted\n")
+
+    monkeypatch.setattr(ingest, "read_path", read_path)
+    assert run(site, "ingest") == 0
+    assert capsys.readouterr().out == "ingest: 22 new, 0 updated, 5 unchanged, 0 rejected\n"
+
+
+def test_listing_into_a_closed_pipe_is_quiet(site: Path, tmp_path: Path) -> None:
+    """``feedpub articles | head -1``: more output than a pipe holds, and the
+    reader leaves after one line."""
+    records = tmp_path / "many"
+    records.mkdir()
+    (records / "many.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"m{i}", "title": f"خبر رقم {i}", "published": "2026-11-01"}) + "\n"
+            for i in range(3000)
+        ),
+        encoding="utf-8",
+    )
+    config = site.read_text(encoding="utf-8").replace(
+        f"  - path: {SAMPLES / 'records'}", f"  - path: {records}"
+    )
+    site.write_text(config, encoding="utf-8")
+    assert run(site, "ingest") == 0
+    env = {**os.environ, "FEEDPUB_NOW": NOW}
+    with subprocess.Popen(
+        [sys.executable, "-m", "feedpub", "--config", str(site), "articles"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    ) as listing:
+        assert listing.stdout is not None and listing.stderr is not None
+        assert listing.stdout.readline()
+        listing.stdout.close()
+        err = listing.stderr.read()
+    assert (listing.returncode, err) == (0, b"")

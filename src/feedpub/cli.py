@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,6 +26,7 @@ from feedpub.publish import OutputError
 from feedpub.store import SqlStore, StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 # Pins the clock of a run (ISO 8601 with offset): for tests, and for replaying
 # a run as of a given moment.
 NOW_ENV = "FEEDPUB_NOW"
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         "articles", help="list the stored articles, newest first", description="List articles."
     )
     articles.add_argument("--json", action="store_true", help="one JSON object per line")
-    articles.add_argument("--limit", type=int, default=None, metavar="N", help="at most N")
+    articles.add_argument("--limit", type=_positive, default=None, metavar="N", help="at most N")
     rejects = commands.add_parser(
         "rejects", help="list rejected input with reasons", description="List rejected input."
     )
@@ -120,9 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"feedpub: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (``feedpub articles | head``): nothing to
+        # report; stdout is pointed at /dev/null so the exit flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except (StoreError, OutputError, OSError) as exc:
         print(f"feedpub: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        # Every write is a transaction, rolled back when interrupted: the
+        # store holds whole files and batches only, and the next run carries on.
+        print("\nfeedpub: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def service_jobs(cfg: Config, clock: Callable[[], datetime] | None = None) -> list[scheduler.Job]:
@@ -180,6 +191,16 @@ def _setup_logging(*, verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
+
+
 def _now() -> datetime:
     pinned = os.environ.get(NOW_ENV)
     if not pinned:
@@ -196,9 +217,9 @@ def _dispatch(args: argparse.Namespace, cfg: Config, store: SqlStore, now: datet
         report = pipeline.ingest_sources(cfg, store, now, progress=_progress_bar())
         print(report.summary(), file=out)
     elif args.command == "articles":
-        _list_articles(store, out, as_json=args.json, limit=args.limit)
+        _list_articles(store, out, cfg.site.timezone, as_json=args.json, limit=args.limit)
     elif args.command == "rejects":
-        _list_rejects(store, out, as_json=args.json)
+        _list_rejects(store, out, cfg.site.timezone, as_json=args.json)
     elif args.command == "build":
         print(pipeline.build_feeds(cfg, store).summary(), file=out)
     elif args.command == "digest":
@@ -238,20 +259,26 @@ def _article_json(article: Article) -> dict[str, Any]:
     return data
 
 
-def _list_articles(store: SqlStore, out: TextIO, *, as_json: bool, limit: int | None) -> None:
+# Text listings show times in site.timezone, as the pages and records state
+# them (the store keeps UTC; --json gives UTC with its offset).
+
+
+def _list_articles(
+    store: SqlStore, out: TextIO, tz: tzinfo, *, as_json: bool, limit: int | None
+) -> None:
     for article in store.latest_articles(limit=limit):
         if as_json:
             print(json.dumps(_article_json(article), ensure_ascii=False), file=out)
         else:
             tags = "، ".join(t.name for t in article.tags)
             print(
-                f"{article.published:%Y-%m-%d %H:%M}  {article.id}  {article.title}"
+                f"{article.published.astimezone(tz):%Y-%m-%d %H:%M}  {article.id}  {article.title}"
                 + (f"  [{tags}]" if tags else ""),
                 file=out,
             )
 
 
-def _list_rejects(store: SqlStore, out: TextIO, *, as_json: bool) -> None:
+def _list_rejects(store: SqlStore, out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
     for reject in store.rejects():
         if as_json:
             record = {
@@ -262,7 +289,7 @@ def _list_rejects(store: SqlStore, out: TextIO, *, as_json: bool) -> None:
             }
             print(json.dumps(record, ensure_ascii=False), file=out)
         else:
-            print(f"{reject.seen:%Y-%m-%d %H:%M}  {reject.describe()}", file=out)
+            print(f"{reject.seen.astimezone(tz):%Y-%m-%d %H:%M}  {reject.describe()}", file=out)
 
 
 def _progress_bar() -> pipeline.Progress | None:
