@@ -708,3 +708,21 @@ def test_a_file_bad_again_in_another_way_has_only_its_new_reject(
     write(page, b"\xff\xfe")
     pipeline.ingest_sources(cfg, store, NOW + timedelta(minutes=10))
     assert [r.reason for r in store.rejects()] == ["not UTF-8 (byte 0xff at offset 0)"]
+
+
+def test_a_record_updated_later_in_its_file_is_unchanged_on_the_next_run(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    cfg = make_config(tmp_path, sources=[tmp_path / "src"])
+    first = {"id": "a", "title": "أول", "published": "2026-11-20T10:00"}
+    second = {**first, "title": "ثان", "updated": "2026-11-21T10:00"}
+    write(tmp_path / "src" / "r.jsonl", jsonl(first, GOOD, second))
+
+    one = pipeline.ingest_sources(cfg, store, NOW)
+    two = pipeline.ingest_sources(cfg, store, NOW + timedelta(hours=1))
+
+    assert (one.new, one.updated) == (2, 0)
+    assert (two.new, two.updated, two.unchanged) == (0, 0, 2)
+    stored = store.get_article("a")
+    assert stored is not None
+    assert (stored.title, stored.updated) == ("ثان", datetime(2026, 11, 21, 7, 0, tzinfo=UTC))

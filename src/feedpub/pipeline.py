@@ -53,7 +53,12 @@ def ingest_sources(
             _record_rejects(store, root, [p for p in problems if p.source == root])
     for done, path in enumerate(paths, start=1):
         items = ingest.read_path(path, cfg, now)
-        articles = [item for item in items if isinstance(item, Article)]
+        # A later record with the same id updates an earlier one: only the
+        # last is written. Writing each in turn would store the last version
+        # anyway, but as "updated" (and with ``updated`` moved to now) on
+        # every run, as the first copy never matches what is stored.
+        latest = {item.id: item for item in items if isinstance(item, Article)}
+        articles = list(latest.values())
         rejects = [item for item in items if isinstance(item, Reject)]
         _record_rejects(store, ingest.source_name(path), rejects)
         rejected += len(rejects)
