@@ -726,3 +726,18 @@ def test_a_record_updated_later_in_its_file_is_unchanged_on_the_next_run(
     stored = store.get_article("a")
     assert stored is not None
     assert (stored.title, stored.updated) == ("ثان", datetime(2026, 11, 21, 7, 0, tzinfo=UTC))
+
+
+def test_a_reject_naming_an_id_with_control_characters_can_be_stored(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    """PostgreSQL refuses NUL in text: the id in the reject's location is
+    cleaned like the id itself, or the whole ingest would fail."""
+    cfg = make_config(tmp_path, sources=[tmp_path / "src"])
+    write(tmp_path / "src" / "l.json", json.dumps([{"id": "a\u0000b\u0007", "text": "x"}, GOOD]))
+
+    report = pipeline.ingest_sources(cfg, store, NOW)
+
+    assert (report.new, report.rejected) == (1, 1)
+    [problem] = store.rejects()
+    assert (problem.location, problem.reason) == ("id ab", "no title")

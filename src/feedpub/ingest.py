@@ -633,7 +633,7 @@ def _records(
             yield Reject(source, f"record is not an object (got {_kind(record)})", now, where)
             continue
         if _valid_id(record.get("id")):
-            where = f"id {collapse_ws(str(record['id']))}"
+            where = f"id {collapse_ws(strip_xml_illegal(str(record['id'])))}"
         size = len(json.dumps(record, ensure_ascii=False, default=str).encode("utf-8"))
         yield _record(record, size, source, where, settings, now, mtime)
 
