@@ -44,13 +44,13 @@ def feed_plan(reader: ArticleReader, cfg: Config) -> FeedPlan:
     main = FeedSpec(
         path="",
         title=cfg.site.title,
-        articles=tuple(reader.latest_articles(limit=items)),
+        articles=_one_per_url(reader.latest_articles(limit=items)),
     )
     tag_feeds = tuple(
         FeedSpec(
             path=f"tag/{tag.slug}",
             title=f"{cfg.site.title}: {tag.name}",
-            articles=tuple(reader.latest_articles(limit=items, tag_key=tag.key)),
+            articles=_one_per_url(reader.latest_articles(limit=items, tag_key=tag.key)),
             tag=tag,
         )
         for tag, count in sorted(reader.tags(), key=lambda pair: pair[0].slug)
@@ -61,6 +61,22 @@ def feed_plan(reader: ArticleReader, cfg: Config) -> FeedPlan:
         # Everything older than the current feed's items, in full pages only.
         pages = max(0, reader.article_count() - items) // cfg.feeds.archive_page_size
     return FeedPlan(main=main, tags=tag_feeds, archive_pages=pages)
+
+
+def _one_per_url(articles: Sequence[Article]) -> tuple[Article, ...]:
+    """Newest first, keeping only the newest article per URL: a feed entry's
+    id is its article's URL, and two entries with one id in a feed are a
+    validator error and a duplicate in every reader (a page re-published
+    under a new id keeps its URL)."""
+    seen: set[str] = set()
+    kept = []
+    for article in articles:
+        if article.url is not None:
+            if article.url in seen:
+                continue
+            seen.add(article.url)
+        kept.append(article)
+    return tuple(kept)
 
 
 def archive_page(reader: ArticleReader, index: int, page_size: int) -> ArchivePage:
@@ -74,7 +90,7 @@ def archive_page(reader: ArticleReader, index: int, page_size: int) -> ArchivePa
     if offset < 0:
         raise ValueError(f"archive page {index} is not full ({total} articles)")
     return ArchivePage(
-        index=index, articles=tuple(reader.latest_articles(limit=page_size, offset=offset))
+        index=index, articles=_one_per_url(reader.latest_articles(limit=page_size, offset=offset))
     )
 
 
