@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from _digest_fixtures import FakeStore
 from feedpub import select
 from feedpub.config import Config, load_config
 from feedpub.model import Article, Tag
@@ -30,28 +31,12 @@ def article(n: int, *tags: Tag, url: str | None = None) -> Article:
     )  # fmt: skip
 
 
-class FakeReader:
-    """The ArticleReader Protocol over a list, newest first."""
+class RecordingStore(FakeStore):
+    """The shared fake store, remembering what selection asked of it."""
 
-    def __init__(self, articles: Sequence[Article]) -> None:
-        self.articles = sorted(articles, key=lambda a: (a.published, a.id), reverse=True)
+    def __init__(self, stored: Sequence[Article] = ()) -> None:
+        super().__init__(stored)
         self.calls: list[tuple[object, ...]] = []
-
-    def latest_articles(
-        self, limit: int | None = None, tag_key: str | None = None, offset: int = 0
-    ) -> list[Article]:
-        chosen = [a for a in self.articles if tag_key is None or tag_key in _keys(a)]
-        return chosen[offset : None if limit is None else offset + limit]
-
-    def article_count(self) -> int:
-        return len(self.articles)
-
-    def tags(self) -> list[tuple[Tag, int]]:
-        counts: dict[Tag, int] = {}
-        for a in self.articles:
-            for t in a.tags:
-                counts[t] = counts.get(t, 0) + 1
-        return list(counts.items())
 
     def articles_between(
         self,
@@ -61,11 +46,7 @@ class FakeReader:
         limit: int | None = None,
     ) -> list[Article]:
         self.calls.append(("between", after, until, tuple(tag_keys), limit))
-        return [a for a in self.articles if (after is None or a.published > after)][:limit]
-
-
-def _keys(a: Article) -> set[str]:
-    return {t.key for t in a.tags}
+        return super().articles_between(after, until, tag_keys, limit)
 
 
 @pytest.fixture
@@ -85,7 +66,7 @@ RUSSIA, PUTIN, SPORT = tag("روسيا"), tag("بوتين"), tag("رياضة")
 
 
 def test_feed_plan_caps_feeds_and_keeps_tags_with_enough_articles(cfg: Config) -> None:
-    reader = FakeReader(
+    reader = RecordingStore(
         [article(n, RUSSIA, *([PUTIN] if n % 2 else [])) for n in range(6)]
         + [article(99, SPORT)]  # one sports article: below min_items
     )
@@ -104,7 +85,7 @@ def test_feed_plan_caps_feeds_and_keeps_tags_with_enough_articles(cfg: Config) -
 
 def test_a_url_shared_by_two_articles_gives_one_entry_the_newest(cfg: Config) -> None:
     shared = "https://news.example.org/a/1"
-    reader = FakeReader([article(1, url=shared), article(2, url=shared), article(3)])
+    reader = RecordingStore([article(1, url=shared), article(2, url=shared), article(3)])
 
     plan = select.feed_plan(reader, cfg)
 
@@ -112,9 +93,9 @@ def test_a_url_shared_by_two_articles_gives_one_entry_the_newest(cfg: Config) ->
 
 
 def test_archive_pages_count_from_the_oldest_so_new_articles_never_move_them() -> None:
-    reader = FakeReader([article(n) for n in range(5)])
+    reader = RecordingStore([article(n) for n in range(5)])
     first = select.archive_page(reader, 1, 2)
-    grown = FakeReader([*reader.articles, article(50)])
+    grown = RecordingStore([*reader.stored, article(50)])
     assert select.archive_page(grown, 1, 2) == first
     assert [a.id for a in first.articles] == ["a1", "a0"]
     with pytest.raises(ValueError, match="not full"):
@@ -122,7 +103,7 @@ def test_archive_pages_count_from_the_oldest_so_new_articles_never_move_them() -
 
 
 def test_edition_articles_ask_for_the_digest_tags_by_key(cfg: Config) -> None:
-    reader = FakeReader([article(n) for n in range(6)])
+    reader = RecordingStore([article(n, PUTIN) for n in range(6)] + [article(9, SPORT)])
     until = T0 + timedelta(days=1)
 
     chosen = select.edition_articles(reader, cfg.digest("daily"), T0, until)
