@@ -627,6 +627,30 @@ def write_opml(title: str, outlines: Sequence[tuple[str, str, str]]) -> bytes:
 # --- the build ---------------------------------------------------------------------
 
 
+class _TreeCollector:
+    """Collects a build's files: a group of paths whose fingerprint matches
+    the previous build's is kept as it is (None: not rendered again), any
+    other group is rendered."""
+
+    def __init__(self, previous: Mapping[str, str]) -> None:
+        self.previous = previous
+        self.files: dict[str, bytes | None] = {}
+        self.prints: dict[str, str] = {}
+
+    def add(
+        self, paths: Iterable[str], fingerprint: str, render: Callable[[], Mapping[str, bytes]]
+    ) -> None:
+        group = list(paths)
+        if all(self.previous.get(path) == fingerprint for path in group):
+            self.files.update(dict.fromkeys(group))
+        else:
+            self.files.update(render())
+        self.prints.update(dict.fromkeys(group, fingerprint))
+
+    def tree(self, notes: Sequence[str] = ()) -> RenderedTree:
+        return RenderedTree(files=self.files, fingerprints=self.prints, notes=tuple(notes))
+
+
 def render_feeds(
     plan: FeedPlan, cfg: Config, previous: Mapping[str, str] | None = None
 ) -> RenderedTree:
@@ -635,9 +659,7 @@ def render_feeds(
     manifest) lets files whose inputs did not change skip rendering."""
     site = _Site.of(cfg)
     cache = _EntryCache(site)
-    previous = previous or {}
-    files: dict[str, bytes | None] = {}
-    prints: dict[str, str] = {}
+    out = _TreeCollector(previous or {})
     notes: list[str] = []
     specs: list[FeedSpec] = []
     seen: set[str] = set()
@@ -650,22 +672,18 @@ def render_feeds(
             seen.add(spec.path)
             specs.append(spec)
 
-    def emit(paths: Mapping[str, str], fingerprint: str, render: Callable[[str], bytes]) -> None:
-        if all(previous.get(path) == fingerprint for path in paths.values()):
-            files.update(dict.fromkeys(paths.values()))
-        else:
-            for fmt, path in paths.items():
-                files[path] = render(fmt)
-        prints.update(dict.fromkeys(paths.values(), fingerprint))
-
     for spec in specs:
         head = _head_for(spec, site, plan.archive_pages if spec is plan.main else 0)
         fingerprint = _digest([site.key, head.key()] + [cache.key(a) for a in spec.articles])
+        paths = feed_paths(spec.path, site.formats)
 
-        def render(fmt: str, head: _Head = head, spec: FeedSpec = spec) -> bytes:
-            return _WRITERS[fmt](head, [cache.get(a) for a in spec.articles], site)
+        def render(
+            head: _Head = head, spec: FeedSpec = spec, paths: Mapping[str, str] = paths
+        ) -> dict[str, bytes]:
+            entries = [cache.get(a) for a in spec.articles]
+            return {path: _WRITERS[fmt](head, entries, site) for fmt, path in paths.items()}
 
-        emit(feed_paths(spec.path, site.formats), fingerprint, render)
+        out.add(paths.values(), fingerprint, render)
 
     # The list of feeds: OPML and index.html change only when it does.
     listing = [(spec.path, _head_for(spec, site, 0), spec) for spec in specs]
@@ -673,18 +691,14 @@ def render_feeds(
         f"{path}\x1f{head.title}\x1f{spec.tag.name if spec.tag else ''}"
         for path, head, spec in listing
     ]
-    emit(
-        {"opml": OPML_PATH},
-        _digest(listing_key),
-        lambda _fmt: _opml(site, listing),
-    )
+    out.add([OPML_PATH], _digest(listing_key), lambda: {OPML_PATH: _opml(site, listing)})
     template = templating.templates_dir() / INDEX_TEMPLATE
-    emit(
-        {"index": INDEX_PATH},
+    out.add(
+        [INDEX_PATH],
         _digest([*listing_key, template.read_text(encoding="utf-8")]),
-        lambda _fmt: _index(site, listing),
+        lambda: {INDEX_PATH: _index(site, listing)},
     )
-    return RenderedTree(files=files, fingerprints=prints, notes=tuple(notes))
+    return out.tree(notes)
 
 
 def _opml(site: _Site, listing: Sequence[tuple[str, _Head, FeedSpec]]) -> bytes:
@@ -781,17 +795,14 @@ def render_archive(
     exists, for the next-archive link) under the page size that cut it."""
     site = _Site.of(cfg)
     cache = _EntryCache(site)
-    previous = previous or {}
-    files: dict[str, bytes | None] = {}
-    prints: dict[str, str] = {}
+    out = _TreeCollector(previous or {})
     for n in range(1, total_pages + 1):
-        paths = archive_paths(n, cfg)
         fingerprint = _digest(
             [site.key, ARCHIVE_DIR, str(cfg.feeds.archive_page_size), str(n), str(n < total_pages)]
         )
-        if all(previous.get(p) == fingerprint for p in paths.values()):
-            files.update(dict.fromkeys(paths.values()))
-        else:
-            files.update(_render_archive_page(load(n), total_pages, site, cache))
-        prints.update(dict.fromkeys(paths.values(), fingerprint))
-    return RenderedTree(files=files, fingerprints=prints)
+
+        def render(n: int = n) -> dict[str, bytes]:
+            return _render_archive_page(load(n), total_pages, site, cache)
+
+        out.add(archive_paths(n, cfg).values(), fingerprint, render)
+    return out.tree()
