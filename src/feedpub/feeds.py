@@ -37,6 +37,7 @@ from lxml import html as lxml_html
 from feedpub import jsonfeed, templating
 from feedpub.config import Config
 from feedpub.model import ArchivePage, Article, FeedPlan, FeedSpec
+from feedpub.textutil import iri_to_uri, percent_encode
 
 # Bump when the output of any writer changes: every fingerprint changes with it.
 RENDER_VERSION = "2"
@@ -120,37 +121,6 @@ class RenderedTree:
 
 # --- URLs ---------------------------------------------------------------------
 
-_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
-_LONE_PERCENT = re.compile(r"%(?![0-9a-fA-F]{2})")
-
-
-def _quote(part: str, safe: str) -> str:
-    part = _LONE_PERCENT.sub("%25", part)
-    quoted = urllib.parse.quote(part, safe=safe + "%")
-    return _ESCAPE.sub(lambda m: m.group(0).upper(), quoted)
-
-
-def iri_to_uri(iri: str) -> str:
-    """``iri`` as a browser sends it: UTF-8 percent-encoding with uppercase
-    hex (the canonical form, RFC 3986 section 6.2.2.1), existing escapes kept
-    (and uppercased), an international host in IDNA form."""
-    parts = urllib.parse.urlsplit(iri.strip())
-    netloc = parts.netloc
-    if not netloc.isascii():
-        userinfo, _, hostport = netloc.rpartition("@")
-        host, colon, port = hostport.partition(":")
-        hostport = host.encode("idna").decode("ascii") + colon + port
-        netloc = f"{_quote(userinfo, ':')}@{hostport}" if userinfo else hostport
-    return urllib.parse.urlunsplit(
-        (
-            parts.scheme,
-            netloc,
-            _quote(parts.path, "/:@!$&'()*+,;="),
-            _quote(parts.query, "/:@!$&'()*+,;=?"),
-            _quote(parts.fragment, "/:@!$&'()*+,;=?"),
-        )
-    )
-
 
 @functools.cache
 def _base_uri(iri: str) -> str:
@@ -160,7 +130,7 @@ def _base_uri(iri: str) -> str:
 def public_url(cfg: Config, path: str) -> str:
     """The public URL of ``path`` (relative to feeds.output); feeds.url itself
     may be an IRI (an Arabic folder, an international host)."""
-    return f"{_base_uri(cfg.feeds.url)}/{_quote(path, '/')}"
+    return f"{_base_uri(cfg.feeds.url)}/{percent_encode(path, '/')}"
 
 
 def feed_paths(directory: str, formats: Iterable[str]) -> dict[str, str]:
@@ -398,7 +368,9 @@ def _prepare(article: Article, site: _Site) -> _Prepared:
     link = _absolute(site, article.url) if article.url else None
     # The URL is the natural id; without one, a tag: URI (RFC 4151) that no
     # machine or date can change.
-    entry_id = link or f"tag:{site.host},{TAG_URI_DATE}:article/{_quote(_clean(article.id), '')}"
+    entry_id = (
+        link or f"tag:{site.host},{TAG_URI_DATE}:article/{percent_encode(_clean(article.id), '')}"
+    )
     content = _resolve_links(_clean(article.content), link or site.home)
     summary = " ".join(_clean(article.summary).split()) or _text_of(content)[:300]
     title = " ".join(_clean(article.title).split()) or summary[:80] or article.id
@@ -488,7 +460,7 @@ def _head_for(spec: FeedSpec, site: _Site, archive_pages: int) -> _Head:
         atom_id=public_url(site.cfg, feed_paths(spec.path, ("atom",))["atom"]),
         title=title,
         description=title if spec.tag else site.description or title,
-        home=site.home + _quote(spec.path, "/") + "/" if spec.path else site.home,
+        home=site.home + percent_encode(spec.path, "/") + "/" if spec.path else site.home,
         # Newest entry's, not the clock's: rebuilds stay byte-identical.
         updated=max((a.updated for a in spec.articles), default=EMPTY_FEED_UPDATED),
         history=history,

@@ -21,10 +21,11 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from feedpub.config import Config, DigestConfig
 from feedpub.rtl import ltr_html
+from feedpub.textutil import ascii_domain, iri_to_uri
 
 # How messages are written. A header the standard library would fold by
 # itself is folded as RFC 2047 encoded-words once one token is longer than a
@@ -61,30 +62,6 @@ def unsubscribe_url(cfg: Config, token: str | None) -> str:
     if token is None:
         return f"mailto:{cfg.email.unsubscribe_mailto}?subject=unsubscribe"
     return cfg.email.unsubscribe_url.replace("{token}", quote(token, safe=""))
-
-
-def ascii_domain(domain: str) -> str:
-    """``domain`` as it may appear in a header: an international name
-    (أخبار.example) in its IDNA form (xn--...). Headers are ASCII; the feeds
-    accept international hosts, so the email must too."""
-    return domain if domain.isascii() else domain.encode("idna").decode("ascii")
-
-
-def header_uri(url: str) -> str:
-    """``url`` as a URI for a header such as List-Unsubscribe: the host (or a
-    mailto address's domain) in IDNA form, any other non-ASCII character
-    percent-encoded as UTF-8 (reserved characters and escapes left alone)."""
-    if url.isascii():
-        return url
-    parts = urlsplit(url)
-    if parts.scheme == "mailto":
-        local, at, domain = parts.path.rpartition("@")
-        parts = parts._replace(path=f"{local}{at}{ascii_domain(domain)}")
-    else:
-        userinfo, at, hostport = parts.netloc.rpartition("@")
-        host, colon, port = hostport.partition(":")
-        parts = parts._replace(netloc=f"{userinfo}{at}{ascii_domain(host)}{colon}{port}")
-    return quote(urlunsplit(parts), safe=":/?#[]@!$&'()*+,;=%")
 
 
 def greeting(to: str) -> str:
@@ -151,12 +128,12 @@ def build_message(
     mailto = cfg.email.unsubscribe_mailto
     if unsubscribe_token is None:
         message.set_raw(
-            "List-Unsubscribe", f"<{header_uri(f'mailto:{mailto}?subject=unsubscribe')}>"
+            "List-Unsubscribe", f"<{iri_to_uri(f'mailto:{mailto}?subject=unsubscribe')}>"
         )
     else:
         token = quote(unsubscribe_token, safe="")
-        web = header_uri(unsubscribe_url(cfg, unsubscribe_token))
-        by_mail = header_uri(f"mailto:{mailto}?subject=unsubscribe%20{token}")
+        web = iri_to_uri(unsubscribe_url(cfg, unsubscribe_token))
+        by_mail = iri_to_uri(f"mailto:{mailto}?subject=unsubscribe%20{token}")
         message.set_raw("List-Unsubscribe", f"<{web}>,\n <{by_mail}>")
         if web.startswith("https://"):
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -17,6 +17,7 @@ from feedpub import deliver, digest, feeds, ingest, message, publish, select, we
 from feedpub.config import Config, DigestConfig
 from feedpub.model import Article, BuildReport, Edition, IngestReport, Reject
 from feedpub.store import SqlStore
+from feedpub.textutil import iri_to_uri
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
     if cfg.feeds.websub_hub and report.written:
         changed = feeds.feed_urls(cfg, report.written)
         if changed:
-            for problem in websub.ping(feeds.iri_to_uri(cfg.feeds.websub_hub), changed):
+            for problem in websub.ping(iri_to_uri(cfg.feeds.websub_hub), changed):
                 log.warning("%s", problem)  # each problem starts with "websub:"
     return report
 
