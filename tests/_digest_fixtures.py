@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from feedpub.config import Config, load_config
 from feedpub.model import Article, Edition, Tag
-from feedpub.textutil import make_tag
+from feedpub.text.arabic import make_tag
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 # 28 November 2026, 07:30 in Damascus (UTC+3): half an hour after the 07:00 slot.

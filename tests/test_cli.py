@@ -241,7 +241,7 @@ def test_cron_run_is_quiet_apart_from_the_summary(site: Path) -> None:
 def test_service_jobs_publish_and_make_each_digest(site: Path) -> None:
     from datetime import datetime
 
-    from feedpub import scheduler
+    from feedpub import service
     from feedpub.cli import service_jobs
     from feedpub.config import load_config
 
@@ -252,8 +252,8 @@ def test_service_jobs_publish_and_make_each_digest(site: Path) -> None:
         ("digest-daily", "0 7 * * *"),
     ]
     started = datetime.fromisoformat(NOW)
-    service = scheduler.build_service(jobs, cfg.site.timezone, first_run=started)
-    pending = {job.id: job for job in service.get_jobs()}
+    scheduled = service.build_service(jobs, cfg.site.timezone, first_run=started)
+    pending = {job.id: job for job in scheduled.get_jobs()}
     assert sorted(pending) == ["digest-daily", "publish"]
     # every job runs once at start, so a slot missed while down is made up
     assert all(job.next_run_time == started for job in pending.values())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from _digest_fixtures import SLOT, make_config
-from feedpub.deliver import Outbox, message_key, outbox_recipient
+from feedpub.delivery import Outbox, message_key, outbox_recipient
 
 
 def message(subject: str = "النشرة اليومية") -> EmailMessage:

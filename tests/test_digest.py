@@ -14,14 +14,14 @@ import pytest
 from lxml import html as lxml_html
 
 from _digest_fixtures import NOW, SLOT, FakeStore, articles, big_articles, make_config
-from feedpub import digest as digest_mod
-from feedpub import pipeline
+from feedpub import app as pipeline
+from feedpub import digests as digest_mod
 from feedpub.config import Config
-from feedpub.digest import RenderedEdition, plan_edition, render_edition, write_archive
-from feedpub.message import GREETING, UNSUBSCRIBE_URL, personalize
+from feedpub.digests import RenderedEdition, plan_edition, render_edition, write_archive
+from feedpub.digests.message import GREETING, UNSUBSCRIBE_URL, personalize
 from feedpub.model import Article
-from feedpub.rtl import RLM
 from feedpub.store import SqlStore
+from feedpub.text.rtl import RLM
 
 
 @pytest.fixture
@@ -382,7 +382,7 @@ def test_size_guard_drops_the_last_items_and_says_so(
     daily = dataclasses.replace(cfg.digest("daily"), max_items=60)
     planned = plan_edition(FakeStore(big_articles(60)), cfg, daily, NOW)
     assert planned is not None and len(planned.articles) == 60
-    with caplog.at_level(logging.WARNING, logger="feedpub.digest"):
+    with caplog.at_level(logging.WARNING, logger="feedpub.digests"):
         rendered = render_edition(planned, cfg)
     assert rendered.dropped > 0
     kept = len(rendered.articles)

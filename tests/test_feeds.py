@@ -35,7 +35,7 @@ from feedpub import feeds
 from feedpub.config import Config
 from feedpub.feeds import RenderedTree
 from feedpub.model import ArchivePage, Article, FeedPlan, FeedSpec, Tag
-from feedpub.textutil import iri_to_uri
+from feedpub.text.uri import iri_to_uri
 
 A = "{http://www.w3.org/2005/Atom}"
 FH = "{http://purl.org/syndication/history/1.0}"

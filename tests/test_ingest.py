@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedpub import pipeline
+from feedpub import app as pipeline
 from feedpub.config import (
     Config,
     DeliveryConfig,

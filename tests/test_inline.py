@@ -7,8 +7,8 @@ import warnings
 
 from lxml import html as lxml_html
 
-from feedpub.inline import inline_css
-from feedpub.message import GREETING, UNSUBSCRIBE_URL
+from feedpub.digests.inline import inline_css
+from feedpub.digests.message import GREETING, UNSUBSCRIBE_URL
 
 SAMPLE = f"""<!DOCTYPE html>
 <html lang="ar" dir="rtl"><head><meta charset="utf-8"><style>

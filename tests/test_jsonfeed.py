@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from feedfactory import FEEDS_URL, PUTIN, SITE_URL, hostile, make_config, plan_for, sample_articles
-from feedpub import feeds, jsonfeed
+from feedpub import feeds
+from feedpub.feeds import jsonfeed
 
 
 def _item(n: int, **fields: Any) -> jsonfeed.JsonItem:

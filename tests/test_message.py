@@ -19,9 +19,9 @@ import pytest
 
 from _digest_fixtures import NOW, FakeStore, articles, big_articles, make_config
 from feedpub.config import Config
-from feedpub.deliver import Outbox
-from feedpub.digest import RenderedEdition, plan_edition, render_edition
-from feedpub.message import build_message
+from feedpub.delivery import Outbox
+from feedpub.digests import RenderedEdition, plan_edition, render_edition
+from feedpub.digests.message import build_message
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("FEEDPUB_REGEN_GOLDEN") == "1"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import feedparser
 import pytest
 
-from feedpub import pipeline
+from feedpub import app as pipeline
 from feedpub.config import Config, SourceConfig, load_config
 from feedpub.store import SqlStore
 

@@ -15,10 +15,12 @@ import pytest
 from lxml import etree
 
 from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config, plan_for, sample_articles
-from feedpub import feeds, pipeline, publish
+from feedpub import app as pipeline
+from feedpub import feeds
+from feedpub import output as publish
 from feedpub.config import Config
 from feedpub.model import ArchivePage, Article, BuildReport
-from feedpub.publish import MANIFEST_NAME, TEMP_PREFIX, OutputError
+from feedpub.output import MANIFEST_NAME, TEMP_PREFIX, OutputError
 from feedpub.store import SqlStore
 
 PAST = 1_000_000_000  # 2001: any file a build rewrites gets a newer mtime
@@ -298,7 +300,7 @@ def test_a_second_build_at_the_same_time_is_refused(cfg: Config) -> None:
             build(cfg, sample_articles())
         # and from another process, as cron would start it
         script = (
-            "import sys; from pathlib import Path; from feedpub import publish\n"
+            "import sys; from pathlib import Path; from feedpub import output as publish\n"
             "try:\n"
             f"    with publish.build_lock(Path({str(out)!r})): sys.exit(0)\n"
             "except publish.OutputError as exc:\n"
@@ -351,7 +353,7 @@ def test_a_build_logs_each_path_it_wrote_and_removed(
     cfg = make_config(tmp_path / "public")
     with SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
         store.upsert_articles(sample_articles(), datetime(2026, 3, 2, tzinfo=UTC))
-        with caplog.at_level(logging.INFO, logger="feedpub.pipeline"):
+        with caplog.at_level(logging.INFO, logger="feedpub.app"):
             first = pipeline.build_feeds(cfg, store)
         assert first.written
         assert _logged(caplog, "wrote") == set(first.written)
@@ -359,7 +361,7 @@ def test_a_build_logs_each_path_it_wrote_and_removed(
         caplog.clear()
         (cfg.feeds.output / f"{TEMP_PREFIX}x").write_bytes(b"half")
         fewer_tags = dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, min_items=3))
-        with caplog.at_level(logging.INFO, logger="feedpub.pipeline"):
+        with caplog.at_level(logging.INFO, logger="feedpub.app"):
             second = pipeline.build_feeds(fewer_tags, store)
     assert second.removed and second.written == ("feeds.opml", "index.html")
     assert _logged(caplog, "removed") == set(second.removed)

@@ -26,8 +26,8 @@ import pytest
 
 from _digest_fixtures import NOW, FakeStore, articles, big_articles, make_config
 from feedpub.config import Config
-from feedpub.digest import RenderedEdition, plan_edition, render_edition
-from feedpub.message import personalize
+from feedpub.digests import RenderedEdition, plan_edition, render_edition
+from feedpub.digests.message import personalize
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

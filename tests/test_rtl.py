@@ -8,8 +8,8 @@ import pytest
 from markupsafe import Markup
 
 from _digest_fixtures import DAMASCUS
-from feedpub import rtl
-from feedpub.rtl import ltr_html
+from feedpub.text import rtl
+from feedpub.text.rtl import ltr_html
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedpub.sanitize import clean_html, html_paragraphs, paragraphs_to_html, strip_tags
+from feedpub.text.sanitize import clean_html, html_paragraphs, paragraphs_to_html, strip_tags
 
 
 @pytest.mark.parametrize(

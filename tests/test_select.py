@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from _digest_fixtures import FakeStore
-from feedpub import select
 from feedpub.config import Config, load_config
+from feedpub.feeds import select
 from feedpub.model import Article, Tag
-from feedpub.textutil import make_tag
+from feedpub.text.arabic import make_tag
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedpub.textutil import (
+from feedpub.text.arabic import (
     SLUG_MAX_CHARS,
     ascii_digits,
     compare_key,

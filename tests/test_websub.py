@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from feedfactory import POLITICS, article, make_config, sample_articles
-from feedpub import feeds, pipeline, websub
+from feedpub import app as pipeline
+from feedpub import feeds
+from feedpub.feeds import websub
 from feedpub.store import SqlStore
 
 

@@ -1,54 +1,59 @@
 """feedpub: publishes an Arabic news site as feeds and right-to-left email digests.
 
-The pipeline, data flowing one way::
+The pipeline, each stage a folder, data flowing one way::
 
-    sources -> ingest -> store (SQL)
-    store -> select -> feeds (feedgen) -> publish (atomic files) -> public/
-    store -> select -> digest (jinja2 + premailer) -> deliver (outbox | SMTP)
-    scheduler and CLI on top; ``pipeline`` is the one place that wires stages.
+    sources (scraped pages, records) -> ingest/ -> store/ (SQL, migrations)
+    store -> feeds/ (select, entry model, one writer per format) -> output -> public/
+    store -> digests/ (plan, render, inline) -> delivery/ (outbox | SMTP) -> recipients
+    app.py wires the stages; cli.py, service.py (APScheduler) and web/ go through it
 
-The layering rule: a module imports feedpub modules of a *lower* layer only
-(never its own layer, never a higher one). ``tests/test_layers.py`` walks
-every import and enforces ``LAYERS`` below; a new module must be added here.
+The rules, enforced by ``tests/test_layers.py`` (which walks every import):
 
-Each third-party library with a swappable role sits behind exactly one module:
-feedgen in ``feeds``, premailer in ``inline``, apscheduler in ``scheduler``,
-SQLAlchemy in ``store``, nh3 in ``sanitize``.
+- Layers. A module imports feedpub code of a *lower* layer (``LAYERS``
+  below) or of its own package, never a higher layer and never a sibling
+  unit of the same layer: so ``feeds`` and ``digests`` never import each
+  other, and no stage imports ``app``. A new top-level module or package must
+  be added to ``LAYERS``.
+- Entry points. ``cli``, ``service`` and ``web`` reach the stages through
+  ``app`` only (they may also read ``config``, ``model``, ``cron``, ``text``).
+- One module per third-party library with a swappable role (``WRAPPED`` in
+  the test): feedgen only in ``feeds.atom`` and ``feeds.rss``, premailer only
+  in ``digests.inline``, APScheduler only in ``service``, cronsim only in
+  ``cron``, SQLAlchemy only in ``store``, nh3 only in ``text.sanitize``,
+  Babel only in ``text.rtl``. Swapping a library touches one file.
+- The clock. ``datetime.now()`` is called only by the entry points (``cli``,
+  ``service``, ``web``); every stage is handed the time, so runs are
+  deterministic and tests use a fixed clock.
+- Narrow inputs. Each stage takes its own config section (or a few plain
+  values), never the whole ``Config``; only ``app`` sees all of it.
 
-``datetime.now()`` is called only in ``cli`` (the top); every other stage is
-handed the time, so builds are deterministic and tests use a fixed clock.
+See ``docs/architecture.md`` for where each kind of change goes.
 """
 
 LAYERS: dict[str, int] = {
     # 0: plain values
     "model": 0,
     # 1: leaf helpers, each wrapping at most one library
-    "textutil": 1,
-    "sanitize": 1,
-    "scheduler": 1,
-    "inline": 1,
-    "rtl": 1,
+    "text": 1,
     "templating": 1,
-    "jsonfeed": 1,
-    # 2: configuration (validates cron strings through ``scheduler``)
+    "cron": 1,
+    # 2: configuration and the output folder (atomic writes, locks)
     "config": 2,
-    # 3: storage and message packaging
+    "output": 2,
+    # 3: storage, and delivery (which only hands over finished messages)
     "store": 3,
-    "message": 3,
-    "publish": 3,
-    "websub": 3,
-    # select is read by the stages feeds and digest, so it sits under them
-    "select": 3,
-    # 4: stages
+    "delivery": 3,
+    # 4: the stages; none imports another
     "ingest": 4,
     "feeds": 4,
-    "digest": 4,
-    "deliver": 4,
+    "digests": 4,
     # 5: the composition root
-    "pipeline": 5,
-    # 6: entry points (the only callers of datetime.now())
-    "cli": 6,
-    "__main__": 7,
+    "app": 5,
+    # 6: front ends over the composition root (the only callers of datetime.now())
+    "service": 6,
+    "web": 6,
+    "cli": 7,
+    "__main__": 8,
 }
 
 __version__ = "0.1.0"

@@ -19,10 +19,11 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from feedpub import __version__, pipeline, scheduler
+from feedpub import __version__, service
+from feedpub import app as pipeline
 from feedpub.config import Config, ConfigError, load_config
 from feedpub.model import Article
-from feedpub.publish import OutputError
+from feedpub.output import OutputError
 from feedpub.store import SqlStore, StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"feedpub: {NOW_ENV}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "serve":
-        scheduler.serve(service_jobs(cfg), cfg.site.timezone, started=now)
+        service.serve(service_jobs(cfg), cfg.site.timezone, started=now)
         return EXIT_OK
     try:
         with pipeline.open_store(cfg) as store:
@@ -136,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def service_jobs(cfg: Config, clock: Callable[[], datetime] | None = None) -> list[scheduler.Job]:
+def service_jobs(cfg: Config, clock: Callable[[], datetime] | None = None) -> list[service.Job]:
     """The jobs of ``feedpub serve``: ingest and build on service.schedule,
     and each digest (after a fresh ingest and build, so it carries the latest
     news) on its own schedule. A job reads the clock when it runs."""
@@ -158,10 +159,10 @@ def service_jobs(cfg: Config, clock: Callable[[], datetime] | None = None) -> li
 
         return run
 
-    jobs = [scheduler.Job("publish", cfg.service.schedule, _logged("publish", publish))]
+    jobs = [service.Job("publish", cfg.service.schedule, _logged("publish", publish))]
     for digest in cfg.digests:
         runner = _logged(f"digest {digest.name}", digest_job(digest.name))
-        jobs.append(scheduler.Job(f"digest-{digest.name}", digest.schedule, runner))
+        jobs.append(service.Job(f"digest-{digest.name}", digest.schedule, runner))
     return jobs
 
 

@@ -29,11 +29,14 @@ from urllib.parse import urljoin, urlsplit
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from feedpub import inline, rtl, scheduler, select, templating
+from feedpub import cron, templating
 from feedpub.config import Config, DigestConfig
-from feedpub.message import GREETING, UNSUBSCRIBE_URL
+from feedpub.digests import inline
+from feedpub.digests.message import GREETING, UNSUBSCRIBE_URL
+from feedpub.feeds import select
 from feedpub.model import Article, Edition
-from feedpub.publish import safe_join, write_atomic
+from feedpub.output import safe_join, write_atomic
+from feedpub.text import rtl
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +153,7 @@ def plan_edition(
     an edition (a rerun never makes a second one), or nothing new and
     ``only_if_new``."""
     tz = cfg.site.timezone
-    slot = scheduler.latest_slot(digest.schedule, tz, now)
+    slot = cron.latest_slot(digest.schedule, tz, now)
     if slot is None or reader.get_edition(digest.name, slot) is not None:
         return None
     last = reader.last_edition(digest.name)
@@ -170,7 +173,7 @@ def preview_edition(
     if there is one, else the coming slot with what was published since the
     last edition so far. Ignores only_if_new (an empty preview is an answer)."""
     tz = cfg.site.timezone
-    slot = scheduler.latest_slot(digest.schedule, tz, now)
+    slot = cron.latest_slot(digest.schedule, tz, now)
     last = reader.last_edition(digest.name)
     due = (
         slot is not None
@@ -180,7 +183,7 @@ def preview_edition(
     if due and slot is not None:
         until = slot
     else:
-        slot = scheduler.next_slot(digest.schedule, tz, now) or now
+        slot = cron.next_slot(digest.schedule, tz, now) or now
         until = now
     after = last.slot if last is not None else slot - digest.first_lookback
     articles = select.edition_articles(reader, digest, after, until)

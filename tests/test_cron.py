@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedpub import scheduler
+from feedpub import cron
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 # Sunday 29 November 2026, 05:00 in Damascus
@@ -15,7 +15,7 @@ NOW = datetime(2026, 11, 29, 5, 0, tzinfo=DAMASCUS)
 
 
 @pytest.mark.parametrize(
-    ("cron", "latest", "following"),
+    ("expression", "latest", "following"),
     [
         ("0 7 * * *", datetime(2026, 11, 28, 7, 0), datetime(2026, 11, 29, 7, 0)),
         ("*/5 * * * *", datetime(2026, 11, 29, 5, 0), datetime(2026, 11, 29, 5, 5)),
@@ -28,25 +28,25 @@ NOW = datetime(2026, 11, 29, 5, 0, tzinfo=DAMASCUS)
     ],
 )
 def test_slots_follow_crontab_weekdays_in_site_time(
-    cron: str, latest: datetime, following: datetime
+    expression: str, latest: datetime, following: datetime
 ) -> None:
-    assert scheduler.latest_slot(cron, DAMASCUS, NOW) == latest.replace(tzinfo=DAMASCUS)
-    assert scheduler.next_slot(cron, DAMASCUS, NOW) == following.replace(tzinfo=DAMASCUS)
+    assert cron.latest_slot(expression, DAMASCUS, NOW) == latest.replace(tzinfo=DAMASCUS)
+    assert cron.next_slot(expression, DAMASCUS, NOW) == following.replace(tzinfo=DAMASCUS)
 
 
 def test_a_slot_at_exactly_now_is_the_latest() -> None:
-    assert scheduler.latest_slot("0 5 * * *", DAMASCUS, NOW) == NOW
+    assert cron.latest_slot("0 5 * * *", DAMASCUS, NOW) == NOW
 
 
 @pytest.mark.parametrize(
-    ("cron", "reason"),
+    ("expression", "reason"),
     [
-        ("0 25 * * *", "higher than the maximum"),
-        ("* * * * 9", "outside 0-7"),
+        ("0 25 * * *", "Bad hour"),
+        ("* * * * 9", "Bad day-of-week"),
         ("0 7 * *", "needs 5 fields"),
         ("every day", "needs 5 fields"),
     ],
 )
-def test_bad_cron_is_refused_with_reason(cron: str, reason: str) -> None:
+def test_bad_cron_is_refused_with_reason(expression: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
-        scheduler.parse_cron(cron, DAMASCUS)
+        cron.check_cron(expression)

@@ -24,8 +24,8 @@ from typing import Protocol
 from urllib.parse import quote
 
 from feedpub.config import Config, DigestConfig
-from feedpub.rtl import ltr_html
-from feedpub.textutil import ascii_domain, iri_to_uri
+from feedpub.text.rtl import ltr_html
+from feedpub.text.uri import ascii_domain, iri_to_uri
 
 # How messages are written. A header the standard library would fold by
 # itself is folded as RFC 2047 encoded-words once one token is longer than a

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from feedpub.config import Config, DigestConfig
 from feedpub.model import ArchivePage, Article, FeedPlan, FeedSpec, Tag
-from feedpub.textutil import tag_key
+from feedpub.text.arabic import tag_key
 
 
 class ArticleReader(Protocol):

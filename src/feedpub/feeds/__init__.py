@@ -34,10 +34,11 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 from lxml import html as lxml_html
 
-from feedpub import jsonfeed, templating
+from feedpub import templating
 from feedpub.config import Config
+from feedpub.feeds import jsonfeed
 from feedpub.model import ArchivePage, Article, FeedPlan, FeedSpec
-from feedpub.textutil import iri_to_uri, percent_encode
+from feedpub.text.uri import iri_to_uri, percent_encode
 
 # Bump when the output of any writer changes: every fingerprint changes with it.
 RENDER_VERSION = "2"

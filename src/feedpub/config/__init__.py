@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from feedpub import scheduler
+from feedpub import cron
 
 T = TypeVar("T")
 
@@ -447,7 +447,7 @@ def _build(reader: _Reader, data: Any) -> Config:
 
     def check_cron(value: str) -> str | None:
         try:
-            scheduler.parse_cron(value, site.timezone)
+            cron.check_cron(value)
         except ValueError as exc:
             return f"not a cron expression: {exc}"
         return None

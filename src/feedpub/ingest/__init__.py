@@ -48,8 +48,7 @@ from dateutil.parser import isoparse
 
 from feedpub.config import Config, SourceConfig
 from feedpub.model import Article, Reject, Tag
-from feedpub.sanitize import clean_html, html_paragraphs, paragraphs_to_html, strip_tags
-from feedpub.textutil import (
+from feedpub.text.arabic import (
     Vocabulary,
     ascii_digits,
     collapse_ws,
@@ -61,6 +60,7 @@ from feedpub.textutil import (
     strip_xml_illegal,
     tag_key,
 )
+from feedpub.text.sanitize import clean_html, html_paragraphs, paragraphs_to_html, strip_tags
 
 PAGE_SUFFIXES: tuple[str, ...] = (".txt",)
 RECORD_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".yaml", ".yml")

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from feedpub import deliver, digest, feeds, ingest, message, publish, select, websub
+from feedpub import delivery as deliver
+from feedpub import digests as digest
+from feedpub import feeds, ingest
+from feedpub import output as publish
 from feedpub.config import Config, DigestConfig
+from feedpub.digests import message
+from feedpub.feeds import select, websub
 from feedpub.model import Article, BuildReport, Edition, IngestReport, Reject
 from feedpub.store import SqlStore
-from feedpub.textutil import iri_to_uri
+from feedpub.text.uri import iri_to_uri
 
 log = logging.getLogger(__name__)
 

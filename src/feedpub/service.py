@@ -1,0 +1,107 @@
+"""The long-running service (``feedpub serve``), on APScheduler 3.x.
+
+The only module that imports apscheduler. It knows nothing of feedpub's
+stages: it is handed named callables (``app`` makes them) and runs each on its
+cron schedule, whose slots come from ``cron``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+
+from feedpub import cron
+
+log = logging.getLogger(__name__)
+
+_TICK = timedelta(microseconds=1)
+
+
+class _CronSlots(BaseTrigger):  # type: ignore[misc]
+    """An APScheduler trigger firing at ``cron``'s slots, so the service and
+    the digests agree on what a schedule means (crontab weekdays included:
+    APScheduler 3's own CronTrigger numbers them from Monday)."""
+
+    def __init__(self, expression: str, timezone: tzinfo) -> None:
+        cron.check_cron(expression)
+        self.expression = expression
+        self.timezone = timezone
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        # As APScheduler's CronTrigger does: the first slot at or after the
+        # earlier of "just after the previous fire" and now, so a slot missed
+        # while the machine slept is reported (and coalesced), not skipped.
+        start = now
+        if previous_fire_time is not None:
+            start = min(now, previous_fire_time + _TICK)
+        return cron.next_slot(self.expression, self.timezone, start - _TICK)
+
+    def __str__(self) -> str:
+        return f"cron[{self.expression}]"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    schedule: str  # crontab expression
+    run: Callable[[], object]
+
+
+def build_service(
+    jobs: Sequence[Job], timezone: tzinfo, *, first_run: datetime | None = None
+) -> BlockingScheduler:
+    """A scheduler holding ``jobs``, not yet started. With ``first_run`` every
+    job also runs once at that time (the service's start), so a slot missed
+    while the service was down is made up then: each job works out itself
+    what is due.
+
+    One instance of a job at a time; runs missed while the machine slept are
+    coalesced into one (each job decides for itself what is due, so a late
+    run does the right thing). A job that raises is logged by APScheduler and
+    runs again at its next time: one bad run never stops the service.
+    """
+    service = BlockingScheduler(
+        timezone=timezone,
+        # One worker: jobs never overlap (a digest at 07:00 and the feed
+        # build at 07:00 would otherwise race for the same output folder).
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    for job in jobs:
+        service.add_job(
+            job.run,
+            _CronSlots(job.schedule, timezone),
+            id=job.name,
+            name=job.name,
+            **({"next_run_time": first_run} if first_run is not None else {}),
+        )
+    return service
+
+
+def serve(jobs: Sequence[Job], timezone: tzinfo, *, started: datetime) -> None:
+    """Run every job once now (``started``), then on its schedule, until
+    SIGINT or SIGTERM."""
+    service = build_service(jobs, timezone, first_run=started)
+    for job in jobs:
+        log.info("scheduled %s: %s", job.name, job.schedule)
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    # systemd stops with SIGTERM: end like Ctrl-C, letting a running job
+    # finish (its writes are atomic either way) instead of dying mid-job.
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        service.start()
+    except (KeyboardInterrupt, SystemExit):
+        service.shutdown(wait=True)
+        log.info("scheduler stopped")

@@ -1,0 +1,6 @@
+"""Text helpers every stage shares: Arabic normalisation, tag keys and slugs
+(``arabic``), IRI to URI (``uri``), HTML sanitising with nh3 (``sanitize``)
+and right-to-left helpers for HTML and plain text (``rtl``).
+
+Imports nothing of feedpub but ``model``.
+"""
