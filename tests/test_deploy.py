@@ -547,3 +547,17 @@ def test_systemd_security_exposure_is_low(units_with_existing_binaries: Path, na
     assert found, done.stdout + done.stderr
     # 0 is fully locked down, 10 is no protection; systemd calls < 2 "OK".
     assert float(found.group(1)) < 2.5, done.stdout
+
+
+def _directives(text: str) -> list[str]:
+    """The /feeds/ location block's lines without comments or blank lines."""
+    block = re.search(r"^location \^~ /feeds/ \{\n.*?^\}", text, re.M | re.S)
+    assert block, "no `location ^~ /feeds/` block"
+    lines = (line.split("#", 1)[0].strip() for line in block.group(0).splitlines())
+    return [line for line in lines if line]
+
+
+def test_readme_shows_the_snippet_as_it_is() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    snippet = (DEPLOY / "nginx" / "feedpub.conf").read_text(encoding="utf-8")
+    assert _directives(readme) == _directives(snippet)
