@@ -53,7 +53,7 @@ def _mac(secret: bytes, purpose: str, list_name: str, address: str) -> bytes:
     return hmac.new(secret, payload, hashlib.sha256).digest()
 
 
-def _check_secret(secret: bytes) -> None:
+def check_secret(secret: bytes) -> None:
     if len(secret) < MIN_SECRET_BYTES:
         raise SecretError(
             f"the feedpub secret is {len(secret)} bytes; at least {MIN_SECRET_BYTES} are needed "
@@ -63,7 +63,7 @@ def _check_secret(secret: bytes) -> None:
 
 def make_token(secret: bytes, purpose: Purpose, list_name: str, address: str) -> str:
     """A URL-safe token (``[A-Za-z0-9_-]`` and one ``.``) for ``address``."""
-    _check_secret(secret)
+    check_secret(secret)
     address = address.strip().lower()
     return f"{_b64(address.encode())}.{_b64(_mac(secret, purpose, list_name, address))}"
 
@@ -71,7 +71,7 @@ def make_token(secret: bytes, purpose: Purpose, list_name: str, address: str) ->
 def read_token(secret: bytes, purpose: Purpose, list_name: str, token: str) -> str | None:
     """The (lower-cased) address a token was made for, or None when it was not
     made with this secret for this purpose and list (forged, altered, other)."""
-    _check_secret(secret)
+    check_secret(secret)
     encoded, dot, mac = token.partition(".")
     if not dot or not encoded or not mac:
         return None
@@ -111,5 +111,5 @@ def load_secret(environ: Mapping[str, str]) -> bytes:
             ) from None
         except OSError as exc:
             raise SecretError(f"cannot read the feedpub secret {path}: {exc}") from None
-    _check_secret(secret)
+    check_secret(secret)
     return secret
