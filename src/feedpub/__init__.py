@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "text": 1,
     "templating": 1,
     "cron": 1,
+    "tokens": 1,
     # 2: configuration and the output folder (atomic writes, locks)
     "config": 2,
     "output": 2,

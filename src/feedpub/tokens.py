@@ -1,0 +1,115 @@
+"""Signed tokens for the links in emails: unsubscribe, preferences, confirm.
+
+A token is ``<address>.<mac>``, both base64url without padding: the address
+(lower-cased) rides along so the web app knows whose link it is without a
+lookup table, and the HMAC-SHA256 binds it to a purpose and a list, so an
+unsubscribe token for one digest neither unsubscribes from another nor opens
+the preferences page. Nothing is stored: a token is valid as long as the
+secret is, and rotating ``FEEDPUB_SECRET`` revokes every link at once.
+
+The secret comes from ``$FEEDPUB_SECRET`` or from the systemd credential
+``$CREDENTIALS_DIRECTORY/feedpub_secret``, never from ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final, Literal
+
+Purpose = Literal["unsubscribe", "preferences", "confirm"]
+
+SECRET_ENV: Final = "FEEDPUB_SECRET"
+CREDENTIAL_NAME: Final = "feedpub_secret"
+MIN_SECRET_BYTES: Final = 16
+# Preferences and confirmation concern the subscriber, not one digest.
+ALL_LISTS: Final = "*"
+
+# Bumped if the signed layout ever changes, so old and new tokens never collide.
+_VERSION: Final = b"feedpub-token-1"
+
+
+class SecretError(Exception):
+    """The signing secret is missing or too weak; phrased for the operator."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: bytes, purpose: str, list_name: str, address: str) -> bytes:
+    # Length-prefixed fields: no choice of list name or address can make two
+    # different (purpose, list, address) triples sign the same bytes.
+    parts = [_VERSION, purpose.encode(), list_name.encode(), address.encode()]
+    payload = b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+    return hmac.new(secret, payload, hashlib.sha256).digest()
+
+
+def check_secret(secret: bytes) -> None:
+    if len(secret) < MIN_SECRET_BYTES:
+        raise SecretError(
+            f"the feedpub secret is {len(secret)} bytes; at least {MIN_SECRET_BYTES} are needed "
+            "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+
+
+def make_token(secret: bytes, purpose: Purpose, list_name: str, address: str) -> str:
+    """A URL-safe token (``[A-Za-z0-9_-]`` and one ``.``) for ``address``."""
+    check_secret(secret)
+    address = address.strip().lower()
+    return f"{_b64(address.encode())}.{_b64(_mac(secret, purpose, list_name, address))}"
+
+
+def read_token(secret: bytes, purpose: Purpose, list_name: str, token: str) -> str | None:
+    """The (lower-cased) address a token was made for, or None when it was not
+    made with this secret for this purpose and list (forged, altered, other)."""
+    check_secret(secret)
+    encoded, dot, mac = token.partition(".")
+    if not dot or not encoded or not mac:
+        return None
+    try:
+        address = _unb64(encoded).decode("utf-8")
+        given = _unb64(mac)
+    except (binascii.Error, ValueError):  # ValueError covers UnicodeDecodeError
+        return None
+    # Canonical forms only: base64 tolerates variants (trailing bits, padding)
+    # that would make one token readable under several spellings.
+    if _b64(address.encode()) != encoded or _b64(given) != mac or address != address.lower():
+        return None
+    expected = _mac(secret, purpose, list_name, address)
+    return address if hmac.compare_digest(given, expected) else None
+
+
+def load_secret(environ: Mapping[str, str]) -> bytes:
+    """The signing secret: ``$FEEDPUB_SECRET``, else the systemd credential
+    ``$CREDENTIALS_DIRECTORY/feedpub_secret``. Raises ``SecretError`` naming
+    both places when neither is set, or when the secret is too short."""
+    value = environ.get(SECRET_ENV)
+    if value:
+        secret = value.encode("utf-8")
+    else:
+        folder = environ.get("CREDENTIALS_DIRECTORY")
+        path = Path(folder) / CREDENTIAL_NAME if folder else None
+        try:
+            if path is None:
+                raise FileNotFoundError
+            # A credential file usually ends with a newline nobody meant as part of it.
+            secret = path.read_bytes().rstrip(b"\r\n")
+        except FileNotFoundError:
+            where = f" ({path} does not exist)" if path else " (CREDENTIALS_DIRECTORY is not set)"
+            raise SecretError(
+                f"no feedpub secret: set ${SECRET_ENV} or provide the systemd credential "
+                f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}{where}; unsubscribe links need it"
+            ) from None
+        except OSError as exc:
+            raise SecretError(f"cannot read the feedpub secret {path}: {exc}") from None
+    check_secret(secret)
+    return secret

@@ -1,0 +1,458 @@
+"""The web front over real HTTP: wsgiref's server in a thread on 127.0.0.1,
+an in-memory subscriber store behind the ``Subscriptions`` protocol, and a
+real ``public/`` folder on disk."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import formatdate
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+
+from feedpub import web
+from feedpub.tokens import ALL_LISTS, make_token
+from feedpub.web import ListInfo, Preferences, SiteInfo, make_wsgi_app
+
+SECRET = b"web-test-secret-0123456789"
+NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+SITE = SiteInfo(
+    title="أخبار الشام",
+    url="https://news.example.org",
+    language="ar",
+    lists=(ListInfo("daily", "النشرة اليومية"), ListInfo("weekly", "النشرة الأسبوعية")),
+    tags=("سوريا", "اقتصاد"),
+)
+READER = "reader@example.org"
+
+
+@dataclass
+class MemorySubscriptions:
+    """A test double of the store: the protocol's contract, in dictionaries."""
+
+    active: dict[str, Preferences] = field(default_factory=dict)
+    pending: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    calls: list[tuple[str, str, datetime]] = field(default_factory=list)
+
+    def subscribe_pending(
+        self, address: str, name: str, digests: Sequence[str], now: datetime
+    ) -> bool:
+        self.calls.append(("subscribe", address, now))
+        if address in self.active:
+            return False
+        self.pending[address] = (name, tuple(digests))
+        return True
+
+    def confirm(self, address: str, now: datetime) -> bool:
+        self.calls.append(("confirm", address, now))
+        if address in self.pending:
+            self.active[address] = Preferences(self.pending.pop(address)[1], ())
+        return address in self.active
+
+    def unsubscribe(self, address: str, list_name: str, now: datetime) -> bool:
+        self.calls.append(("unsubscribe", address, now))
+        prefs = self.active.get(address)
+        if prefs is None or list_name not in prefs.digests:
+            return False
+        self.active[address] = prefs._replace(
+            digests=tuple(d for d in prefs.digests if d != list_name)
+        )
+        return True
+
+    def preferences(self, address: str) -> Preferences | None:
+        return self.active.get(address)
+
+    def set_preferences(
+        self, address: str, digests: Sequence[str], tags: Sequence[str], now: datetime
+    ) -> bool:
+        self.calls.append(("preferences", address, now))
+        if address not in self.active:
+            return False
+        self.active[address] = Preferences(tuple(digests), tuple(tags))
+        return True
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Server:
+    port: int
+    store: MemorySubscriptions
+    public: Path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response, response.read()
+        finally:
+            conn.close()
+
+    def post_form(self, path: str, fields: list[tuple[str, str]]) -> tuple[Any, bytes]:
+        body = urlencode(fields).encode()
+        return self.request(
+            "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[int]:
+    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def make_public(root: Path) -> Path:
+    """A site folder with a secret beside it, hidden files in it and a symlink out."""
+    (root / "config.yaml").write_text("secret: do not serve\n", encoding="utf-8")
+    public = root / "public"
+    (public / "tag" / "سوريا").mkdir(parents=True)
+    (public / "atom.xml").write_text("<feed xmlns='http://www.w3.org/2005/Atom'/>\n")
+    (public / "rss.xml").write_text("<rss version='2.0'/>\n")
+    (public / "feed.json").write_text("{}\n")
+    (public / "feeds.opml").write_text("<opml version='2.0'/>\n")
+    (public / "index.html").write_text("<!DOCTYPE html><title>x</title>\n")
+    (public / "tag" / "سوريا" / "atom.xml").write_text("<feed/>\n")
+    (public / "tag" / "سوريا" / "index.html").write_text("<!DOCTYPE html><title>t</title>\n")
+    (public / ".feedpub-manifest.json").write_text("{}\n")
+    (public / ".feedpub.lock").write_text("")
+    (public / "tag" / ".feedpub-tmp-123").write_text("half")
+    (public / "escape.yaml").symlink_to(root / "config.yaml")
+    (public / "outside").symlink_to(root, target_is_directory=True)
+    (public / "manifest.json").symlink_to(public / ".feedpub-manifest.json")
+    return public
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    public = make_public(tmp_path)
+    store = MemorySubscriptions()
+    store.active[READER] = Preferences(("daily", "weekly"), ())
+    app = make_wsgi_app(public, store, SECRET, SITE, lambda: NOW)
+    with serving(app) as port:
+        yield Server(port, store, public)
+
+
+def unsubscribe_path(list_name: str = "daily", address: str = READER) -> str:
+    return f"/unsubscribe/{list_name}/{make_token(SECRET, 'unsubscribe', list_name, address)}"
+
+
+class StrictHTML(HTMLParser):
+    """Enough of an HTML5 check for these pages: a doctype, balanced elements."""
+
+    VOID = frozenset({"meta", "link", "input", "br", "img", "hr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.doctype = ""
+        self.html_attrs: dict[str, str | None] = {}
+
+    def handle_decl(self, decl: str) -> None:
+        self.doctype = decl
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "html":
+            self.html_attrs = dict(attrs)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+
+
+def check_page(body: bytes) -> str:
+    text = body.decode("utf-8")
+    parser = StrictHTML()
+    parser.feed(text)
+    parser.close()
+    assert parser.doctype.lower() == "doctype html"
+    assert parser.html_attrs == {"lang": "ar", "dir": "rtl"}
+    assert parser.stack == []
+    return text
+
+
+# --- unsubscribe ---------------------------------------------------------------
+
+
+def test_get_shows_an_rtl_confirm_page_and_does_not_unsubscribe(server: Server) -> None:
+    response, body = server.request("GET", unsubscribe_path())
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "text/html; charset=utf-8"
+    assert response.getheader("Referrer-Policy") == "no-referrer"
+    text = check_page(body)
+    assert '<form method="post">' in text
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in text
+    assert "النشرة اليومية" in text and READER in text
+    assert server.store.active[READER].digests == ("daily", "weekly")
+    response, _ = server.request("HEAD", unsubscribe_path())
+    assert response.status == 200
+    assert server.store.active[READER].digests == ("daily", "weekly")
+
+
+def test_one_click_post_unsubscribes_without_redirect_or_cookie(server: Server) -> None:
+    response, body = server.post_form(unsubscribe_path(), [("List-Unsubscribe", "One-Click")])
+    assert response.status == 200
+    assert response.getheader("Location") is None
+    assert response.getheader("Set-Cookie") is None
+    assert "تم إلغاء اشتراكك" in check_page(body)
+    assert server.store.active[READER].digests == ("weekly",)
+    assert ("unsubscribe", READER, NOW) in server.store.calls
+    # Again: still a plain 200 (the address no longer gets the list).
+    response, _ = server.post_form(unsubscribe_path(), [("List-Unsubscribe", "One-Click")])
+    assert response.status == 200
+
+
+def test_one_click_post_as_multipart_form_data(server: Server) -> None:
+    # RFC 8058 recommends multipart/form-data for the client's POST.
+    boundary = "feedpubBoundary42"
+    body = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+        f"One-Click\r\n--{boundary}--\r\n"
+    ).encode()
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    response, _ = server.request("POST", unsubscribe_path("weekly"), body, headers)
+    assert response.status == 200
+    assert server.store.active[READER].digests == ("daily",)
+
+
+def test_post_without_the_one_click_field_changes_nothing(server: Server) -> None:
+    response, _ = server.post_form(unsubscribe_path(), [("something", "else")])
+    assert response.status == 400
+    assert server.store.active[READER].digests == ("daily", "weekly")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        unsubscribe_path()[:-1] + ("A" if unsubscribe_path()[-1] != "A" else "B"),  # altered
+        unsubscribe_path("daily", "victim@example.org").rsplit(".", 1)[0]
+        + "."
+        + unsubscribe_path().rsplit(".", 1)[1],  # someone else's address, our signature
+        "/unsubscribe/weekly/" + unsubscribe_path("daily").rsplit("/", 1)[1],  # other list
+        "/unsubscribe/daily/" + make_token(SECRET, "preferences", ALL_LISTS, READER),
+        "/unsubscribe/daily/"
+        + make_token(b"another-secret-of-16+", "unsubscribe", "daily", READER),
+    ],
+    ids=["altered", "swapped-address", "other-list", "other-purpose", "forged"],
+)
+def test_tampered_tokens_get_4xx_and_change_nothing(server: Server, path: str) -> None:
+    for response, body in (
+        server.request("GET", path),
+        server.post_form(path, [("List-Unsubscribe", "One-Click")]),
+    ):
+        assert 400 <= response.status < 500
+        assert "الرابط غير صالح" in check_page(body)
+    assert server.store.active[READER].digests == ("daily", "weekly")
+    assert not server.store.calls
+
+
+# --- subscribe, confirm, preferences -------------------------------------------------
+
+
+def test_subscribe_with_a_bad_email_is_400_with_a_message(server: Server) -> None:
+    response, body = server.post_form(
+        "/subscribe", [("email", "not-an-address@"), ("digest", "daily")]
+    )
+    assert response.status == 400
+    text = check_page(body)
+    assert "عنوان البريد الإلكتروني غير صالح" in text
+    assert "There must be something after the @-sign" in text
+    assert 'value="not-an-address@"' in text  # the form keeps what was typed
+    assert not server.store.pending
+
+
+def test_subscribe_escapes_what_it_echoes(server: Server) -> None:
+    response, body = server.post_form("/subscribe", [("email", '"><script>x</script>')])
+    assert response.status == 400
+    assert b"<script>" not in body
+
+
+def test_subscribe_confirm_and_preferences(server: Server) -> None:
+    response, body = server.request("GET", "/subscribe")
+    assert response.status == 200
+    assert 'name="digest" value="weekly"' in check_page(body)
+    fields = [("email", "New.Reader@Example.ORG"), ("name", "  سلمى  "), ("digest", "weekly")]
+    response, body = server.post_form("/subscribe", [*fields, ("digest", "nonexistent")])
+    assert response.status == 200
+    assert "تحقّق من بريدك" in check_page(body)
+    address = "new.reader@example.org"
+    assert server.store.pending == {address: ("سلمى", ("weekly",))}
+
+    confirm = "/confirm/" + make_token(SECRET, "confirm", ALL_LISTS, address)
+    response, body = server.request("GET", confirm)  # a scanner following the link
+    assert response.status == 200 and '<form method="post">' in check_page(body)
+    assert address in server.store.pending
+    response, body = server.post_form(confirm, [("confirm", "1")])
+    assert response.status == 200 and "تم تأكيد اشتراكك" in check_page(body)
+    assert server.store.active[address] == Preferences(("weekly",), ())
+
+    preferences = "/preferences/" + make_token(SECRET, "preferences", ALL_LISTS, address)
+    response, body = server.request("GET", preferences)
+    assert response.status == 200
+    assert 'value="weekly" checked' in check_page(body)
+    picked = [("digest", "daily"), ("tag", "اقتصاد"), ("tag", "not-a-tag")]
+    response, body = server.post_form(preferences, picked)
+    assert response.status == 200 and "تم حفظ تفضيلاتك" in check_page(body)
+    assert server.store.active[address] == Preferences(("daily",), ("اقتصاد",))
+
+
+def test_preferences_of_a_stranger_is_404(server: Server) -> None:
+    path = "/preferences/" + make_token(SECRET, "preferences", ALL_LISTS, "nobody@example.org")
+    response, _ = server.request("GET", path)
+    assert response.status == 404
+
+
+# --- static files -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/rss.xml", "application/rss+xml; charset=utf-8"),
+        ("/feed.json", "application/feed+json; charset=utf-8"),
+        ("/feeds.opml", "text/x-opml; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
+        ("/tag/" + quote("سوريا") + "/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/tag/" + quote("سوريا") + "/", "text/html; charset=utf-8"),
+    ],
+)
+def test_static_types(server: Server, path: str, expected: str) -> None:
+    response, body = server.request("GET", path)
+    assert response.status == 200
+    assert response.getheader("Content-Type") == expected
+    assert response.getheader("X-Content-Type-Options") == "nosniff"
+    assert int(response.getheader("Content-Length") or -1) == len(body) > 0
+
+
+def test_etag_then_304(server: Server) -> None:
+    response, body = server.request("GET", "/atom.xml")
+    tag = response.getheader("ETag")
+    stat = (server.public / "atom.xml").stat()
+    assert tag == f'"{int(stat.st_mtime):x}-{stat.st_size:x}"'  # as nginx makes it
+    assert response.getheader("Last-Modified") == formatdate(stat.st_mtime, usegmt=True)
+    again, body = server.request("GET", "/atom.xml", headers={"If-None-Match": tag})
+    assert again.status == 304 and body == b""
+    assert again.getheader("ETag") == tag
+    since = {"If-Modified-Since": formatdate(stat.st_mtime + 5, usegmt=True)}
+    assert server.request("GET", "/atom.xml", headers=since)[0].status == 304
+    older = {"If-Modified-Since": formatdate(stat.st_mtime - 3600, usegmt=True)}
+    assert server.request("GET", "/atom.xml", headers=older)[0].status == 200
+    # A new build of the file: a new ETag, the old one no longer matches.
+    os.utime(server.public / "atom.xml", (stat.st_mtime + 60, stat.st_mtime + 60))
+    changed, _ = server.request("GET", "/atom.xml", headers={"If-None-Match": tag})
+    assert changed.status == 200 and changed.getheader("ETag") != tag
+
+
+def test_head_has_headers_and_no_body(server: Server) -> None:
+    response, body = server.request("HEAD", "/rss.xml")
+    assert response.status == 200 and body == b""
+    assert response.getheader("Content-Length") == str((server.public / "rss.xml").stat().st_size)
+
+
+def test_a_folder_without_its_slash_redirects(server: Server) -> None:
+    response, _ = server.request("GET", "/tag/" + quote("سوريا"))
+    assert response.status == 301
+    assert response.getheader("Location") == "/tag/" + quote("سوريا") + "/"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../config.yaml",
+        "/%2e%2e/x",
+        "/%2E%2E%2Fx",
+        "/%2e%2e%2fconfig.yaml",
+        "/.feedpub-manifest.json",
+        "/%2efeedpub-manifest.json",
+        "/.feedpub.lock",
+        "/tag/.feedpub-tmp-123",
+        "/tag/../../x",
+        "/tag/../../config.yaml",
+        "/tag/%2e%2e/%2e%2e/config.yaml",
+        "/escape.yaml",  # a symlink out of public/
+        "/outside/config.yaml",  # a symlinked folder out of public/
+        "/manifest.json",  # a symlink onto a hidden file
+        "//etc/passwd",
+        "/atom.xml%00.html",
+        "/nothing-here.xml",
+    ],
+)
+def test_nothing_outside_public_nor_hidden(server: Server, path: str) -> None:
+    response, body = server.request("GET", path)
+    assert response.status == 404
+    assert b"do not serve" not in body and b"half" not in body
+
+
+def test_other_methods_on_files_are_405(server: Server) -> None:
+    response, _ = server.request("POST", "/atom.xml", b"x")
+    assert response.status == 405 and response.getheader("Allow") == "GET, HEAD"
+
+
+# --- feedpub.web:app, built lazily from $FEEDPUB_CONFIG --------------------------------
+
+
+def test_lazy_app_unconfigured_serves_files_and_answers_503_for_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_public(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "site: {title: أخبار, url: 'https://news.example.org', language: ar, "
+        "timezone: Asia/Damascus}\n"
+        "feeds: {output: public}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FEEDPUB_CONFIG", str(config))
+    monkeypatch.setenv("FEEDPUB_SECRET", SECRET.decode())
+    lazy = web._LazyApp()
+    with serving(lazy) as port:
+        front = Server(port, MemorySubscriptions(), tmp_path / "public")
+        assert front.request("GET", "/atom.xml")[0].status == 200
+        response, body = front.request("GET", "/subscribe")
+        assert response.status == 503
+        assert "feedpub.web.configure" in check_page(body)
+        store = MemorySubscriptions()
+        lazy.configure(lambda cfg: store)
+        response, _ = front.post_form("/subscribe", [("email", READER)])
+        assert response.status == 200
+        assert READER in store.pending
+
+
+def test_lazy_app_with_a_broken_config_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDPUB_CONFIG", str(tmp_path / "missing.yaml"))
+    with serving(web._LazyApp()) as port:
+        response, body = Server(port, MemorySubscriptions(), tmp_path).request("GET", "/atom.xml")
+    assert response.status == 503
+    assert b"config file not found" in body
