@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from feedpub import store as store_module
+from feedpub.store import articles as store_module
 from feedpub.model import Article, Edition, Reject, Tag
 from feedpub.store import SCHEMA_VERSION, SqlStore, StoreError
 
@@ -76,7 +76,7 @@ def test_article_round_trips_every_field_with_arabic_text_as_utc(store: SqlStore
 
     loaded = store.get_article(original.id)
 
-    assert loaded == replace(original, first_seen=NOW)
+    assert loaded == replace(original, first_seen=NOW, first_url=original.url)
     assert loaded is not None
     for value in (loaded.published, loaded.updated, loaded.first_seen):
         assert value is not None and value.tzinfo is UTC
