@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from feedpub.store import articles as store_module
 from feedpub.model import Article, Edition, Reject, Tag
 from feedpub.store import SCHEMA_VERSION, SqlStore, StoreError
+from feedpub.store import articles as store_module
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 NOW = datetime(2024, 3, 2, 8, 30, tzinfo=UTC)
