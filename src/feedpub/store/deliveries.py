@@ -58,7 +58,10 @@ class DeliveriesMixin(StoreBase):
         require_aware("now", now)
         added = 0
         for chunk in chunks(recipients, ENQUEUE_CHUNK):
-            wanted = {address: (sid, key) for sid, address, key in reversed(chunk)}
+            # Queue order is input order; a repeated address keeps its first entry.
+            wanted: dict[str, tuple[int | None, str | None]] = {}
+            for sid, address, key in chunk:
+                wanted.setdefault(address, (sid, key))
             # Under the writer lock: the existence check and the insert must
             # not interleave with another enqueue of the same edition.
             with self._guard("cannot enqueue deliveries"), self._writing() as conn:
@@ -181,7 +184,7 @@ class DeliveriesMixin(StoreBase):
             select(_d.status, func.count()).where(_d.edition_id == edition_id).group_by(_d.status)
         )
         with self._guard("cannot count deliveries"), self._engine.connect() as conn:
-            for status, count in conn.execute(query).tuples():
+            for status, count in conn.execute(query):
                 counts[cast(DeliveryStatus, status)] = int(count)
         return counts
 
