@@ -46,6 +46,9 @@ class Article:
     source: str = ""
     content_hash: str = ""
     first_seen: datetime | None = None
+    # The URL as first stored (set by the store, ignored on the way in): ids
+    # derived from it stay put when the URL is added or changed later.
+    first_url: str | None = None
 
     def __post_init__(self) -> None:
         require_aware("Article.published", self.published)
@@ -101,6 +104,66 @@ class Edition:
     def __post_init__(self) -> None:
         require_aware("Edition.slot", self.slot)
         require_aware("Edition.created", self.created)
+
+
+SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced"]
+SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("pending", "active", "unsubscribed", "bounced")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A digest recipient. ``digests`` empty means every digest; ``tags``
+    empty means no preference. ``token`` is the secret of their confirm and
+    unsubscribe links. Only ``active`` subscribers receive anything."""
+
+    id: int
+    email: str
+    status: SubscriberStatus
+    created: datetime
+    updated: datetime
+    token: str
+    name: str | None = None
+    digests: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        require_aware("Subscriber.created", self.created)
+        require_aware("Subscriber.updated", self.updated)
+
+    def receives(self, digest: str) -> bool:
+        return self.status == "active" and (not self.digests or digest in self.digests)
+
+
+DeliveryStatus = Literal["pending", "claimed", "sent", "failed", "skipped"]
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = ("pending", "claimed", "sent", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One edition to one recipient: the record that makes sending exactly
+    once. ``claimed`` while a worker sends it; ``attempts`` counts the tries
+    that ended (sent, failed, released, or lost with a dead worker)."""
+
+    id: int
+    edition_id: int
+    address: str
+    status: DeliveryStatus
+    created: datetime
+    updated: datetime
+    subscriber_id: int | None = None
+    variant_key: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    message_id: str | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("Delivery.created", self.created)
+        require_aware("Delivery.updated", self.updated)
+        require_aware("Delivery.claimed_at", self.claimed_at)
+        require_aware("Delivery.sent_at", self.sent_at)
 
 
 @dataclass(frozen=True)

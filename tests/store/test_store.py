@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from feedpub import store as store_module
 from feedpub.model import Article, Edition, Reject, Tag
 from feedpub.store import SCHEMA_VERSION, SqlStore, StoreError
+from feedpub.store import articles as store_module
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 NOW = datetime(2024, 3, 2, 8, 30, tzinfo=UTC)
@@ -76,7 +76,7 @@ def test_article_round_trips_every_field_with_arabic_text_as_utc(store: SqlStore
 
     loaded = store.get_article(original.id)
 
-    assert loaded == replace(original, first_seen=NOW)
+    assert loaded == replace(original, first_seen=NOW, first_url=original.url)
     assert loaded is not None
     for value in (loaded.published, loaded.updated, loaded.first_seen):
         assert value is not None and value.tzinfo is UTC
@@ -550,3 +550,29 @@ def test_a_value_the_driver_cannot_take_is_a_store_error_without_the_statement(
 
     assert "INSERT" not in str(caught.value)
     assert "نص الخبر" not in str(caught.value)
+
+
+# --- first URL -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("urls", "first_url"),
+    [
+        (["https://a.sy/1"], "https://a.sy/1"),
+        ([None], None),
+        ([None, "https://a.sy/1"], "https://a.sy/1"),
+        (["https://a.sy/1", "https://a.sy/moved"], "https://a.sy/1"),
+        (["https://a.sy/1", None, "https://a.sy/2"], "https://a.sy/1"),
+    ],
+    ids=["set-on-insert", "none", "set-when-gained", "kept-when-changed", "kept-when-lost"],
+)
+def test_first_url_is_stored_once_and_kept(
+    store: SqlStore, urls: list[str | None], first_url: str | None
+) -> None:
+    for n, url in enumerate(urls):
+        # The URL is part of the content hash (as in ingest): each is a change.
+        store.upsert_article(article("a", url=url, content_hash=f"h{n}"), NOW)
+
+    stored = store.get_article("a")
+    assert stored is not None
+    assert (stored.url, stored.first_url) == (urls[-1], first_url)

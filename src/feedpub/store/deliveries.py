@@ -1,0 +1,233 @@
+"""Deliveries: one row per (edition, recipient), the source of truth for
+sending each edition to each recipient exactly once.
+
+A row is ``pending`` until a worker claims it, ``claimed`` while that worker
+sends, then ``sent``, ``failed`` (given up) or ``skipped``; ``release`` puts
+a deferred one back to ``pending``. A claim older than ``stale_after`` is a
+worker that died mid-send: its rows are claimable again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Row, and_, case, func, literal, or_, select
+from sqlalchemy.engine import Connection
+
+from feedpub.model import DELIVERY_STATUSES, Delivery, DeliveryStatus, require_aware
+from feedpub.store.engine import StoreBase, chunks
+from feedpub.store.schema import t_deliveries
+
+# Recipients per enqueue transaction: a crash mid-enqueue keeps the finished
+# chunks, and the rerun (idempotent) adds only the rest.
+ENQUEUE_CHUNK = 500
+
+Recipient = tuple[int | None, str, str | None]  # (subscriber id, address, variant key)
+
+_d = t_deliveries.c
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        edition_id=row.edition_id,
+        address=row.address,
+        status=cast(DeliveryStatus, row.status),
+        created=row.created,
+        updated=row.updated,
+        subscriber_id=row.subscriber_id,
+        variant_key=row.variant_key,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        message_id=row.message_id,
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        sent_at=row.sent_at,
+    )
+
+
+class DeliveriesMixin(StoreBase):
+    def enqueue_deliveries(
+        self, edition_id: int, recipients: Iterable[Recipient], now: datetime
+    ) -> int:
+        """Add a pending delivery per recipient address not yet queued for the
+        edition; return how many were added (0 on a second call)."""
+        require_aware("now", now)
+        added = 0
+        for chunk in chunks(recipients, ENQUEUE_CHUNK):
+            # Queue order is input order; a repeated address keeps its first entry.
+            wanted: dict[str, tuple[int | None, str | None]] = {}
+            for sid, address, key in chunk:
+                wanted.setdefault(address, (sid, key))
+            # Under the writer lock: the existence check and the insert must
+            # not interleave with another enqueue of the same edition.
+            with self._guard("cannot enqueue deliveries"), self._writing() as conn:
+                queued = conn.execute(
+                    select(_d.address).where(
+                        _d.edition_id == edition_id, _d.address.in_(list(wanted))
+                    )
+                ).scalars()
+                for address in queued:
+                    del wanted[address]
+                rows = [
+                    {
+                        "edition_id": edition_id,
+                        "subscriber_id": sid,
+                        "address": address,
+                        "variant_key": key,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created": now,
+                        "updated": now,
+                    }
+                    for address, (sid, key) in wanted.items()
+                ]
+                if rows:
+                    conn.execute(t_deliveries.insert(), rows)
+            added += len(rows)
+        return added
+
+    def claim_deliveries(
+        self, edition_id: int, worker: str, limit: int, now: datetime, stale_after: timedelta
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` pending (or stale claimed) deliveries of the
+        edition for ``worker``, oldest first, and return them claimed. Two
+        workers, in any processes or on any machines, never get the same row.
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers claim side by side
+        without waiting for each other or the ingest's writer lock. SQLite has
+        one writer at a time anyway: the claim runs under the writer lock."""
+        require_aware("now", now)
+        if limit <= 0:
+            return []
+        stale = and_(_d.status == "claimed", _d.claimed_at <= now - stale_after)
+        claimable = and_(_d.edition_id == edition_id, or_(_d.status == "pending", stale))
+        query = (
+            select(_d.id)
+            .where(claimable)
+            .order_by(_d.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        # A stale claim was a send that never reported back: count it.
+        lost = _d.status == "claimed"
+        with self._guard("cannot claim deliveries"), self._claiming() as conn:
+            ids = list(conn.execute(query).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                t_deliveries.update()
+                .where(_d.id.in_(ids))
+                .values(
+                    status="claimed",
+                    claimed_by=worker,
+                    claimed_at=now,
+                    updated=now,
+                    attempts=case((lost, _d.attempts + 1), else_=_d.attempts),
+                    last_error=case(
+                        (lost, literal("claim expired: ") + func.coalesce(_d.claimed_by, "")),
+                        else_=_d.last_error,
+                    ),
+                )
+            )
+            rows = conn.execute(select(t_deliveries).where(_d.id.in_(ids)).order_by(_d.id))
+            return [_delivery(r) for r in rows]
+
+    def mark_sent(
+        self, delivery_id: int, message_id: str, now: datetime, *, worker: str | None = None
+    ) -> bool:
+        """Record a claimed delivery as sent. False when it is not claimed
+        (by ``worker``, when given): already finished, or never claimed."""
+        return self._finish(
+            delivery_id, worker, now, status="sent", message_id=message_id, sent_at=now
+        )
+
+    def mark_failed(
+        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
+    ) -> bool:
+        """Give up on a claimed delivery (a permanent error such as a rejected
+        address); False when it is not claimed."""
+        return self._finish(delivery_id, worker, now, status="failed", last_error=reason)
+
+    def mark_skipped(
+        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
+    ) -> bool:
+        """Decide not to send a claimed delivery (the subscriber left since
+        it was queued); False when it is not claimed."""
+        # Not an attempt: nothing was tried.
+        return self._finish(
+            delivery_id, worker, now, tried=False, status="skipped", last_error=reason
+        )
+
+    def release(
+        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
+    ) -> bool:
+        """Defer a claimed delivery (a temporary error): back to pending with
+        one more attempt counted; False when it is not claimed."""
+        return self._finish(
+            delivery_id,
+            worker,
+            now,
+            status="pending",
+            last_error=reason,
+            claimed_by=None,
+            claimed_at=None,
+        )
+
+    def delivery_counts(self, edition_id: int) -> dict[DeliveryStatus, int]:
+        """Deliveries of the edition per status, every status present."""
+        counts: dict[DeliveryStatus, int] = dict.fromkeys(DELIVERY_STATUSES, 0)
+        query = (
+            select(_d.status, func.count()).where(_d.edition_id == edition_id).group_by(_d.status)
+        )
+        with self._guard("cannot count deliveries"), self._engine.connect() as conn:
+            for status, count in conn.execute(query):
+                counts[cast(DeliveryStatus, status)] = int(count)
+        return counts
+
+    def delivery_failures(self, edition_id: int) -> list[Delivery]:
+        """The failed deliveries of the edition, in queue order."""
+        query = (
+            select(t_deliveries)
+            .where(_d.edition_id == edition_id, _d.status == "failed")
+            .order_by(_d.id)
+        )
+        with self._guard("cannot read deliveries"), self._engine.connect() as conn:
+            return [_delivery(r) for r in conn.execute(query)]
+
+    def deliveries(self, edition_id: int) -> list[Delivery]:
+        """Every delivery of the edition, in queue order."""
+        query = select(t_deliveries).where(_d.edition_id == edition_id).order_by(_d.id)
+        with self._guard("cannot read deliveries"), self._engine.connect() as conn:
+            return [_delivery(r) for r in conn.execute(query)]
+
+    def _finish(
+        self,
+        delivery_id: int,
+        worker: str | None,
+        now: datetime,
+        *,
+        tried: bool = True,
+        **values: Any,
+    ) -> bool:
+        require_aware("now", now)
+        if values["status"] not in DELIVERY_STATUSES:
+            raise ValueError(f"delivery status {values['status']!r}")
+        where: list[ColumnElement[bool]] = [_d.id == delivery_id, _d.status == "claimed"]
+        if worker is not None:
+            where.append(_d.claimed_by == worker)
+        query = (
+            t_deliveries.update()
+            .where(*where)
+            .values(attempts=_d.attempts + int(tried), updated=now, **values)
+        )
+        with self._guard("cannot update delivery"), self._engine.begin() as conn:
+            return bool(conn.execute(query).rowcount)
+
+    def _claiming(self) -> AbstractContextManager[Connection]:
+        if self._engine.dialect.name == "sqlite":
+            return self._writing()
+        return self._engine.begin()

@@ -1,0 +1,160 @@
+"""Engine plumbing shared by every part of the store: opening an engine,
+the SQLite and PostgreSQL write locks, the error guard and ``UtcDateTime``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, Dialect
+from sqlalchemy.exc import SQLAlchemyError, StatementError
+from sqlalchemy.types import TypeDecorator
+
+from feedpub.model import require_aware
+
+T = TypeVar("T")
+
+# Ids per IN (...) list: SQLite caps bound parameters per statement.
+IN_CHUNK = 900
+
+# Execution option naming the statement that opens a SQLite transaction.
+_SQLITE_BEGIN = "feedpub_sqlite_begin"
+
+
+class StoreError(Exception):
+    """The store cannot be reached, its schema is unusable, or a database
+    operation failed. The message names the URL with the password hidden and
+    the reason; the SQLAlchemy error, if any, is the ``__cause__``."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back UTC-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        require_aware("stored datetime", value)
+        value = value.astimezone(UTC)
+        # SQLite would silently drop the offset; store naive UTC explicitly so
+        # text ordering and equality are by UTC instant.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def mask_password(url: str) -> str:
+    """Hide the password of a URL that SQLAlchemy could not even parse."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+class StoreBase:
+    """The engine and the two ways every domain part uses it: the guard that
+    turns database errors into ``StoreError`` and the serialised writer."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._where = engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """Turn any SQLAlchemy error into a StoreError naming the store."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            # The underlying message alone (from the driver, or from a bind
+            # processor such as an out-of-range date): SQLAlchemy's also
+            # carries the statement and its parameters (whole article bodies).
+            orig = exc.orig if isinstance(exc, StatementError) else None
+            detail = orig if orig is not None else exc
+            raise StoreError(
+                f"store {self._where}: {doing}: {type(exc).__name__}: {detail}".strip()
+            ) from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A read-then-write transaction, run one at a time against every
+        other feedpub writer of this store, in any process."""
+        with self._engine.connect() as conn, writing(conn):
+            yield conn
+
+
+@contextmanager
+def writing(conn: Connection) -> Iterator[None]:
+    """Begin a transaction on ``conn`` holding the store's writer lock until
+    it ends: two ingests at once (an overlapping cron run, ``serve`` beside a
+    manual run) must not both find an article or tag missing and both insert
+    it, and two processes opening an old store must not both migrate it.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock up front, waiting up
+    to the busy timeout (a deferred transaction that read first would get
+    "database is locked" at once when another process wrote meanwhile).
+    PostgreSQL: a transaction-scoped advisory lock per schema."""
+    conn.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:name || current_schema()))"),
+                {"name": "feedpub-store-write:"},
+            )
+        yield
+
+
+def analyze(conn: Connection, tables: str) -> None:
+    """Refresh planner statistics after bulk writes (PostgreSQL only:
+    SQLite picks these indexes by rule, statistics or not)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {tables}"))
+
+
+def open_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        database = url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    # pre_ping: a long-running service outlives server restarts and idle timeouts.
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module only opens a transaction before the first write, so
+    # the reads of a transaction would each see another snapshot and an
+    # upgrade to writing could fail at once. feedpub emits BEGIN itself
+    # (``_sqlite_begin``), the documented SQLAlchemy recipe for pysqlite.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # Cascade deletes to article_tags; WAL lets feed builds read while
+        # ingest writes; wait for a writer instead of failing at once.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))

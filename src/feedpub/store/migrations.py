@@ -1,0 +1,85 @@
+"""Forward-only, versioned schema migrations: a deployed store upgrades in place.
+
+``MIGRATIONS[n]`` takes a store from version n-1 to n. Each step runs in its
+own transaction under the writer lock, re-reads the version first (another
+process may have migrated meanwhile) and records its version before it
+commits, so a crash leaves the store at the last finished step and the next
+open resumes there. A new store is created at ``SCHEMA_VERSION`` directly
+from ``schema``. A step, once released, is never edited: later changes are
+new steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.engine import Connection
+
+from feedpub.store.engine import StoreError, writing
+from feedpub.store.schema import (
+    SCHEMA_VERSION,
+    metadata,
+    t_deliveries,
+    t_schema_version,
+    t_subscribers,
+)
+
+
+def _v2_first_url(conn: Connection) -> None:
+    """Remember each article's first URL; today's is the best there is."""
+    conn.execute(text("ALTER TABLE articles ADD COLUMN first_url TEXT"))
+    conn.execute(text("UPDATE articles SET first_url = url"))
+
+
+def _v3_subscribers_and_deliveries(conn: Connection) -> None:
+    """New tables, so created from their definitions; if a later version
+    alters them, copy the DDL they have now into this step first."""
+    t_subscribers.create(conn)
+    t_deliveries.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2_first_url,
+    3: _v3_subscribers_and_deliveries,
+}
+assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
+
+
+def stored_version(conn: Connection) -> int | None:
+    """The store's schema version, None for an empty database."""
+    if not inspect(conn).has_table(t_schema_version.name):
+        return None
+    found = conn.execute(select(func.max(t_schema_version.c.version))).scalar()
+    return None if found is None else int(found)
+
+
+def _refuse_newer(where: str, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store {where}: schema version {version} is newer than the "
+            f"{SCHEMA_VERSION} this feedpub knows; a newer feedpub upgraded it: "
+            "upgrade feedpub (or point store.url elsewhere)"
+        )
+
+
+def ensure_schema(engine: Engine, where: str) -> int:
+    """Create the schema of an empty store, or migrate an older one up to
+    ``SCHEMA_VERSION``; return the version found before. Raises StoreError
+    for a store newer than this code."""
+    with engine.connect() as conn, writing(conn):
+        found = stored_version(conn)
+        if found is None:
+            metadata.create_all(conn)
+            conn.execute(t_schema_version.insert().values(version=SCHEMA_VERSION))
+            return SCHEMA_VERSION
+        _refuse_newer(where, found)
+    for target in range(found + 1, SCHEMA_VERSION + 1):
+        with engine.connect() as conn, writing(conn):
+            now_at = stored_version(conn) or 0
+            _refuse_newer(where, now_at)
+            if now_at >= target:
+                continue  # another process got here first
+            MIGRATIONS[target](conn)
+            conn.execute(t_schema_version.insert().values(version=target))
+    return found

@@ -1,0 +1,155 @@
+"""The tables at the current ``SCHEMA_VERSION``.
+
+A new store is created from these definitions in one step; an older store
+reaches the same shape through ``migrations``. Changing a table here means
+adding a migration there (and bumping ``SCHEMA_VERSION``), and the test that
+compares a migrated version-1 store with a fresh one keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+
+from feedpub.store.engine import UtcDateTime
+
+SCHEMA_VERSION = 3
+
+metadata = MetaData()
+
+t_schema_version = Table(
+    "schema_version",
+    metadata,
+    # One row per version reached; the highest is the store's version.
+    Column("version", Integer, primary_key=True),
+)
+
+t_articles = Table(
+    "articles",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("author", Text),
+    Column("published", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Column("url", Text),
+    Column("image", Text),
+    Column("source", Text, nullable=False),
+    Column("content_hash", String(128), nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    # v2: the URL the article had when it first had one; never changes after,
+    # so ids derived from it survive a later change of URL.
+    Column("first_url", Text),
+    # Main feed, archive pages and digests all read newest first.
+    Index("ix_articles_published_id", "published", "id"),
+)
+
+t_tags = Table(
+    "tags",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("slug", String(255), nullable=False, unique=True),
+)
+
+t_article_tags = Table(
+    "article_tags",
+    metadata,
+    Column(
+        "article_id",
+        String(255),
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("tag_key", String(255), ForeignKey("tags.key"), primary_key=True),
+    # A copy of articles.published so per-tag newest-N is one index range scan
+    # instead of a join that sorts every article of a big tag.
+    Column("published", UtcDateTime, nullable=False),
+    Index("ix_article_tags_tag_published", "tag_key", "published", "article_id"),
+)
+
+t_rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("seen", UtcDateTime, nullable=False),
+    Column("location", Text),
+    Index("ix_rejects_seen", "seen"),
+)
+
+t_editions = Table(
+    "editions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(255), nullable=False),
+    Column("slot", UtcDateTime, nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    Column("dropped", Integer, nullable=False, default=0),
+    # Ordered JSON list: an edition is written once and always read whole.
+    Column("article_ids", Text, nullable=False),
+    # The guard that makes re-running a slot (even concurrently) a no-op.
+    UniqueConstraint("digest", "slot", name="uq_editions_digest_slot"),
+)
+
+# v3 ---------------------------------------------------------------------------
+
+t_subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # As given (the mailbox part may be case-sensitive); unique ignoring case.
+    Column("email", Text, nullable=False),
+    Column("name", Text),
+    Column("status", String(16), nullable=False),
+    # JSON lists of names: digests (empty = every digest), tags (empty = no
+    # preference). Read whole with the row, never queried inside.
+    Column("digests", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    # Random, for confirm and unsubscribe links: the address alone must not
+    # be enough to change someone's subscription.
+    Column("token", String(64), nullable=False, unique=True),
+    Column("created", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Index("ix_subscribers_status_id", "status", "id"),
+)
+Index("uq_subscribers_email", func.lower(t_subscribers.c.email), unique=True)
+
+t_deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+    # Kept (as NULL) when the subscriber is removed: the row still proves what
+    # was sent to which address.
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="SET NULL")),
+    Column("address", Text, nullable=False),
+    # Which rendering the recipient gets (tag preferences, token): the sender's key.
+    Column("variant_key", Text),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("message_id", Text),
+    Column("claimed_by", Text),
+    Column("claimed_at", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    Column("created", UtcDateTime, nullable=False),
+    # The last change of status: how long a row has been pending or failed.
+    Column("updated", UtcDateTime, nullable=False),
+    # Exactly one row per recipient of an edition, however often it is enqueued.
+    UniqueConstraint("edition_id", "address", name="uq_deliveries_edition_address"),
+    Index("ix_deliveries_edition_status_id", "edition_id", "status", "id"),
+)
