@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from feedpub.config import Config, load_config
+from feedpub.config import Config, DigestConfig, EmailConfig, load_config
+from feedpub.digests import Site
 from feedpub.model import Article, Edition, Tag
 from feedpub.text.arabic import make_tag
 
@@ -159,7 +160,7 @@ def big_articles(count: int, slot: datetime = SLOT, words: int = 300) -> list[Ar
 
 class FakeStore:
     """The in-memory stand-in for store.SqlStore: the reader protocols of
-    select and digest, with the same ordering rules."""
+    feeds.select and digests, with the same ordering rules."""
 
     def __init__(self, stored: Sequence[Article] = ()) -> None:
         self.stored = list(stored)
@@ -203,7 +204,7 @@ class FakeStore:
         items = self._newest_first(items)
         return items if limit is None else items[:limit]
 
-    # digest.EditionReader / ArchiveReader
+    # digests.EditionReader / ArchiveReader
     def add_edition(self, edition: Edition) -> bool:
         if self.get_edition(edition.digest, edition.slot) is not None:
             return False
@@ -224,3 +225,46 @@ class FakeStore:
         return sorted(
             (e for e in self.recorded if e.digest == digest), key=lambda e: e.slot, reverse=True
         )
+
+
+# The narrow inputs of the digests, built directly (tests/test_app.py checks
+# they are what app makes of CONFIG_YAML): a renderer test needs no Config.
+EMAIL = EmailConfig(
+    postal_address="أخبار الشام، شارع بغداد 12، دمشق، سورية",
+    locale="ar_SY",
+    digits="arab",
+    unsubscribe_url="https://news.example.org/unsubscribe/{token}",
+    unsubscribe_mailto="unsubscribe@news.example.org",
+)
+DAILY = DigestConfig(
+    name="daily",
+    title="النشرة اليومية",
+    schedule="0 7 * * *",
+    subject="{{ site_title }}: أهم الأخبار ليوم {{ date }}",
+    from_addr="أخبار الشام <news@news.example.org>",
+    reply_to="editor@news.example.org",
+    max_items=15,
+    only_if_new=True,
+    first_lookback=timedelta(hours=24),
+)
+EVENING = DigestConfig(
+    name="evening",
+    title="نشرة المساء",
+    schedule="0 7,19 * * *",
+    subject="{{ digest_title }} ({{ count }})",
+    from_addr="news@news.example.org",
+    tags=("روسيا",),
+)
+
+
+def make_site(folder: Path) -> Site:
+    """The site of CONFIG_YAML, its public folder under ``folder``."""
+    return Site(
+        title="أخبار الشام",
+        url="https://news.example.org",
+        language="ar",
+        timezone=DAMASCUS,
+        domain="news.example.org",
+        public_url="https://news.example.org",
+        public_dir=folder / "public",
+    )

@@ -82,7 +82,7 @@ def test_run_ingests_builds_feeds_and_makes_the_digest(
     assert (public / "tag" / "بوتين" / "rss.xml").is_file()
     assert (public / "archive" / "daily" / "2026-11-29.html").is_file()
 
-    (eml,) = (site.parent / "outbox").glob("*.eml")
+    (eml,) = (site.parent / "outbox" / "new").glob("*.eml")
     email = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
     assert email["Subject"].startswith("أخبار الشام")
     assert email.get_content_type() == "multipart/alternative"
@@ -100,7 +100,7 @@ def test_second_run_changes_nothing(site: Path, capsys: pytest.CaptureFixture[st
     assert lines[2] == "digest daily: nothing due"
     after = {p: p.stat().st_mtime_ns for p in public.rglob("*") if p.is_file()}
     assert after == before
-    assert len(list((site.parent / "outbox").glob("*.eml"))) == 1
+    assert len(list((site.parent / "outbox" / "new").glob("*.eml"))) == 1
 
 
 def test_edited_page_updates_one_article(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -242,16 +242,17 @@ def test_service_jobs_publish_and_make_each_digest(site: Path) -> None:
     from datetime import datetime
 
     from feedpub import service
-    from feedpub.cli import service_jobs
+    from feedpub.app import make_publisher
     from feedpub.config import load_config
 
     cfg = load_config(site)
-    jobs = service_jobs(cfg, clock=lambda: datetime.fromisoformat(NOW))
+    started = datetime.fromisoformat(NOW)
+    publisher = make_publisher(cfg, now=started)
+    jobs = publisher.service_jobs(clock=lambda: started)
     assert [(j.name, j.schedule) for j in jobs] == [
         ("publish", "*/10 * * * *"),
         ("digest-daily", "0 7 * * *"),
     ]
-    started = datetime.fromisoformat(NOW)
     scheduled = service.build_service(jobs, cfg.site.timezone, first_run=started)
     pending = {job.id: job for job in scheduled.get_jobs()}
     assert sorted(pending) == ["digest-daily", "publish"]
@@ -262,18 +263,23 @@ def test_service_jobs_publish_and_make_each_digest(site: Path) -> None:
     assert (site.parent / "public" / "atom.xml").is_file()
     assert not (site.parent / "outbox").exists()
     jobs[1].run()
-    assert len(list((site.parent / "outbox").glob("*.eml"))) == 1
+    assert len(list((site.parent / "outbox" / "new").glob("*.eml"))) == 1
 
 
 def test_a_failing_service_job_logs_one_line_and_does_not_raise(
     site: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from feedpub.cli import service_jobs
+    from datetime import datetime
+
+    from feedpub.app import make_publisher
     from feedpub.config import load_config
 
-    monkeypatch.setenv("FEEDPUB_STORE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
-    publish = service_jobs(load_config(site))[0]
-    publish.run()
+    # The feeds' folder cannot be made: the build fails, the job says so.
+    (site.parent / "public").write_text("a file where the folder goes", encoding="utf-8")
+    now = datetime.fromisoformat(NOW)
+    with make_publisher(load_config(site), now=now) as publisher:
+        publish = publisher.service_jobs(clock=lambda: now)[0]
+        publish.run()
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert record.getMessage().startswith("publish failed:")
 
@@ -372,3 +378,19 @@ def test_listing_into_a_closed_pipe_is_quiet(site: Path, tmp_path: Path) -> None
         listing.stdout.close()
         err = listing.stderr.read()
     assert (listing.returncode, err) == (0, b"")
+
+
+def test_help_loads_none_of_the_heavy_libraries() -> None:
+    # --help (and a usage error) answer before the stages are imported.
+    probe = (
+        "import sys\n"
+        "from feedpub.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('sqlalchemy', 'premailer', 'apscheduler', 'babel', 'feedpub.app')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -1,8 +1,10 @@
-"""The composition root: the one place that wires the stages together.
+"""The composition root: the one place that wires the stages together
+(lemon24/reader's ``make_reader`` is the model).
 
-Every function takes the config, an open store and the time ``now`` (read
-once, by the caller at the top), so a run is deterministic under test and
-tests can hand in their own store.
+``make_publisher`` opens the store (unless one is handed in) and returns a
+``Publisher``: every front end (cli, service, web) and the tests go through
+it. It holds the time ``now``, read once by the caller, so a run is
+deterministic under test; and it hands each stage its own config section.
 """
 
 from __future__ import annotations
@@ -11,26 +13,227 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from types import TracebackType
 
-from feedpub import delivery as deliver
-from feedpub import digests as digest
-from feedpub import feeds, ingest
+from feedpub import delivery, digests, feeds, ingest
 from feedpub import output as publish
-from feedpub.config import Config, DigestConfig
-from feedpub.digests import message
+from feedpub.config import Config
 from feedpub.feeds import select, websub
 from feedpub.model import Article, BuildReport, Edition, IngestReport, Reject
-from feedpub.store import SqlStore
+from feedpub.output import OutputError
+from feedpub.store import SqlStore, StoreError
 from feedpub.text.uri import iri_to_uri
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (files done, files in all)
 
+# What a failed piece of work raises (store unreachable, output locked or not
+# writable): the front ends report these as one line, not a traceback.
+WORK_FAILURES: tuple[type[Exception], ...] = (StoreError, OutputError, OSError)
 
-def open_store(cfg: Config) -> SqlStore:
-    return SqlStore.open(cfg.store.url)
+
+# --- the publisher -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    digest: str
+    edition: Edition | None
+    delivered: tuple[str, ...] = ()  # where each message sent went (the sender's detail)
+
+    def summary(self) -> str:
+        if self.edition is None:
+            return f"digest {self.digest}: nothing due"
+        return (
+            f"digest {self.digest}: edition {self.edition.slot.isoformat()} with "
+            f"{len(self.edition.article_ids)} articles"
+            + (f" ({self.edition.dropped} left out for size)" if self.edition.dropped else "")
+            + f", {len(self.delivered)} delivered"
+        )
+
+
+@dataclass(frozen=True)
+class RunReport:
+    ingest: IngestReport
+    build: BuildReport
+    digests: tuple[DigestOutcome, ...]
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A named piece of work for ``service`` (which declares what it needs of one)."""
+
+    name: str
+    schedule: str  # crontab expression
+    run: Callable[[], None]
+
+
+def digest_site(cfg: Config) -> digests.Site:
+    """The few site values the digests need."""
+    return digests.Site(
+        title=cfg.site.title,
+        url=cfg.site.url,
+        language=cfg.site.language,
+        timezone=cfg.site.timezone,
+        domain=cfg.site.domain,
+        public_url=cfg.feeds.url,
+        public_dir=cfg.feeds.output,
+    )
+
+
+def make_publisher(cfg: Config, *, now: datetime, store: SqlStore | None = None) -> Publisher:
+    """A Publisher working as of ``now`` (tz-aware). Opens ``cfg.store``
+    unless ``store`` is given; a store it opened is closed again if building
+    the publisher fails, and by ``Publisher.close`` (a store handed in stays
+    the caller's to close)."""
+    opened = store is None
+    used = SqlStore.open(cfg.store.url) if store is None else store
+    try:
+        return Publisher(cfg, used, now, owns_store=opened)
+    except BaseException:
+        if opened:
+            used.close()
+        raise
+
+
+class Publisher:
+    """The stages wired to one config, one store and one time. A context manager."""
+
+    def __init__(self, cfg: Config, store: SqlStore, now: datetime, *, owns_store: bool) -> None:
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        self.cfg = cfg
+        self.now = now
+        self._store = store
+        self._owns_store = owns_store
+        self._renderer = digests.Renderer(digest_site(cfg), cfg.email)
+        self._sender: delivery.Sender = delivery.Outbox(cfg.delivery.outbox)
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._sender.close()
+        if self._owns_store:
+            self._store.close()
+
+    def at(self, now: datetime) -> Publisher:
+        """The same wiring and store as of another time (a service job's);
+        closing it leaves the store open."""
+        return Publisher(self.cfg, self._store, now, owns_store=False)
+
+    def ingest(self, progress: Progress | None = None) -> IngestReport:
+        return ingest_sources(self.cfg, self._store, self.now, progress=progress)
+
+    def build(self) -> BuildReport:
+        return build_feeds(self.cfg, self._store)
+
+    def articles(self, limit: int | None = None) -> list[Article]:
+        """The stored articles, newest first."""
+        return self._store.latest_articles(limit=limit)
+
+    def rejects(self) -> list[Reject]:
+        return self._store.rejects()
+
+    def digest(self, name: str) -> DigestOutcome:
+        """Make the edition of digest ``name`` if one is due: render it, write
+        its web archive page, hand it to delivery, then record it. Delivery
+        is keyed by edition and recipient, so a run that dies before
+        recording and is rerun never sends a second copy; recording last
+        means a failed render or delivery leaves the slot open for the next
+        run."""
+        digest_cfg = self.cfg.digest(name)
+        tz = self.cfg.site.timezone
+        planned = digests.plan_edition(self._store, digest_cfg, self.now, tz=tz)
+        if planned is None:
+            return DigestOutcome(name, None)
+        rendered = self._renderer.render(planned)  # warns when it leaves articles out
+        edition = digests.edition_record(planned, rendered, self.now)
+        # The web copy first: the email's «view in browser» link points at it.
+        site, email, now = self._renderer.site, self.cfg.email, self.now
+        digests.write_archive(self._store, digest_cfg, rendered, site, email)
+        delivered = []
+        # No subscriber list yet: the outbox gets one copy for the editor.
+        for recipient in (delivery.outbox_recipient(digest_cfg),):
+            message = digests.build_message(
+                rendered, digest_cfg, site, email, to=recipient, unsubscribe_token=None, now=now
+            )
+            key = delivery.message_key(edition.digest, edition.slot, recipient)
+            result = self._sender.send(message, key)
+            if result.status == "sent":
+                delivered.append(result.detail)
+            else:
+                log.info("digest %s: %s for %s: %s", name, result.status, key, result.detail)
+        if not self._store.add_edition(edition):
+            # Another run (maybe on another machine) recorded this slot first.
+            log.info("digest %s: slot %s was recorded by another run", name, edition.slot)
+        return DigestOutcome(name, edition, tuple(delivered))
+
+    def preview(self, name: str) -> tuple[str, str]:
+        """The coming edition of digest ``name`` as (html, text), as a reader
+        would get it, without recording or sending anything."""
+        digest_cfg = self.cfg.digest(name)
+        tz = self.cfg.site.timezone
+        planned = digests.preview_edition(self._store, digest_cfg, self.now, tz=tz)
+        return digests.personalize(
+            self._renderer.render(planned),
+            self.cfg.email,
+            to=delivery.outbox_recipient(digest_cfg),
+            unsubscribe_token=None,
+        )
+
+    def run(self, progress: Progress | None = None) -> RunReport:
+        """One cron run: ingest, build the feeds, make every due digest."""
+        ingested = self.ingest(progress)
+        built = self.build()
+        outcomes = tuple(self.digest(d.name) for d in self.cfg.digests)
+        return RunReport(ingested, built, outcomes)
+
+    def service_jobs(self, clock: Callable[[], datetime]) -> list[ScheduledJob]:
+        """The jobs of ``feedpub serve``: ingest and build on service.schedule,
+        and each digest (after a fresh ingest and build, so it carries the
+        latest news) on its own schedule. A job reads ``clock`` when it runs
+        and works on this publisher's store; a known failure is logged as
+        one line and the job runs again at its next time."""
+
+        def publish_job() -> None:
+            at = self.at(clock())
+            log.info(at.ingest().summary())
+            log.info(at.build().summary())
+
+        def digest_job(name: str) -> Callable[[], None]:
+            def run() -> None:
+                at = self.at(clock())
+                at.ingest()
+                at.build()
+                log.info(at.digest(name).summary())
+
+            return run
+
+        jobs = [ScheduledJob("publish", self.cfg.service.schedule, _logged("publish", publish_job))]
+        for digest in self.cfg.digests:
+            runner = _logged(f"digest {digest.name}", digest_job(digest.name))
+            jobs.append(ScheduledJob(f"digest-{digest.name}", digest.schedule, runner))
+        return jobs
+
+
+def _logged(name: str, job: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except WORK_FAILURES as exc:
+            log.error("%s failed: %s", name, exc)
+
+    return run
 
 
 # --- ingest --------------------------------------------------------------------
@@ -126,95 +329,3 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
             for problem in websub.ping(iri_to_uri(cfg.feeds.websub_hub), changed):
                 log.warning("%s", problem)  # each problem starts with "websub:"
     return report
-
-
-# --- digests -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DigestOutcome:
-    digest: str
-    edition: Edition | None
-    delivered: tuple[Path, ...] = ()
-
-    def summary(self) -> str:
-        if self.edition is None:
-            return f"digest {self.digest}: nothing due"
-        return (
-            f"digest {self.digest}: edition {self.edition.slot.isoformat()} with "
-            f"{len(self.edition.article_ids)} articles"
-            + (f" ({self.edition.dropped} left out for size)" if self.edition.dropped else "")
-            + f", {len(self.delivered)} delivered"
-        )
-
-
-def preview_digest(cfg: Config, store: SqlStore, name: str, now: datetime) -> tuple[str, str]:
-    """The coming edition of digest ``name`` as (html, text), as a reader
-    would get it, without recording or sending anything."""
-    digest_cfg = cfg.digest(name)
-    rendered = digest.render_edition(digest.preview_edition(store, cfg, digest_cfg, now), cfg)
-    return message.personalize(
-        rendered, cfg, to=deliver.outbox_recipient(digest_cfg), unsubscribe_token=None
-    )
-
-
-def make_digest(cfg: Config, store: SqlStore, name: str, now: datetime) -> DigestOutcome:
-    """Make the edition of digest ``name`` if one is due: render it, write its
-    web archive page, hand it to delivery, then record it. Delivery is keyed by
-    edition and recipient, so a run that dies before recording and is rerun
-    never sends a second copy; recording last means a failed render or
-    delivery leaves the slot open for the next run."""
-    digest_cfg = cfg.digest(name)
-    planned = digest.plan_edition(store, cfg, digest_cfg, now)
-    if planned is None:
-        return DigestOutcome(name, None)
-    rendered = digest.render_edition(planned, cfg)  # warns when it leaves articles out
-    edition = digest.edition_record(planned, rendered, now)
-    # The web copy first: the email's «view in browser» link points at it.
-    digest.write_archive(store, cfg, digest_cfg, rendered)
-    delivered = _deliver(cfg, digest_cfg, rendered, edition, now)
-    if not store.add_edition(edition):
-        # Another run (maybe on another machine) recorded this slot first.
-        log.info("digest %s: slot %s was recorded by another run", name, edition.slot)
-    return DigestOutcome(name, edition, delivered)
-
-
-def _deliver(
-    cfg: Config,
-    digest_cfg: DigestConfig,
-    rendered: digest.RenderedEdition,
-    edition: Edition,
-    now: datetime,
-) -> tuple[Path, ...]:
-    # No subscriber list yet: the outbox gets one copy for the editor.
-    outbox = deliver.Outbox(cfg.delivery.outbox)
-    recipient = deliver.outbox_recipient(digest_cfg)
-    email = message.build_message(
-        rendered, digest_cfg, cfg, to=recipient, unsubscribe_token=None, now=now
-    )
-    path = outbox.deliver(email, deliver.message_key(edition.digest, edition.slot, recipient))
-    return (path,) if path is not None else ()
-
-
-def due_digests(cfg: Config, store: SqlStore, now: datetime) -> list[DigestOutcome]:
-    return [make_digest(cfg, store, d.name, now) for d in cfg.digests]
-
-
-# --- the whole job -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunReport:
-    ingest: IngestReport
-    build: BuildReport
-    digests: tuple[DigestOutcome, ...]
-
-
-def run(
-    cfg: Config, store: SqlStore, now: datetime, *, progress: Progress | None = None
-) -> RunReport:
-    """One cron run: ingest, build the feeds, make every due digest."""
-    ingested = ingest_sources(cfg, store, now, progress=progress)
-    built = build_feeds(cfg, store)
-    outcomes = tuple(due_digests(cfg, store, now))
-    return RunReport(ingested, built, outcomes)

@@ -9,30 +9,28 @@ Exit codes: 0 done (rejected input included: it is reported and recorded),
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from feedpub import __version__, service
-from feedpub import app as pipeline
-from feedpub.config import Config, ConfigError, load_config
-from feedpub.model import Article
-from feedpub.output import OutputError
-from feedpub.store import SqlStore, StoreError
+from feedpub import __version__
+
+if TYPE_CHECKING:
+    from feedpub.app import Progress, Publisher
+    from feedpub.config import Config
+    from feedpub.model import Article
+
+# Everything else is imported after the arguments are parsed, and the
+# scheduler only by ``serve``: ``feedpub --help`` (and a typo) answers at once
+# instead of loading SQLAlchemy, premailer, Babel and APScheduler first.
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 # Pins the clock of a run (ISO 8601 with offset): for tests, and for replaying
 # a run as of a given moment.
 NOW_ENV = "FEEDPUB_NOW"
-
-log = logging.getLogger("feedpub")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(verbose=args.verbose)
+    from feedpub import app
+    from feedpub.config import ConfigError, load_config
+
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
@@ -113,12 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"feedpub: {NOW_ENV}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.command == "serve":
-        service.serve(service_jobs(cfg), cfg.site.timezone, started=now)
-        return EXIT_OK
     try:
-        with pipeline.open_store(cfg) as store:
-            return _dispatch(args, cfg, store, now)
+        with app.make_publisher(cfg, now=now) as publisher:
+            return _dispatch(args, cfg, publisher)
     except ConfigError as exc:
         print(f"feedpub: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -127,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # report; stdout is pointed at /dev/null so the exit flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except (StoreError, OutputError, OSError) as exc:
+    except app.WORK_FAILURES as exc:
         print(f"feedpub: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -137,51 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def service_jobs(cfg: Config, clock: Callable[[], datetime] | None = None) -> list[service.Job]:
-    """The jobs of ``feedpub serve``: ingest and build on service.schedule,
-    and each digest (after a fresh ingest and build, so it carries the latest
-    news) on its own schedule. A job reads the clock when it runs."""
-    read_clock = clock or _now
-
-    def publish() -> None:
-        with pipeline.open_store(cfg) as store:
-            now = read_clock()
-            log.info(pipeline.ingest_sources(cfg, store, now).summary())
-            log.info(pipeline.build_feeds(cfg, store).summary())
-
-    def digest_job(name: str) -> Callable[[], None]:
-        def run() -> None:
-            with pipeline.open_store(cfg) as store:
-                now = read_clock()
-                pipeline.ingest_sources(cfg, store, now)
-                pipeline.build_feeds(cfg, store)
-                log.info(pipeline.make_digest(cfg, store, name, now).summary())
-
-        return run
-
-    jobs = [service.Job("publish", cfg.service.schedule, _logged("publish", publish))]
-    for digest in cfg.digests:
-        runner = _logged(f"digest {digest.name}", digest_job(digest.name))
-        jobs.append(service.Job(f"digest-{digest.name}", digest.schedule, runner))
-    return jobs
-
-
-def _logged(name: str, job: Callable[[], None]) -> Callable[[], None]:
-    """Known failures (store down, output locked or unwritable) as one log
-    line; the service carries on and the job runs again at its next time."""
-
-    def run() -> None:
-        try:
-            job()
-        except (StoreError, OutputError, OSError) as exc:
-            log.error("%s failed: %s", name, exc)
-
-    return run
-
-
 def _setup_logging(*, verbose: bool) -> None:
     """Warnings and errors to stderr (cron mails them), info with -v. The
     handler goes on feedpub's logger, replacing one a previous main() set."""
+    import logging
+
     logger = logging.getLogger("feedpub")
     for handler in [h for h in logger.handlers if getattr(h, "feedpub_cli", False)]:
         logger.removeHandler(handler)
@@ -212,21 +170,25 @@ def _now() -> datetime:
     return value
 
 
-def _dispatch(args: argparse.Namespace, cfg: Config, store: SqlStore, now: datetime) -> int:
+def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> int:
     out = sys.stdout
-    if args.command == "ingest":
-        report = pipeline.ingest_sources(cfg, store, now, progress=_progress_bar())
-        print(report.summary(), file=out)
+    tz = cfg.site.timezone
+    if args.command == "serve":
+        from feedpub import service
+
+        service.serve(publisher.service_jobs(_now), tz, started=publisher.now)
+    elif args.command == "ingest":
+        print(publisher.ingest(_progress_bar()).summary(), file=out)
     elif args.command == "articles":
-        _list_articles(store, out, cfg.site.timezone, as_json=args.json, limit=args.limit)
+        _list_articles(publisher, out, tz, as_json=args.json, limit=args.limit)
     elif args.command == "rejects":
-        _list_rejects(store, out, cfg.site.timezone, as_json=args.json)
+        _list_rejects(publisher, out, tz, as_json=args.json)
     elif args.command == "build":
-        print(pipeline.build_feeds(cfg, store).summary(), file=out)
+        print(publisher.build().summary(), file=out)
     elif args.command == "digest":
-        return _digest(args, cfg, store, now, out)
+        return _digest(args, publisher, out)
     elif args.command == "run":
-        result = pipeline.run(cfg, store, now, progress=_progress_bar())
+        result = publisher.run(_progress_bar())
         print(result.ingest.summary(), file=out)
         print(result.build.summary(), file=out)
         for outcome in result.digests:
@@ -234,16 +196,16 @@ def _dispatch(args: argparse.Namespace, cfg: Config, store: SqlStore, now: datet
     return EXIT_OK
 
 
-def _digest(
-    args: argparse.Namespace, cfg: Config, store: SqlStore, now: datetime, out: TextIO
-) -> int:
+def _digest(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
     if args.out and not args.preview:
         print("feedpub: --out goes with --preview", file=sys.stderr)
         return EXIT_USAGE
     if not args.preview:
-        print(pipeline.make_digest(cfg, store, args.name, now).summary(), file=out)
+        print(publisher.digest(args.name).summary(), file=out)
         return EXIT_OK
-    html, text = pipeline.preview_digest(cfg, store, args.name, now)
+    from pathlib import Path
+
+    html, text = publisher.preview(args.name)
     target = Path(args.out or f"{args.name}-preview.html")
     target.write_text(html, encoding="utf-8")
     print(text, file=out)
@@ -252,6 +214,8 @@ def _digest(
 
 
 def _article_json(article: Article) -> dict[str, Any]:
+    from dataclasses import asdict
+
     data = asdict(article)
     for key in ("published", "updated", "first_seen"):
         if data[key] is not None:
@@ -265,9 +229,11 @@ def _article_json(article: Article) -> dict[str, Any]:
 
 
 def _list_articles(
-    store: SqlStore, out: TextIO, tz: tzinfo, *, as_json: bool, limit: int | None
+    publisher: Publisher, out: TextIO, tz: tzinfo, *, as_json: bool, limit: int | None
 ) -> None:
-    for article in store.latest_articles(limit=limit):
+    import json
+
+    for article in publisher.articles(limit):
         if as_json:
             print(json.dumps(_article_json(article), ensure_ascii=False), file=out)
         else:
@@ -279,8 +245,10 @@ def _list_articles(
             )
 
 
-def _list_rejects(store: SqlStore, out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
-    for reject in store.rejects():
+def _list_rejects(publisher: Publisher, out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
+    import json
+
+    for reject in publisher.rejects():
         if as_json:
             record = {
                 "source": reject.source,
@@ -293,7 +261,7 @@ def _list_rejects(store: SqlStore, out: TextIO, tz: tzinfo, *, as_json: bool) ->
             print(f"{reject.seen.astimezone(tz):%Y-%m-%d %H:%M}  {reject.describe()}", file=out)
 
 
-def _progress_bar() -> pipeline.Progress | None:
+def _progress_bar() -> Progress | None:
     """A one-line bar on a terminal; nothing at all under cron (no TTY).
 
     Written by hand: one line of output does not justify a dependency."""

@@ -1,8 +1,8 @@
 """The long-running service (``feedpub serve``), on APScheduler 3.x.
 
 The only module that imports apscheduler. It knows nothing of feedpub's
-stages: it is handed named callables (``app`` makes them) and runs each on its
-cron schedule, whose slots come from ``cron``.
+stages: it is handed named jobs (``app.Publisher.service_jobs`` makes them)
+and runs each on its cron schedule, whose slots come from ``cron``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -49,11 +49,18 @@ class _CronSlots(BaseTrigger):  # type: ignore[misc]
         return f"cron[{self.expression}]"
 
 
-@dataclass(frozen=True)
-class Job:
-    name: str
-    schedule: str  # crontab expression
-    run: Callable[[], object]
+class Job(Protocol):
+    """What the service needs of a job (declared here, by its consumer)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def schedule(self) -> str:  # crontab expression
+        ...
+
+    @property
+    def run(self) -> Callable[[], object]: ...
 
 
 def build_service(

@@ -5,8 +5,8 @@ Outlook.com rewrites them), so every rule is copied onto the elements' style
 attributes. The <style> block is kept for the media queries that make the
 600px layout narrow on phones; they only work with their ``!important``.
 
-Inlining costs milliseconds per call: callers inline once per edition and
-substitute recipient parts into the result afterwards.
+Inlining costs milliseconds per call: ``render`` inlines once per content
+variant and recipient parts go into slots of the result afterwards.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ def inline_css(html: str) -> str:
     No network (no external stylesheets are fetched), ``!important`` kept (the
     phone overrides in media queries lose without it), the style block kept,
     no CSS validation (it rejects mso-* properties), URLs left untouched (no
-    base_url, so placeholders in href such as ``%%UNSUBSCRIBE_URL%%`` pass
-    through unchanged).
+    base_url, so an ASCII slot marker in an href passes through unchanged).
     """
     with warnings.catch_warnings():
         # cssutils marks some of its own API deprecated and premailer 3.10.0

@@ -1,9 +1,9 @@
 """Packaging a rendered digest edition as one recipient's email message.
 
-The HTML is inlined once per edition (slow, in ``digest``); what differs per
-recipient (greeting, unsubscribe link) is left in it as placeholders that
-``personalize`` fills with plain string replacement, so building a message per
-recipient costs microseconds.
+The HTML is inlined once per content variant (slow, in ``render``); what
+differs per recipient (greeting, unsubscribe link) is left in it as slots that
+``personalize`` fills by position (``slots.Personal``), never by searching
+the text, so building a message per recipient costs microseconds.
 
 Headers follow the 2024 Gmail/Yahoo bulk-sender rules: RFC 8058 one-click
 unsubscribe (an https URI plus ``List-Unsubscribe-Post``), ``List-Id``
@@ -23,7 +23,9 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Protocol
 from urllib.parse import quote
 
-from feedpub.config import Config, DigestConfig
+from feedpub.config import DigestConfig, EmailConfig
+from feedpub.digests.site import Site
+from feedpub.digests.slots import Personal
 from feedpub.text.rtl import ltr_html
 from feedpub.text.uri import ascii_domain, iri_to_uri
 
@@ -36,32 +38,27 @@ from feedpub.text.uri import ascii_domain, iri_to_uri
 # usual way are still folded and encoded as before.
 MAIL_POLICY = policy.SMTP.clone(refold_source="none")
 
-# Placeholders the digest templates emit for recipient parts. Chosen to be
-# plain ASCII that neither Jinja, premailer nor lxml rewrite (tested).
-UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
-GREETING = "%%GREETING%%"
-
 
 class RenderedMail(Protocol):
-    """What a message is built from (``digest.RenderedEdition`` has it):
-    ``html`` already inlined, both bodies carrying the placeholders."""
+    """What a message is built from (``render.RenderedEdition`` has it):
+    ``html`` already inlined, both bodies split at the recipient slots."""
 
     @property
     def subject(self) -> str: ...
 
     @property
-    def html(self) -> str: ...
+    def html(self) -> Personal: ...
 
     @property
-    def text(self) -> str: ...
+    def text(self) -> Personal: ...
 
 
-def unsubscribe_url(cfg: Config, token: str | None) -> str:
+def unsubscribe_url(email: EmailConfig, token: str | None) -> str:
     """The https one-click URL for ``token`` (percent-encoded); without a
     token (no subscriber list yet) the mailto address, which needs none."""
     if token is None:
-        return f"mailto:{cfg.email.unsubscribe_mailto}?subject=unsubscribe"
-    return cfg.email.unsubscribe_url.replace("{token}", quote(token, safe=""))
+        return f"mailto:{email.unsubscribe_mailto}?subject=unsubscribe"
+    return email.unsubscribe_url.replace("{token}", quote(token, safe=""))
 
 
 def greeting(to: str) -> str:
@@ -71,31 +68,32 @@ def greeting(to: str) -> str:
 
 
 def personalize(
-    rendered: RenderedMail, cfg: Config, *, to: str, unsubscribe_token: str | None
+    rendered: RenderedMail, email: EmailConfig, *, to: str, unsubscribe_token: str | None
 ) -> tuple[str, str]:
-    """(html, text) with the recipient placeholders filled in."""
-    url = unsubscribe_url(cfg, unsubscribe_token)
+    """(html, text) with the recipient's values in their slots."""
+    url = unsubscribe_url(email, unsubscribe_token)
     hello = greeting(to)
-    html = rendered.html.replace(UNSUBSCRIBE_URL, htmllib.escape(url, quote=True)).replace(
-        GREETING, str(ltr_html(hello))
+    html = rendered.html.fill(
+        {"unsubscribe_url": htmllib.escape(url, quote=True), "greeting": str(ltr_html(hello))}
     )
-    text = rendered.text.replace(UNSUBSCRIBE_URL, url).replace(GREETING, hello)
+    text = rendered.text.fill({"unsubscribe_url": url, "greeting": hello})
     return html, text
 
 
-def list_id(digest: DigestConfig, cfg: Config) -> str:
+def list_id(digest: DigestConfig, site: Site) -> str:
     """RFC 2919 List-Id: the digest's title as phrase, ``<name.domain>``."""
-    label = f"{digest.name}.{ascii_domain(cfg.site.domain)}"
+    label = f"{digest.name}.{ascii_domain(site.domain)}"
     # No quotes around the phrase: the encoder would put them inside the
     # encoded-word, where they no longer delimit anything.
-    title = " ".join((digest.title or cfg.site.title).replace('"', "").split())
+    title = " ".join((digest.title or site.title).replace('"', "").split())
     return f"{title} <{label}>"
 
 
 def build_message(
     rendered: RenderedMail,
     digest: DigestConfig,
-    cfg: Config,
+    site: Site,
+    email: EmailConfig,
     *,
     to: str,
     unsubscribe_token: str | None,
@@ -113,7 +111,7 @@ def build_message(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    html, text = personalize(rendered, cfg, to=to, unsubscribe_token=unsubscribe_token)
+    html, text = personalize(rendered, email, to=to, unsubscribe_token=unsubscribe_token)
 
     message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = rendered.subject
@@ -122,17 +120,17 @@ def build_message(
         message["Reply-To"] = digest.reply_to
     message["To"] = to
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id or make_msgid(domain=ascii_domain(cfg.site.domain))
-    message["List-Id"] = list_id(digest, cfg)
+    message["Message-ID"] = message_id or make_msgid(domain=ascii_domain(site.domain))
+    message["List-Id"] = list_id(digest, site)
 
-    mailto = cfg.email.unsubscribe_mailto
+    mailto = email.unsubscribe_mailto
     if unsubscribe_token is None:
         message.set_raw(
             "List-Unsubscribe", f"<{iri_to_uri(f'mailto:{mailto}?subject=unsubscribe')}>"
         )
     else:
         token = quote(unsubscribe_token, safe="")
-        web = iri_to_uri(unsubscribe_url(cfg, unsubscribe_token))
+        web = iri_to_uri(unsubscribe_url(email, unsubscribe_token))
         by_mail = iri_to_uri(f"mailto:{mailto}?subject=unsubscribe%20{token}")
         message.set_raw("List-Unsubscribe", f"<{web}>,\n <{by_mail}>")
         if web.startswith("https://"):
@@ -142,5 +140,5 @@ def build_message(
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     # After the parts exist: making the message multipart moves every
     # Content-* header down into the first part.
-    message["Content-Language"] = cfg.site.language
+    message["Content-Language"] = site.language
     return message

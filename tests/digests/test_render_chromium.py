@@ -24,13 +24,21 @@ from typing import Any
 
 import pytest
 
-from _digest_fixtures import NOW, FakeStore, articles, big_articles, make_config
-from feedpub.config import Config
-from feedpub.digests import RenderedEdition, plan_edition, render_edition
+from _digest_fixtures import (
+    DAILY,
+    DAMASCUS,
+    EMAIL,
+    NOW,
+    FakeStore,
+    articles,
+    big_articles,
+    make_site,
+)
+from feedpub.digests import RenderedEdition, Site, plan_edition, render_edition
 from feedpub.digests.message import personalize
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 RUN_TIMEOUT = 10  # seconds per chromium run
 
 pytestmark = [
@@ -135,18 +143,17 @@ def for_browser(html: str) -> str:
     return re.sub(r'src="https://[^"]+\.jpg"', f'src="{_PICTURE}"', html)
 
 
-def rendered_for(cfg: Config, stored: list[Any]) -> RenderedEdition:
-    planned = plan_edition(FakeStore(stored), cfg, cfg.digest("daily"), NOW)
+def rendered_for(site: Site, stored: list[Any]) -> RenderedEdition:
+    planned = plan_edition(FakeStore(stored), DAILY, NOW, tz=DAMASCUS)
     assert planned is not None
-    return render_edition(planned, cfg)
+    return render_edition(planned, site, EMAIL)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """(email HTML as a recipient gets it, archive page), images local."""
-    cfg = make_config(tmp_path_factory.mktemp("cfg"))
-    rendered = rendered_for(cfg, articles())
-    html, _ = personalize(rendered, cfg, to="سامي <sami@example.com>", unsubscribe_token="t0k")
+    rendered = rendered_for(make_site(tmp_path_factory.mktemp("site")), articles())
+    html, _ = personalize(rendered, EMAIL, to="سامي <sami@example.com>", unsubscribe_token="t0k")
     return for_browser(html), for_browser(rendered.archive_html)
 
 
@@ -194,9 +201,8 @@ def test_email_without_the_style_block_keeps_its_layout(
 
 
 def test_fifteen_item_email_on_a_phone(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path)
-    rendered = rendered_for(cfg, big_articles(15))
-    html, _ = personalize(rendered, cfg, to="x@example.com", unsubscribe_token="t0k")
+    rendered = rendered_for(make_site(tmp_path), big_articles(15))
+    html, _ = personalize(rendered, EMAIL, to="x@example.com", unsubscribe_token="t0k")
     assert_right_aligned(measure(tmp_path, for_browser(html), 375, "digest15"), 375, 15)
 
 

@@ -17,32 +17,55 @@ from pathlib import Path
 
 import pytest
 
-from _digest_fixtures import NOW, FakeStore, articles, big_articles, make_config
-from feedpub.config import Config
+from _digest_fixtures import (
+    DAILY,
+    DAMASCUS,
+    EMAIL,
+    NOW,
+    FakeStore,
+    articles,
+    big_articles,
+    make_site,
+)
+from feedpub.config import EmailConfig
 from feedpub.delivery import Outbox
-from feedpub.digests import RenderedEdition, plan_edition, render_edition
+from feedpub.digests import RenderedEdition, Site, plan_edition, render_edition
 from feedpub.digests.message import build_message
+from feedpub.model import Article
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 REGEN = os.environ.get("FEEDPUB_REGEN_GOLDEN") == "1"
 TO = "سامي <sami@example.com>"
 
 
-@pytest.fixture
-def cfg(tmp_path: Path) -> Config:
-    return make_config(tmp_path)
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What a message is built from besides the rendered edition."""
+
+    site: Site
+    email: EmailConfig = EMAIL
 
 
 @pytest.fixture
-def rendered(cfg: Config) -> RenderedEdition:
-    planned = plan_edition(FakeStore(articles()), cfg, cfg.digest("daily"), NOW)
+def cfg(tmp_path: Path) -> Inputs:
+    return Inputs(make_site(tmp_path))
+
+
+def render(cfg: Inputs, stored: list[Article] | None = None, count: int = 15) -> RenderedEdition:
+    daily = dataclasses.replace(DAILY, max_items=count)
+    planned = plan_edition(FakeStore(stored or articles()), daily, NOW, tz=DAMASCUS)
     assert planned is not None
-    return render_edition(planned, cfg)
+    return render_edition(planned, cfg.site, cfg.email)
 
 
-def build(rendered: RenderedEdition, cfg: Config, token: str | None = "t0k/+=") -> EmailMessage:
+@pytest.fixture
+def rendered(cfg: Inputs) -> RenderedEdition:
+    return render(cfg)
+
+
+def build(rendered: RenderedEdition, cfg: Inputs, token: str | None = "t0k/+=") -> EmailMessage:
     return build_message(
-        rendered, cfg.digest("daily"), cfg, to=TO, unsubscribe_token=token, now=NOW
+        rendered, DAILY, cfg.site, cfg.email, to=TO, unsubscribe_token=token, now=NOW
     )
 
 
@@ -72,7 +95,7 @@ def check_golden(name: str, actual: str) -> None:
     assert actual == path.read_text(encoding="utf-8"), f"{name} differs from the golden file"
 
 
-def test_whole_message_matches_golden(rendered: RenderedEdition, cfg: Config) -> None:
+def test_whole_message_matches_golden(rendered: RenderedEdition, cfg: Inputs) -> None:
     message = build(rendered, cfg)
     check_golden("daily.eml", scrub(message.as_bytes()))
     parsed = reparsed(message)
@@ -83,12 +106,12 @@ def test_whole_message_matches_golden(rendered: RenderedEdition, cfg: Config) ->
     check_golden("daily.txt", text.get_content())
 
 
-def test_message_without_token_matches_golden(rendered: RenderedEdition, cfg: Config) -> None:
+def test_message_without_token_matches_golden(rendered: RenderedEdition, cfg: Inputs) -> None:
     message = build(rendered, cfg, token=None)
     check_golden("daily-no-token.eml", scrub(message.as_bytes()))
 
 
-def test_headers(rendered: RenderedEdition, cfg: Config) -> None:
+def test_headers(rendered: RenderedEdition, cfg: Inputs) -> None:
     parsed = reparsed(build(rendered, cfg))
     assert parsed["Subject"] == "أخبار الشام: أهم الأخبار ليوم السبت، ٢٨ تشرين الثاني ٢٠٢٦"
     assert parsed["Subject"] == rendered.subject
@@ -107,7 +130,7 @@ def test_headers(rendered: RenderedEdition, cfg: Config) -> None:
     assert parsed["Content-Language"] == "ar"
 
 
-def test_raw_headers_are_ascii_and_rfc2047_encoded(rendered: RenderedEdition, cfg: Config) -> None:
+def test_raw_headers_are_ascii_and_rfc2047_encoded(rendered: RenderedEdition, cfg: Inputs) -> None:
     raw = build(rendered, cfg).as_bytes()
     head = raw.split(b"\r\n\r\n", 1)[0]
     head.decode("ascii")  # raises on any raw UTF-8
@@ -115,7 +138,7 @@ def test_raw_headers_are_ascii_and_rfc2047_encoded(rendered: RenderedEdition, cf
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in head
 
 
-def test_mime_structure(rendered: RenderedEdition, cfg: Config) -> None:
+def test_mime_structure(rendered: RenderedEdition, cfg: Inputs) -> None:
     parsed = reparsed(build(rendered, cfg))
     assert parsed.get_content_type() == "multipart/alternative"
     parts = list(parsed.iter_parts())
@@ -126,17 +149,14 @@ def test_mime_structure(rendered: RenderedEdition, cfg: Config) -> None:
 
 
 @pytest.mark.parametrize("count", [5, 40])
-def test_no_line_over_998_bytes(cfg: Config, count: int) -> None:
-    store = FakeStore(articles() if count == 5 else big_articles(count))
-    daily = cfg.digest("daily")
-    planned = plan_edition(store, cfg, dataclasses.replace(daily, max_items=count), NOW)
-    assert planned is not None
-    raw = build(render_edition(planned, cfg), cfg).as_bytes()
+def test_no_line_over_998_bytes(cfg: Inputs, count: int) -> None:
+    stored = articles() if count == 5 else big_articles(count)
+    raw = build(render(cfg, stored, count), cfg).as_bytes()
     longest = max(len(line) for line in raw.split(b"\r\n"))
     assert longest <= 998, longest
 
 
-def test_recipient_parts_filled_in(rendered: RenderedEdition, cfg: Config) -> None:
+def test_recipient_parts_filled_in(rendered: RenderedEdition, cfg: Inputs) -> None:
     parsed = reparsed(build(rendered, cfg, token="a b&c"))
     html = parsed.get_body(("html",))
     text = parsed.get_body(("plain",))
@@ -151,17 +171,18 @@ def test_recipient_parts_filled_in(rendered: RenderedEdition, cfg: Config) -> No
 
 
 def test_unsubscribe_url_template_with_query_is_escaped_in_html(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path, unsubscribe_url="https://news.example.org/u?list=daily&t={token}")
-    planned = plan_edition(FakeStore(articles()), cfg, cfg.digest("daily"), NOW)
-    assert planned is not None
-    parsed = reparsed(build(render_edition(planned, cfg), cfg, token="abc"))
+    email = dataclasses.replace(
+        EMAIL, unsubscribe_url="https://news.example.org/u?list=daily&t={token}"
+    )
+    cfg = Inputs(make_site(tmp_path), email)
+    parsed = reparsed(build(render(cfg), cfg, token="abc"))
     html = parsed.get_body(("html",))
     assert html is not None
     assert 'href="https://news.example.org/u?list=daily&amp;t=abc"' in html.get_content()
     assert parsed["List-Unsubscribe"].startswith("<https://news.example.org/u?list=daily&t=abc>")
 
 
-def test_without_token_no_one_click(rendered: RenderedEdition, cfg: Config) -> None:
+def test_without_token_no_one_click(rendered: RenderedEdition, cfg: Inputs) -> None:
     parsed = reparsed(build(rendered, cfg, token=None))
     assert parsed["List-Unsubscribe"] == (
         "<mailto:unsubscribe@news.example.org?subject=unsubscribe>"
@@ -172,11 +193,12 @@ def test_without_token_no_one_click(rendered: RenderedEdition, cfg: Config) -> N
     assert 'href="mailto:unsubscribe@news.example.org?subject=unsubscribe"' in html.get_content()
 
 
-def test_given_message_id_is_used(rendered: RenderedEdition, cfg: Config) -> None:
+def test_given_message_id_is_used(rendered: RenderedEdition, cfg: Inputs) -> None:
     message = build_message(
         rendered,
-        cfg.digest("daily"),
-        cfg,
+        DAILY,
+        cfg.site,
+        cfg.email,
         to="x@example.com",
         unsubscribe_token=None,
         now=NOW,
@@ -186,9 +208,9 @@ def test_given_message_id_is_used(rendered: RenderedEdition, cfg: Config) -> Non
     assert message["To"] == "x@example.com"
 
 
-def test_plain_greeting_without_a_name(rendered: RenderedEdition, cfg: Config) -> None:
+def test_plain_greeting_without_a_name(rendered: RenderedEdition, cfg: Inputs) -> None:
     message = build_message(
-        rendered, cfg.digest("daily"), cfg, to="x@example.com", unsubscribe_token=None, now=NOW
+        rendered, DAILY, cfg.site, cfg.email, to="x@example.com", unsubscribe_token=None, now=NOW
     )
     text = reparsed(message).get_body(("plain",))
     assert text is not None
@@ -197,10 +219,9 @@ def test_plain_greeting_without_a_name(rendered: RenderedEdition, cfg: Config) -
 
 def test_http_unsubscribe_url_gets_no_one_click(tmp_path: Path) -> None:
     # RFC 8058: one-click needs an https URI; an http one is still listed.
-    cfg = make_config(tmp_path, unsubscribe_url="http://news.example.org/u/{token}")
-    planned = plan_edition(FakeStore(articles()), cfg, cfg.digest("daily"), NOW)
-    assert planned is not None
-    parsed = reparsed(build(render_edition(planned, cfg), cfg, token="abc"))
+    email = dataclasses.replace(EMAIL, unsubscribe_url="http://news.example.org/u/{token}")
+    cfg = Inputs(make_site(tmp_path), email)
+    parsed = reparsed(build(render(cfg), cfg, token="abc"))
     assert parsed["List-Unsubscribe"].startswith("<http://news.example.org/u/abc>, <mailto:")
     assert parsed["List-Unsubscribe-Post"] is None
 
@@ -209,19 +230,17 @@ def test_http_unsubscribe_url_gets_no_one_click(tmp_path: Path) -> None:
 def test_international_site_domain_gives_ascii_headers(tmp_path: Path, token: str | None) -> None:
     # The feeds accept an international host; the message must still be
     # writable (headers are ASCII) with Message-ID and List-Id on that domain.
-    base = make_config(tmp_path)
-    cfg = dataclasses.replace(
-        base,
-        site=dataclasses.replace(base.site, url="https://أخبار.example"),
-        email=dataclasses.replace(
-            base.email,
+    cfg = Inputs(
+        dataclasses.replace(
+            make_site(tmp_path), url="https://أخبار.example", domain="أخبار.example"
+        ),
+        dataclasses.replace(
+            EMAIL,
             unsubscribe_url="https://أخبار.example/إلغاء/{token}",
             unsubscribe_mailto="unsubscribe@أخبار.example",
         ),
     )
-    planned = plan_edition(FakeStore(articles()), cfg, cfg.digest("daily"), NOW)
-    assert planned is not None
-    message = build(render_edition(planned, cfg), cfg, token=token)
+    message = build(render(cfg), cfg, token=token)
     head = message.as_bytes().split(b"\r\n\r\n", 1)[0]
     head.decode("ascii")  # raises on raw UTF-8
     parsed = reparsed(message)
@@ -239,7 +258,7 @@ def test_international_site_domain_gives_ascii_headers(tmp_path: Path, token: st
 
 
 def test_long_token_keeps_list_unsubscribe_readable(
-    rendered: RenderedEdition, cfg: Config, tmp_path: Path
+    rendered: RenderedEdition, cfg: Inputs, tmp_path: Path
 ) -> None:
     # A real token is long and opaque; a URI longer than a line must not make
     # the standard library encode the header as RFC 2047 words, which no
@@ -248,10 +267,11 @@ def test_long_token_keeps_list_unsubscribe_readable(
     message = build(rendered, cfg, token=token)
     web = f"https://news.example.org/unsubscribe/{token}"
     mailto = f"mailto:unsubscribe@news.example.org?subject=unsubscribe%20{token}"
-    written = Outbox(tmp_path).deliver(message, "daily-long-token")
-    assert written is not None
-    for raw in (message.as_bytes(), written.read_bytes()):
-        head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
-        assert f"List-Unsubscribe: <{web}>,\r\n <{mailto}>\r\n" in head
-        assert all(len(line) <= 998 for line in head.split("\r\n"))
+    result = Outbox(tmp_path).send(message, "daily-long-token")
+    assert result.status == "sent"
+    written = Path(result.detail).read_bytes()
+    for raw, end in ((message.as_bytes(), "\r\n"), (written, "\n")):
+        head = raw.split((end * 2).encode(), 1)[0].decode("ascii")
+        assert f"List-Unsubscribe: <{web}>,{end} <{mailto}>{end}" in head
+        assert all(len(line) <= 998 for line in head.split(end))
     assert reparsed(message)["List-Unsubscribe"] == f"<{web}>, <{mailto}>"

@@ -1,4 +1,4 @@
-"""CSS inlining (premailer behind feedpub.inline)."""
+"""CSS inlining (premailer behind feedpub.digests.inline)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import warnings
 from lxml import html as lxml_html
 
 from feedpub.digests.inline import inline_css
-from feedpub.digests.message import GREETING, UNSUBSCRIBE_URL
+from feedpub.digests.slots import Markers
+
+MARKERS = Markers()
+GREETING = MARKERS["greeting"]
+UNSUBSCRIBE_URL = MARKERS["unsubscribe_url"]
 
 SAMPLE = f"""<!DOCTYPE html>
 <html lang="ar" dir="rtl"><head><meta charset="utf-8"><style>
@@ -44,10 +48,13 @@ def test_media_query_kept_with_important() -> None:
     assert re.search(r"width:\s*100%\s*!important", style.group(1))
 
 
-def test_placeholders_pass_through_unchanged() -> None:
+def test_slot_markers_pass_through_unchanged() -> None:
     out = inline_css(SAMPLE)
     assert f'href="{UNSUBSCRIBE_URL}"' in out
     assert GREETING in out
+    body = MARKERS.split(out)
+    assert body.slots == ("greeting", "unsubscribe_url")
+    assert body.chunks[1].endswith('href="')
 
 
 def test_arabic_stays_characters_not_entities() -> None:

@@ -1,0 +1,312 @@
+"""Rendering one edition: the right-to-left HTML email (CSS inlined), the
+plain-text part, the subject and the web archive page, under a size guard.
+
+Recipient parts (greeting, unsubscribe URL) are left as slots
+(``slots.Personal``), filled per recipient by ``message`` without touching
+the rest. Inlining is the slow step, so ``Renderer`` renders each distinct
+content variant once and hands the same result to every recipient of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from urllib.parse import urljoin, urlsplit
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from feedpub.config import EmailConfig
+from feedpub.digests import inline
+from feedpub.digests.archive import archive_path
+from feedpub.digests.plan import PlannedEdition
+from feedpub.digests.site import Site, edition_date, environment
+from feedpub.digests.slots import Markers, Personal
+from feedpub.model import Article, Edition
+from feedpub.text import rtl
+
+log = logging.getLogger(__name__)
+
+# Room left under max_html_bytes for what fills the recipient slots after the
+# size check: an unsubscribe URL with a long token and a greeting with a name.
+RECIPIENT_RESERVE = 1024
+# A summary longer than this is cut at a word boundary: a digest item is a
+# teaser, and one pasted-in article must not crowd out the rest.
+SUMMARY_CHARS = 320
+PREHEADER_CHARS = 110
+TEXT_WIDTH = 72
+# Content width inside the 600px column (600 minus 2 x 24px cell padding).
+IMAGE_WIDTH = 552
+
+_ARTICLE_DATE = "d MMMM y، h:mm a"
+
+# What an edition without articles says (only_if_new: false and no news); also
+# its preheader, so the inbox preview says it too.
+NOTHING_NEW = "لا أخبار جديدة في هذا العدد."
+
+# «و N أخبار أخرى على الموقع», by Arabic plural category.
+MORE_ON_SITE = {
+    "one": "وخبر آخر على الموقع",
+    "two": "وخبران آخران على الموقع",
+    "few": "و {n} أخبار أخرى على الموقع",
+    "many": "و {n} خبراً آخر على الموقع",
+    "other": "و {n} خبر آخر على الموقع",
+}
+
+
+@dataclass(frozen=True)
+class RenderedEdition:
+    """One edition rendered. ``html`` (inlined) and ``text`` carry the
+    recipient slots; ``archive_html`` is the public web page (none)."""
+
+    planned: PlannedEdition
+    subject: str
+    html: Personal
+    text: Personal
+    archive_html: str
+    archive_path: str  # relative to the public folder, e.g. "archive/daily/2026-11-28.html"
+    archive_url: str
+    articles: tuple[Article, ...]  # what the email holds (a prefix of planned.articles)
+    dropped: int  # left out to stay under max_html_bytes
+    html_bytes_before_inline: int
+
+    @property
+    def slot(self) -> datetime:
+        return self.planned.slot
+
+    @property
+    def html_bytes(self) -> int:
+        """The inlined HTML part without the recipient values."""
+        return self.html.size
+
+
+@dataclass(frozen=True)
+class _ArticleView:
+    """An article as the templates show it: absolute URLs, formatted date."""
+
+    title: str
+    url: str
+    image: str | None
+    date: str
+    summary: str
+    summary_lines: tuple[str, ...]  # wrapped for the text part
+    title_lines: tuple[str, ...]
+    tags: str
+
+
+class Renderer:
+    """Renders editions for one site. Each distinct content variant (digest,
+    slot and the articles it holds: the full edition, later each distinct
+    tag selection) is rendered and inlined once, however many recipients get
+    it."""
+
+    def __init__(self, site: Site, email: EmailConfig) -> None:
+        self.site = site
+        self.email = email
+        self._done: dict[tuple[str, datetime, tuple[str, ...]], RenderedEdition] = {}
+
+    def render(self, planned: PlannedEdition) -> RenderedEdition:
+        key = (planned.digest.name, planned.slot, planned.article_ids)
+        if key not in self._done:
+            self._done[key] = render_edition(planned, self.site, self.email)
+        return self._done[key]
+
+
+def edition_record(planned: PlannedEdition, rendered: RenderedEdition, now: datetime) -> Edition:
+    """The Edition to store: the articles the email holds and how many were
+    left out for size."""
+    return Edition(
+        digest=planned.digest.name,
+        slot=planned.slot,
+        article_ids=tuple(article.id for article in rendered.articles),
+        created=now,
+        dropped=rendered.dropped,
+    )
+
+
+@cache
+def _subject_template(source: str) -> jinja2.Template:
+    # Subjects are plain text (no autoescape) written by the operator; the
+    # sandbox keeps a typo from reaching Python internals.
+    env = SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
+    return env.from_string(source)
+
+
+def _absolute(url: str | None, base: str) -> str | None:
+    """``url`` resolved against ``base``; None unless it is http(s), so a
+    scraped "javascript:" or relative-to-nothing link never reaches a mail."""
+    if not url:
+        return None
+    joined = urljoin(base + "/", url.strip())
+    return joined if urlsplit(joined).scheme in ("http", "https") else None
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip("،,.؛;:") + "…"
+
+
+def _view(article: Article, site: Site, email: EmailConfig) -> _ArticleView:
+    summary = _shorten(article.summary, SUMMARY_CHARS)
+    title = " ".join(article.title.split())
+    published = article.published.astimezone(site.timezone)
+    return _ArticleView(
+        title=title,
+        url=_absolute(article.url, site.url) or site.url,
+        image=_absolute(article.image, site.url),
+        date=rtl.arabic_datetime(published, _ARTICLE_DATE, email.locale, email.digits),
+        summary=summary,
+        summary_lines=tuple(textwrap.wrap(summary, TEXT_WIDTH)),
+        title_lines=tuple(textwrap.wrap(title, TEXT_WIDTH)),
+        tags="، ".join(tag.name for tag in article.tags),
+    )
+
+
+def _subject(
+    planned: PlannedEdition, site: Site, email: EmailConfig, count: int, dropped: int
+) -> str:
+    digest = planned.digest
+    try:
+        subject = _subject_template(digest.subject).render(
+            site_title=site.title,
+            digest_title=digest.title or site.title,
+            date=edition_date(digest, planned.slot, site, email),
+            count=rtl.shape_digits(str(count), email.digits),
+            dropped=rtl.shape_digits(str(dropped), email.digits),
+        )
+    except jinja2.TemplateError as exc:
+        raise ValueError(f"digests.{digest.name}.subject: {exc}") from None
+    # A header is one line; a template's stray newline must not break it.
+    return " ".join(subject.split())
+
+
+def _prose_rlm(text: str, link_slot: str) -> str:
+    """RLM at the start of every prose line; link lines (and the unsubscribe
+    slot, which becomes one) are left alone so a terminal still recognises
+    the URL."""
+    lines = []
+    for line in text.split("\n"):
+        bare = line.strip()
+        is_link = bare.startswith(("http://", "https://", "mailto:", link_slot))
+        has_letters = any(ch.isalpha() for ch in bare)
+        lines.append(rtl.RLM + line if has_letters and not is_link else line)
+    return "\n".join(lines)
+
+
+def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> RenderedEdition:
+    """Render the email (HTML inlined, text), subject and archive page.
+
+    The HTML is measured after inlining (inlining adds about half again) plus
+    RECIPIENT_RESERVE; while over email.max_html_bytes the last articles are
+    left out (found by bisection, each step one inline) and the email says how
+    many more are on the site. Prefer ``Renderer.render``, which renders each
+    variant once.
+    """
+    digest = planned.digest
+    views = [_view(article, site, email) for article in planned.articles]
+    path = archive_path(digest, planned.slot, site.timezone)
+    archive_url = f"{site.public_url}/{path}"
+    limit = email.max_html_bytes - RECIPIENT_RESERVE
+    env = environment()
+    markers = Markers()
+
+    def context(kept: int) -> dict[str, object]:
+        dropped = len(views) - kept
+        return {
+            "lang": site.language,
+            "subject": _subject(planned, site, email, kept, dropped),
+            "site_title": site.title,
+            "site_url": site.url,
+            "digest_title": digest.title or site.title,
+            "edition_date": edition_date(digest, planned.slot, site, email),
+            "articles": views[:kept],
+            "preheader": _shorten(views[0].summary, PREHEADER_CHARS) if views else NOTHING_NEW,
+            "empty_notice": NOTHING_NEW,
+            "dropped": dropped,
+            "more_on_site": (
+                rtl.plural(dropped, MORE_ON_SITE, email.locale, email.digits) if dropped else ""
+            ),
+            "archive_url": archive_url,
+            "archive_index_url": f"{site.public_url}/archive/{digest.name}/",
+            "postal_address": email.postal_address,
+            "unsubscribe_url": markers["unsubscribe_url"],
+            "greeting": markers["greeting"],
+            "image_width": IMAGE_WIDTH,
+        }
+
+    def email_html(kept: int) -> tuple[str, Personal]:
+        raw = env.get_template("digests/digest.html.j2").render(**context(kept))
+        started = time.perf_counter()
+        inlined = markers.split(inline.inline_css(raw))
+        log.debug(
+            "digest %s: inlined %d items in %.1f ms (%d -> %d bytes)",
+            digest.name,
+            kept,
+            (time.perf_counter() - started) * 1000,
+            len(raw.encode()),
+            inlined.size,
+        )
+        return raw, inlined
+
+    kept = len(views)
+    raw, html = email_html(kept)
+    if html.size > limit:
+        kept, raw, html = _largest_fitting(len(views), limit, email_html)
+        log.warning(
+            "digest %s %s: left out the last %d of %d articles to keep the HTML part "
+            "under %d bytes (now %d after inlining); the email points to the site for them",
+            digest.name,
+            planned.slot.isoformat(),
+            len(views) - kept,
+            len(views),
+            email.max_html_bytes,
+            html.size,
+        )
+
+    ctx = context(kept)
+    text = env.get_template("digests/digest.txt.j2").render(**ctx)
+    text = _prose_rlm(text, markers["unsubscribe_url"])
+    archive_html = env.get_template("digests/archive.html.j2").render(**ctx)
+    return RenderedEdition(
+        planned=planned,
+        subject=str(ctx["subject"]),
+        html=html,
+        text=markers.split(text),
+        archive_html=archive_html,
+        archive_path=path,
+        archive_url=archive_url,
+        articles=planned.articles[:kept],
+        dropped=len(views) - kept,
+        html_bytes_before_inline=len(raw.encode("utf-8")),
+    )
+
+
+def _largest_fitting(
+    total: int, limit: int, build: Callable[[int], tuple[str, Personal]]
+) -> tuple[int, str, Personal]:
+    """The largest k < total whose email fits (size grows with k), by
+    bisection; raises when even the email without articles is too big."""
+    low, high = 0, total - 1  # answer in [low, high]; total itself did not fit
+    best: tuple[int, str, Personal] | None = None
+    while low <= high:
+        middle = (low + high) // 2
+        raw, html = build(middle)
+        if html.size <= limit:
+            best = (middle, raw, html)
+            low = middle + 1
+        else:
+            high = middle - 1
+    if best is None:
+        raise ValueError(
+            f"even an empty digest email is over email.max_html_bytes - {RECIPIENT_RESERVE} "
+            f"({limit} bytes): raise the limit or slim the template"
+        )
+    return best

@@ -1,0 +1,168 @@
+"""Planning a digest edition: its identity (digest, slot), what it holds,
+only_if_new and the preview; the planner is handed a DigestConfig and the
+site's time zone, nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from lxml import html as lxml_html
+
+from _digest_fixtures import (
+    DAILY,
+    DAMASCUS,
+    EMAIL,
+    EVENING,
+    NOW,
+    SLOT,
+    FakeStore,
+    articles,
+    big_articles,
+    make_site,
+)
+from digests.test_render import VALUES, email_doc, rendered_demo
+from feedpub.digests import Site, edition_record, plan_edition, preview_edition, render_edition
+from feedpub.digests.plan import edition_articles
+from feedpub.digests.render import NOTHING_NEW
+from feedpub.text.arabic import tag_key
+from feedpub.text.rtl import RLM
+
+
+def test_edition_articles_ask_for_the_digest_tags_by_key() -> None:
+    # Each tag once, by its matching key, with the digest's cap.
+    asked: list[tuple[object, ...]] = []
+
+    class Reader(FakeStore):
+        def articles_between(self, after, until, tag_keys=(), limit=None):  # type: ignore[no-untyped-def]
+            asked.append((after, until, tuple(tag_keys), limit))
+            return []
+
+    digest = dataclasses.replace(EVENING, tags=("روسيا", "روسيا", "الأسد"), max_items=7)
+    assert edition_articles(Reader(), digest, None, SLOT) == []
+    assert asked == [(None, SLOT, (tag_key("روسيا"), tag_key("الأسد")), 7)]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    return make_site(tmp_path)
+
+
+# --- planning ------------------------------------------------------------------
+
+
+def test_first_edition_reaches_back_first_lookback(site: Site) -> None:
+    old = dataclasses.replace(articles()[0], id="old", published=SLOT - timedelta(hours=25))
+    planned = plan_edition(FakeStore([*articles(), old]), DAILY, NOW, tz=DAMASCUS)
+    assert planned is not None
+    assert planned.slot == SLOT
+    assert planned.after == SLOT - timedelta(hours=24)
+    assert planned.article_ids == ("a1", "a2", "a3", "a4", "a5")  # newest first, not "old"
+
+
+def test_articles_after_the_slot_wait_for_the_next_edition(site: Site) -> None:
+    late = dataclasses.replace(articles()[0], id="late", published=SLOT + timedelta(minutes=10))
+    planned = plan_edition(FakeStore([*articles(), late]), DAILY, NOW, tz=DAMASCUS)
+    assert planned is not None
+    assert "late" not in planned.article_ids
+
+
+def test_only_if_new_and_nothing_new_gives_none(site: Site) -> None:
+    assert plan_edition(FakeStore([]), DAILY, NOW, tz=DAMASCUS) is None
+
+
+def test_without_only_if_new_an_empty_edition_says_there_is_nothing_new(site: Site) -> None:
+    daily = dataclasses.replace(DAILY, only_if_new=False)
+    planned = plan_edition(FakeStore([]), daily, NOW, tz=DAMASCUS)
+    assert planned is not None and planned.articles == ()
+    rendered = render_edition(planned, site, EMAIL)
+    assert rendered.articles == () and rendered.dropped == 0
+    assert "<h2" not in rendered.html.fill(VALUES)
+    notice = NOTHING_NEW
+    doc = email_doc(rendered)
+    assert [p.text_content() for p in doc.xpath("//td[@class='empty']/p")] == [notice]
+    preheader = doc.xpath("//div[contains(@class, 'preheader')]")[0]
+    assert preheader.text_content() == notice
+    assert f"\n{RLM}{notice}\n" in rendered.text.fill(VALUES)
+    archive = lxml_html.document_fromstring(rendered.archive_html)
+    assert [p.text_content() for p in archive.xpath("//section[@class='empty']/p")] == [notice]
+
+
+def test_the_nothing_new_notice_is_only_for_an_empty_edition(tmp_path: Path) -> None:
+    # An edition whose articles were all left out for size says how many are
+    # on the site instead; one with articles says neither.
+    assert NOTHING_NEW not in rendered_demo(make_site(tmp_path)).html.fill(VALUES)
+    tiny = dataclasses.replace(EMAIL, max_html_bytes=8_600)
+    rendered = rendered_demo(make_site(tmp_path), big_articles(3), tiny)
+    assert rendered.articles == () and rendered.dropped == 3
+    for page in (rendered.html.fill(VALUES), rendered.text.fill(VALUES), rendered.archive_html):
+        assert NOTHING_NEW not in page
+        assert "على الموقع" in page
+
+
+def test_max_items_caps_newest_first(site: Site) -> None:
+    daily = dataclasses.replace(DAILY, max_items=2)
+    planned = plan_edition(FakeStore(articles()), daily, NOW, tz=DAMASCUS)
+    assert planned is not None and planned.article_ids == ("a1", "a2")
+
+
+def test_same_slot_twice_makes_one_edition(site: Site) -> None:
+    store = FakeStore(articles())
+    daily = DAILY
+    planned = plan_edition(store, daily, NOW, tz=DAMASCUS)
+    assert planned is not None
+    edition = edition_record(planned, render_edition(planned, site, EMAIL), NOW)
+    assert store.add_edition(edition)
+    # The same run again, and a later run still inside the same slot.
+    assert plan_edition(store, daily, NOW, tz=DAMASCUS) is None
+    assert plan_edition(store, daily, NOW + timedelta(hours=20), tz=DAMASCUS) is None
+    assert len(store.editions("daily")) == 1
+
+
+def test_next_slot_picks_only_newer_articles(site: Site) -> None:
+    store = FakeStore(articles())
+    daily = DAILY
+    first = plan_edition(store, daily, NOW, tz=DAMASCUS)
+    assert first is not None
+    store.add_edition(edition_record(first, render_edition(first, site, EMAIL), NOW))
+
+    next_slot = SLOT + timedelta(days=1)
+    # two new stories for tomorrow
+    store.stored.extend(dataclasses.replace(a, id=f"new-{a.id}") for a in articles(next_slot)[:2])
+    second = plan_edition(store, daily, NOW + timedelta(days=1), tz=DAMASCUS)
+    assert second is not None
+    assert second.slot == next_slot
+    assert second.after == SLOT
+    assert second.article_ids == ("new-a1", "new-a2")
+
+
+def test_edition_record_holds_what_the_email_holds(site: Site) -> None:
+    planned = plan_edition(FakeStore(articles()), DAILY, NOW, tz=DAMASCUS)
+    assert planned is not None
+    rendered = render_edition(planned, site, EMAIL)
+    edition = edition_record(planned, rendered, NOW)
+    assert (edition.digest, edition.slot, edition.created) == ("daily", SLOT, NOW)
+    assert edition.article_ids == planned.article_ids
+    assert edition.dropped == 0
+
+
+def test_tagged_digest_selects_its_tags_only(site: Site) -> None:
+    planned = plan_edition(FakeStore(articles()), EVENING, NOW, tz=DAMASCUS)
+    assert planned is not None
+    assert planned.article_ids == ("a1",)  # the only story tagged روسيا
+
+
+def test_preview_shows_the_coming_slot_when_the_current_one_is_done(site: Site) -> None:
+    store = FakeStore(articles())
+    daily = DAILY
+    first = plan_edition(store, daily, NOW, tz=DAMASCUS)
+    assert first is not None
+    store.add_edition(edition_record(first, render_edition(first, site, EMAIL), NOW))
+    fresh = dataclasses.replace(articles()[0], id="fresh", published=NOW - timedelta(minutes=5))
+    store.stored.append(fresh)
+    preview = preview_edition(store, daily, NOW, tz=DAMASCUS)
+    assert preview.slot == SLOT + timedelta(days=1)
+    assert preview.article_ids == ("fresh",)
+    assert store.editions("daily") == [store.recorded[0]]  # nothing recorded

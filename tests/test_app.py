@@ -1,0 +1,156 @@
+"""The composition root on both databases: a whole run, reruns, edits and
+digest slots, with a fixed clock; the store's lifetime; what each stage is
+handed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import cast
+from zoneinfo import ZoneInfo
+
+import feedparser
+import pytest
+
+from _digest_fixtures import DAILY, EMAIL, EVENING, FakeStore, big_articles, make_config, make_site
+from _digest_fixtures import NOW as DIGEST_NOW
+from feedpub import app
+from feedpub.app import Publisher, make_publisher
+from feedpub.config import Config, SourceConfig, load_config
+from feedpub.store import SqlStore
+
+REPO = Path(__file__).resolve().parents[1]
+DAMASCUS = ZoneInfo("Asia/Damascus")
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=DAMASCUS)
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Config:
+    path = tmp_path / "config.yaml"
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace("path: samples/", f"path: {REPO}/samples/")
+    text = text.replace("first_lookback: 52w", "first_lookback: 3d")
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+def publisher(cfg: Config, store: SqlStore, now: datetime = NOW) -> Publisher:
+    return make_publisher(cfg, now=now, store=store)
+
+
+def test_whole_run_then_rerun(cfg: Config, store: SqlStore) -> None:
+    first = publisher(cfg, store).run()
+    assert (first.ingest.new, first.ingest.rejected) == (27, 0)
+    assert first.build.written and not first.build.removed
+    (outcome,) = first.digests
+    assert outcome.edition is not None
+    assert outcome.edition.slot == datetime(2026, 11, 29, 7, 0, tzinfo=DAMASCUS)
+    # first_lookback 3d: published after 26 Nov 07:00, up to the slot
+    expected = store.articles_between(
+        outcome.edition.slot - timedelta(days=3), outcome.edition.slot
+    )
+    assert list(outcome.edition.article_ids) == [a.id for a in expected][:15]
+    assert store.last_edition("daily") == outcome.edition
+
+    again = publisher(cfg, store, NOW + timedelta(minutes=10)).run()
+    assert again.ingest.unchanged == 27
+    assert not again.build.written
+    assert again.digests[0].edition is None
+    assert len(store.editions("daily")) == 1
+    assert len(list((cfg.delivery.outbox / "new").glob("*.eml"))) == 1
+
+
+def test_next_slot_carries_only_newer_articles(cfg: Config, store: SqlStore) -> None:
+    today = publisher(cfg, store)
+    today.ingest()
+    first = today.digest("daily")
+    assert first.edition is not None
+    # nothing was published after the first slot: only_if_new makes no edition
+    tomorrow = publisher(cfg, store, NOW + timedelta(days=1)).digest("daily")
+    assert tomorrow.edition is None
+    assert [e.slot for e in store.editions("daily")] == [first.edition.slot]
+
+
+def test_edited_article_reaches_the_feeds_with_a_later_updated_time(
+    cfg: Config, store: SqlStore, tmp_path: Path
+) -> None:
+    publisher(cfg, store).run()
+    records = tmp_path / "records.jsonl"
+    records.write_text(
+        '{"id": "r-2026-11-28-weekend-weather", "title": "طقس معدّل", "text": "نص جديد.",'
+        ' "published": "2026-11-28T07:30:00+03:00", "tags": ["طقس"]}\n',
+        encoding="utf-8",
+    )
+    edited = replace(cfg, sources=(*cfg.sources, SourceConfig(records)))
+    later = NOW + timedelta(hours=1)
+    with make_publisher(edited, now=later, store=store) as at_later:
+        report = at_later.ingest()
+        assert (report.new, report.updated) == (0, 1)
+        built = at_later.build()
+    assert "atom.xml" in built.written
+    feed = feedparser.parse((cfg.feeds.output / "atom.xml").read_bytes())
+    entry = next(e for e in feed.entries if e.title == "طقس معدّل")
+    assert entry.updated.startswith("2026-11-29T06:00:00")  # the edit's time, in UTC
+    # one entry per article: an edit never duplicates it
+    assert sum(e.id == entry.id for e in feed.entries) == 1
+
+
+# --- the publisher's own contract ------------------------------------------------------
+
+
+class CountingStore(FakeStore):
+    closed = 0
+
+    def close(self) -> None:
+        CountingStore.closed += 1
+
+
+def test_an_opened_store_is_closed_by_the_publisher_and_when_construction_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = make_config(tmp_path)
+    monkeypatch.setattr(SqlStore, "open", classmethod(lambda cls, url: CountingStore()))
+    CountingStore.closed = 0
+    with make_publisher(cfg, now=DIGEST_NOW):
+        assert CountingStore.closed == 0
+    assert CountingStore.closed == 1
+    with pytest.raises(ValueError, match="timezone-aware"):
+        make_publisher(cfg, now=DIGEST_NOW.replace(tzinfo=None))
+    assert CountingStore.closed == 2
+
+
+def test_an_injected_store_stays_open(tmp_path: Path) -> None:
+    store = CountingStore()
+    CountingStore.closed = 0
+    with make_publisher(make_config(tmp_path), now=DIGEST_NOW, store=cast(SqlStore, store)):
+        pass
+    with pytest.raises(ValueError):
+        make_publisher(
+            make_config(tmp_path), now=DIGEST_NOW.replace(tzinfo=None), store=cast(SqlStore, store)
+        )
+    assert CountingStore.closed == 0
+
+
+def test_the_digests_get_narrow_inputs_equal_to_the_config(tmp_path: Path) -> None:
+    # The fixtures' hand-built values are what app hands the digests for
+    # CONFIG_YAML, so digest tests that use them test the real wiring.
+    cfg = make_config(tmp_path)
+    assert app.digest_site(cfg) == make_site(tmp_path)
+    assert cfg.email == EMAIL
+    assert cfg.digests == (DAILY, EVENING)
+
+
+def test_a_run_that_drops_articles_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = make_config(tmp_path, max_html_bytes=20_000)
+    store = FakeStore(big_articles(15))
+    with caplog.at_level(logging.WARNING):
+        outcome = make_publisher(cfg, now=DIGEST_NOW, store=cast(SqlStore, store)).digest("daily")
+    assert outcome.edition is not None and outcome.edition.dropped > 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "left out the last" in warnings[0], warnings
+    (sent,) = outcome.delivered
+    assert Path(sent).parent == cfg.delivery.outbox / "new"
