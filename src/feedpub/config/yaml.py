@@ -41,6 +41,8 @@ class Limits:
     max_depth: int = 64
     # The setting a breach is reported against (e.g. "ingest.max_depth").
     depth_name: str = "nesting depth"
+    # Levels above the one the setting counts from (a list of records).
+    depth_offset: int = 0
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -62,12 +64,11 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         self._depth += 1
         try:
-            if self._depth > self._limits.max_depth:
+            limits = self._limits
+            if self._depth > limits.max_depth:
                 line = self._line()
-                raise YamlError(
-                    f"nested deeper than {self._limits.depth_name} ({self._limits.max_depth})",
-                    line,
-                )
+                shown = limits.max_depth - limits.depth_offset
+                raise YamlError(f"nested deeper than {limits.depth_name} ({shown})", line)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -75,7 +76,11 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def compose(text: str, limits: Limits) -> Node | None:
     """One YAML document -> its node graph, or YamlError."""
-    loader = _BoundedLoader(text, limits)
+    try:
+        # The reader checks every character for printability right here.
+        loader = _BoundedLoader(text, limits)
+    except yaml.YAMLError as exc:
+        raise YamlError(*_describe(exc)) from None
     try:
         root = loader.get_single_node()
     except yaml.YAMLError as exc:

@@ -138,6 +138,7 @@ def read_yaml(text: str, ctx: FileContext) -> Iterator[Article | Reject]:
         # The list of records is one level more than a record.
         max_depth=depth + 1,
         depth_name="ingest.max_depth",
+        depth_offset=1,
     )
     try:
         loaded = yamlio.safe_load(text, limits)
