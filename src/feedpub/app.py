@@ -253,6 +253,7 @@ def ingest_sources(
 
     The rejects recorded for a file (or a source path) are its problems as
     of this reading: a file fixed since the last run loses its rejects."""
+    run = ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
     paths, problems = ingest.discover(cfg.sources, now)
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     rejected = len(problems)
@@ -261,7 +262,7 @@ def ingest_sources(
         if root not in files:  # a source naming one file: its reading decides
             _record_rejects(store, root, [p for p in problems if p.source == root])
     for done, path in enumerate(paths, start=1):
-        items = ingest.read_path(path, cfg, now)
+        items = ingest.read_path(path, run, now)
         # A later record with the same id updates an earlier one: only the
         # last is written. Writing each in turn would store the last version
         # anyway, but as "updated" (and with ``updated`` moved to now) on

@@ -10,11 +10,14 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 from markupsafe import Markup, escape
 
 RLM = "\u200f"
+
+# language[_Script][_TERRITORY], as Babel names its locale data files.
+_LOCALE_NAME = re.compile(r"[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_[A-Z]{2}|_[0-9]{3})?")
 
 # A Latin run: starts and ends with a Latin letter or an ASCII digit (a "+"
 # may lead a number) and may hold spaces and the punctuation of names, codes,
@@ -78,3 +81,17 @@ def plural(count: int, forms: Mapping[str, str], locale: str, digits: str) -> st
     category = Locale.parse(locale).plural_form(count)
     form = forms.get(category, forms["other"])
     return form.replace("{n}", shape_digits(str(count), digits))
+
+
+def known_locale(name: str) -> bool:
+    """True when Babel has data for ``name`` (``ar_SY``). The config checks
+    this at load so a typo is exit 2, not a failure at the first digest.
+    Babel also accepts ``ar_SY.UTF-8`` or ``ar_SY@x``; only the plain form
+    is allowed, as the locale names files and headers downstream."""
+    if not _LOCALE_NAME.fullmatch(name):
+        return False
+    try:
+        Locale.parse(name)
+    except (ValueError, TypeError, UnknownLocaleError):
+        return False
+    return True

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from feedpub import app as pipeline
+from feedpub import ingest
 from feedpub.config import (
     Config,
     DeliveryConfig,
@@ -23,14 +24,23 @@ from feedpub.config import (
     TagsConfig,
     load_config,
 )
-from feedpub.ingest import discover, read_path, read_sources
+from feedpub.ingest import discover
+from feedpub.ingest.pages import DEFAULT_CHROME_LINES
 from feedpub.model import Article, Reject
 from feedpub.store import SqlStore
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 # The seed stays in ../shared (beside the clone, in CI too); skipped where absent.
-SEED = REPO.parent / "shared" / "seeds" / "000_a9baae875889dc1c.txt"
+# (beside a worktree under wt/ it is one level further up).
+SEED = next(
+    (
+        folder / "shared" / "seeds" / "000_a9baae875889dc1c.txt"
+        for folder in (REPO.parent, REPO.parent.parent)
+        if (folder / "shared" / "seeds").is_dir()
+    ),
+    REPO.parent / "shared" / "seeds" / "000_a9baae875889dc1c.txt",
+)
 DAMASCUS = ZoneInfo("Asia/Damascus")
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 MTIME = datetime(2026, 11, 25, 6, 0, 0, tzinfo=UTC)
@@ -72,6 +82,18 @@ def make_config(
         email=EmailConfig(),
         delivery=DeliveryConfig(outbox=tmp_path / "outbox"),
     )
+
+
+def run_settings(cfg: Config) -> ingest.Settings:
+    return ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
+
+
+def read_path(path: Path, cfg: Config, now: datetime) -> list[Article | Reject]:
+    return ingest.read_path(path, run_settings(cfg), now)
+
+
+def read_sources(cfg: Config, now: datetime) -> list[Article | Reject]:
+    return list(ingest.read_sources(cfg.sources, run_settings(cfg), now))
 
 
 def write(path: Path, content: str | bytes, mtime: datetime = MTIME) -> Path:
@@ -169,7 +191,7 @@ def test_seed_page_ingests_clean(tmp_path: Path) -> None:
     assert body[0] == article.summary
     assert article.content.count("اجتمع الرئيس السوري بشار الأسد") == 1
     assert article.title not in article.content
-    chrome = set(cfg.ingest.chrome_lines)
+    chrome = {*DEFAULT_CHROME_LINES, *cfg.ingest.chrome_lines}
     for text in (article.title, article.summary, *body):
         assert text not in chrome
     for line in ("أخر الأخبار", "اظهر المزيد", "مقالات ذات صلة", "زر الذهاب", "أصابات", "إغلاق"):
@@ -603,7 +625,7 @@ def test_samples_all_ingest_without_rejects(tmp_path: Path) -> None:
     for name in VOCABULARY:
         tagged = [a.id for a in found if name in {t.name for t in a.tags}]
         assert tagged, f"no sample article is tagged {name}"
-    chrome = {line for line in cfg.ingest.chrome_lines}
+    chrome = {*DEFAULT_CHROME_LINES, *cfg.ingest.chrome_lines}
     for article in pages:
         assert article.title not in chrome
         assert not chrome & set(paragraphs(article))

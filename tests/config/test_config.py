@@ -9,7 +9,7 @@ import pytest
 
 from feedpub.config import ConfigError, load_config, parse_duration
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 MINIMAL = """\
 site:
@@ -45,7 +45,14 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path: Path) -> None:
         ("atom", "rss", "json"),
     )
     assert cfg.ingest.max_article_bytes == 1024 * 1024
-    assert "زر الذهاب إلى الأعلى" in cfg.ingest.chrome_lines
+    # Lines added to ingest's built-in list: none unless configured.
+    assert cfg.ingest.chrome_lines == ()
+    assert cfg.ingest.max_file_bytes == 64 * 1024 * 1024
+    assert (cfg.ingest.max_tags, cfg.ingest.max_title_chars, cfg.ingest.max_summary_chars) == (
+        50,
+        300,
+        1000,
+    )
     assert cfg.delivery.outbox == tmp_path.resolve() / "var" / "outbox"
 
 
@@ -78,7 +85,7 @@ digests:
     [
         ("sitee: 1\n", ":4: sitee: unknown key"),
         ("feeds:\n  items: many\n", ":5: feeds.items: must be int, got str"),
-        ("feeds:\n  items: 0\n", ":5: feeds.items: must be > 0"),
+        ("feeds:\n  items: 0\n", ":5: feeds.items: must be between 1 and 1000"),
         ("feeds:\n  full_content: 1\n", "feeds.full_content: must be bool, got int"),
         ("feeds:\n  formats: [atom, rdf]\n", "feeds.formats[1]: unknown format 'rdf'"),
         ("sources:\n  - {}\n", ":5: sources[0].path: is required"),

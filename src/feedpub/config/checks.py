@@ -1,0 +1,164 @@
+"""Checks of single config values: each returns the reason a value is
+refused, or None. Pure functions, so the loader reads as a list of keys."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from feedpub import cron
+from feedpub.text.rtl import known_locale
+
+# The names a digest subject may use (digests renders it with these).
+SUBJECT_NAMES = ("site_title", "digest_title", "date", "count", "dropped")
+# Filters that cannot make the subject grow much beyond its input.
+_SUBJECT_FILTERS = frozenset(
+    ("trim", "upper", "lower", "title", "capitalize", "default", "d", "string", "truncate")
+)
+# Template nodes a subject needs: text, names, filters, if/else, comparisons.
+# Everything else (calls, attribute access, loops, ``**``) is refused before
+# Jinja compiles it: the optimiser folds ``9**9**9`` at compile time.
+_SUBJECT_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.Filter,
+    nodes.If,
+    nodes.CondExpr,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.Test,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Concat,
+    nodes.Keyword,
+)
+_SANDBOX = SandboxedEnvironment(autoescape=False)
+
+_DURATION = re.compile(r"^\s*(\d{1,12})\s*([smhdw])\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'24h', '7d', '90m', '2w', '30s' -> timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as 24h, 7d, 90m or 2w")
+    try:
+        return timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise ValueError(f"{text!r} is not a duration such as 24h, 7d, 90m or 2w") from None
+
+
+def controls(value: str) -> str | None:
+    """Refuse control characters (NUL, CR, LF, ...) and lone surrogates:
+    they end up in headers, file names and XML."""
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cs") and char != "\t":
+            return f"must not contain control character U+{ord(char):04X}"
+    return None
+
+
+def url(value: str) -> str | None:
+    problem = controls(value)
+    if problem:
+        return problem
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        return f"not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+        return "must be an http(s) URL"
+    return None
+
+
+def store_url(value: str) -> str | None:
+    # The two stores feedpub ships drivers for; anything else would only fail
+    # later, as "cannot open", with exit status 1 instead of 2.
+    value = value.strip()
+    if controls(value):
+        return "must not contain control characters"
+    if value.startswith("postgresql+psycopg://"):
+        return None
+    if value.startswith("sqlite:///"):
+        rest = value.removeprefix("sqlite:///").split("?")[0]
+        if rest and not rest.startswith(":memory:") and rest != ":":
+            return None
+        return "an in-memory SQLite store keeps nothing between runs: name a file"
+    if value.startswith("sqlite://"):
+        return "an in-memory SQLite store keeps nothing between runs: name a file"
+    return "must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+
+
+def timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return f"unknown time zone {value!r}"
+    return None
+
+
+def address(value: str) -> str | None:
+    # Full RFC 5321 checking happens at delivery (email-validator); here we
+    # catch the typo early, and CR/LF, which would forge headers.
+    problem = controls(value)
+    if problem:
+        return problem
+    if len(value) > 320:
+        return "longer than 320 characters"
+    found = value.rsplit("<", 1)[-1].rstrip(">").strip()
+    return None if _ADDRESS.fullmatch(found) else "not an email address"
+
+
+def cron_expression(value: str) -> str | None:
+    try:
+        cron.check_cron(value)
+    except (ValueError, OverflowError, IndexError, KeyError) as exc:
+        return f"not a cron expression: {exc}"
+    return None
+
+
+def locale(value: str) -> str | None:
+    return None if known_locale(value) else f"unknown locale {value!r} (e.g. ar_SY)"
+
+
+def _big_number(value: object) -> bool:
+    return isinstance(value, int | float) and abs(value) > 1000
+
+
+def subject(value: str) -> str | None:
+    """A digest subject template: Jinja2 syntax, the known names only, no
+    attribute access, calls or loops; it must render with sample values."""
+    problem = controls(value)
+    if problem:
+        return problem
+    try:
+        tree = _SANDBOX.parse(value)
+    except TemplateSyntaxError as exc:
+        return f"template syntax error: {exc.message}"
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, _SUBJECT_NODES):
+            return f"template uses {type(node).__name__.lower()}, which subjects may not"
+        if isinstance(node, nodes.Name) and node.name not in SUBJECT_NAMES:
+            return f"unknown name {node.name!r} (known: {', '.join(SUBJECT_NAMES)})"
+        if isinstance(node, nodes.Filter) and node.name not in _SUBJECT_FILTERS:
+            return f"filter {node.name!r} is not allowed in subjects"
+        if isinstance(node, nodes.Const) and _big_number(node.value):
+            return "numbers in subjects must be at most 1000"
+    try:
+        _SANDBOX.from_string(value).render(dict.fromkeys(SUBJECT_NAMES, "1"))
+    except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+        return f"template does not render: {exc}"
+    return None

@@ -1,0 +1,336 @@
+"""``config.yaml`` -> ``Config``: one small builder per section.
+
+Every problem is one line, ``file:line: key: reason``, raised as
+``ConfigError`` (the CLI exits 2 on it). Relative paths are relative to the
+config file. Defaults come from the dataclass fields in ``schema``; every
+number has a bound, every text is checked for control characters.
+
+The validator is written by hand rather than pulling in a schema library:
+it needs YAML line numbers in every message, which the maintained
+validators (pydantic, jsonschema) do not know about.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from feedpub.config import checks
+from feedpub.config import yaml as yamlio
+from feedpub.config.reader import MAX_LIST_ITEMS, Reader, Section
+from feedpub.config.schema import (
+    CONFIG_ENV,
+    FEED_FORMATS,
+    MIB,
+    STORE_URL_ENV,
+    Config,
+    ConfigError,
+    DeliveryConfig,
+    DigestConfig,
+    EmailConfig,
+    FeedsConfig,
+    IngestConfig,
+    ServiceConfig,
+    SiteConfig,
+    SourceConfig,
+    StoreConfig,
+    TagsConfig,
+)
+
+# The config is small and hand-written: anchors are fine, an explosion is not.
+_YAML_LIMITS = yamlio.Limits(max_aliases=100, max_alias_nodes=10_000, max_depth=32)
+MAX_CONFIG_BYTES = 1 * MIB
+MAX_LOOKBACK = timedelta(days=3653)  # ten years
+# Gmail clips a message above 102,000 bytes; below 20,000 even a short
+# digest would be cut.
+MIN_HTML_BYTES, MAX_HTML_BYTES = 20_000, 102_000
+
+
+# --- reading -------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the config: ``path``, else $FEEDPUB_CONFIG, else ./config.yaml."""
+    chosen = Path(path or os.environ.get(CONFIG_ENV) or "config.yaml")
+    try:
+        resolved = chosen.resolve()
+        if chosen.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{chosen}: config file is larger than {MAX_CONFIG_BYTES} bytes")
+        data = chosen.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{chosen}: config file not found") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"{chosen}: cannot read config: {reason}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{resolved}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    try:
+        root = yamlio.compose(text, _YAML_LIMITS)
+        lines = yamlio.line_map(root)
+        loaded = yamlio.construct(root)
+    except yamlio.DuplicateKey as exc:
+        raise ConfigError(f"{resolved}:{exc.line}: {exc.key}: {exc.problem}") from None
+    except yamlio.YamlError as exc:
+        where = f"{resolved}:{exc.line}" if exc.line else str(resolved)
+        raise ConfigError(f"{where}: not valid YAML: {exc.problem}") from None
+    return _build(Reader(resolved, lines), loaded)
+
+
+def _build(reader: Reader, data: Any) -> Config:
+    root = Section(reader, data, "", None)
+    site = _site(root.section("site", SiteConfig))
+    sources = _sources(root)
+    cfg = Config(
+        path=reader.path,
+        site=site,
+        store=_store(root.section("store", StoreConfig)),
+        sources=sources,
+        tags=_tags(root.section("tags", TagsConfig)),
+        ingest=_ingest(root.section("ingest", IngestConfig)),
+        feeds=_feeds(root.section("feeds", FeedsConfig), site),
+        digests=_digests(root),
+        email=_email(root.section("email", EmailConfig), site),
+        delivery=_delivery(root.section("delivery", DeliveryConfig)),
+        service=_service(root.section("service", ServiceConfig)),
+    )
+    root.done()
+    _confine_outputs(reader, cfg)
+    return cfg
+
+
+def _site(s: Section) -> SiteConfig:
+    zone = s.default("timezone")
+    tz_name = s.get("timezone", str, zone.key, checks.timezone)
+    site = SiteConfig(
+        title=s.text("title"),
+        url=s.get("url", str, check=checks.url).rstrip("/"),
+        language=s.text(
+            "language",
+            s.default("language"),
+            check=lambda v: (
+                None
+                if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", v)
+                else "must be a language tag such as ar or ar-SY"
+            ),
+        ),
+        timezone=zone if tz_name == zone.key else ZoneInfo(tz_name),
+        description=s.text("description", s.default("description"), nonempty=False, max_chars=2000),
+    )
+    s.done()
+    return site
+
+
+def _store(s: Section) -> StoreConfig:
+    file_url = s.get("url", str, s.default("url"), checks.store_url)
+    url = os.environ.get(STORE_URL_ENV) or file_url
+    problem = checks.store_url(url)
+    if problem:  # the environment's URL may hold a password: never shown
+        raise ConfigError(f"{s.reader.path}: ${STORE_URL_ENV}: {problem}")
+    s.done()
+    return StoreConfig(url=_resolve_sqlite(url, s.reader.base))
+
+
+def _sources(root: Section) -> tuple[SourceConfig, ...]:
+    sources = []
+    for item in root.items("sources", SourceConfig):
+        sources.append(SourceConfig(path=item.path_value("path")))
+        item.done()
+    return tuple(sources)
+
+
+def _tags(s: Section) -> TagsConfig:
+    raw = s.get("vocabulary", dict, s.default("vocabulary"))
+    if len(raw) > MAX_LIST_ITEMS:
+        s.reader.fail(s.key("vocabulary"), f"must have at most {MAX_LIST_ITEMS} tags")
+    vocabulary: dict[str, tuple[str, ...]] = {}
+    for name, aliases in raw.items():
+        key = f"{s.key('vocabulary')}.{name}"
+        if not isinstance(name, str) or not name.strip() or len(name) > 255:
+            s.reader.fail(key, "tag names must be non-empty text of at most 255 characters")
+        aliases = [] if aliases is None else aliases
+        if not isinstance(aliases, list) or not all(
+            isinstance(a, str) and len(a) <= 255 for a in aliases
+        ):
+            s.reader.fail(key, "must be a list of aliases (text of at most 255 characters)")
+        problem = checks.controls(name) or next(filter(None, map(checks.controls, aliases)), None)
+        if problem:
+            s.reader.fail(key, problem)
+        vocabulary[name] = tuple(aliases)
+    s.done()
+    return TagsConfig(vocabulary=vocabulary)
+
+
+def _ingest(s: Section) -> IngestConfig:
+    ingest = IngestConfig(
+        chrome_lines=s.strings("chrome_lines"),
+        max_article_bytes=s.number("max_article_bytes", 100, 256 * MIB),
+        max_file_bytes=s.number("max_file_bytes", 1024, 4096 * MIB),
+        max_depth=s.number("max_depth", 3, 100),
+        max_tags=s.number("max_tags", 1, 1000),
+        max_title_chars=s.number("max_title_chars", 20, 10_000),
+        max_summary_chars=s.number("max_summary_chars", 20, 100_000),
+    )
+    s.done()
+    return ingest
+
+
+def _feeds(s: Section, site: SiteConfig) -> FeedsConfig:
+    formats = s.strings("formats")
+    for index, fmt in enumerate(formats):
+        if fmt not in FEED_FORMATS:
+            s.reader.fail(
+                f"{s.key('formats')}[{index}]", f"unknown format {fmt!r} (atom, rss, json)"
+            )
+    feeds = FeedsConfig(
+        output=s.path_value("output"),
+        url=s.get("url", str, s.default("url") or site.url, checks.url).rstrip("/"),
+        formats=formats,
+        items=s.number("items", 1, 1000),
+        min_items=s.number("min_items", 1, 1000),
+        full_content=s.get("full_content", bool, s.default("full_content")),
+        websub_hub=s.get("websub_hub", str, s.default("websub_hub"), checks.url),
+        archive=s.get("archive", bool, s.default("archive")),
+        archive_page_size=s.number("archive_page_size", 1, 10_000),
+    )
+    s.done()
+    return feeds
+
+
+def _digests(root: Section) -> tuple[DigestConfig, ...]:
+    digests: list[DigestConfig] = []
+    for item in root.items("digests", DigestConfig):
+        digest = _digest(item)
+        if any(d.name == digest.name for d in digests):
+            item.reader.fail(item.key("name"), f"digest {digest.name!r} is defined twice")
+        digests.append(digest)
+        item.done()
+    return tuple(digests)
+
+
+def _check_name(value: str) -> str | None:
+    if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", value):
+        return None
+    return "must be lower-case letters, digits, '-' or '_' (it names files and URLs)"
+
+
+def _check_lookback(value: str) -> str | None:
+    try:
+        lookback = checks.parse_duration(value)
+    except ValueError as exc:
+        return str(exc)
+    return None if lookback <= MAX_LOOKBACK else "must be at most ten years (3653d)"
+
+
+def _digest(s: Section) -> DigestConfig:
+    lookback = s.default("first_lookback")
+    raw_lookback = s.get("first_lookback", str, None, _check_lookback)
+    return DigestConfig(
+        name=s.get("name", str, check=_check_name),
+        schedule=s.get("schedule", str, check=checks.cron_expression),
+        subject=s.text("subject", max_chars=500, check=checks.subject),
+        title=s.text("title", s.default("title"), nonempty=False),
+        from_addr=s.get("from", str, check=checks.address),
+        tags=s.strings("tags", max_chars=255),
+        max_items=s.number("max_items", 1, 1000),
+        only_if_new=s.get("only_if_new", bool, s.default("only_if_new")),
+        first_lookback=lookback if raw_lookback is None else checks.parse_duration(raw_lookback),
+        reply_to=s.get("reply_to", str, s.default("reply_to"), checks.address),
+    )
+
+
+def _check_unsubscribe_url(value: str) -> str | None:
+    if checks.url(value.replace("{token}", "t")) or "{token}" not in value:
+        return "must be an http(s) URL template with {token}"
+    return None
+
+
+def _email(s: Section, site: SiteConfig) -> EmailConfig:
+    email = EmailConfig(
+        postal_address=s.text(
+            "postal_address", s.default("postal_address"), nonempty=False, max_chars=500
+        ),
+        locale=s.get("locale", str, s.default("locale"), checks.locale),
+        digits=s.get(
+            "digits",
+            str,
+            s.default("digits"),
+            lambda v: None if v in ("arab", "latn") else "must be 'arab' or 'latn'",
+        ),
+        max_html_bytes=s.number("max_html_bytes", MIN_HTML_BYTES, MAX_HTML_BYTES),
+        unsubscribe_url=s.get(
+            "unsubscribe_url",
+            str,
+            s.default("unsubscribe_url") or f"{site.url}/unsubscribe/{{token}}",
+            _check_unsubscribe_url,
+        ),
+        unsubscribe_mailto=s.get(
+            "unsubscribe_mailto",
+            str,
+            s.default("unsubscribe_mailto") or f"unsubscribe@{site.domain}",
+            checks.address,
+        ),
+    )
+    s.done()
+    return email
+
+
+def _delivery(s: Section) -> DeliveryConfig:
+    delivery = DeliveryConfig(outbox=s.path_value("outbox"))
+    s.done()
+    return delivery
+
+
+def _service(s: Section) -> ServiceConfig:
+    service = ServiceConfig(
+        schedule=s.get("schedule", str, s.default("schedule"), checks.cron_expression)
+    )
+    s.done()
+    return service
+
+
+def _confine_outputs(reader: Reader, cfg: Config) -> None:
+    """The two folders feedpub writes into (and may empty) must be folders of
+    their own: a typo must not make a build overwrite the sources, the config
+    or the whole disk."""
+    folder = reader.base
+    try:
+        outputs = {
+            "feeds.output": cfg.feeds.output.resolve(),
+            "delivery.outbox": cfg.delivery.outbox.resolve(),
+        }
+        sources = [source.path.resolve() for source in cfg.sources]
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        reader.fail("feeds.output", f"cannot resolve the output folders: {exc}")
+    for key, out in outputs.items():
+        if out == Path(out.anchor):
+            reader.fail(key, "must not be the root folder")
+        if out == folder or out in folder.parents:
+            reader.fail(key, f"must not be the config file's folder or above it ({folder})")
+        if out.exists() and not out.is_dir():
+            reader.fail(key, f"{out} exists and is not a folder")
+        for source in sources:
+            if out == source or source in out.parents:
+                reader.fail(key, f"must not be inside the source {source}")
+            if out in source.parents:
+                reader.fail(key, f"must not contain the source {source}")
+    feeds, outbox = outputs["feeds.output"], outputs["delivery.outbox"]
+    if feeds == outbox or feeds in outbox.parents or outbox in feeds.parents:
+        reader.fail("delivery.outbox", "feeds.output and delivery.outbox must not overlap")
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """Make a relative SQLite path relative to the config file's folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix) :]
+        if rest and not rest.startswith(":"):
+            return f"{prefix}{(base / rest).resolve()}"
+    return url

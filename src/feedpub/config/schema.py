@@ -1,0 +1,146 @@
+"""The validated config: frozen values, one class per section.
+
+Every default lives here, once, in its field; the loader (``load.py``) reads
+the defaults from these classes instead of repeating them. A default of ""
+(or None) where the loader derives a value from another section (``feeds.url``
+from ``site.url``) is documented on the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+CONFIG_ENV = "FEEDPUB_CONFIG"
+STORE_URL_ENV = "FEEDPUB_STORE_URL"
+
+FEED_FORMATS = ("atom", "rss", "json")
+
+MIB = 1024 * 1024
+# The site's zone unless site.timezone says otherwise.
+DEFAULT_TIMEZONE: tzinfo = ZoneInfo("Asia/Damascus")
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased for the operator."""
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str
+    url: str
+    language: str = "ar"
+    timezone: tzinfo = DEFAULT_TIMEZONE
+    description: str = ""
+
+    @property
+    def domain(self) -> str:
+        return re.sub(r"^[a-z]+://", "", self.url).split("/")[0].split(":")[0]
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    # Relative SQLite paths are relative to the config file.
+    url: str = "sqlite:///var/feedpub.db"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    path: Path
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    # Lines of site chrome ADDED to ingest's built-in list (ingest.pages).
+    chrome_lines: tuple[str, ...] = ()
+    max_article_bytes: int = MIB
+    # Checked with stat() before reading; larger files are one reject.
+    max_file_bytes: int = 64 * MIB
+    # Lists and objects inside a record, nested deeper than this: a reject.
+    max_depth: int = 20
+    # Tags beyond this many are dropped (the first ones kept) with a note.
+    max_tags: int = 50
+    # Longer titles and summaries are shortened at a word, with an ellipsis.
+    max_title_chars: int = 300
+    max_summary_chars: int = 1000
+
+
+@dataclass(frozen=True)
+class TagsConfig:
+    # tag display name -> aliases (the name itself always matches too)
+    vocabulary: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    output: Path = Path("public")
+    url: str = ""  # "" at load means site.url
+    formats: tuple[str, ...] = FEED_FORMATS
+    items: int = 20
+    min_items: int = 1
+    full_content: bool = True
+    websub_hub: str | None = None
+    archive: bool = False
+    archive_page_size: int = 100
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    name: str
+    schedule: str
+    subject: str
+    from_addr: str
+    title: str = ""
+    tags: tuple[str, ...] = ()
+    max_items: int = 15
+    only_if_new: bool = True
+    first_lookback: timedelta = timedelta(hours=24)
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    postal_address: str = ""
+    locale: str = "ar_SY"
+    digits: str = "arab"  # "arab" (٠١٢) or "latn" (012)
+    max_html_bytes: int = 95_000
+    unsubscribe_url: str = ""  # https template with {token}; "" at load: site.url/unsubscribe/
+    unsubscribe_mailto: str = ""  # the subject carries the token; "" at load: unsubscribe@domain
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    outbox: Path = Path("var/outbox")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    # How often ``feedpub serve`` ingests and rebuilds the feeds (cron, in
+    # site.timezone); each digest also runs on its own schedule.
+    schedule: str = "*/10 * * * *"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    site: SiteConfig
+    store: StoreConfig
+    sources: tuple[SourceConfig, ...]
+    tags: TagsConfig
+    ingest: IngestConfig
+    feeds: FeedsConfig
+    digests: tuple[DigestConfig, ...]
+    email: EmailConfig
+    delivery: DeliveryConfig
+    service: ServiceConfig = ServiceConfig()
+
+    def digest(self, name: str) -> DigestConfig:
+        for digest in self.digests:
+            if digest.name == name:
+                return digest
+        known = ", ".join(d.name for d in self.digests) or "none configured"
+        raise ConfigError(f"{self.path}: digests: no digest named {name!r} ({known})")

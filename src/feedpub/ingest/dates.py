@@ -1,0 +1,225 @@
+"""Dates: the date line of a scraped page, and the dates of records.
+
+Pages write dates the Arab-world way: Levantine, Egyptian or Maghrebi month
+names, day first, Arabic-Indic digits, ص/م for am/pm. A value that has no
+UTC equivalent is refused: the store keeps UTC and would fail the batch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+
+from dateutil.parser import isoparse
+
+from feedpub.text.arabic import ascii_digits, collapse_ws, normalize_arabic
+
+# Month names in ``normalize_arabic`` form: Levantine (Syriac), Egyptian
+# (transliterated) and the common Maghrebi spellings.
+MONTHS: dict[str, int] = {
+    "كانون الثاني": 1,
+    "كانون ثاني": 1,
+    "شباط": 2,
+    "اذار": 3,
+    "نيسان": 4,
+    "ايار": 5,
+    "حزيران": 6,
+    "تموز": 7,
+    "اب": 8,
+    "ايلول": 9,
+    "تشرين الاول": 10,
+    "تشرين اول": 10,
+    "تشرين الثاني": 11,
+    "تشرين ثاني": 11,
+    "كانون الاول": 12,
+    "كانون اول": 12,
+    "يناير": 1,
+    "فبراير": 2,
+    "مارس": 3,
+    "ابريل": 4,
+    "مايو": 5,
+    "يونيو": 6,
+    "يونيه": 6,
+    "يوليو": 7,
+    "يوليه": 7,
+    "اغسطس": 8,
+    "سبتمبر": 9,
+    "اكتوبر": 10,
+    "نوفمبر": 11,
+    "ديسمبر": 12,
+    "جانفي": 1,
+    "فيفري": 2,
+    "افريل": 4,
+    "جوان": 6,
+    "جويليه": 7,
+    "اوت": 8,
+}
+_MONTH_ALT = "|".join(
+    r"\s+".join(map(re.escape, name.split(" ")))
+    for name in sorted(MONTHS, key=lambda n: (-len(n), n))
+)
+_NAMED_DATE = re.compile(
+    rf"(?<!\d)(\d{{1,2}})\s+({_MONTH_ALT})(?:\s*[/-]\s*(?:{_MONTH_ALT}))?[\s,،]+(\d{{4}})(?!\d)"
+)
+_ISO_DATE = re.compile(
+    r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[t ](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(z|[+-]\d{2}:?\d{2})?)?(?!\d)"
+)
+_YMD_DATE = re.compile(r"(?<!\d)(\d{4})/(\d{1,2})/(\d{1,2})(?!\d)")
+_DMY_DATE = re.compile(r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?!\d)")
+_TIME = re.compile(
+    r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])\s*(ص|م|صباحا|مساء|مساءا|am|pm)?(?!\w)"
+)
+# Words that may stand on a date line besides the date ("نشر في: السبت ...").
+_DATE_LINE_WORDS = frozenset(
+    normalize_arabic(word)
+    for word in (
+        "نشر",
+        "نشرت",
+        "منشور",
+        "بتاريخ",
+        "تاريخ",
+        "التاريخ",
+        "النشر",
+        "في",
+        "آخر",
+        "اخر",
+        "تحديث",
+        "التحديث",
+        "الساعة",
+        "ساعة",
+        "الأحد",
+        "الاثنين",
+        "الإثنين",
+        "الثلاثاء",
+        "الأربعاء",
+        "الخميس",
+        "الجمعة",
+        "السبت",
+        "ص",
+        "م",
+        "صباحا",
+        "صباحاً",
+        "مساء",
+        "مساءً",
+        "am",
+        "pm",
+        "gmt",
+        "utc",
+    )
+)
+_DATE_LINE_SPARE_WORDS = 2  # e.g. a place or agency name: "دمشق - سانا"
+_DATE_LINE_MAX_CHARS = 80
+
+
+class DateError(ValueError):
+    """A date was found (or given) but is not a real date."""
+
+
+@dataclass(frozen=True)
+class _FoundDate:
+    value: datetime
+    text: str
+
+
+def find_page_date(line: str, tz: tzinfo) -> _FoundDate | None:
+    """The date on ``line`` if the line is a date line (a date, maybe a time,
+    a few label words and nothing else); raises DateError for a date line
+    whose date does not exist (31/02/2026)."""
+    if len(line) > _DATE_LINE_MAX_CHARS:
+        return None
+    text = normalize_arabic(ascii_digits(line))
+    found = _match_date(text)
+    if found is None:
+        return None
+    (year, month, day), zone, time_match, span = found
+    rest = text[: span[0]] + " " + text[span[1] :]
+    if time_match is None:
+        time_match = _TIME.search(rest)
+    if time_match is not None:
+        rest = rest.replace(time_match.group(0), " ")
+    words = [w for w in re.split(r"[\s:|،,\-–—/()]+", rest) if w]
+    spare = [w for w in words if w not in _DATE_LINE_WORDS]
+    if len(spare) > _DATE_LINE_SPARE_WORDS:
+        return None
+    hour = minute = second = 0
+    if time_match is not None:
+        hour, minute = int(time_match.group(1)), int(time_match.group(2))
+        second = int(time_match.group(3) or 0)
+        marker = time_match.group(4)
+        if marker in ("م", "مساء", "مساءا", "pm") and hour < 12:
+            hour += 12
+        elif marker in ("ص", "صباحا", "am") and hour == 12:
+            hour = 0
+    try:
+        naive = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 - zone set below
+    except ValueError as exc:
+        raise DateError(f"date {line.strip()!r} does not parse: {exc}") from None
+    value = _in_range(naive.replace(tzinfo=zone or tz), line.strip())
+    return _FoundDate(value=value, text=line.strip())
+
+
+def _in_range(value: datetime, text: str) -> datetime:
+    """``value`` unless it has no UTC equivalent (year 1 east of UTC, year
+    9999 west of it): the store keeps UTC, and would fail the whole batch."""
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise DateError(f"date {text!r} is out of range") from None
+    return value
+
+
+def _match_date(
+    text: str,
+) -> tuple[tuple[int, int, int], tzinfo | None, re.Match[str] | None, tuple[int, int]] | None:
+    iso = _ISO_DATE.search(text)
+    if iso:
+        zone: tzinfo | None = None
+        raw_zone = iso.group(7)
+        if raw_zone:
+            zone = UTC if raw_zone == "z" else _offset(raw_zone)
+        time_match = None
+        if iso.group(4):
+            time_match = _TIME.match(f"{iso.group(4)}:{iso.group(5)}:{iso.group(6) or '00'}")
+        ymd = (int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
+        return ymd, zone, time_match, iso.span()
+    named = _NAMED_DATE.search(text)
+    if named:
+        month = MONTHS[collapse_ws(named.group(2))]
+        return (int(named.group(3)), month, int(named.group(1))), None, None, named.span()
+    ymd_match = _YMD_DATE.search(text)
+    if ymd_match:
+        y, m, d = (int(g) for g in ymd_match.groups())
+        return (y, m, d), None, None, ymd_match.span()
+    # Day first, as written across the Arab world (14/09/2021).
+    dmy = _DMY_DATE.search(text)
+    if dmy:
+        d, m, y = (int(g) for g in dmy.groups())
+        return (y, m, d), None, None, dmy.span()
+    return None
+
+
+def _offset(raw: str) -> tzinfo:
+    sign = -1 if raw[0] == "-" else 1
+    digits = raw[1:].replace(":", "")
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+
+
+def parse_record_date(value: object, tz: tzinfo) -> datetime:
+    """An ISO 8601 date (or a YAML date/datetime) -> aware datetime; a value
+    without a zone is in ``tz``. Raises DateError."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)  # noqa: DTZ001 - zone set below
+    elif isinstance(value, str):
+        try:
+            parsed = isoparse(ascii_digits(value.strip()))
+        except (ValueError, OverflowError):
+            raise DateError(f"{value!r} is not an ISO 8601 date") from None
+    else:
+        raise DateError(f"must be an ISO 8601 date, got {type(value).__name__}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return _in_range(parsed, str(value))

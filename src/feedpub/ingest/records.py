@@ -1,0 +1,314 @@
+"""Structured records (``*.jsonl``, ``*.json``, ``*.yaml``/``*.yml``) with
+the fields ``id``, ``title``, ``summary``, ``content`` (HTML) or ``text``
+(plain), ``author``, ``published``, ``updated``, ``tags``, ``url``,
+``image``. Unknown fields are ignored.
+
+* Every format goes through one path (``_record``), so text that cannot be
+  encoded (a lone surrogate from a ``\\ud800`` escape) is cleaned the same
+  way whatever the format, and the limits are the same: a record over
+  ``ingest.max_article_bytes`` or nested deeper than ``ingest.max_depth``
+  is a reject naming the limit.
+* JSONL is read a line at a time, each line at most
+  ``ingest.max_article_bytes`` (a line is one record).
+* YAML is read with bounded alias expansion (``config.yaml``'s loader).
+* Records without ``updated`` use ``published`` (not the mtime: appending a
+  record to a file changes the mtime of every record in it). Records
+  without ``published`` use ``updated``, else the file's mtime.
+* Explicit tags whose key is a vocabulary name or alias become that
+  vocabulary tag.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, tzinfo
+from typing import Any, BinaryIO
+from urllib.parse import urljoin, urlsplit
+
+from feedpub.config import yaml as yamlio
+from feedpub.ingest.article import (
+    MAX_KEY_CHARS,
+    Fields,
+    RecordError,
+    assemble,
+    clean_content,
+    nfc,
+    plain,
+    tags_for,
+)
+from feedpub.ingest.context import FileContext
+from feedpub.ingest.dates import DateError, parse_record_date
+from feedpub.model import Article, Reject
+from feedpub.text.arabic import collapse_ws, strip_xml_illegal
+from feedpub.text.sanitize import html_paragraphs, paragraphs_to_html
+
+Items = list[Article | Reject]
+_SKIP_CHUNK = 64 * 1024
+
+
+def decode(data: bytes) -> tuple[str | None, str]:
+    try:
+        return data.decode("utf-8-sig"), ""
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+
+
+def read_jsonl(stream: BinaryIO, ctx: FileContext) -> Items:
+    """One record per line; the whole file is refused only when it is
+    binary (a NUL byte: UTF-16 or not text) or holds no record at all."""
+    limits = ctx.settings.limits
+    cap = limits.max_article_bytes
+    out: Items = []
+    total = 0
+    seen_text = False
+    lineno = 0
+    while True:
+        raw_line = stream.readline(cap + 1)
+        if not raw_line:
+            break
+        lineno += 1
+        total += len(raw_line)
+        where = f"line {lineno}"
+        if len(raw_line) > cap and not raw_line.endswith(b"\n"):
+            total += _skip_line(stream)
+            reason = f"record is over {cap} bytes, larger than ingest.max_article_bytes ({cap})"
+            out.append(ctx.reject(reason, where))
+            seen_text = True
+            continue
+        if total > limits.max_file_bytes:  # the file grew while read
+            out.append(
+                ctx.reject(f"file is larger than ingest.max_file_bytes ({limits.max_file_bytes})")
+            )
+            break
+        if b"\x00" in raw_line:
+            return [ctx.reject("binary file (contains NUL bytes; UTF-16 or not text)")]
+        if lineno == 1 and raw_line.startswith(b"\xef\xbb\xbf"):
+            raw_line = raw_line[3:]
+        if not raw_line.strip():
+            continue
+        seen_text = True
+        line, error = decode(raw_line)
+        if line is None:
+            out.append(ctx.reject(error, where))
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            out.append(ctx.reject(f"invalid JSON: {exc.msg} (column {exc.colno})", where))
+            continue
+        except RecursionError:
+            out.append(ctx.reject(_too_deep(limits.max_depth), where))
+            continue
+        if not isinstance(record, dict):
+            out.append(ctx.reject(f"JSON line is not an object (got {_kind(record)})", where))
+            continue
+        out.extend(_record(record, len(raw_line), where, ctx))
+    if not seen_text:
+        return [ctx.reject("empty file")]
+    return out
+
+
+def _skip_line(stream: BinaryIO) -> int:
+    """Read past the rest of an overlong line, a chunk at a time."""
+    skipped = 0
+    while True:
+        chunk = stream.readline(_SKIP_CHUNK)
+        skipped += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return skipped
+
+
+def read_json(text: str, ctx: FileContext) -> Iterator[Article | Reject]:
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield ctx.reject(f"invalid JSON: {exc.msg} (column {exc.colno})", f"line {exc.lineno}")
+        return
+    except RecursionError:
+        yield ctx.reject(_too_deep(ctx.settings.limits.max_depth))
+        return
+    yield from _records(loaded, "JSON", ctx)
+
+
+def read_yaml(text: str, ctx: FileContext) -> Iterator[Article | Reject]:
+    depth = ctx.settings.limits.max_depth
+    limits = yamlio.Limits(
+        # The list of records is one level more than a record.
+        max_depth=depth + 1,
+        depth_name="ingest.max_depth",
+        depth_offset=1,
+    )
+    try:
+        loaded = yamlio.safe_load(text, limits)
+    except yamlio.YamlError as exc:
+        where = f"line {exc.line}" if exc.line else None
+        yield ctx.reject(f"invalid YAML: {exc.problem}", where)
+        return
+    yield from _records(loaded, "YAML", ctx)
+
+
+def _records(loaded: Any, kind: str, ctx: FileContext) -> Iterator[Article | Reject]:
+    if isinstance(loaded, dict):
+        items: list[Any] = [loaded]
+    elif isinstance(loaded, list):
+        items = loaded
+    else:
+        yield ctx.reject(f"{kind} must be an object or a list of objects, got {_kind(loaded)}")
+        return
+    for number, record in enumerate(items, start=1):
+        where = f"record {number}"
+        if not isinstance(record, dict):
+            yield ctx.reject(f"record is not an object (got {_kind(record)})", where)
+            continue
+        if _valid_id(record.get("id")):
+            where = f"id {collapse_ws(strip_xml_illegal(str(record['id'])))}"
+        yield from _record(record, _encoded_size(record), where, ctx)
+
+
+def _encoded_size(record: dict[Any, Any]) -> int:
+    """The record's size as JSON in UTF-8. "surrogatepass" counts a lone
+    surrogate (which the fields' cleaning removes) instead of failing on it,
+    as JSONL counts the line's bytes."""
+    text = json.dumps(record, ensure_ascii=False, default=str, skipkeys=True)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _too_deep(limit: int) -> str:
+    return f"nested deeper than ingest.max_depth ({limit})"
+
+
+def _valid_id(value: object) -> bool:
+    return (isinstance(value, str) and bool(collapse_ws(strip_xml_illegal(value)))) or (
+        isinstance(value, int) and not isinstance(value, bool)
+    )
+
+
+def _record(record: dict[str, Any], size: int, where: str, ctx: FileContext) -> Items:
+    try:
+        return assemble(_fields(record, size, ctx), ctx, where)
+    except RecordError as exc:
+        return [ctx.reject(str(exc), where)]
+
+
+def _fields(record: dict[str, Any], size: int, ctx: FileContext) -> Fields:
+    settings = ctx.settings
+    limits = settings.limits
+    raw_id = record.get("id")
+    if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
+        raise RecordError("record has no id")
+    if not _valid_id(raw_id):
+        raise RecordError(f"id must be text or a whole number, got {_kind(raw_id)}")
+    if size > limits.max_article_bytes:
+        raise RecordError(
+            f"record is {size} bytes, larger than ingest.max_article_bytes "
+            f"({limits.max_article_bytes})"
+        )
+    if _depth_over(record, limits.max_depth):
+        raise RecordError(_too_deep(limits.max_depth))
+    id_ = nfc(collapse_ws(strip_xml_illegal(str(raw_id))))
+    if len(id_) > MAX_KEY_CHARS:
+        raise RecordError(f"id is longer than {MAX_KEY_CHARS} characters")
+
+    title = plain(_text_field(record, "title"))
+    if not title:
+        raise RecordError("no title")
+
+    if record.get("content") is not None:
+        content = clean_content(_text_field(record, "content"))
+    elif record.get("text") is not None:
+        blocks = re.split(r"\n[ \t\r\f\v]*\n", strip_xml_illegal(_text_field(record, "text")))
+        content = clean_content(paragraphs_to_html([p for p in map(collapse_ws, blocks) if p]))
+    else:
+        content = ""
+    body = html_paragraphs(content)
+
+    summary = plain(_text_field(record, "summary"))
+    if not summary and body:
+        summary = plain(body[0])
+    if not content and summary:
+        content = clean_content(paragraphs_to_html([summary]))
+        body = [summary]
+
+    raw_tags = record.get("tags")
+    if raw_tags is None:
+        raw_tags = []
+    elif isinstance(raw_tags, str):
+        raw_tags = [raw_tags]
+    if not isinstance(raw_tags, list) or not all(isinstance(t, str) for t in raw_tags):
+        raise RecordError("tags must be a list of strings")
+
+    published = _date_field(record, "published", settings.tz)
+    updated = _date_field(record, "updated", settings.tz)
+    pub = published or updated or ctx.mtime
+    return Fields(
+        id=id_,
+        title=title,
+        summary=summary,
+        content=content,
+        author=plain(_text_field(record, "author")) or None,
+        url=_url_field(record, "url", settings.site_url),
+        image=_url_field(record, "image", settings.site_url),
+        tags=tags_for(raw_tags, [title, summary, *body], settings.vocabulary),
+        published=pub,
+        updated=max(updated or pub, pub),
+        published_given=published is not None or updated is not None,
+        updated_given=updated is not None,
+    )
+
+
+def _text_field(record: dict[str, Any], name: str) -> str:
+    value = record.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise RecordError(f"{name} must be text, got {_kind(value)}")
+    return str(value)
+
+
+def _date_field(record: dict[str, Any], name: str, tz: tzinfo) -> datetime | None:
+    value = record.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return parse_record_date(value, tz)
+    except DateError as exc:
+        raise RecordError(f"{name}: {exc}") from None
+
+
+def _url_field(record: dict[str, Any], name: str, site_url: str) -> str | None:
+    raw = collapse_ws(strip_xml_illegal(_text_field(record, name)))
+    if not raw:
+        return None
+    try:
+        if raw.startswith("/") and not raw.startswith("//"):
+            raw = urljoin(site_url + "/", raw)
+        parts = urlsplit(raw)
+    except ValueError:  # "http://[::1": an unclosed IPv6 host
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or " " in raw:
+        raise RecordError(f"{name} must be an http(s) URL or a site path, got {raw!r}")
+    return raw
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return type(value).__name__
