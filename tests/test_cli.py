@@ -274,10 +274,12 @@ def test_a_failing_service_job_logs_one_line_and_does_not_raise(
     from feedpub.app import make_publisher
     from feedpub.config import load_config
 
-    # The feeds' folder cannot be made: the build fails, the job says so.
+    # The feeds' folder cannot be made (a file took its place after the
+    # config was loaded, which refuses it up front): the build fails, the job says so.
+    cfg = load_config(site)
     (site.parent / "public").write_text("a file where the folder goes", encoding="utf-8")
     now = datetime.fromisoformat(NOW)
-    with make_publisher(load_config(site), now=now) as publisher:
+    with make_publisher(cfg, now=now) as publisher:
         publish = publisher.service_jobs(clock=lambda: now)[0]
         publish.run()
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
