@@ -7,12 +7,44 @@ consumer; ``store.SqlStore`` satisfies it and tests may pass a fake.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from feedpub.config import Config, DigestConfig
-from feedpub.model import ArchivePage, Article, FeedPlan, FeedSpec, Tag
+from feedpub.config import DigestConfig, FeedsConfig
+from feedpub.model import Article, Tag
 from feedpub.text.arabic import tag_key
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed to write: the main feed (``path`` "") or a tag's ("tag/<slug>").
+    ``articles`` are newest first and already capped at ``feeds.items``."""
+
+    path: str
+    title: str
+    articles: tuple[Article, ...]
+    tag: Tag | None = None
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    """One RFC 5005 archive page of the main feed: ``index`` 1 is the oldest.
+    Only full pages are archived, so a page never changes once written."""
+
+    index: int
+    articles: tuple[Article, ...]  # newest first within the page
+
+
+@dataclass(frozen=True)
+class FeedPlan:
+    """Every feed one build writes, selected from the store."""
+
+    main: FeedSpec
+    tags: tuple[FeedSpec, ...]
+    # Number of full RFC 5005 archive pages (0 when archiving is off); pages are
+    # loaded one at a time through ``archive_page`` to bound memory.
+    archive_pages: int = 0
 
 
 class ArticleReader(Protocol):
@@ -36,30 +68,30 @@ class ArticleReader(Protocol):
     ) -> list[Article]: ...
 
 
-def feed_plan(reader: ArticleReader, cfg: Config) -> FeedPlan:
-    """The main feed, one feed per tag with at least ``feeds.min_items``
-    articles (sorted by slug, so output order is stable), and the number of
-    full archive pages when ``feeds.archive`` is on."""
-    items = cfg.feeds.items
+def feed_plan(reader: ArticleReader, feeds: FeedsConfig, site_title: str) -> FeedPlan:
+    """The main feed (titled ``site_title``), one feed per tag with at least
+    ``feeds.min_items`` articles (sorted by slug, so output order is stable),
+    and the number of full archive pages when ``feeds.archive`` is on."""
+    items = feeds.items
     main = FeedSpec(
         path="",
-        title=cfg.site.title,
+        title=site_title,
         articles=_one_per_url(reader.latest_articles(limit=items)),
     )
     tag_feeds = tuple(
         FeedSpec(
             path=f"tag/{tag.slug}",
-            title=f"{cfg.site.title}: {tag.name}",
+            title=f"{site_title}: {tag.name}",
             articles=_one_per_url(reader.latest_articles(limit=items, tag_key=tag.key)),
             tag=tag,
         )
         for tag, count in sorted(reader.tags(), key=lambda pair: pair[0].slug)
-        if count >= cfg.feeds.min_items
+        if count >= feeds.min_items
     )
     pages = 0
-    if cfg.feeds.archive:
+    if feeds.archive:
         # Everything older than the current feed's items, in full pages only.
-        pages = max(0, reader.article_count() - items) // cfg.feeds.archive_page_size
+        pages = max(0, reader.article_count() - items) // feeds.archive_page_size
     return FeedPlan(main=main, tags=tag_feeds, archive_pages=pages)
 
 

@@ -1,4 +1,4 @@
-"""Atom, RSS, OPML and index.html as written by feeds.render_feeds (JSON Feed
+"""Atom, RSS, OPML and index.html as written by build.render_feeds (JSON Feed
 specifics are in test_jsonfeed.py, the file tree in test_publish.py)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import hashlib
+import html
 import json
 import os
 import re
@@ -24,17 +25,23 @@ from feedfactory import (
     FEEDS_URL,
     POLITICS,
     PUTIN,
+    SITE,
     SITE_URL,
     article,
+    feeds_config,
     hostile,
-    make_config,
     plan_for,
+    render,
     sample_articles,
 )
-from feedpub import feeds
-from feedpub.config import Config
-from feedpub.feeds import RenderedTree
-from feedpub.model import ArchivePage, Article, FeedPlan, FeedSpec, Tag
+from feedpub.config import FeedsConfig
+from feedpub.feeds import build
+from feedpub.feeds import entry as feed_entry
+from feedpub.feeds.incremental import RenderedTree
+from feedpub.feeds.select import ArchivePage, FeedPlan, FeedSpec
+from feedpub.feeds.site import SiteValues
+from feedpub.feeds.urls import feed_paths, feed_urls, public_url
+from feedpub.model import Article, Tag
 from feedpub.text.uri import iri_to_uri
 
 A = "{http://www.w3.org/2005/Atom}"
@@ -47,13 +54,13 @@ LOWER_ESCAPE = re.compile(r"%[0-9a-f][a-f]|%[a-f][0-9a-f]")
 
 
 @pytest.fixture
-def cfg(tmp_path: Path) -> Config:
-    return make_config(tmp_path / "public", websub_hub="https://hub.example.org/")
+def cfg(tmp_path: Path) -> FeedsConfig:
+    return feeds_config(tmp_path / "public", websub_hub="https://hub.example.org/")
 
 
 @pytest.fixture
-def tree(cfg: Config) -> RenderedTree:
-    return feeds.render_feeds(plan_for(sample_articles()), cfg)
+def tree(cfg: FeedsConfig) -> RenderedTree:
+    return render(plan_for(sample_articles()), cfg)
 
 
 def _xml(data: bytes | None) -> etree._Element:
@@ -87,10 +94,10 @@ FEED_DOCS = [
 
 @pytest.mark.parametrize(("directory", "fmt", "tag"), FEED_DOCS)
 def test_every_feed_parses_cleanly_with_expected_entries(
-    cfg: Config, tree: RenderedTree, directory: str, fmt: str, tag: Tag | None
+    cfg: FeedsConfig, tree: RenderedTree, directory: str, fmt: str, tag: Tag | None
 ) -> None:
-    path = feeds.feed_paths(directory, [fmt])[fmt]
-    self_url = feeds.public_url(cfg, path)
+    path = feed_paths(directory, [fmt])[fmt]
+    self_url = public_url(FEEDS_URL, path)
     assert self_url.startswith(FEEDS_URL + "/")
     assert not LOWER_ESCAPE.search(self_url)
     if fmt == "json":  # feedparser 6.0 does not read JSON Feed: see test_jsonfeed.py
@@ -121,8 +128,10 @@ def test_every_feed_parses_cleanly_with_expected_entries(
         assert all(tag.name in entry_tags for entry_tags in names)
 
 
-def test_arabic_paths_are_percent_encoded_in_uppercase(cfg: Config, tree: RenderedTree) -> None:
-    url = feeds.public_url(cfg, "tag/بوتين/atom.xml")
+def test_arabic_paths_are_percent_encoded_in_uppercase(
+    cfg: FeedsConfig, tree: RenderedTree
+) -> None:
+    url = public_url(FEEDS_URL, "tag/بوتين/atom.xml")
     assert url == f"{FEEDS_URL}/tag/%D8%A8%D9%88%D8%AA%D9%8A%D9%86/atom.xml"
     assert iri_to_uri("https://x.org/a%d8%b3 b?q=ب#ت") == (
         "https://x.org/a%D8%B3%20b?q=%D8%A8#%D8%AA"
@@ -271,9 +280,9 @@ def test_entry_html_is_wrapped_right_to_left(tree: RenderedTree) -> None:
     assert "Python 3.12" in title and not re.search("[\u200e\u200f\u202a-\u202e]", title)
 
 
-def test_hostile_content_still_gives_well_formed_xml(cfg: Config) -> None:
+def test_hostile_content_still_gives_well_formed_xml(cfg: FeedsConfig) -> None:
     bad = hostile(9, PUTIN)
-    tree = feeds.render_feeds(plan_for([bad]), cfg)
+    tree = render(plan_for([bad]), cfg)
     for path, data in tree.files.items():
         assert data is not None
         if path.endswith(".xml") or path.endswith(".opml"):
@@ -283,19 +292,22 @@ def test_hostile_content_still_gives_well_formed_xml(cfg: Config) -> None:
     assert entry is not None
     content = entry.findtext(f"{A}content") or ""
     assert "<p>]]></p><script>" in content  # kept verbatim as escaped text, not CDATA
-    assert entry.findtext(f"{A}title") == "<b>عنوان</b> & ]]> C++ / .NET"
+    title = entry.find(f"{A}title")
+    assert title is not None and title.get("type") == "html"  # "<" in it: see entry.py
+    assert html.unescape(title.text or "") == "<b>عنوان</b> & ]]> C++ / .NET"
     # No url: a stable tag: URI with the id percent-encoded (slashes included).
     assert entry.findtext(f"{A}id") == (
         "tag:news.example.org,2026:article/id%20with%20spaces%2F..%2F9%3F%23"
     )
     parsed = feedparser.parse(tree.files["rss.xml"])
     assert parsed.bozo == 0
-    assert parsed.entries[0].title == "<b>عنوان</b> & ]]> C++ / .NET"
+    assert parsed.entries[0].title_detail.type == "text/html"
+    assert html.unescape(parsed.entries[0].title) == "<b>عنوان</b> & ]]> C++ / .NET"
 
 
 def test_summary_only_when_full_content_is_off(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path / "public", full_content=False)
-    tree = feeds.render_feeds(plan_for(sample_articles()), cfg)
+    cfg = feeds_config(tmp_path / "public", full_content=False)
+    tree = render(plan_for(sample_articles()), cfg)
     feed = _xml(tree.files["atom.xml"])
     for entry in feed.iter(f"{A}entry"):
         summary = entry.findtext(f"{A}summary")
@@ -314,9 +326,9 @@ def test_an_article_without_url_links_nowhere_rather_than_to_the_home_page(
     """Every url-less entry linking to the home page reads as the same story
     told several times, and the home page is not the article."""
     for full_content in (True, False):
-        cfg = make_config(tmp_path / str(full_content), full_content=full_content)
+        cfg = feeds_config(tmp_path / str(full_content), full_content=full_content)
         no_url = [article(n, url=None, content_hash=f"n{n}") for n in (1, 2)]
-        tree = feeds.render_feeds(plan_for(no_url), cfg)
+        tree = render(plan_for(no_url), cfg)
         atom = feedparser.parse(tree.files["atom.xml"])
         rss = feedparser.parse(tree.files["rss.xml"])
         assert atom.bozo == 0 and rss.bozo == 0
@@ -337,7 +349,7 @@ def test_an_article_without_url_links_nowhere_rather_than_to_the_home_page(
         ]
 
 
-def test_relative_links_in_content_point_at_the_site_not_the_feed(cfg: Config) -> None:
+def test_relative_links_in_content_point_at_the_site_not_the_feed(cfg: FeedsConfig) -> None:
     """Feeds are served from feeds.url (here /feeds): left relative, a link in
     an entry would resolve against the feed document, not the article."""
     content = (
@@ -347,7 +359,7 @@ def test_relative_links_in_content_point_at_the_site_not_the_feed(cfg: Config) -
     )
     with_url = article(2, content=content, url=f"{SITE_URL}/news/one/")  # the newer
     without = article(1, content=content, url=None)
-    tree = feeds.render_feeds(plan_for([with_url, without]), cfg)
+    tree = render(plan_for([with_url, without]), cfg)
     resolved = {}
     for entry in _xml(tree.files["atom.xml"]).iter(f"{A}entry"):
         fragment = lxml.html.fragment_fromstring(entry.findtext(f"{A}content") or "")
@@ -372,11 +384,9 @@ def test_relative_links_in_content_point_at_the_site_not_the_feed(cfg: Config) -
         assert img is not None and img.get("src") == f"{SITE_URL}/news/one/pic.jpg"
 
 
-def test_a_feeds_url_with_arabic_in_it_gives_percent_encoded_links(cfg: Config) -> None:
-    arabic = dataclasses.replace(
-        cfg, feeds=dataclasses.replace(cfg.feeds, url="https://news.example.org/خلاصات")
-    )
-    tree = feeds.render_feeds(plan_for(sample_articles()), arabic)
+def test_a_feeds_url_with_arabic_in_it_gives_percent_encoded_links(cfg: FeedsConfig) -> None:
+    arabic = dataclasses.replace(cfg, url="https://news.example.org/خلاصات")
+    tree = render(plan_for(sample_articles()), arabic)
     base = "https://news.example.org/%D8%AE%D9%84%D8%A7%D8%B5%D8%A7%D8%AA"
     for path in ("atom.xml", "tag/بوتين/rss.xml"):
         parsed = feedparser.parse(tree.files[path])
@@ -400,35 +410,35 @@ def test_a_feeds_url_with_arabic_in_it_gives_percent_encoded_links(cfg: Config) 
 def test_formats_choose_the_files_written(
     tmp_path: Path, formats: tuple[str, ...], names: set[str]
 ) -> None:
-    cfg = make_config(tmp_path / "public", formats=formats)
-    tree = feeds.render_feeds(plan_for(sample_articles()), cfg)
+    cfg = feeds_config(tmp_path / "public", formats=formats)
+    tree = render(plan_for(sample_articles()), cfg)
     feed_files = {p.rsplit("/", 1)[-1] for p in tree.files} - {"feeds.opml", "index.html"}
     assert feed_files == names
     outlines = _xml(tree.files["feeds.opml"]).findall("body/outline")
     assert len(outlines) == 4 * len(names)
 
 
-def test_feed_updated_is_newest_entry_and_empty_feed_uses_fixed_epoch(cfg: Config) -> None:
+def test_feed_updated_is_newest_entry_and_empty_feed_uses_fixed_epoch(cfg: FeedsConfig) -> None:
     empty = FeedPlan(main=FeedSpec(path="", title="أخبار المثال", articles=()), tags=())
-    tree = feeds.render_feeds(empty, cfg)
+    tree = render(empty, cfg)
     feed = _xml(tree.files["atom.xml"])
     assert feed.findtext(f"{A}updated") == "1970-01-01T00:00:00+00:00"
     assert feedparser.parse(tree.files["rss.xml"]).bozo == 0
-    full = feeds.render_feeds(plan_for([article(1), article(7)]), cfg)
+    full = render(plan_for([article(1), article(7)]), cfg)
     assert _xml(full.files["atom.xml"]).findtext(f"{A}updated") == (article(7).updated.isoformat())
 
 
 def test_hub_is_advertised_only_when_configured(tmp_path: Path, tree: RenderedTree) -> None:
     assert _xml(tree.files["atom.xml"]).find(f"{A}link[@rel='hub']") is not None
-    plain = feeds.render_feeds(plan_for(sample_articles()), make_config(tmp_path / "p"))
+    plain = render(plan_for(sample_articles()), feeds_config(tmp_path / "p"))
     assert b'rel="hub"' not in (plain.files["atom.xml"] or b"")
     assert b'rel="hub"' not in (plain.files["rss.xml"] or b"")
     assert "hubs" not in json.loads(plain.files["feed.json"] or b"")
 
 
-def test_two_renders_are_byte_identical(cfg: Config) -> None:
-    first = feeds.render_feeds(plan_for(sample_articles()), cfg)
-    second = feeds.render_feeds(plan_for(sample_articles()), cfg)
+def test_two_renders_are_byte_identical(cfg: FeedsConfig) -> None:
+    first = render(plan_for(sample_articles()), cfg)
+    second = render(plan_for(sample_articles()), cfg)
     assert first.files == second.files
     assert first.fingerprints == second.fingerprints
 
@@ -437,9 +447,8 @@ _DIGEST_SCRIPT = """
 import hashlib, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from feedfactory import make_config, plan_for, sample_articles
-from feedpub import feeds
-tree = feeds.render_feeds(plan_for(sample_articles()), make_config(Path({out!r})))
+from feedfactory import feeds_config, plan_for, render, sample_articles
+tree = render(plan_for(sample_articles()), feeds_config(Path({out!r})))
 h = hashlib.sha256()
 for path in sorted(tree.files):
     h.update(path.encode() + tree.files[path])
@@ -449,7 +458,7 @@ print(h.hexdigest())
 
 def test_builds_on_other_machines_are_byte_identical(tmp_path: Path) -> None:
     """Another process with another time zone, locale and hash seed."""
-    script = _DIGEST_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path / "p"))
+    script = _DIGEST_SCRIPT.format(tests=str(Path(__file__).parents[1]), out=str(tmp_path / "p"))
     digests = set()
     for tz, seed in (("UTC", "1"), ("America/New_York", "2")):
         env = {**os.environ, "TZ": tz, "PYTHONHASHSEED": seed, "LC_ALL": "C.UTF-8"}
@@ -457,7 +466,7 @@ def test_builds_on_other_machines_are_byte_identical(tmp_path: Path) -> None:
             [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
         )
         digests.add(run.stdout.strip())
-    tree = feeds.render_feeds(plan_for(sample_articles()), make_config(tmp_path / "p"))
+    tree = render(plan_for(sample_articles()), feeds_config(tmp_path / "p"))
     h = hashlib.sha256()
     for path in sorted(tree.files):
         h.update(path.encode() + (tree.files[path] or b""))
@@ -465,22 +474,22 @@ def test_builds_on_other_machines_are_byte_identical(tmp_path: Path) -> None:
     assert len(digests) == 1
 
 
-def test_unchanged_feeds_are_not_rendered_again(cfg: Config) -> None:
+def test_unchanged_feeds_are_not_rendered_again(cfg: FeedsConfig) -> None:
     articles = sample_articles()
-    first = feeds.render_feeds(plan_for(articles), cfg)
+    first = render(plan_for(articles), cfg)
     assert all(data is not None for data in first.files.values())
-    same = feeds.render_feeds(plan_for(articles), cfg, first.fingerprints)
+    same = render(plan_for(articles), cfg, first.fingerprints)
     assert same.rendered == ()
     assert same.fingerprints == first.fingerprints
 
     newer = [*articles, article(10, POLITICS)]
-    after = feeds.render_feeds(plan_for(newer), cfg, first.fingerprints)
+    after = render(plan_for(newer), cfg, first.fingerprints)
     assert set(after.rendered) == {
         f"{d}{name}" for d in ("", "tag/سياسة/") for name in ("atom.xml", "rss.xml", "feed.json")
     }
 
     edited = [dataclasses.replace(a, content_hash="new") if a.id == "a3" else a for a in articles]
-    after_edit = feeds.render_feeds(plan_for(edited), cfg, first.fingerprints)
+    after_edit = render(plan_for(edited), cfg, first.fingerprints)
     assert {p.rsplit("/", 1)[0] for p in after_edit.rendered} == {"atom.xml", "rss.xml",
         "feed.json", "tag/c-net"}  # fmt: skip
 
@@ -489,45 +498,45 @@ def test_unchanged_feeds_are_not_rendered_again(cfg: Config) -> None:
         dataclasses.replace(a, tags=tuple(renamed if t == PUTIN else t for t in a.tags))
         for a in articles
     ]
-    after_rename = feeds.render_feeds(plan_for(retagged), cfg, first.fingerprints)
+    after_rename = render(plan_for(retagged), cfg, first.fingerprints)
     assert "feeds.opml" in after_rename.rendered  # the tag feed's title changed
     assert "tag/سياسة/atom.xml" in after_rename.rendered  # article 2's category label changed
     assert "tag/c-net/atom.xml" in after_rename.rendered  # article 4 has the tag as well
 
 
 def test_an_article_is_prepared_once_per_build(
-    cfg: Config, monkeypatch: pytest.MonkeyPatch
+    cfg: FeedsConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real = feeds._prepare
+    real = feed_entry.make_item
 
-    def counting(article: Article, site: feeds._Site) -> feeds._Prepared:
+    def counting(article: Article, site: SiteValues) -> feed_entry.FeedItem:
         calls.append(article.id)
         return real(article, site)
 
-    monkeypatch.setattr(feeds, "_prepare", counting)
-    feeds.render_feeds(plan_for(sample_articles()), cfg)
+    monkeypatch.setattr(feed_entry, "make_item", counting)
+    render(plan_for(sample_articles()), cfg)
     assert sorted(calls) == sorted(a.id for a in sample_articles())
 
 
 @pytest.mark.parametrize("slug", ["..", ".", ".hidden", "", "a\\b", "x\x00y"])
-def test_a_hostile_slug_is_skipped_not_written(cfg: Config, slug: str) -> None:
+def test_a_hostile_slug_is_skipped_not_written(cfg: FeedsConfig, slug: str) -> None:
     evil = Tag(key="evil", name="evil", slug=slug)
     plan = plan_for([article(1, evil, POLITICS)])
-    tree = feeds.render_feeds(plan, cfg)
+    tree = render(plan, cfg)
     assert any("skipped" in note for note in tree.notes)
     assert all(".." not in p.split("/") and not p.startswith("/") for p in tree.files)
     assert "tag/سياسة/atom.xml" in tree.files
 
 
-def test_opml_lists_every_feed_written(cfg: Config, tree: RenderedTree) -> None:
+def test_opml_lists_every_feed_written(cfg: FeedsConfig, tree: RenderedTree) -> None:
     opml = _xml(tree.files["feeds.opml"])
     assert opml.get("version") == "2.0"
     assert opml.findtext("head/title") == "أخبار المثال"
     outlines = opml.findall("body/outline")
     feed_files = sorted(p for p in tree.files if p.endswith((".xml", ".json")))
     assert sorted(str(o.get("xmlUrl")) for o in outlines) == sorted(
-        feeds.public_url(cfg, p) for p in feed_files
+        public_url(FEEDS_URL, p) for p in feed_files
     )
     for outline in outlines:
         assert outline.get("type") == "rss"
@@ -535,7 +544,9 @@ def test_opml_lists_every_feed_written(cfg: Config, tree: RenderedTree) -> None:
         assert outline.get("title") == outline.get("text")
 
 
-def test_index_page_is_right_to_left_with_autodiscovery(cfg: Config, tree: RenderedTree) -> None:
+def test_index_page_is_right_to_left_with_autodiscovery(
+    cfg: FeedsConfig, tree: RenderedTree
+) -> None:
     page = lxml.html.fromstring(tree.files["index.html"] or b"")
     assert page.get("lang") == "ar" and page.get("dir") == "rtl"
     discovery = page.findall("head/link[@rel='alternate']")
@@ -548,14 +559,14 @@ def test_index_page_is_right_to_left_with_autodiscovery(cfg: Config, tree: Rende
     hrefs = {a.get("href") for a in page.iter("a")}
     for path in tree.files:
         if path.endswith((".xml", ".json", ".opml")):
-            assert feeds.public_url(cfg, path) in hrefs, path
+            assert public_url(FEEDS_URL, path) in hrefs, path
     # Mixed-direction tag names are isolated so "C++" does not render "++C".
     assert "C++ / .NET" in [b.text for b in page.iter("bdi")]
 
 
-def test_feed_urls_names_live_feed_documents_only(cfg: Config) -> None:
+def test_feed_urls_names_live_feed_documents_only(cfg: FeedsConfig) -> None:
     paths = ["atom.xml", "tag/x/rss.xml", "feeds.opml", "index.html", "feed-archive/1/atom.xml"]
-    assert feeds.feed_urls(cfg, paths) == [f"{FEEDS_URL}/atom.xml", f"{FEEDS_URL}/tag/x/rss.xml"]
+    assert feed_urls(FEEDS_URL, paths) == [f"{FEEDS_URL}/atom.xml", f"{FEEDS_URL}/tag/x/rss.xml"]
 
 
 # --- RFC 5005 archive ---------------------------------------------------------
@@ -566,9 +577,9 @@ def _links(feed: etree._Element, tag: str) -> dict[str, str]:
     return {link.get("rel", ""): link.get("href", "") for link in feed.findall(tag)}
 
 
-def test_main_feed_points_to_the_newest_archive_page(cfg: Config) -> None:
+def test_main_feed_points_to_the_newest_archive_page(cfg: FeedsConfig) -> None:
     plan = dataclasses.replace(plan_for(sample_articles()), archive_pages=3)
-    tree = feeds.render_feeds(plan, cfg)
+    tree = render(plan, cfg)
     atom = _links(_xml(tree.files["atom.xml"]), f"{A}link")
     assert atom["prev-archive"] == f"{FEEDS_URL}/feed-archive/3/atom.xml"
     channel = _xml(tree.files["rss.xml"]).find("channel")
@@ -587,10 +598,10 @@ def test_main_feed_points_to_the_newest_archive_page(cfg: Config) -> None:
     ],
 )
 def test_archive_pages_chain_and_are_marked_archived(
-    cfg: Config, index: int, rels: set[str]
+    cfg: FeedsConfig, index: int, rels: set[str]
 ) -> None:
     page = ArchivePage(index=index, articles=tuple(reversed([article(i) for i in range(3)])))
-    files = feeds.render_archive_page(page, 3, cfg)
+    files = build.render_archive_page(page, 3, cfg, SITE)
     assert set(files) == {f"feed-archive/{index}/atom.xml", f"feed-archive/{index}/rss.xml"}
     atom = _xml(files[f"feed-archive/{index}/atom.xml"])
     assert atom.find(f"{FH}archive") is not None
@@ -608,24 +619,24 @@ def test_archive_pages_chain_and_are_marked_archived(
         assert feedparser.parse(data).bozo == 0
 
 
-def test_archive_pages_already_written_are_not_loaded_again(cfg: Config) -> None:
+def test_archive_pages_already_written_are_not_loaded_again(cfg: FeedsConfig) -> None:
     loaded: list[int] = []
 
     def load(index: int) -> ArchivePage:
         loaded.append(index)
         return ArchivePage(index=index, articles=(article(index),))
 
-    first = feeds.render_archive(2, cfg, load)
+    first = build.render_archive(2, cfg, SITE, load)
     assert loaded == [1, 2]
     loaded.clear()
-    again = feeds.render_archive(2, cfg, load, first.fingerprints)
+    again = build.render_archive(2, cfg, SITE, load, first.fingerprints)
     assert loaded == [] and again.rendered == ()
-    grown = feeds.render_archive(3, cfg, load, first.fingerprints)
+    grown = build.render_archive(3, cfg, SITE, load, first.fingerprints)
     assert loaded == [2, 3]  # page 2 gains its next-archive link, page 1 is untouched
     assert "feed-archive/1/atom.xml" not in grown.rendered
 
 
-def test_a_new_archive_page_size_rewrites_every_archive_page(cfg: Config) -> None:
+def test_a_new_archive_page_size_rewrites_every_archive_page(cfg: FeedsConfig) -> None:
     """Pages are cut by position from the oldest article: with another size
     page 1 holds other articles, so no page may be kept."""
     loaded: list[int] = []
@@ -634,19 +645,19 @@ def test_a_new_archive_page_size_rewrites_every_archive_page(cfg: Config) -> Non
         loaded.append(index)
         return ArchivePage(index=index, articles=(article(index),))
 
-    first = feeds.render_archive(2, cfg, load)
-    resized = dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, archive_page_size=7))
+    first = build.render_archive(2, cfg, SITE, load)
+    resized = dataclasses.replace(cfg, archive_page_size=7)
     loaded.clear()
-    again = feeds.render_archive(2, resized, load, first.fingerprints)
+    again = build.render_archive(2, resized, SITE, load, first.fingerprints)
     assert loaded == [1, 2]
     assert set(again.rendered) == set(first.files)
 
 
-def test_entry_dates_keep_their_zone(cfg: Config) -> None:
+def test_entry_dates_keep_their_zone(cfg: FeedsConfig) -> None:
     from zoneinfo import ZoneInfo
 
     local = datetime(2026, 3, 1, 10, 0, tzinfo=ZoneInfo("Asia/Damascus"))
-    tree = feeds.render_feeds(plan_for([article(1, published=local, updated=local)]), cfg)
+    tree = render(plan_for([article(1, published=local, updated=local)]), cfg)
     entry = _xml(tree.files["atom.xml"]).find(f"{A}entry")
     assert entry is not None
     assert entry.findtext(f"{A}published") == "2026-03-01T10:00:00+03:00"

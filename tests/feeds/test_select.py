@@ -71,7 +71,7 @@ def test_feed_plan_caps_feeds_and_keeps_tags_with_enough_articles(cfg: Config) -
         + [article(99, SPORT)]  # one sports article: below min_items
     )
 
-    plan = select.feed_plan(reader, cfg)
+    plan = select.feed_plan(reader, cfg.feeds, cfg.site.title)
 
     assert [a.id for a in plan.main.articles] == ["a99", "a5", "a4"]
     assert [(spec.path, len(spec.articles)) for spec in plan.tags] == [
@@ -87,7 +87,7 @@ def test_a_url_shared_by_two_articles_gives_one_entry_the_newest(cfg: Config) ->
     shared = "https://news.example.org/a/1"
     reader = RecordingStore([article(1, url=shared), article(2, url=shared), article(3)])
 
-    plan = select.feed_plan(reader, cfg)
+    plan = select.feed_plan(reader, cfg.feeds, cfg.site.title)
 
     assert [a.id for a in plan.main.articles] == ["a3", "a2"]
 
