@@ -5,7 +5,7 @@ pages, feeds.opml and index.html. Nothing here reads the clock or the whole
 
 The folder, in the order data flows::
 
-    select.py       which articles each feed holds (FeedPlan); its ArticleReader Protocol
+    select.py       which articles each feed holds (FeedPlan); its FeedReader Protocol
     site.py         FeedSite (the input) and SiteValues (normalised once per build)
     urls.py         paths under feeds.output, public percent-encoded URLs
     entry.py        FeedItem / FeedHead: the neutral model, one FeedItem per article per build

@@ -14,7 +14,7 @@ from feedpub.config import FeedsConfig
 from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, rss, select
 from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, ItemCache
 from feedpub.feeds.incremental import RenderedTree, TreeCollector, digest
-from feedpub.feeds.select import ArchivePage, ArticleReader, FeedPlan, FeedSpec
+from feedpub.feeds.select import ArchivePage, FeedPlan, FeedReader, FeedSpec
 from feedpub.feeds.site import FeedSite, SiteValues
 from feedpub.feeds.urls import (
     ARCHIVE_DIR,
@@ -31,7 +31,7 @@ Writer = Callable[[FeedHead, Sequence[FeedItem]], bytes]
 
 
 def build(
-    reader: ArticleReader,
+    reader: FeedReader,
     feeds: FeedsConfig,
     site: FeedSite,
     previous: Mapping[str, str] | None = None,

@@ -1,19 +1,18 @@
-"""Selection: which articles each feed and each digest edition holds.
+"""Selection: which articles each feed holds.
 
-The store is reached through ``ArticleReader``, declared here beside its
-consumer; ``store.SqlStore`` satisfies it and tests may pass a fake.
+The store is reached through ``FeedReader``, declared here beside its
+consumer; ``store.SqlStore`` satisfies it and tests may pass a fake. The
+digests select their editions themselves (digests never import feeds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
-from feedpub.config import DigestConfig, FeedsConfig
+from feedpub.config import FeedsConfig
 from feedpub.model import Article, Tag
-from feedpub.text.arabic import tag_key
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class FeedPlan:
     archive_pages: int = 0
 
 
-class ArticleReader(Protocol):
+class FeedReader(Protocol):
     """What selection needs from a store. Datetimes are UTC-aware; lists are
     newest first (published desc, then id desc)."""
 
@@ -59,16 +58,8 @@ class ArticleReader(Protocol):
 
     def tags(self) -> list[tuple[Tag, int]]: ...
 
-    def articles_between(
-        self,
-        after: datetime | None,
-        until: datetime,
-        tag_keys: Sequence[str] = (),
-        limit: int | None = None,
-    ) -> list[Article]: ...
 
-
-def feed_plan(reader: ArticleReader, feeds: FeedsConfig, site_title: str) -> FeedPlan:
+def feed_plan(reader: FeedReader, feeds: FeedsConfig, site_title: str) -> FeedPlan:
     """The main feed (titled ``site_title``), one feed per tag with at least
     ``feeds.min_items`` articles (sorted by slug, so output order is stable),
     and the number of full archive pages when ``feeds.archive`` is on."""
@@ -111,7 +102,7 @@ def _one_per_url(articles: Sequence[Article]) -> tuple[Article, ...]:
     return tuple(kept)
 
 
-def archive_page(reader: ArticleReader, index: int, page_size: int) -> ArchivePage:
+def archive_page(reader: FeedReader, index: int, page_size: int) -> ArchivePage:
     """Archive page ``index`` (1 = oldest): positions counted from the oldest
     article, so adding new articles never changes an existing page."""
     if index < 1:
@@ -124,15 +115,3 @@ def archive_page(reader: ArticleReader, index: int, page_size: int) -> ArchivePa
     return ArchivePage(
         index=index, articles=_one_per_url(reader.latest_articles(limit=page_size, offset=offset))
     )
-
-
-def edition_articles(
-    reader: ArticleReader,
-    digest: DigestConfig,
-    after: datetime | None,
-    until: datetime,
-) -> list[Article]:
-    """The articles of a digest edition: published in (after, until], in the
-    digest's tags (all when it names none), newest first, capped at max_items."""
-    keys = tuple(dict.fromkeys(tag_key(name) for name in digest.tags))
-    return reader.articles_between(after, until, tag_keys=keys, limit=digest.max_items)
