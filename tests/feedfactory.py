@@ -1,9 +1,11 @@
-"""Test factory for the feed tests: a Config and Articles/FeedSpecs built
-directly (no store), including hostile ones."""
+"""Test factory for the feed tests: the feeds' narrow inputs (a FeedsConfig
+and a FeedSite), a whole Config for the tests that go through app, and
+Articles/FeedSpecs built directly (no store), including hostile ones."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,11 @@ from feedpub.config import (
     StoreConfig,
     TagsConfig,
 )
-from feedpub.model import Article, FeedPlan, FeedSpec, Tag
+from feedpub.feeds import build
+from feedpub.feeds.incremental import RenderedTree
+from feedpub.feeds.select import FeedPlan, FeedSpec
+from feedpub.feeds.site import FeedSite
+from feedpub.model import Article, Tag
 
 SITE_URL = "https://news.example.org"
 FEEDS_URL = "https://news.example.org/feeds"
@@ -30,21 +36,34 @@ PUTIN = Tag(key="بوتين", name="بوتين", slug="بوتين")
 DOTNET = Tag(key="c++ / .net", name="C++ / .NET", slug="c-net")
 
 
+SITE = FeedSite(
+    title="أخبار المثال",
+    url=SITE_URL,
+    language="ar",
+    description="آخر الأخبار من موقع المثال",
+)
+
+
+def feeds_config(output: Path = Path("public"), **feeds: Any) -> FeedsConfig:
+    return FeedsConfig(output=output, url=FEEDS_URL, **feeds)
+
+
 def make_config(output: Path, **feeds: Any) -> Config:
+    """A whole Config (for tests that go through app) with the same site."""
     return Config(
         path=output.parent / "config.yaml",
         site=SiteConfig(
-            title="أخبار المثال",
-            url=SITE_URL,
-            language="ar",
+            title=SITE.title,
+            url=SITE.url,
+            language=SITE.language,
             timezone=ZoneInfo("Asia/Damascus"),
-            description="آخر الأخبار من موقع المثال",
+            description=SITE.description,
         ),
         store=StoreConfig(url="sqlite://"),
         sources=(),
         tags=TagsConfig(),
         ingest=IngestConfig(),
-        feeds=FeedsConfig(output=output, url=FEEDS_URL, **feeds),
+        feeds=feeds_config(output, **feeds),
         digests=(),
         email=EmailConfig(),
         delivery=DeliveryConfig(outbox=output.parent / "outbox"),
@@ -120,3 +139,10 @@ def sample_articles() -> list[Article]:
         hostile(4, PUTIN, DOTNET),
         article(5, url=None, image=None),
     ]
+
+
+def render(
+    plan: FeedPlan, feeds: FeedsConfig, previous: Mapping[str, str] | None = None
+) -> RenderedTree:
+    """The feeds of ``plan`` for the test site, as build.render_feeds makes them."""
+    return build.render_feeds(plan, feeds, SITE, previous)

@@ -14,12 +14,23 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config, plan_for, sample_articles
+from feedfactory import (
+    DOTNET,
+    POLITICS,
+    PUTIN,
+    SITE,
+    article,
+    make_config,
+    plan_for,
+    render,
+    sample_articles,
+)
 from feedpub import app as pipeline
-from feedpub import feeds
 from feedpub import output as publish
 from feedpub.config import Config
-from feedpub.model import ArchivePage, Article, BuildReport
+from feedpub.feeds import build as feed_build
+from feedpub.feeds.select import ArchivePage
+from feedpub.model import Article, BuildReport
 from feedpub.output import MANIFEST_NAME, TEMP_PREFIX, OutputError
 from feedpub.store import SqlStore
 
@@ -31,7 +42,7 @@ def build(cfg: Config, articles: list[Article]) -> BuildReport:
     out = cfg.feeds.output
     with publish.build_lock(out):
         manifest = publish.read_manifest(out)
-        tree = feeds.render_feeds(plan_for(articles), cfg, manifest.fingerprints)
+        tree = render(plan_for(articles), cfg.feeds, manifest.fingerprints)
         return publish.sync_tree(out, tree.files, manifest, fingerprints=tree.fingerprints)
 
 
@@ -326,8 +337,8 @@ def test_archive_pages_are_published_with_the_feeds_and_removed_when_turned_off(
         with publish.build_lock(out):
             manifest = publish.read_manifest(out)
             plan = dataclasses.replace(plan_for(sample_articles()), archive_pages=pages)
-            tree = feeds.render_feeds(plan, cfg, manifest.fingerprints).merged(
-                feeds.render_archive(pages, cfg, load, manifest.fingerprints)
+            tree = render(plan, cfg.feeds, manifest.fingerprints).merged(
+                feed_build.render_archive(pages, cfg.feeds, SITE, load, manifest.fingerprints)
             )
             return publish.sync_tree(out, tree.files, manifest, fingerprints=tree.fingerprints)
 

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-from feedpub import delivery, digests, feeds, ingest
+from feedpub import delivery, digests, ingest
 from feedpub import output as publish
 from feedpub.config import Config
-from feedpub.feeds import select, websub
+from feedpub.feeds import build as feed_build
+from feedpub.feeds import urls as feed_urls
+from feedpub.feeds import websub
+from feedpub.feeds.site import FeedSite
 from feedpub.model import Article, BuildReport, Edition, IngestReport, Reject
 from feedpub.output import OutputError
 from feedpub.store import SqlStore, StoreError
@@ -305,17 +308,8 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
     output = cfg.feeds.output
     with publish.build_lock(output):
         manifest = publish.read_manifest(output)
-        plan = select.feed_plan(store, cfg)
-        tree = feeds.render_feeds(plan, cfg, manifest.fingerprints)
-        if plan.archive_pages:
-            tree = tree.merged(
-                feeds.render_archive(
-                    plan.archive_pages,
-                    cfg,
-                    lambda index: select.archive_page(store, index, cfg.feeds.archive_page_size),
-                    manifest.fingerprints,
-                )
-            )
+        site = FeedSite(cfg.site.title, cfg.site.url, cfg.site.language, cfg.site.description)
+        tree = feed_build.build(store, cfg.feeds, site, manifest.fingerprints)
         report = publish.sync_tree(output, tree.files, manifest, fingerprints=tree.fingerprints)
     for note in tree.notes + report.notes:
         log.warning("build: %s", note)
@@ -325,7 +319,7 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
     for path in report.removed:
         log.info("build: removed %s", path)
     if cfg.feeds.websub_hub and report.written:
-        changed = feeds.feed_urls(cfg, report.written)
+        changed = feed_urls.feed_urls(cfg.feeds.url, report.written)
         if changed:
             for problem in websub.ping(iri_to_uri(cfg.feeds.websub_hub), changed):
                 log.warning("%s", problem)  # each problem starts with "websub:"

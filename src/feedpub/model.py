@@ -167,37 +167,6 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class FeedSpec:
-    """One feed to write: the main feed (``path`` "") or a tag's ("tag/<slug>").
-    ``articles`` are newest first and already capped at ``feeds.items``."""
-
-    path: str
-    title: str
-    articles: tuple[Article, ...]
-    tag: Tag | None = None
-
-
-@dataclass(frozen=True)
-class ArchivePage:
-    """One RFC 5005 archive page of the main feed: ``index`` 1 is the oldest.
-    Only full pages are archived, so a page never changes once written."""
-
-    index: int
-    articles: tuple[Article, ...]  # newest first within the page
-
-
-@dataclass(frozen=True)
-class FeedPlan:
-    """Everything one build writes, selected from the store."""
-
-    main: FeedSpec
-    tags: tuple[FeedSpec, ...]
-    # Number of full RFC 5005 archive pages (0 when archiving is off); pages are
-    # loaded one at a time through ``select.archive_page`` to bound memory.
-    archive_pages: int = 0
-
-
-@dataclass(frozen=True)
 class BuildReport:
     """What a feed build did to the output folder (paths relative to it)."""
 

@@ -1,21 +1,52 @@
-"""Selection: which articles each feed and each digest edition holds.
+"""Selection: which articles each feed holds.
 
-The store is reached through ``ArticleReader``, declared here beside its
-consumer; ``store.SqlStore`` satisfies it and tests may pass a fake.
+The store is reached through ``FeedReader``, declared here beside its
+consumer; ``store.SqlStore`` satisfies it and tests may pass a fake. The
+digests select their editions themselves (digests never import feeds).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Protocol
 
-from feedpub.config import Config, DigestConfig
-from feedpub.model import ArchivePage, Article, FeedPlan, FeedSpec, Tag
-from feedpub.text.arabic import tag_key
+from feedpub.config import FeedsConfig
+from feedpub.model import Article, Tag
 
 
-class ArticleReader(Protocol):
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed to write: the main feed (``path`` "") or a tag's ("tag/<slug>").
+    ``articles`` are newest first and already capped at ``feeds.items``."""
+
+    path: str
+    title: str
+    articles: tuple[Article, ...]
+    tag: Tag | None = None
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    """One RFC 5005 archive page of the main feed: ``index`` 1 is the oldest.
+    Only full pages are archived, so a page never changes once written."""
+
+    index: int
+    articles: tuple[Article, ...]  # newest first within the page
+
+
+@dataclass(frozen=True)
+class FeedPlan:
+    """Every feed one build writes, selected from the store."""
+
+    main: FeedSpec
+    tags: tuple[FeedSpec, ...]
+    # Number of full RFC 5005 archive pages (0 when archiving is off); pages are
+    # loaded one at a time through ``archive_page`` to bound memory.
+    archive_pages: int = 0
+
+
+class FeedReader(Protocol):
     """What selection needs from a store. Datetimes are UTC-aware; lists are
     newest first (published desc, then id desc)."""
 
@@ -27,39 +58,31 @@ class ArticleReader(Protocol):
 
     def tags(self) -> list[tuple[Tag, int]]: ...
 
-    def articles_between(
-        self,
-        after: datetime | None,
-        until: datetime,
-        tag_keys: Sequence[str] = (),
-        limit: int | None = None,
-    ) -> list[Article]: ...
 
-
-def feed_plan(reader: ArticleReader, cfg: Config) -> FeedPlan:
-    """The main feed, one feed per tag with at least ``feeds.min_items``
-    articles (sorted by slug, so output order is stable), and the number of
-    full archive pages when ``feeds.archive`` is on."""
-    items = cfg.feeds.items
+def feed_plan(reader: FeedReader, feeds: FeedsConfig, site_title: str) -> FeedPlan:
+    """The main feed (titled ``site_title``), one feed per tag with at least
+    ``feeds.min_items`` articles (sorted by slug, so output order is stable),
+    and the number of full archive pages when ``feeds.archive`` is on."""
+    items = feeds.items
     main = FeedSpec(
         path="",
-        title=cfg.site.title,
+        title=site_title,
         articles=_one_per_url(reader.latest_articles(limit=items)),
     )
     tag_feeds = tuple(
         FeedSpec(
             path=f"tag/{tag.slug}",
-            title=f"{cfg.site.title}: {tag.name}",
+            title=f"{site_title}: {tag.name}",
             articles=_one_per_url(reader.latest_articles(limit=items, tag_key=tag.key)),
             tag=tag,
         )
         for tag, count in sorted(reader.tags(), key=lambda pair: pair[0].slug)
-        if count >= cfg.feeds.min_items
+        if count >= feeds.min_items
     )
     pages = 0
-    if cfg.feeds.archive:
+    if feeds.archive:
         # Everything older than the current feed's items, in full pages only.
-        pages = max(0, reader.article_count() - items) // cfg.feeds.archive_page_size
+        pages = max(0, reader.article_count() - items) // feeds.archive_page_size
     return FeedPlan(main=main, tags=tag_feeds, archive_pages=pages)
 
 
@@ -79,7 +102,7 @@ def _one_per_url(articles: Sequence[Article]) -> tuple[Article, ...]:
     return tuple(kept)
 
 
-def archive_page(reader: ArticleReader, index: int, page_size: int) -> ArchivePage:
+def archive_page(reader: FeedReader, index: int, page_size: int) -> ArchivePage:
     """Archive page ``index`` (1 = oldest): positions counted from the oldest
     article, so adding new articles never changes an existing page."""
     if index < 1:
@@ -92,15 +115,3 @@ def archive_page(reader: ArticleReader, index: int, page_size: int) -> ArchivePa
     return ArchivePage(
         index=index, articles=_one_per_url(reader.latest_articles(limit=page_size, offset=offset))
     )
-
-
-def edition_articles(
-    reader: ArticleReader,
-    digest: DigestConfig,
-    after: datetime | None,
-    until: datetime,
-) -> list[Article]:
-    """The articles of a digest edition: published in (after, until], in the
-    digest's tags (all when it names none), newest first, capped at max_items."""
-    keys = tuple(dict.fromkeys(tag_key(name) for name in digest.tags))
-    return reader.articles_between(after, until, tag_keys=keys, limit=digest.max_items)

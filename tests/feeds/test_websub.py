@@ -16,8 +16,8 @@ import pytest
 
 from feedfactory import POLITICS, article, make_config, sample_articles
 from feedpub import app as pipeline
-from feedpub import feeds
 from feedpub.feeds import websub
+from feedpub.feeds.urls import feed_paths, feed_urls, public_url
 from feedpub.store import SqlStore
 
 
@@ -141,7 +141,7 @@ def test_a_build_pings_the_hub_with_the_feeds_it_changed_and_only_those(
     with SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
         store.upsert_articles(sample_articles(), NOW)
         first = pipeline.build_feeds(cfg, store)
-        assert _sent(hub) == [feeds.feed_urls(cfg, first.written)]
+        assert _sent(hub) == [feed_urls(cfg.feeds.url, first.written)]
         assert len(_sent(hub)[0]) == 12  # 4 feeds x 3 formats; not OPML, not index.html
 
         hub.requests.clear()
@@ -151,9 +151,9 @@ def test_a_build_pings_the_hub_with_the_feeds_it_changed_and_only_those(
         store.upsert_articles([article(10, POLITICS)], NOW)
         pipeline.build_feeds(cfg, store)
         changed = [
-            feeds.public_url(cfg, path)
+            public_url(cfg.feeds.url, path)
             for directory in ("", "tag/سياسة")
-            for path in feeds.feed_paths(directory, ("atom", "rss", "json")).values()
+            for path in feed_paths(directory, ("atom", "rss", "json")).values()
         ]
         assert [sorted(batch) for batch in _sent(hub)] == [sorted(changed)]
 

@@ -1,42 +1,72 @@
-"""JSON Feed 1.1: the writer on its own and the documents feeds.render_feeds makes."""
+"""JSON Feed 1.1: the writer on its own and the documents build.render_feeds makes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from feedfactory import FEEDS_URL, PUTIN, SITE_URL, hostile, make_config, plan_for, sample_articles
-from feedpub import feeds
+from feedfactory import (
+    FEEDS_URL,
+    PUTIN,
+    SITE_URL,
+    feeds_config,
+    hostile,
+    plan_for,
+    render,
+    sample_articles,
+)
 from feedpub.feeds import jsonfeed
+from feedpub.feeds.entry import Category, Enclosure, FeedHead, FeedItem
+from feedpub.feeds.urls import public_url
+
+WHEN = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 
-def _item(n: int, **fields: Any) -> jsonfeed.JsonItem:
+def _item(n: int, **fields: Any) -> FeedItem:
     values: dict[str, Any] = {
         "id": f"https://x.org/{n}",
-        "url": f"https://x.org/{n}",
+        "permalink": True,
         "title": f"عنوان {n}",
+        "link": f"https://x.org/{n}",
+        "summary": "",
+        "summary_html": "<p>ملخص</p>",
         "content_html": "<p>نص</p>",
-        "date_published": "2026-03-01T10:00:00+00:00",
-        "date_modified": "2026-03-01T10:05:00+00:00",
+        "published": WHEN,
+        "updated": WHEN,
+        "author": "",
+        "categories": (),
+        "capped": False,
+        "image": None,
+        "enclosure": None,
     }
     values.update(fields)
-    return jsonfeed.JsonItem(**values)
+    return FeedItem(**values)
+
+
+HEAD = FeedHead(
+    directory="",
+    atom_id="https://x.org/atom.xml",
+    title="أخبار",
+    subtitle="",
+    description="",
+    language="ar",
+    author="أخبار",
+    home="https://x.org/",
+    updated=WHEN,
+    urls={"json": "https://x.org/feed.json"},
+    hub=None,
+)
 
 
 def test_writer_output_is_deterministic_utf8_with_trailing_newline() -> None:
-    feed = jsonfeed.JsonFeed(
-        title="أخبار",
-        home_page_url="https://x.org/",
-        feed_url="https://x.org/feed.json",
-        language="ar",
-        items=[_item(2), _item(1)],
-    )
-    data = jsonfeed.render(feed)
-    assert data == jsonfeed.render(feed)
+    items = [_item(2), _item(1)]
+    data = jsonfeed.write(HEAD, items)
+    assert data == jsonfeed.write(HEAD, items)
     assert data.endswith(b"}\n")
     assert "أخبار".encode() in data  # not \\u escapes
     assert list(json.loads(data)) == sorted(json.loads(data))  # keys in a fixed order
@@ -47,12 +77,16 @@ def test_writer_output_is_deterministic_utf8_with_trailing_newline() -> None:
     ("fields", "present", "absent"),
     [
         ({}, set(), {"summary", "authors", "tags", "image", "attachments"}),
-        ({"summary": "ملخص", "tags": ("أ", "C++")}, {"summary", "tags"}, {"authors"}),
+        (
+            {"summary": "ملخص", "categories": (Category("a", "أ"), Category("c", "C++"))},
+            {"summary", "tags"},
+            {"authors"},
+        ),
         (
             {
-                "authors": ("سارة",),
+                "author": "سارة",
                 "image": "https://x.org/i.png",
-                "attachments": (jsonfeed.JsonAttachment("https://x.org/i.png", "image/png"),),
+                "enclosure": Enclosure("https://x.org/i.png", "image/png"),
             },
             {"authors", "image", "attachments"},
             {"tags"},
@@ -62,7 +96,7 @@ def test_writer_output_is_deterministic_utf8_with_trailing_newline() -> None:
 def test_optional_item_fields_appear_only_when_set(
     fields: dict[str, object], present: set[str], absent: set[str]
 ) -> None:
-    item = _item(1, **fields).as_dict()
+    item = jsonfeed.item_dict(_item(1, **fields))
     assert present <= set(item)
     assert not absent & set(item)
     if "authors" in item:
@@ -71,10 +105,15 @@ def test_optional_item_fields_appear_only_when_set(
         assert item["attachments"] == [{"url": "https://x.org/i.png", "mime_type": "image/png"}]
 
 
+def test_an_item_without_content_carries_its_summary_html() -> None:
+    item = jsonfeed.item_dict(dataclasses.replace(_item(1), content_html=None))
+    assert item["content_html"] == "<p>ملخص</p>"
+
+
 @pytest.fixture
 def documents(tmp_path: Path) -> dict[str, dict[str, object]]:
-    cfg = make_config(tmp_path / "public", websub_hub="https://hub.example.org/")
-    tree = feeds.render_feeds(plan_for(sample_articles()), cfg)
+    cfg = feeds_config(tmp_path / "public", websub_hub="https://hub.example.org/")
+    tree = render(plan_for(sample_articles()), cfg)
     return {p: json.loads(d or b"") for p, d in tree.files.items() if p.endswith("feed.json")}
 
 
@@ -90,7 +129,7 @@ def test_every_json_feed_has_the_required_and_promised_fields(
     for path, doc in documents.items():
         assert doc["version"] == "https://jsonfeed.org/version/1.1"
         assert doc["title"] and doc["language"] == "ar"
-        assert doc["feed_url"] == feeds.public_url(make_config(Path("x")), path)
+        assert doc["feed_url"] == public_url(FEEDS_URL, path)
         assert str(doc["home_page_url"]).startswith(SITE_URL + "/")
         assert doc["hubs"] == [{"type": "WebSub", "url": "https://hub.example.org/"}]
         assert doc["authors"] == [{"name": "أخبار المثال"}]
@@ -112,8 +151,8 @@ def test_every_json_feed_has_the_required_and_promised_fields(
 
 
 def test_json_ids_and_urls_match_the_atom_entries(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path / "public")
-    tree = feeds.render_feeds(plan_for([hostile(1, PUTIN)]), cfg)
+    cfg = feeds_config(tmp_path / "public")
+    tree = render(plan_for([hostile(1, PUTIN)]), cfg)
     item = json.loads(tree.files["feed.json"] or b"")["items"][0]
     assert item["id"].startswith("tag:news.example.org,2026:article/")
     assert item["id"].encode() in (tree.files["atom.xml"] or b"")

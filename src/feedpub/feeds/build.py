@@ -1,0 +1,184 @@
+"""One feed build: from the store (through ``select``) to the rendered tree.
+
+``build`` is what the composition root calls. ``render_feeds`` and
+``render_archive`` do the same from a plan already selected (tests, bench).
+One ``_Renderer`` per build holds what is shared across documents: the site
+values, each article's FeedItem, each writer's prepared entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from feedpub.config import FeedsConfig
+from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, rss, select
+from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, ItemCache
+from feedpub.feeds.incremental import RenderedTree, TreeCollector, digest
+from feedpub.feeds.select import ArchivePage, FeedPlan, FeedReader, FeedSpec
+from feedpub.feeds.site import FeedSite, SiteValues
+from feedpub.feeds.urls import (
+    ARCHIVE_DIR,
+    INDEX_PATH,
+    OPML_PATH,
+    clean,
+    feed_paths,
+    plain_directory,
+)
+from feedpub.model import Article
+from feedpub.text.uri import percent_encode
+
+Writer = Callable[[FeedHead, Sequence[FeedItem]], bytes]
+
+
+def build(
+    reader: FeedReader,
+    feeds: FeedsConfig,
+    site: FeedSite,
+    previous: Mapping[str, str] | None = None,
+) -> RenderedTree:
+    """Every feed, feeds.opml, index.html and (with ``feeds.archive``) every
+    archive page. ``previous`` (path -> fingerprint, from the last build's
+    manifest) lets files whose inputs did not change skip rendering."""
+    renderer = _Renderer(SiteValues.of(site, feeds))
+    plan = select.feed_plan(reader, feeds, site.title)
+    tree = renderer.feeds(plan, previous or {})
+    if plan.archive_pages:
+        tree = tree.merged(
+            renderer.archive(
+                plan.archive_pages,
+                lambda n: select.archive_page(reader, n, feeds.archive_page_size),
+                previous or {},
+            )
+        )
+    return tree
+
+
+def render_feeds(
+    plan: FeedPlan, feeds: FeedsConfig, site: FeedSite, previous: Mapping[str, str] | None = None
+) -> RenderedTree:
+    """Every feed of ``plan`` in every configured format, plus feeds.opml and
+    index.html."""
+    return _Renderer(SiteValues.of(site, feeds)).feeds(plan, previous or {})
+
+
+def render_archive(
+    total_pages: int,
+    feeds: FeedsConfig,
+    site: FeedSite,
+    load: Callable[[int], ArchivePage],
+    previous: Mapping[str, str] | None = None,
+) -> RenderedTree:
+    """Every archive page, loading (``load(index)``, e.g. select.archive_page)
+    only those not already written."""
+    return _Renderer(SiteValues.of(site, feeds)).archive(total_pages, load, previous or {})
+
+
+def render_archive_page(
+    page: ArchivePage, total_pages: int, feeds: FeedsConfig, site: FeedSite
+) -> dict[str, bytes]:
+    """Archive page ``page.index`` of the main feed in Atom and RSS."""
+    return _Renderer(SiteValues.of(site, feeds)).archive_page(page, total_pages)
+
+
+class _Renderer:
+    def __init__(self, site: SiteValues) -> None:
+        self.site = site
+        self.items = ItemCache(site)
+        self.keys = incremental.ArticleKeys()
+        self.key = incremental.site_key(site, engine=atom.FEEDGEN_VERSION)
+        self.writers: dict[str, Writer] = {
+            "atom": atom.AtomWriter().write,
+            "rss": rss.RssWriter().write,
+            "json": jsonfeed.write,
+        }
+
+    def render(
+        self, head: FeedHead, articles: Sequence[Article], paths: Mapping[str, str]
+    ) -> dict[str, bytes]:
+        items = [self.items.get(a) for a in articles]
+        return {path: self.writers[fmt](head, items) for fmt, path in paths.items()}
+
+    def feeds(self, plan: FeedPlan, previous: Mapping[str, str]) -> RenderedTree:
+        out = TreeCollector(previous)
+        notes: list[str] = []
+        specs: list[FeedSpec] = []
+        seen: set[str] = set()
+        for spec in (plan.main, *plan.tags):
+            if not plain_directory(spec.path) or spec.path.split("/")[0] == ARCHIVE_DIR:
+                notes.append(f"feed {spec.path!r} skipped: not a plain relative folder name")
+            elif spec.path in seen:
+                notes.append(f"feed {spec.path!r} skipped: two feeds share that folder")
+            else:
+                seen.add(spec.path)
+                specs.append(spec)
+
+        heads = []
+        for spec in specs:
+            pages = plan.archive_pages if spec is plan.main else 0
+            head = self.head(spec, pages)
+            heads.append(head)
+            fingerprint = digest(
+                [self.key, incremental.head_key(head)] + [self.keys.key(a) for a in spec.articles]
+            )
+            paths = feed_paths(spec.path, self.site.formats)
+
+            def render(
+                head: FeedHead = head, spec: FeedSpec = spec, paths: Mapping[str, str] = paths
+            ) -> dict[str, bytes]:
+                return self.render(head, spec.articles, paths)
+
+            out.add(paths.values(), fingerprint, render)
+
+        # The list of feeds: OPML and index.html change only when it does.
+        listing_key = [self.key, *self.site.formats] + [
+            f"{h.directory}\x1f{h.title}\x1f{h.tag.label if h.tag else ''}" for h in heads
+        ]
+        listing = digest(listing_key)
+        out.add([OPML_PATH], listing, lambda: {OPML_PATH: opml.render(self.site, heads)})
+        out.add(
+            [INDEX_PATH],
+            digest([*listing_key, index.template_text()]),
+            lambda: {INDEX_PATH: index.render(self.site, heads)},
+        )
+        return out.tree(notes)
+
+    def head(self, spec: FeedSpec, archive_pages: int) -> FeedHead:
+        site = self.site
+        title = clean(spec.title) or site.title
+        description = title if spec.tag else site.description or title
+        urls = site.document_urls(spec.path)
+        return FeedHead(
+            directory=spec.path,
+            atom_id=urls["atom"],
+            title=title,
+            subtitle=site.description or description,
+            description=description,
+            language=site.language,
+            author=site.title,
+            home=site.home + percent_encode(spec.path, "/") + "/" if spec.path else site.home,
+            # Newest entry's, not the clock's: rebuilds stay byte-identical.
+            updated=max((a.updated for a in spec.articles), default=EMPTY_FEED_UPDATED),
+            urls=urls,
+            hub=site.hub,
+            history=archive.newest_page_link(site, archive_pages),
+            tag=Category.of(spec.tag) if spec.tag else None,
+        )
+
+    def archive(
+        self, total: int, load: Callable[[int], ArchivePage], previous: Mapping[str, str]
+    ) -> RenderedTree:
+        out = TreeCollector(previous)
+        size = self.site.feeds.archive_page_size
+        for n in range(1, total + 1):
+            fingerprint = digest([self.key, *archive.fingerprint_parts(size, n, total)])
+
+            def render(n: int = n) -> dict[str, bytes]:
+                return self.archive_page(load(n), total)
+
+            out.add(archive.archive_paths(n, self.site.formats).values(), fingerprint, render)
+        return out.tree()
+
+    def archive_page(self, page: ArchivePage, total: int) -> dict[str, bytes]:
+        head = archive.page_head(self.site, page.index, total, page.articles)
+        paths = archive.archive_paths(page.index, self.site.formats)
+        return self.render(head, page.articles, paths)

@@ -1,0 +1,236 @@
+"""The neutral entry model every writer reads (Django ``feedgenerator`` style:
+``SyndicationFeed.add_item`` stores plain values, each writer only prints).
+
+An article becomes one frozen ``FeedItem`` of final values once per build
+(``ItemCache``), however many feeds hold it: ids, URIs, text and HTML are
+already what every format prints. A ``FeedHead`` is one document's
+feed-level values. Writers decide only what their format requires on top
+(Atom content when there is no link; where each value goes).
+
+Categories: an entry carries at most ``MAX_CATEGORIES`` of its article's tags
+(in the article's order), plus, in a tag feed, that feed's tag. Without a
+cap an article with thousands of tags repeats all of them in each of its
+thousands of tag feeds: quadratic time and size. ``ingest.max_tags`` bounds
+what is stored; this bounds what is written, whatever the store holds.
+
+Titles are plain text in every format. A title holding "<" is the one case
+where reading it as text and as HTML differ visibly (many readers render
+titles as HTML whatever the format says), so ``title_is_markup`` tells the
+writers to print such a title as escaped HTML (see atom.py and rss.py).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from feedpub.feeds.site import SiteValues
+from feedpub.feeds.urls import clean
+from feedpub.model import Article, Tag
+from feedpub.text.uri import iri_to_uri, percent_encode
+
+MAX_CATEGORIES = 25
+# The date of a tag: URI (RFC 4151) is part of the id, so it is a constant:
+# derived from the clock, entry ids would change every year.
+TAG_URI_DATE = "2026"
+# updated of a feed with no entries: fixed, so empty feeds rebuild identically.
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+
+# A fixed table, not ``mimetypes``: that one reads /etc/mime.types, which
+# differs between machines and would make builds differ.
+_IMAGE_TYPES = {
+    ".avif": "image/avif",
+    ".gif": "image/gif",
+    ".jpe": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
+}
+
+
+@dataclass(frozen=True)
+class Category:
+    term: str  # the tag's slug
+    label: str  # the tag's name
+
+    @classmethod
+    def of(cls, tag: Tag) -> Category:
+        return cls(term=clean(tag.slug), label=clean(tag.name))
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    media_type: str
+    length: int = 0  # unknown, as the RSS Advisory Board recommends for images
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One article as every format prints it."""
+
+    id: str  # the article's URL, else a tag: URI
+    permalink: bool  # the id is the article's URL (RSS guid isPermaLink)
+    title: str  # plain text
+    link: str | None  # the article's page; None when it has none
+    summary: str  # plain text
+    summary_html: str  # the summary escaped and direction-wrapped
+    content_html: str | None  # direction-wrapped, links absolute; None: summaries only
+    published: datetime
+    updated: datetime
+    author: str  # "" when unknown: the feed's author stands for it
+    categories: tuple[Category, ...]  # at most MAX_CATEGORIES
+    capped: bool  # the article had more tags than ``categories`` holds
+    image: str | None
+    enclosure: Enclosure | None
+
+    def categories_in(self, feed_tag: Category | None) -> tuple[Category, ...]:
+        """The categories to write in a feed of ``feed_tag`` (None: not a tag
+        feed): a capped entry still names the tag that put it in that feed."""
+        if self.capped and feed_tag is not None and feed_tag not in self.categories:
+            return (*self.categories, feed_tag)
+        return self.categories
+
+
+@dataclass(frozen=True)
+class HistoryLink:
+    """An RFC 5005 relation of a document to another: format -> its URL."""
+
+    rel: str
+    urls: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class FeedHead:
+    """One document's feed-level values, ready to print."""
+
+    directory: str  # "" (main), "tag/<slug>", "feed-archive/<n>"
+    atom_id: str  # each feed its own; archive pages share the main feed's
+    title: str  # plain text
+    subtitle: str  # Atom subtitle and RSS description: the site's, else the feed's
+    description: str  # JSON Feed description: the feed's own
+    language: str
+    author: str  # the site: RFC 4287 entries without an author inherit it
+    home: str  # the HTML page the feed mirrors
+    updated: datetime  # the newest entry's, never the clock's
+    urls: Mapping[str, str]  # format -> URL of this document
+    hub: str | None  # WebSub hub; None on archive pages, which never change
+    history: tuple[HistoryLink, ...] = ()
+    archived: bool = False
+    tag: Category | None = None  # the tag of a tag feed
+
+
+def title_is_markup(text: str) -> bool:
+    """Whether a plain-text title would turn into markup if a reader took it
+    as HTML: only "<" does that (a bare "&" shows as itself in HTML)."""
+    return "<" in text
+
+
+def make_item(article: Article, site: SiteValues) -> FeedItem:
+    """``article`` as a FeedItem; call once per article per build (ItemCache)."""
+    # No url, no link: pointing every such entry at the home page would make
+    # them look like one story told many times, and the home page is not the
+    # article (RSS item link and JSON Feed url are optional; Atom gets content).
+    link = _absolute(site, article.url) if article.url else None
+    # The URL is the natural id; without one, a tag: URI (RFC 4151) that no
+    # machine or date can change.
+    item_id = (
+        link or f"tag:{site.host},{TAG_URI_DATE}:article/{percent_encode(clean(article.id), '')}"
+    )
+    content = _resolve_links(clean(article.content), link or site.home)
+    summary = " ".join(clean(article.summary).split()) or _text_of(content)[:300]
+    title = " ".join(clean(article.title).split()) or summary[:80] or article.id
+    summary = summary or title
+    image = _absolute(site, article.image) if article.image else None
+    tags = [t for t in dict.fromkeys(article.tags) if t.slug.strip()]
+    return FeedItem(
+        id=item_id,
+        permalink=bool(article.url),
+        title=title,
+        link=link,
+        summary=summary,
+        summary_html=site.wrap(html.escape(summary, quote=False)),
+        content_html=site.wrap(content) if site.feeds.full_content and content.strip() else None,
+        published=article.published,
+        updated=article.updated,
+        author=" ".join(clean(article.author or "").split()),
+        categories=tuple(Category.of(t) for t in tags[:MAX_CATEGORIES]),
+        capped=len(tags) > MAX_CATEGORIES,
+        image=image,
+        enclosure=Enclosure(image, _image_type(image)) if image else None,
+    )
+
+
+class ItemCache:
+    """Articles made FeedItems once per build. Within one build an article
+    id with one content hash and ``updated`` is one article (the plan is a
+    snapshot), so that triple is the key."""
+
+    def __init__(self, site: SiteValues) -> None:
+        self.site = site
+        self._items: dict[tuple[str, str, datetime], FeedItem] = {}
+
+    def get(self, article: Article) -> FeedItem:
+        ident = (article.id, article.content_hash, article.updated)
+        item = self._items.get(ident)
+        if item is None:
+            item = self._items[ident] = make_item(article, self.site)
+        return item
+
+
+_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Any scheme, "mailto:" included: such a reference is not relative.
+_ANY_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# href and src as the sanitiser (nh3) writes them: always double-quoted.
+_URL_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")([^"]*)(")', re.IGNORECASE)
+
+
+def _absolute(site: SiteValues, url: str) -> str:
+    url = clean(url).strip()
+    if not _HAS_SCHEME.match(url):  # urljoin is slow; most stored URLs are absolute
+        url = urllib.parse.urljoin(site.home, url)
+    return iri_to_uri(url)
+
+
+def _resolve_links(fragment: str, base: str) -> str:
+    """``fragment`` with relative href/src made absolute against ``base`` (the
+    article's URL). Left relative, a reader resolves them against the feed's
+    own URL: feeds.url/tag/<slug>/, not the article's page."""
+
+    def resolve(match: re.Match[str]) -> str:
+        value = html.unescape(match.group(2)).strip()
+        if _ANY_SCHEME.match(value):
+            return match.group(0)
+        absolute = urllib.parse.urljoin(base, value)
+        return match.group(1) + html.escape(absolute) + match.group(3)
+
+    return _URL_ATTRIBUTE.sub(resolve, fragment)
+
+
+def _image_type(url: str) -> str:
+    path = urllib.parse.urlsplit(url).path.lower()
+    dot = path.rfind(".")
+    return (
+        _IMAGE_TYPES.get(path[dot:], "application/octet-stream")
+        if dot >= 0
+        else ("application/octet-stream")
+    )
+
+
+def _text_of(fragment: str) -> str:
+    if not fragment.strip():
+        return ""
+    try:
+        text: str = lxml_html.fragment_fromstring(fragment, create_parent="div").text_content()
+    except (etree.ParserError, ValueError):
+        return ""
+    return " ".join(text.split())

@@ -1,0 +1,143 @@
+"""Incremental builds: a fingerprint of everything a file is rendered from,
+and the collector that keeps a file whose fingerprint did not change.
+
+A fingerprint covers article ids, content hashes, dates and tags, the config
+values the file uses and ``RENDER_VERSION``. A file whose fingerprint equals
+the previous build's (from the manifest) is not rendered at all: ``None`` in
+``RenderedTree.files`` tells ``output.sync_tree`` to keep it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from feedpub.feeds.entry import FeedHead
+from feedpub.feeds.site import SiteValues
+from feedpub.model import Article
+
+# Bump when the output of any writer changes: every fingerprint changes with it.
+# 3: titles holding "<" printed as escaped HTML; categories capped per entry.
+RENDER_VERSION = "3"
+
+
+@dataclass(frozen=True)
+class RenderedTree:
+    """One build's output. ``files`` maps each relative path the build
+    produces to its bytes, or to None when its fingerprint matches the
+    previous build's (the existing file is kept, not re-rendered).
+    ``fingerprints`` has an entry for every path; store them in the manifest
+    and pass them back as ``previous`` next time."""
+
+    files: dict[str, bytes | None] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def rendered(self) -> tuple[str, ...]:
+        return tuple(path for path, data in self.files.items() if data is not None)
+
+    def merged(self, other: RenderedTree) -> RenderedTree:
+        """Both trees as one (e.g. the feeds and the archive pages), for one
+        ``output.sync_tree`` call: files missing from it are removed."""
+        return RenderedTree(
+            files={**self.files, **other.files},
+            fingerprints={**self.fingerprints, **other.fingerprints},
+            notes=self.notes + other.notes,
+        )
+
+
+def digest(parts: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()[:32]
+
+
+def site_key(site: SiteValues, engine: str) -> str:
+    """Every config value the feed documents depend on, and the version of
+    the library that prints them (``engine``)."""
+    return "\x1f".join(
+        [
+            RENDER_VERSION,
+            engine,
+            site.site.title,
+            site.site.url,
+            site.site.language,
+            site.site.description,
+            site.feeds.url,
+            site.hub or "",
+            str(site.feeds.full_content),
+        ]
+    )
+
+
+def head_key(head: FeedHead) -> str:
+    tag = f"{head.tag.term}\x1d{head.tag.label}" if head.tag else ""
+    parts = [head.directory, head.atom_id, head.title, head.subtitle, head.description]
+    parts += [head.home, str(head.archived), head.updated.isoformat(), tag]
+    parts += [f"{fmt}={url}" for fmt, url in sorted(head.urls.items())]
+    parts += [f"{h.rel}:{fmt}={url}" for h in head.history for fmt, url in sorted(h.urls.items())]
+    return "\x1f".join(parts)
+
+
+def _article_key(article: Article) -> str:
+    """Everything about an article that its entry depends on, cheaply: the
+    content hash stands for summary and content when the store provides it."""
+    tags = "\x1e".join(f"{t.slug}\x1d{t.name}" for t in article.tags)
+    parts = [
+        article.id,
+        article.content_hash,
+        article.published.isoformat(),
+        article.updated.isoformat(),
+        article.title,
+        article.url or "",
+        article.image or "",
+        article.author or "",
+        tags,
+    ]
+    if not article.content_hash:
+        parts += [article.summary, article.content]
+    return "\x1f".join(parts)
+
+
+class ArticleKeys:
+    """``_article_key`` once per article per build (same identity as
+    ``entry.ItemCache``)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str, datetime], str] = {}
+
+    def key(self, article: Article) -> str:
+        ident = (article.id, article.content_hash, article.updated)
+        key = self._keys.get(ident)
+        if key is None:
+            key = self._keys[ident] = _article_key(article)
+        return key
+
+
+class TreeCollector:
+    """Collects a build's files: a group of paths whose fingerprint matches
+    the previous build's is kept as it is (None: not rendered again), any
+    other group is rendered."""
+
+    def __init__(self, previous: Mapping[str, str]) -> None:
+        self.previous = previous
+        self.files: dict[str, bytes | None] = {}
+        self.prints: dict[str, str] = {}
+
+    def add(
+        self, paths: Iterable[str], fingerprint: str, render: Callable[[], Mapping[str, bytes]]
+    ) -> None:
+        group = list(paths)
+        if all(self.previous.get(path) == fingerprint for path in group):
+            self.files.update(dict.fromkeys(group))
+        else:
+            self.files.update(render())
+        self.prints.update(dict.fromkeys(group, fingerprint))
+
+    def tree(self, notes: Sequence[str] = ()) -> RenderedTree:
+        return RenderedTree(files=self.files, fingerprints=self.prints, notes=tuple(notes))

@@ -1,0 +1,127 @@
+"""RSS 2.0: https://www.rssboard.org/rss-specification, with the RSS Advisory
+Board's profile (https://www.rssboard.org/rss-profile): ``atom:link
+rel="self"``, names in ``dc:creator`` (``author`` must be an email address),
+the full HTML in ``content:encoded`` and the summary in ``description``.
+
+Printed by feedgen 0.9.0 through its public API only. feedgen takes the
+channel ``<link>`` from whichever feed link was set last, so this writer
+gives it exactly one (the HTML page) and writes every ``atom:link`` (self,
+hub, RFC 5005 relations) and ``fh:archive`` itself, in an extension
+registered with ``register_extension``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseExtension
+from feedgen.ext.dc import DcEntryExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from feedpub.feeds.atom import FH_NS
+from feedpub.feeds.entry import Category, FeedHead, FeedItem, title_is_markup
+from feedpub.feeds.urls import RSS_TYPE
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+class _ChannelLinks(BaseExtension):  # type: ignore[misc]
+    """The channel's atom:link elements and fh:archive."""
+
+    def __init__(self) -> None:
+        self.self_url = ""
+        self.links: list[tuple[str, str, str | None]] = []  # rel, href, type
+        self.archived = False
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": FH_NS} if self.archived else {}
+
+    def extend_rss(self, feed: Any) -> Any:
+        channel = feed[0]
+        # self beside the required elements, where the profile's examples have it
+        link = etree.Element(f"{{{ATOM_NS}}}link", href=self.self_url, rel="self", type=RSS_TYPE)
+        channel.insert(channel.index(channel.find("description")) + 1, link)
+        for rel, href, media_type in self.links:
+            extra = etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=href, rel=rel)
+            if media_type:
+                extra.set("type", media_type)
+        if self.archived:
+            etree.SubElement(channel, f"{{{FH_NS}}}archive")
+        return feed
+
+
+def _title(text: str) -> str:
+    """RSS titles are plain text by the profile, yet most readers render them
+    as HTML: a title with "<" is printed escaped, which such readers show as
+    the literal text (and feedparser reads as HTML showing that text)."""
+    return html.escape(text, quote=False) if title_is_markup(text) else text
+
+
+class RssWriter:
+    """Writes RSS documents; keep one per build: an article's item is made
+    once and printed in every feed holding it."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[FeedItem, Category | None, str], Any] = {}
+
+    def write(self, head: FeedHead, items: Sequence[FeedItem]) -> bytes:
+        fg = FeedGenerator()
+        # The order of extensions is the order of the namespace declarations.
+        if head.archived:
+            self._channel(fg, head)
+        fg.load_extension("dc", atom=False, rss=True)
+        if not head.archived:
+            self._channel(fg, head)
+        fg.title(_title(head.title))
+        fg.description(head.subtitle)
+        fg.language(head.language)
+        fg.updated(head.updated)  # lastBuildDate; feedgen's default is now()
+        fg.generator("feedpub")  # no version: an upgrade alone must not change the bytes
+        fg.link(href=head.home, rel="alternate", type="text/html")  # the only one: <link>
+        for item in items:
+            # feedgen prepends by default; the list is already newest first.
+            fg.add_entry(self._entry(item, head), order="append")
+        data: bytes = fg.rss_str(pretty=True, encoding="UTF-8")
+        return data
+
+    @staticmethod
+    def _channel(fg: Any, head: FeedHead) -> None:
+        fg.register_extension("feedpub", _ChannelLinks, None, atom=False, rss=True)
+        fg.feedpub.self_url = head.urls["rss"]
+        fg.feedpub.links = ([("hub", head.hub, None)] if head.hub else []) + [
+            (h.rel, h.urls["rss"], RSS_TYPE) for h in head.history
+        ]
+        fg.feedpub.archived = head.archived
+
+    def _entry(self, item: FeedItem, head: FeedHead) -> Any:
+        key = (item, head.tag if item.capped else None, head.author)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _make_item(
+                item, item.categories_in(head.tag), item.author or head.author
+            )
+        return entry
+
+
+def _make_item(item: FeedItem, categories: Sequence[Category], creator: str) -> Any:
+    entry = FeedEntry()
+    entry.guid(item.id, permalink=item.permalink)
+    entry.title(_title(item.title))
+    if item.link:
+        entry.link(href=item.link, rel="alternate")  # the item's <link>
+    if item.enclosure:
+        enclosure = item.enclosure
+        entry.enclosure(enclosure.url, str(enclosure.length), enclosure.media_type)
+    entry.description(item.summary_html)
+    if item.content_html:
+        entry.content(item.content_html, type="html")  # content:encoded, escaped, not CDATA
+    entry.published(item.published)  # pubDate
+    if categories:
+        entry.category([{"term": c.term, "label": c.label} for c in categories])
+    entry.register_extension("dc", DcEntryExtension, atom=False, rss=True)
+    entry.dc.dc_creator(creator)
+    return entry

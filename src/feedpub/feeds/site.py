@@ -1,0 +1,77 @@
+"""The site values the feeds print, given by the composition root, and what
+one build derives from them and from ``FeedsConfig`` once.
+
+``FeedSite`` is the narrow input (app builds it from ``cfg.site``), so a
+test of a writer needs a ``FeedsConfig`` and four strings, not a whole site.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from feedpub.config import FeedsConfig
+from feedpub.feeds.urls import FORMATS, clean, feed_paths, public_url
+from feedpub.text.uri import iri_to_uri
+
+_RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})
+
+
+@dataclass(frozen=True)
+class FeedSite:
+    """The site as its feeds name it: ``url`` is the home page (an IRI is fine)."""
+
+    title: str
+    url: str
+    language: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SiteValues:
+    """Everything about the site and feeds config that a document is printed
+    from, normalised once per build: XML-safe text, URIs, the direction."""
+
+    site: FeedSite
+    feeds: FeedsConfig
+    title: str
+    home: str  # the site's home page, as a URI ending in "/"
+    language: str
+    direction: str
+    description: str
+    host: str  # for tag: URIs
+    hub: str | None
+    formats: tuple[str, ...]
+
+    @classmethod
+    def of(cls, site: FeedSite, feeds: FeedsConfig) -> SiteValues:
+        home = iri_to_uri(site.url)
+        # A URL without a scheme has no hostname: fall back on its first segment.
+        domain = re.sub(r"^[a-z]+://", "", site.url).split("/")[0].split(":")[0]
+        return cls(
+            site=site,
+            feeds=feeds,
+            title=clean(site.title),
+            home=home + "/",
+            language=site.language,
+            direction="rtl" if site.language.split("-")[0].lower() in _RTL_LANGUAGES else "ltr",
+            description=clean(site.description),
+            host=urllib.parse.urlsplit(home).hostname or domain,
+            hub=iri_to_uri(feeds.websub_hub) if feeds.websub_hub else None,
+            formats=tuple(dict.fromkeys(f for f in feeds.formats if f in FORMATS)),
+        )
+
+    def url(self, path: str) -> str:
+        """The public URL of ``path`` (relative to feeds.output)."""
+        return public_url(self.feeds.url, path)
+
+    def document_urls(self, directory: str) -> dict[str, str]:
+        """Format -> public URL of the feed document in ``directory``."""
+        return {fmt: self.url(path) for fmt, path in feed_paths(directory, FORMATS).items()}
+
+    def wrap(self, fragment: str) -> str:
+        # Neither RSS nor Atom can say "right to left"; readers that ignore
+        # the feed language still honour the HTML attributes.
+        return f'<div dir="{self.direction}" lang="{html.escape(self.language)}">{fragment}</div>'

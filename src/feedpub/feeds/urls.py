@@ -1,0 +1,87 @@
+"""Where each document lives: its path under ``feeds.output`` and its public
+URL under ``feeds.url``.
+
+Every URL written is percent-encoded UTF-8 with uppercase hex (the form
+validators accept as canonical); paths on disk stay plain UTF-8 slugs.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from feedpub.text.uri import iri_to_uri, percent_encode
+
+ATOM_TYPE = "application/atom+xml"
+RSS_TYPE = "application/rss+xml"
+JSON_TYPE = "application/feed+json"
+
+
+@dataclass(frozen=True)
+class FeedFormat:
+    name: str  # as in feeds.formats
+    filename: str
+    media_type: str
+    label: str  # shown to people (OPML, index.html)
+
+
+FORMATS: dict[str, FeedFormat] = {
+    "atom": FeedFormat("atom", "atom.xml", ATOM_TYPE, "Atom"),
+    "rss": FeedFormat("rss", "rss.xml", RSS_TYPE, "RSS"),
+    "json": FeedFormat("json", "feed.json", JSON_TYPE, "JSON Feed"),
+}
+OPML_PATH = "feeds.opml"
+INDEX_PATH = "index.html"
+# Not "archive/": the digest's web archive lives under archive/<digest-name>/.
+ARCHIVE_DIR = "feed-archive"
+
+# Characters XML 1.0 forbids; lxml refuses them, readers choke on them.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids."""
+    return XML_ILLEGAL.sub("", text)
+
+
+@functools.cache
+def _base_uri(iri: str) -> str:
+    return iri_to_uri(iri)
+
+
+def public_url(base: str, path: str) -> str:
+    """The public URL of ``path`` (relative to feeds.output) under ``base``
+    (feeds.url, which may be an IRI: an Arabic folder, an international host)."""
+    return f"{_base_uri(base)}/{percent_encode(path, '/')}"
+
+
+def feed_paths(directory: str, formats: Iterable[str]) -> dict[str, str]:
+    """Format name -> relative path of that feed document in ``directory``."""
+    prefix = f"{directory}/" if directory else ""
+    return {fmt: prefix + FORMATS[fmt].filename for fmt in formats}
+
+
+def feed_urls(base: str, paths: Iterable[str]) -> list[str]:
+    """Public URLs of the live feed documents among ``paths`` (e.g. a
+    BuildReport's ``written``): what a WebSub hub should be told about.
+    Archive pages never change, OPML and index.html are not feeds."""
+    names = {f.filename for f in FORMATS.values()}
+    return [
+        public_url(base, path)
+        for path in sorted(paths)
+        if path.rsplit("/", 1)[-1] in names and not path.startswith(ARCHIVE_DIR + "/")
+    ]
+
+
+def plain_directory(path: str) -> bool:
+    """Whether ``path`` is "" or plain relative folder names: nothing a tag
+    says may climb out of (or hide in) the output folder. sync_tree checks again."""
+    return path == "" or all(
+        segment
+        and not segment.startswith(".")
+        and "\\" not in segment
+        and not XML_ILLEGAL.search(segment)
+        for segment in path.split("/")
+    )

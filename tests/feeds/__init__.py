@@ -1,0 +1,1 @@
+"""Tests of src/feedpub/feeds/, one module per module there."""
