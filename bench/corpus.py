@@ -42,7 +42,8 @@ SIZES: dict[str, tuple[int, int]] = {
 }
 
 ZIPF_EXPONENT = 1.0  # a few tags carry most articles, a long tail carries a handful each
-HTML_BYTES = (3 * 1024, 6 * 1024)
+# A paragraph stops up to one word short of its share, so the floor has room.
+HTML_BYTES = (3 * 1024 + 400, 6 * 1024)
 PARAGRAPHS = (5, 12)
 TITLE_WORDS = (6, 12)
 TAGS_PER_ARTICLE = (2, 6)
@@ -164,19 +165,27 @@ def tag_names(count: int) -> list[str]:
     return names
 
 
-def _sentence(rng: random.Random, words: int) -> str:
-    chosen = rng.choices(WORDS, k=words)
-    if rng.random() < 0.3:
-        chosen.insert(rng.randrange(1, len(chosen)), rng.choice(NUMBERS))
-    return " ".join(chosen) + "."
-
-
 def _paragraph(rng: random.Random, target_bytes: int) -> str:
-    # At least two sentences: long enough never to pass for a date line.
-    sentences = [_sentence(rng, rng.randint(8, 16)) for _ in range(2)]
-    while len(" ".join(sentences).encode("utf-8")) + 7 < target_bytes:
-        sentences.append(_sentence(rng, rng.randint(8, 16)))
-    return " ".join(sentences)
+    """Sentences of 8-16 words, each ending with a full stop, filled up to
+    (and never past) ``target_bytes`` of UTF-8: long enough never to pass
+    for a date line."""
+    words: list[str] = []
+    size = -1  # no space before the first word
+    sentence_left = rng.randint(8, 16)
+    while True:
+        word = rng.choice(NUMBERS) if rng.random() < 0.03 else rng.choice(WORDS)
+        if size + 1 + len(word.encode("utf-8")) + 1 > target_bytes and len(words) >= 4:
+            break
+        words.append(word)
+        size += 1 + len(word.encode("utf-8"))
+        sentence_left -= 1
+        if sentence_left == 0:
+            words[-1] += "."
+            size += 1
+            sentence_left = rng.randint(8, 16)
+    if not words[-1].endswith("."):
+        words[-1] += "."
+    return " ".join(words)
 
 
 def _article(
@@ -185,7 +194,8 @@ def _article(
     title = " ".join(rng.choices(WORDS, k=rng.randint(*TITLE_WORDS)))
     count = rng.randint(*PARAGRAPHS)
     html_bytes = rng.randint(*HTML_BYTES)
-    paragraphs = tuple(_paragraph(rng, html_bytes // count) for _ in range(count))
+    text_bytes = (html_bytes - len("<p></p>") * count) // count
+    paragraphs = tuple(_paragraph(rng, text_bytes) for _ in range(count))
     chosen: list[str] = []
     wanted = min(rng.randint(*TAGS_PER_ARTICLE), len(tags))
     while len(chosen) < wanted:

@@ -89,6 +89,7 @@ POSTGRES_SCENARIOS = ("ingest-records-postgres", "build-first-postgres")
 @dataclass
 class Sample:
     wall_s: float
+    cpu_s: float  # user + system of the child: less disturbed by a busy machine than wall time
     peak_rss_mb: float
     exit_code: int | None  # None: killed at the timeout
     counts: dict[str, int] = field(default_factory=dict)  # from the summary line
@@ -108,6 +109,10 @@ class ScenarioResult:
     def median_wall_s(self) -> float | None:
         ok = self.ok_samples()
         return statistics.median(s.wall_s for s in ok) if ok else None
+
+    def median_cpu_s(self) -> float | None:
+        ok = self.ok_samples()
+        return statistics.median(s.cpu_s for s in ok) if ok else None
 
     def median_rss_mb(self) -> float | None:
         ok = self.ok_samples()
@@ -142,6 +147,11 @@ def run_child(
         timer.start()
         try:
             _, status, usage = os.wait4(child.pid, 0)
+        except BaseException:  # interrupted: leave no feedpub running behind us
+            kill()
+            os.wait4(child.pid, 0)
+            child.returncode = -signal.SIGKILL
+            raise
         finally:
             timer.cancel()
         wall_s = time.perf_counter() - started
@@ -154,6 +164,7 @@ def run_child(
             counts.update({key: int(value) for key, value in found.groupdict().items()})
     return Sample(
         wall_s=round(wall_s, 4),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 4),
         peak_rss_mb=round(usage.ru_maxrss * 1024 / 1e6, 1),  # ru_maxrss is KiB on Linux
         exit_code=None if timed_out.is_set() else child.returncode,
         counts=counts,
@@ -380,6 +391,7 @@ def run_rounds(
                 state = "ok" if not found else "; ".join(found)
                 progress(
                     f"round {number}/{repeat} {scenario.name:<24} {sample.wall_s:9.3f} s "
+                    f"{sample.cpu_s:9.3f} s CPU "
                     f"{sample.peak_rss_mb:8.1f} MB  {state}"
                 )
         finally:
@@ -404,6 +416,7 @@ def summarise(results: dict[str, ScenarioResult], articles: int) -> list[dict[st
                 "scenario": result.name,
                 "meaning": result.meaning,
                 "median_wall_s": round(median, 4) if median is not None else None,
+                "median_cpu_s": result.median_cpu_s(),
                 "ratio_to_naive": ratio,
                 "median_peak_rss_mb": result.median_rss_mb(),
                 "records_per_s": per_s,
@@ -420,15 +433,16 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
         return "–" if value is None else format(value, form)
 
     lines = [
-        "| scenario | median wall s | ratio to naive | peak RSS MB | records/s |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| scenario | median wall s | median CPU s | ratio to naive | peak RSS MB | records/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         if row["skipped"]:
-            lines.append(f"| {row['scenario']} | skipped: {row['skipped']} | | | |")
+            lines.append(f"| {row['scenario']} | skipped: {row['skipped']} | | | | |")
             continue
         lines.append(
             f"| {row['scenario']} | {cell(row['median_wall_s'], '.3f')} "
+            f"| {cell(row['median_cpu_s'], '.3f')} "
             f"| {cell(row['ratio_to_naive'], '.2f')} | {cell(row['median_peak_rss_mb'], '.0f')} "
             f"| {cell(row['records_per_s'], ',.0f')} |"
         )
@@ -476,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     info = ensure_corpus(work, articles, tags, args.seed)
     started = time.time()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     results, problems = run_rounds(
         info,
         work,
@@ -493,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "elapsed_s": round(time.time() - started, 1),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "parent_peak_rss_mb": round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1
         ),
@@ -518,4 +535,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A plain kill becomes SystemExit, so run_child can stop its child first.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     raise SystemExit(main())
