@@ -214,9 +214,13 @@ def ensure_corpus(work: Path, articles: int, tags: int, seed: int) -> corpus.Cor
     if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == wanted:
         return corpus.CorpusInfo(root=root, articles=articles, tags=tags, seed=seed)
     print(f"generating the corpus: {articles} articles, {tags} tags ...", flush=True)
-    info = corpus.write_corpus(root, articles, tags, seed)
+    # In a child of its own: on Linux a child's peak RSS starts at its parent's
+    # RSS at fork, so this process must stay small for every measurement after.
+    sizes = ["--articles", str(articles), "--tags", str(tags), "--seed", str(seed)]
+    generator = [sys.executable, str(BENCH_DIR / "corpus.py"), "--out", str(root)]
+    subprocess.run([*generator, *sizes], check=True)
     marker.write_text(json.dumps(wanted), encoding="utf-8")
-    return info
+    return corpus.CorpusInfo(root=root, articles=articles, tags=tags, seed=seed)
 
 
 def machine_facts() -> dict[str, object]:
