@@ -406,7 +406,7 @@ def run_rounds(
 def summarise(results: dict[str, ScenarioResult], articles: int) -> list[dict[str, object]]:
     naive = results.get("naive")
     naive_s = naive.median_wall_s() if naive else None
-    rows = []
+    rows: list[dict[str, object]] = []
     for result in results.values():
         median = result.median_wall_s()
         ratio = None
