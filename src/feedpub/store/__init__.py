@@ -82,6 +82,7 @@ class ArticleStore(Protocol):
     def latest_articles(
         self, limit: int | None = None, tag_key: str | None = None, offset: int = 0
     ) -> list[Article]: ...
+    def latest_per_tag(self, limit: int) -> dict[str, list[Article]]: ...
     def articles_between(
         self,
         after: datetime | None,

@@ -104,6 +104,32 @@ class ArticlesMixin(StoreBase):
         query = query.limit(limit).offset(offset or None)
         return self._fetch(query)
 
+    def latest_per_tag(self, limit: int) -> dict[str, list[Article]]:
+        """Every tag's newest ``limit`` articles (newest first), keyed by tag
+        key, in one ranked query instead of one query per tag."""
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=t_article_tags.c.tag_key,
+                order_by=(t_article_tags.c.published.desc(), t_article_tags.c.article_id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(t_article_tags.c.tag_key, t_article_tags.c.article_id, rank).subquery()
+        query = (
+            select(ranked.c.tag_key, ranked.c.article_id)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.tag_key, ranked.c.rank)
+        )
+        with self._guard("cannot read articles"), self._engine.connect() as conn:
+            pairs = conn.execute(query).all()
+        by_id = {a.id: a for a in self.articles_by_ids(list(dict.fromkeys(p[1] for p in pairs)))}
+        newest: dict[str, list[Article]] = {}
+        for tag_key, article_id in pairs:
+            if article_id in by_id:
+                newest.setdefault(tag_key, []).append(by_id[article_id])
+        return newest
+
     def articles_between(
         self,
         after: datetime | None,
