@@ -150,6 +150,14 @@ class Manifest:
 
     files: frozenset[str] = frozenset()
     fingerprints: Mapping[str, str] = field(default_factory=dict)
+    # What the whole build was made from (store generation + config), when
+    # the builder gave one; "" otherwise.
+    stamp: str = ""
+
+    @property
+    def complete(self) -> bool:
+        """Every managed file is on disk with its fingerprint."""
+        return bool(self.files) and self.files == self.fingerprints.keys()
 
 
 def build_lock(output: Path) -> contextlib.AbstractContextManager[None]:
@@ -178,7 +186,8 @@ def read_manifest(output: Path) -> Manifest:
         for path, value in prints.items()
         if path in managed and isinstance(value, str) and (output / path).is_file()
     }
-    return Manifest(files=managed, fingerprints=kept)
+    stamp = raw.get("stamp")
+    return Manifest(files=managed, fingerprints=kept, stamp=stamp if isinstance(stamp, str) else "")
 
 
 def _check_name(relative: str) -> None:
@@ -193,6 +202,7 @@ def sync_tree(
     managed: Manifest | None = None,
     *,
     fingerprints: Mapping[str, str] | None = None,
+    stamp: str = "",
 ) -> BuildReport:
     """Make the managed part of ``output`` hold exactly ``files``.
 
@@ -260,11 +270,13 @@ def sync_tree(
             removed.append(relative)
         _prune_empty_folders(target.parent, root)
 
-    manifest = {
+    manifest: dict[str, object] = {
         "version": _MANIFEST_VERSION,
         "files": sorted(unchanged + written),
         "fingerprints": kept_prints,
     }
+    if stamp:
+        manifest["stamp"] = stamp
     data = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode("utf-8")
     manifest_path = output / MANIFEST_NAME
     if not _same_bytes(manifest_path, data):
