@@ -177,6 +177,10 @@ class FakeStore:
         items = self._newest_first(items)[offset:]
         return items if limit is None else items[:limit]
 
+    def latest_per_tag(self, limit: int) -> dict[str, list[Article]]:
+        keys = {t.key for a in self.stored for t in a.tags}
+        return {key: self.latest_articles(limit=limit, tag_key=key) for key in keys}
+
     def article_count(self) -> int:
         return len(self.stored)
 

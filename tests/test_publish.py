@@ -219,24 +219,25 @@ def test_a_crashed_build_leaves_complete_files_and_is_redone(
     build(cfg, sample_articles())
     out = cfg.feeds.output
     manifest_before = (out / MANIFEST_NAME).read_bytes()
-    real = publish.write_atomic
+    real = publish._write_temp
     calls = 0
 
-    def dying(path: Path, data: bytes) -> None:
+    def dying(path: Path, data: bytes) -> str:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise OSError(28, "No space left on device")
-        real(path, data)
+        return real(path, data)
 
-    monkeypatch.setattr(publish, "write_atomic", dying)
+    monkeypatch.setattr(publish, "_write_temp", dying)
     newer = [*sample_articles(), article(10, POLITICS, PUTIN)]
     with pytest.raises(OutputError, match="No space left"):
         build(cfg, newer)
     assert (out / MANIFEST_NAME).read_bytes() == manifest_before, "manifest only after success"
     for path in out.rglob("*.xml"):
         etree.fromstring(path.read_bytes())  # every file old or new, never half
-    monkeypatch.setattr(publish, "write_atomic", real)
+    monkeypatch.setattr(publish, "_write_temp", real)
+    assert not list(out.rglob(".feedpub-tmp-*")), "a failed batch removes its temp files"
 
     report = build(cfg, newer)
     assert set(report.written) | set(report.unchanged) >= feed_files("", "tag/بوتين/")

@@ -309,8 +309,17 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
     with publish.build_lock(output):
         manifest = publish.read_manifest(output)
         site = FeedSite(cfg.site.title, cfg.site.url, cfg.site.language, cfg.site.description)
-        tree = feed_build.build(store, cfg.feeds, site, manifest.fingerprints)
-        report = publish.sync_tree(output, tree.files, manifest, fingerprints=tree.fingerprints)
+        tree = feed_build.build(
+            store,
+            cfg.feeds,
+            site,
+            manifest.fingerprints,
+            generation=store.generation(),
+            previous_stamp=manifest.stamp if manifest.complete else "",
+        )
+        report = publish.sync_tree(
+            output, tree.files, manifest, fingerprints=tree.fingerprints, stamp=tree.stamp
+        )
     for note in tree.notes + report.notes:
         log.warning("build: %s", note)
     # What the build did, path by path (shown with -v); unchanged files are counted.

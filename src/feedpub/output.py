@@ -43,6 +43,66 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _write_batch(files: Mapping[Path, bytes]) -> None:
+    """Replace many files atomically with one disk flush instead of one fsync
+    per file (500 tags: 1,500 fsyncs, most of a build's wall time).
+
+    Order: every temp file written, one ``os.sync()``, every rename, then one
+    fsync per touched folder. A crash (process killed) at any point leaves
+    each path with its old or new complete bytes; a power loss leaves each
+    path old or new complete too, because no rename is issued before the data
+    of every temp file is on disk, and the folder fsyncs make the renames
+    durable before the manifest (written after this returns) can name them.
+    Leftover temp files are swept by the next build."""
+    if not files:
+        return
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            try:
+                temps.append((_write_temp(path, data), path))
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write: {exc}") from exc
+        os.sync()  # one flush for every temp file's data (fsync each: ~ms per file)
+        for temp_name, path in temps:
+            try:
+                os.replace(temp_name, path)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write: {exc}") from exc
+    except BaseException:
+        for temp_name, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_name)
+        raise
+    for folder in {path.parent for path in files}:
+        _fsync_folder(folder)
+
+
+def _write_temp(path: Path, data: bytes) -> str:
+    """A hidden temp file beside ``path`` holding ``data``, not yet flushed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; web servers need to read it
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    return temp_name
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (its entries are metadata of
+    the folder, not of the files)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def safe_join(root: Path, relative: str) -> Path:
     """``root/relative``, refusing anything that would land outside ``root``
     (absolute paths, '..', empty segments): the last check before a write."""
@@ -90,6 +150,14 @@ class Manifest:
 
     files: frozenset[str] = frozenset()
     fingerprints: Mapping[str, str] = field(default_factory=dict)
+    # What the whole build was made from (store generation + config), when
+    # the builder gave one; "" otherwise.
+    stamp: str = ""
+
+    @property
+    def complete(self) -> bool:
+        """Every managed file is on disk with its fingerprint."""
+        return bool(self.files) and self.files == self.fingerprints.keys()
 
 
 def build_lock(output: Path) -> contextlib.AbstractContextManager[None]:
@@ -118,7 +186,8 @@ def read_manifest(output: Path) -> Manifest:
         for path, value in prints.items()
         if path in managed and isinstance(value, str) and (output / path).is_file()
     }
-    return Manifest(files=managed, fingerprints=kept)
+    stamp = raw.get("stamp")
+    return Manifest(files=managed, fingerprints=kept, stamp=stamp if isinstance(stamp, str) else "")
 
 
 def _check_name(relative: str) -> None:
@@ -133,6 +202,7 @@ def sync_tree(
     managed: Manifest | None = None,
     *,
     fingerprints: Mapping[str, str] | None = None,
+    stamp: str = "",
 ) -> BuildReport:
     """Make the managed part of ``output`` hold exactly ``files``.
 
@@ -169,6 +239,7 @@ def sync_tree(
     written: list[str] = []
     unchanged: list[str] = []
     kept_prints: dict[str, str] = {}
+    pending: dict[str, bytes] = {}
     for relative in sorted(targets):
         target, data = targets[relative], files[relative]
         if data is None:
@@ -180,13 +251,11 @@ def sync_tree(
         elif _same_bytes(target, data):
             unchanged.append(relative)
         else:
-            try:
-                write_atomic(target, data)
-            except OSError as exc:
-                raise OutputError(f"{target}: cannot write: {exc}") from exc
+            pending[relative] = data
             written.append(relative)
         if relative in fingerprints:
             kept_prints[relative] = fingerprints[relative]
+    _write_batch({targets[r]: data for r, data in pending.items()})
 
     removed: list[str] = []
     root = output.resolve()
@@ -201,11 +270,13 @@ def sync_tree(
             removed.append(relative)
         _prune_empty_folders(target.parent, root)
 
-    manifest = {
+    manifest: dict[str, object] = {
         "version": _MANIFEST_VERSION,
         "files": sorted(unchanged + written),
         "fingerprints": kept_prints,
     }
+    if stamp:
+        manifest["stamp"] = stamp
     data = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode("utf-8")
     manifest_path = output / MANIFEST_NAME
     if not _same_bytes(manifest_path, data):

@@ -43,6 +43,10 @@ class FakeReader:
         items = sorted(items, key=lambda a: (a.published, a.id), reverse=True)[offset:]
         return items if limit is None else items[:limit]
 
+    def latest_per_tag(self, limit: int) -> dict[str, list[Article]]:
+        keys = {t.key for a in self.stored for t in a.tags}
+        return {key: self.latest_articles(limit=limit, tag_key=key) for key in keys}
+
     def article_count(self) -> int:
         return len(self.stored)
 

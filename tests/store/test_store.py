@@ -288,6 +288,17 @@ def test_latest_articles_are_newest_first(
     assert ids(timeline.latest_articles(**kwargs)) == expected
 
 
+@pytest.mark.parametrize("limit", [1, 2, 10])
+def test_latest_per_tag_matches_one_query_per_tag(timeline: SqlStore, limit: int) -> None:
+    newest = timeline.latest_per_tag(limit)
+
+    assert {key: ids(found) for key, found in newest.items()} == {
+        tag.key: ids(timeline.latest_articles(limit=limit, tag_key=tag.key))
+        for tag, _ in timeline.tags()
+    }
+    assert [t.key for t in newest[SPORT.key][0].tags] == [SPORT.key]
+
+
 def test_latest_per_tag_follows_a_changed_publish_time(timeline: SqlStore) -> None:
     moved = article("a1", published=T0 + timedelta(hours=9), tags=(ECONOMY,), content_hash="v2")
     timeline.upsert_article(moved, NOW)

@@ -8,6 +8,7 @@ values, each article's FeedItem, each writer's prepared entries.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 from feedpub.config import FeedsConfig
@@ -35,11 +36,28 @@ def build(
     feeds: FeedsConfig,
     site: FeedSite,
     previous: Mapping[str, str] | None = None,
+    *,
+    generation: int | None = None,
+    previous_stamp: str = "",
 ) -> RenderedTree:
     """Every feed, feeds.opml, index.html and (with ``feeds.archive``) every
     archive page. ``previous`` (path -> fingerprint, from the last build's
-    manifest) lets files whose inputs did not change skip rendering."""
+    manifest) lets files whose inputs did not change skip rendering.
+
+    With ``generation`` (the store's change counter) the tree carries a
+    stamp; when it equals ``previous_stamp`` (pass it only when every file of
+    the last build is still there) nothing is selected or rendered: the
+    store and the config are as they were, so every file is kept."""
     renderer = _Renderer(SiteValues.of(site, feeds))
+    stamp = ""
+    if generation is not None:
+        stamp = digest(
+            [renderer.key, repr(feeds), repr(site), index.template_text(), str(generation)]
+        )
+        if stamp == previous_stamp and previous:
+            return RenderedTree(
+                files=dict.fromkeys(previous), fingerprints=dict(previous), stamp=stamp
+            )
     plan = select.feed_plan(reader, feeds, site.title)
     tree = renderer.feeds(plan, previous or {})
     if plan.archive_pages:
@@ -50,7 +68,7 @@ def build(
                 previous or {},
             )
         )
-    return tree
+    return dataclasses.replace(tree, stamp=stamp)
 
 
 def render_feeds(

@@ -34,6 +34,8 @@ class RenderedTree:
     files: dict[str, bytes | None] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Store generation + config digest; equal stamps mean equal trees.
+    stamp: str = ""
 
     @property
     def rendered(self) -> tuple[str, ...]:
@@ -46,6 +48,7 @@ class RenderedTree:
             files={**self.files, **other.files},
             fingerprints={**self.fingerprints, **other.fingerprints},
             notes=self.notes + other.notes,
+            stamp=self.stamp,
         )
 
 

@@ -54,6 +54,10 @@ class FeedReader(Protocol):
         self, limit: int | None = None, tag_key: str | None = None, offset: int = 0
     ) -> list[Article]: ...
 
+    def latest_per_tag(self, limit: int) -> dict[str, list[Article]]:
+        """Each tag key's newest ``limit`` articles, all tags in one call."""
+        ...
+
     def article_count(self) -> int: ...
 
     def tags(self) -> list[tuple[Tag, int]]: ...
@@ -69,11 +73,13 @@ def feed_plan(reader: FeedReader, feeds: FeedsConfig, site_title: str) -> FeedPl
         title=site_title,
         articles=_one_per_url(reader.latest_articles(limit=items)),
     )
+    # One query for every tag feed, not one per tag (500 tags: 500 round trips).
+    newest = reader.latest_per_tag(items)
     tag_feeds = tuple(
         FeedSpec(
             path=f"tag/{tag.slug}",
             title=f"{site_title}: {tag.name}",
-            articles=_one_per_url(reader.latest_articles(limit=items, tag_key=tag.key)),
+            articles=_one_per_url(newest.get(tag.key, ())),
             tag=tag,
         )
         for tag, count in sorted(reader.tags(), key=lambda pair: pair[0].slug)

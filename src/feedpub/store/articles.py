@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from feedpub.model import Article, Tag, UpsertOutcome, require_aware
 from feedpub.store.decide import Stored, decide
 from feedpub.store.engine import IN_CHUNK, StoreBase, StoreError, analyze, chunks
-from feedpub.store.schema import t_article_tags, t_articles, t_tags
+from feedpub.store.schema import t_article_tags, t_articles, t_feed_generation, t_tags
 
 # Articles per write transaction in bulk ingest: big enough to amortise commits,
 # small enough that one bad batch costs little and IN lists stay short.
@@ -103,6 +103,39 @@ class ArticlesMixin(StoreBase):
             )
         query = query.limit(limit).offset(offset or None)
         return self._fetch(query)
+
+    def generation(self) -> int:
+        """A counter bumped by every write that changes an article (0 for a
+        store never written): equal values mean the same articles."""
+        with self._guard("cannot read the generation"), self._engine.connect() as conn:
+            found = conn.execute(select(t_feed_generation.c.generation)).scalar()
+            return int(found or 0)
+
+    def latest_per_tag(self, limit: int) -> dict[str, list[Article]]:
+        """Every tag's newest ``limit`` articles (newest first), keyed by tag
+        key, in one ranked query instead of one query per tag."""
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=t_article_tags.c.tag_key,
+                order_by=(t_article_tags.c.published.desc(), t_article_tags.c.article_id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(t_article_tags.c.tag_key, t_article_tags.c.article_id, rank).subquery()
+        query = (
+            select(ranked.c.tag_key, ranked.c.article_id)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.tag_key, ranked.c.rank)
+        )
+        with self._guard("cannot read articles"), self._engine.connect() as conn:
+            pairs = conn.execute(query).all()
+        by_id = {a.id: a for a in self.articles_by_ids(list(dict.fromkeys(p[1] for p in pairs)))}
+        newest: dict[str, list[Article]] = {}
+        for tag_key, article_id in pairs:
+            if article_id in by_id:
+                newest.setdefault(tag_key, []).append(by_id[article_id])
+        return newest
 
     def articles_between(
         self,
@@ -255,6 +288,7 @@ class ArticlesMixin(StoreBase):
             final[article.id] = (article, values)
         if not final:
             return outcomes
+        _bump_generation(conn)
 
         self._ensure_tags(conn, [t for a, _ in final.values() for t in _first_per_key(a.tags)])
 
@@ -303,6 +337,15 @@ class ArticlesMixin(StoreBase):
             taken.add(slug)
             rows.append({"key": key, "name": tag.name, "slug": slug})
         conn.execute(t_tags.insert(), rows)
+
+
+def _bump_generation(conn: Connection) -> None:
+    """In the writer's transaction, so the counter and the articles commit together."""
+    bumped = conn.execute(
+        t_feed_generation.update().values(generation=t_feed_generation.c.generation + 1)
+    )
+    if not bumped.rowcount:
+        conn.execute(t_feed_generation.insert().values(id=1, generation=1))
 
 
 def _article_values(article: Article) -> dict[str, Any]:

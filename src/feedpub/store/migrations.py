@@ -39,9 +39,21 @@ def _v3_subscribers_and_deliveries(conn: Connection) -> None:
     t_deliveries.create(conn)
 
 
+def _v4_feed_generation(conn: Connection) -> None:
+    """The change counter builds compare with their manifest (perf branch:
+    a separate step, to be renumbered after any other v4 at merge)."""
+    conn.execute(
+        text(
+            "CREATE TABLE feed_generation (id INTEGER NOT NULL, generation INTEGER NOT NULL, "
+            "PRIMARY KEY (id))"
+        )
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_first_url,
     3: _v3_subscribers_and_deliveries,
+    4: _v4_feed_generation,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from feedpub.store.engine import UtcDateTime
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -54,6 +54,15 @@ t_articles = Table(
     Column("first_url", Text),
     # Main feed, archive pages and digests all read newest first.
     Index("ix_articles_published_id", "published", "id"),
+)
+
+# v4 (perf; renumber at merge): one row, bumped in the same transaction as any
+# article write, so a build learns "nothing changed" from one row.
+t_feed_generation = Table(
+    "feed_generation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", Integer, nullable=False),
 )
 
 t_tags = Table(

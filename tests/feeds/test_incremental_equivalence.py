@@ -1,0 +1,109 @@
+"""An output folder built incrementally through a sequence of ingests equals,
+byte for byte, a from-scratch build of the same store; and a build after no
+change reads the generation and renders nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config
+from feedpub import app as pipeline
+from feedpub.config import Config
+from feedpub.feeds import build as feed_build
+from feedpub.model import Article, Tag
+from feedpub.store import SqlStore
+
+NOW = datetime(2026, 4, 1, tzinfo=UTC)
+SPORT = Tag(key="رياضة", name="رياضة", slug="رياضة")
+
+
+def tree(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def config(root: Path, name: str) -> Config:
+    return make_config(root / name / "public", items=3, min_items=1, archive=True,
+                       archive_page_size=2)  # fmt: skip
+
+
+def steps() -> list[list[Article]]:
+    """new articles; an edit; a re-tag; more new ones (one moving a tag below
+    the cap); a step that re-ingests nothing new (deleted from the source:
+    the store keeps the article)."""
+    first = [article(n, POLITICS, *([PUTIN] if n % 2 else [])) for n in range(6)]
+    edited = [article(2, POLITICS, title="عنوان معدل", content_hash="hash2-v2")]
+    retagged = [article(3, SPORT, DOTNET, content_hash="hash3-v2")]
+    newer = [article(n, SPORT, POLITICS) for n in range(10, 13)]
+    moved = [article(4, PUTIN, published=article(20).published, content_hash="hash4-v2")]
+    return [first, edited, retagged, newer, moved, []]
+
+
+ARCHIVE_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="pre-existing on main: archive pages are fingerprinted by position only "
+    "(archive.fingerprint_parts), so editing or moving an archived article never "
+    "re-renders its page; left for a follow-up",
+)
+
+
+@pytest.mark.parametrize("archive", [pytest.param(True, marks=ARCHIVE_BUG), False])
+def test_incremental_builds_equal_a_from_scratch_build(tmp_path: Path, archive: bool) -> None:
+    cfg = config(tmp_path, "incremental")
+    cfg = dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, archive=archive))
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        for n, batch in enumerate(steps()):
+            store.upsert_articles(batch, NOW + timedelta(hours=n))
+            pipeline.build_feeds(cfg, store)
+
+            fresh = dataclasses.replace(
+                cfg,
+                feeds=dataclasses.replace(cfg.feeds, output=tmp_path / f"fresh{n}" / "public"),
+            )
+            pipeline.build_feeds(fresh, store)
+            assert tree(cfg.feeds.output) == tree(fresh.feeds.output), f"after step {n}"
+        for path, data in tree(cfg.feeds.output).items():
+            if path.endswith(".xml") and not path.endswith(".opml"):
+                assert not feedparser.parse(data).bozo, path
+    finally:
+        store.close()
+
+
+def test_a_build_after_no_change_renders_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = config(tmp_path, "noop")
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        store.upsert_articles(steps()[0], NOW)
+        pipeline.build_feeds(cfg, store)
+        before = store.generation()
+        store.upsert_articles(steps()[0], NOW)  # unchanged: no bump
+        assert store.generation() == before
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a no-op build selected articles")
+
+        monkeypatch.setattr(feed_build.select, "feed_plan", refuse)
+        report = pipeline.build_feeds(cfg, store)
+        assert report.written == () and report.removed == ()
+
+        # A deleted file makes the manifest incomplete: a real build again.
+        (cfg.feeds.output / "rss.xml").unlink()
+        monkeypatch.undo()
+        report = pipeline.build_feeds(cfg, store)
+        assert report.written == ("rss.xml",)
+
+        store.upsert_articles(steps()[1], NOW)
+        assert store.generation() == before + 1
+    finally:
+        store.close()
