@@ -21,6 +21,7 @@ from feedpub.store.schema import (
     SCHEMA_VERSION,
     metadata,
     t_deliveries,
+    t_runs,
     t_schema_version,
     t_subscribers,
 )
@@ -39,9 +40,18 @@ def _v3_subscribers_and_deliveries(conn: Connection) -> None:
     t_deliveries.create(conn)
 
 
+def _v4_runs(conn: Connection) -> None:
+    """The job-run log of ``feedpub status``: a new table, created from its
+    definition (copy its DDL here first if a later version alters it).
+    One step of its own, so renumbering it when merged beside another v4
+    moves nothing else."""
+    t_runs.create(conn)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_first_url,
     3: _v3_subscribers_and_deliveries,
+    4: _v4_runs,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 
