@@ -319,8 +319,8 @@ def _status(publisher: Publisher, out: TextIO, tz: tzinfo, *, as_json: bool) -> 
 
     status = publisher.status()
 
-    def when(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
+    def when(value: datetime | None) -> str | None:  # JSON times are UTC, as --json elsewhere
+        return None if value is None else value.astimezone(UTC).isoformat()
 
     if as_json:
         record = {

@@ -99,7 +99,10 @@ def build_service(
         # One worker: jobs never overlap (a digest at 07:00 and the feed
         # build at 07:00 would otherwise race for the same output folder).
         executors={"default": ThreadPoolExecutor(max_workers=1)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        # No grace limit: a daily slot missed by hours while the machine
+        # slept still runs (once, coalesced) when it wakes; each job works
+        # out what is due, so late is always right, never twice.
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     for job in jobs:
         service.add_job(
