@@ -210,7 +210,9 @@ def test_unreachable_store_exits_1(
     assert err.startswith("feedpub: error:") and "127.0.0.1:9" in err
 
 
-@pytest.mark.parametrize("command", ["run", "ingest", "articles", "rejects", "build", "digest"])
+@pytest.mark.parametrize(
+    "command", ["run", "ingest", "articles", "rejects", "build", "digest", "status", "serve"]
+)
 def test_every_command_has_help(command: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "feedpub", command, "--help"],

@@ -431,7 +431,13 @@ class Publisher:
                 if found is not None:
                     counts = {str(k): v for k, v in store.delivery_counts(found).items()}
             editions.append(DigestStatus(digest.name, last, counts))
-        holders = {name: store.lock(name).holder() for name in ("run", "leader")}
+        holders: dict[str, LockHolder | None] = {}
+        for name in ("run", "leader"):
+            lock = store.lock(name)
+            try:
+                holders[name] = lock.holder()
+            finally:
+                lock.close()
         return Status(
             now=self.now,
             runs=tuple(store.last_runs()),

@@ -119,7 +119,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run as a service: ingest and build on service.schedule, each digest on its own",
         description=(
             "Stay running (systemd, a container): ingest and build the feeds on "
-            "service.schedule, and make each digest on its schedule. Stops on SIGINT/SIGTERM."
+            "service.schedule, and make each digest on its schedule. With several on one "
+            "store, one leads and runs the jobs; the others stand by to take over within "
+            "service.failover_seconds. Stops on SIGINT/SIGTERM."
         ),
     )
     return parser
