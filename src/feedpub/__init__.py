@@ -33,6 +33,9 @@ See ``docs/architecture.md`` for where each kind of change goes.
 LAYERS: dict[str, int] = {
     # 0: plain values
     "model": 0,
+    # secrets from the environment or systemd credentials (the stdlib only):
+    # below tokens, config and delivery, which all read secrets through it
+    "credentials": 0,
     # 1: leaf helpers, each wrapping at most one library
     "text": 1,
     "templating": 1,

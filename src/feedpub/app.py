@@ -9,25 +9,41 @@ deterministic under test; and it hands each stage its own config section.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
+import os
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
+from typing import Protocol
 
-from feedpub import delivery, digests, ingest
+from feedpub import cron, delivery, digests, ingest
 from feedpub import output as publish
 from feedpub.config import Config
 from feedpub.feeds import build as feed_build
 from feedpub.feeds import urls as feed_urls
 from feedpub.feeds import websub
 from feedpub.feeds.site import FeedSite
-from feedpub.model import Article, BuildReport, Edition, IngestReport, Reject
+from feedpub.model import (
+    SUBSCRIBER_STATUSES,
+    Article,
+    BuildReport,
+    Edition,
+    IngestReport,
+    JobRun,
+    Reject,
+)
 from feedpub.output import OutputError
-from feedpub.store import SqlStore, StoreError
+from feedpub.store import LockHolder, SqlStore, StoreError, StoreLock
 from feedpub.text.uri import iri_to_uri
 
 log = logging.getLogger(__name__)
+# One line per job run (counts and duration in the record's extras): the
+# line log shippers and ``serve``'s journal keep.
+job_log = logging.getLogger("feedpub.jobs")
 
 Progress = Callable[[int, int], None]  # (files done, files in all)
 
@@ -72,6 +88,91 @@ class ScheduledJob:
     run: Callable[[], None]
 
 
+class Reported(Protocol):
+    """What a job returns: a report with a one-line summary."""
+
+    def summary(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    run: JobRun
+    report: Reported | None  # None when the job failed (``run.error`` says why)
+
+
+class LockHeld(Exception):
+    """Another process holds the lock asked for; the message names it."""
+
+
+# What a process refused a lock raises (the CLI exits 3 on these).
+LOCK_FAILURES: tuple[type[Exception], ...] = (LockHeld, publish.LockedError)
+
+
+def job_counts(report: object) -> dict[str, int]:
+    """The numbers of a job's report, as recorded and logged."""
+    if isinstance(report, IngestReport):
+        return {
+            "new": report.new,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "rejected": report.rejected,
+        }
+    if isinstance(report, BuildReport):
+        return {
+            "written": len(report.written),
+            "unchanged": len(report.unchanged),
+            "removed": len(report.removed),
+        }
+    if isinstance(report, DigestOutcome):
+        edition = report.edition
+        return {
+            "editions": 0 if edition is None else 1,
+            "articles": 0 if edition is None else len(edition.article_ids),
+            "delivered": len(report.delivered),
+        }
+    return {}
+
+
+@dataclass(frozen=True)
+class DigestStatus:
+    digest: str
+    last: Edition | None
+    deliveries: Mapping[str, int]  # delivery status -> count, of the last edition
+
+
+@dataclass(frozen=True)
+class Status:
+    now: datetime
+    runs: tuple[JobRun, ...]  # the last run of each job, by job name
+    next_runs: Mapping[str, datetime | None]  # job -> next scheduled time
+    counts: Mapping[str, int]
+    subscribers: Mapping[str, int]  # by status
+    digests: tuple[DigestStatus, ...]
+    locks: Mapping[str, LockHolder | None]  # "run", "leader" -> holder
+
+
+class Leadership:
+    """The leader lock as ``service`` uses it: who the holder is, and whether
+    this process still is."""
+
+    def __init__(self, lock: StoreLock, holder: Callable[[], LockHolder]) -> None:
+        self._lock = lock
+        self._holder = holder
+
+    def acquire(self) -> bool:
+        return self._lock.acquire(self._holder())
+
+    def healthy(self) -> bool:
+        return self._lock.healthy()
+
+    def holder(self) -> str | None:
+        found = self._lock.holder()
+        return None if found is None else found.describe()
+
+    def close(self) -> None:
+        self._lock.close()
+
+
 def digest_site(cfg: Config) -> digests.Site:
     """The few site values the digests need."""
     return digests.Site(
@@ -85,15 +186,22 @@ def digest_site(cfg: Config) -> digests.Site:
     )
 
 
-def make_publisher(cfg: Config, *, now: datetime, store: SqlStore | None = None) -> Publisher:
+def make_publisher(
+    cfg: Config,
+    *,
+    now: datetime,
+    store: SqlStore | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Publisher:
     """A Publisher working as of ``now`` (tz-aware). Opens ``cfg.store``
     unless ``store`` is given; a store it opened is closed again if building
     the publisher fails, and by ``Publisher.close`` (a store handed in stays
-    the caller's to close)."""
+    the caller's to close). ``clock`` (the caller's, read when a job starts
+    and ends) times the jobs; without it every job takes no time at ``now``."""
     opened = store is None
     used = SqlStore.open(cfg.store.url) if store is None else store
     try:
-        return Publisher(cfg, used, now, owns_store=opened)
+        return Publisher(cfg, used, now, owns_store=opened, clock=clock)
     except BaseException:
         if opened:
             used.close()
@@ -103,11 +211,20 @@ def make_publisher(cfg: Config, *, now: datetime, store: SqlStore | None = None)
 class Publisher:
     """The stages wired to one config, one store and one time. A context manager."""
 
-    def __init__(self, cfg: Config, store: SqlStore, now: datetime, *, owns_store: bool) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        store: SqlStore,
+        now: datetime,
+        *,
+        owns_store: bool,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         self.cfg = cfg
         self.now = now
+        self._clock: Callable[[], datetime] = clock or (lambda: now)
         self._store = store
         self._owns_store = owns_store
         self._renderer = digests.Renderer(digest_site(cfg), cfg.email)
@@ -132,7 +249,7 @@ class Publisher:
     def at(self, now: datetime) -> Publisher:
         """The same wiring and store as of another time (a service job's);
         closing it leaves the store open."""
-        return Publisher(self.cfg, self._store, now, owns_store=False)
+        return Publisher(self.cfg, self._store, now, owns_store=False, clock=self._clock)
 
     def ingest(self, progress: Progress | None = None) -> IngestReport:
         return ingest_sources(self.cfg, self._store, self.now, progress=progress)
@@ -205,20 +322,21 @@ class Publisher:
         """The jobs of ``feedpub serve``: ingest and build on service.schedule,
         and each digest (after a fresh ingest and build, so it carries the
         latest news) on its own schedule. A job reads ``clock`` when it runs
-        and works on this publisher's store; a known failure is logged as
-        one line and the job runs again at its next time."""
+        and works on this publisher's store; each step is run, logged and
+        recorded by ``run_job``, so a failure is one line and the next steps
+        (and the job's next time) still run."""
 
         def publish_job() -> None:
             at = self.at(clock())
-            log.info(at.ingest().summary())
-            log.info(at.build().summary())
+            at.run_job("ingest", at.ingest)
+            at.run_job("build", at.build)
 
         def digest_job(name: str) -> Callable[[], None]:
             def run() -> None:
                 at = self.at(clock())
-                at.ingest()
-                at.build()
-                log.info(at.digest(name).summary())
+                at.run_job("ingest", at.ingest)
+                at.run_job("build", at.build)
+                at.run_job(f"digest {name}", lambda: at.digest(name))
 
             return run
 
@@ -227,6 +345,115 @@ class Publisher:
             runner = _logged(f"digest {digest.name}", digest_job(digest.name))
             jobs.append(ScheduledJob(f"digest-{digest.name}", digest.schedule, runner))
         return jobs
+
+    # --- operations: timed and recorded jobs, the run lock, status ---------------
+
+    def run_jobs(self, progress: Progress | None = None) -> list[JobOutcome]:
+        """One cron run as separate jobs: ingest, build, then every digest.
+        A job that fails is logged and recorded and the others still run
+        (a build can publish what is stored when ingest failed; a broken
+        digest does not stop the next)."""
+        outcomes = [
+            self.run_job("ingest", lambda: self.ingest(progress)),
+            self.run_job("build", self.build),
+        ]
+        for digest in self.cfg.digests:
+            work = functools.partial(self.digest, digest.name)
+            outcomes.append(self.run_job(f"digest {digest.name}", work))
+        return outcomes
+
+    def run_job(self, job: str, work: Callable[[], Reported]) -> JobOutcome:
+        """Run one job, timed by the clock: log one line (info when it
+        worked, error when it failed) and record the run in the store. A
+        known failure (``WORK_FAILURES``) is caught and reported."""
+        started = self._clock()
+        report: Reported | None = None
+        error: str | None = None
+        try:
+            report = work()
+        except WORK_FAILURES as exc:
+            error = " ".join(str(exc).split()) or type(exc).__name__
+        finished = self._clock()
+        run = JobRun(
+            job=job,
+            started=started,
+            finished=finished,
+            status="ok" if error is None else "failed",
+            counts={} if report is None else job_counts(report),
+            error=error,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        extra = {"job": job, "duration": round(run.duration, 3), "counts": dict(run.counts)}
+        if report is None:
+            job_log.error("%s failed after %.2fs: %s", job, run.duration, error, extra=extra)
+        else:
+            job_log.info("%s (%.2fs)", report.summary(), run.duration, extra=extra)
+        try:
+            self._store.add_run(run)
+        except StoreError as exc:
+            if error is None:  # a failing store was reported by the job itself
+                log.warning("%s: not recorded: %s", job, exc)
+        return JobOutcome(run, report)
+
+    def lock_holder(self) -> LockHolder:
+        """This process, as named to one refused a lock."""
+        return LockHolder(host=socket.gethostname(), pid=os.getpid(), since=self._clock())
+
+    @contextmanager
+    def exclusive_run(self, *, wait: float = 0.0) -> Iterator[None]:
+        """Hold the run-wide lock (one ``feedpub run`` per store across
+        machines) for the block, waiting up to ``wait`` seconds for it.
+        Raises ``LockHeld`` naming the holder when another run keeps it."""
+        lock = self._store.lock("run")
+        try:
+            if not lock.acquire(self.lock_holder(), wait=wait):
+                holder = lock.holder()
+                named = holder.describe() if holder is not None else "holder unknown"
+                raise LockHeld(f"another feedpub run holds the run lock ({named}); try again later")
+            yield
+        finally:
+            lock.close()
+
+    def leadership(self, timeout: float) -> Leadership:
+        """The leader lock of ``feedpub serve`` for this process (not taken)."""
+        return Leadership(self._store.lock("leader", timeout=timeout), self.lock_holder)
+
+    def status(self) -> Status:
+        """What ``feedpub status`` reports, as of ``now``."""
+        tz = self.cfg.site.timezone
+        store = self._store
+        schedules = {"publish": cron.next_slot(self.cfg.service.schedule, tz, self.now)}
+        editions = []
+        for digest in self.cfg.digests:
+            schedules[f"digest {digest.name}"] = cron.next_slot(digest.schedule, tz, self.now)
+            last = store.last_edition(digest.name)
+            counts: dict[str, int] = {}
+            if last is not None:
+                found = store.edition_id(last.digest, last.slot)
+                if found is not None:
+                    counts = {str(k): v for k, v in store.delivery_counts(found).items()}
+            editions.append(DigestStatus(digest.name, last, counts))
+        holders: dict[str, LockHolder | None] = {}
+        for name in ("run", "leader"):
+            lock = store.lock(name)
+            try:
+                holders[name] = lock.holder()
+            finally:
+                lock.close()
+        return Status(
+            now=self.now,
+            runs=tuple(store.last_runs()),
+            next_runs=schedules,
+            counts={
+                "articles": store.article_count(),
+                "tags": len(store.tags()),
+                "rejects": len(store.rejects()),
+            },
+            subscribers={s: store.subscriber_count(s) for s in SUBSCRIBER_STATUSES},
+            digests=tuple(editions),
+            locks=holders,
+        )
 
 
 def _logged(name: str, job: Callable[[], None]) -> Callable[[], None]:

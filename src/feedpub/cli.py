@@ -2,8 +2,13 @@
 that reads the clock.
 
 Exit codes: 0 done (rejected input included: it is reported and recorded),
-1 the work failed (store unreachable, a file could not be written),
-2 bad usage or config.
+1 a job failed (store unreachable, a file could not be written; the other
+jobs of a ``run`` still ran), 2 bad usage or config, 3 another run holds
+the lock (``run --wait SECONDS`` waits for it).
+
+Quiet under cron: without a terminal ``run`` prints nothing when all went
+well; rejects and failures go to stderr, so cron mails only what needs a
+person. ``-v`` (or a terminal) shows the summaries.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TextIO
 
 from feedpub import __version__
@@ -26,7 +31,7 @@ if TYPE_CHECKING:
 # scheduler only by ``serve``: ``feedpub --help`` (and a typo) answers at once
 # instead of loading SQLAlchemy, premailer, Babel and APScheduler first.
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 # Pins the clock of a run (ISO 8601 with offset): for tests, and for replaying
 # a run as of a given moment.
@@ -46,14 +51,36 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log what each stage does (default: quiet)"
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="stderr log lines as text (default) or one JSON object per line, with job lines",
+    )
     parser.add_argument("--version", action="version", version=f"feedpub {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser(
+    run = commands.add_parser(
         "run",
         help="the whole job: ingest, build the feeds, make every due digest",
-        description="One cron run: ingest the sources, build the feeds, make every due digest.",
+        description=(
+            "One cron run: ingest the sources, build the feeds, make every due digest. "
+            "Prints nothing without a terminal unless -v; exits 3 if another run holds the lock."
+        ),
     )
+    run.add_argument(
+        "--wait",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for another run to end (default: exit 3 at once)",
+    )
+    status = commands.add_parser(
+        "status",
+        help="last run of each job, next scheduled times, store counts, last editions",
+        description="What feedpub did last, what it does next, and what the store holds.",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object")
     commands.add_parser(
         "ingest",
         help="read the sources into the store",
@@ -92,7 +119,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run as a service: ingest and build on service.schedule, each digest on its own",
         description=(
             "Stay running (systemd, a container): ingest and build the feeds on "
-            "service.schedule, and make each digest on its schedule. Stops on SIGINT/SIGTERM."
+            "service.schedule, and make each digest on its schedule. With several on one "
+            "store, one leads and runs the jobs; the others stand by to take over within "
+            "service.failover_seconds. Stops on SIGINT/SIGTERM."
         ),
     )
     return parser
@@ -100,7 +129,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _setup_logging(verbose=args.verbose)
+    _setup_logging(
+        verbose=args.verbose,
+        json_lines=args.log_format == "json",
+        # serve's journal and a log shipper keep one line per job; cron mail does not.
+        job_lines=args.command == "serve" or args.log_format == "json",
+    )
     from feedpub import app
     from feedpub.config import ConfigError, load_config
 
@@ -115,11 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"feedpub: {NOW_ENV}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        with app.make_publisher(cfg, now=now) as publisher:
+        with app.make_publisher(cfg, now=now, clock=_clock(now)) as publisher:
             return _dispatch(args, cfg, publisher)
     except ConfigError as exc:
         print(f"feedpub: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except app.LOCK_FAILURES as exc:
+        print(f"feedpub: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except BrokenPipeError:
         # The reader went away (``feedpub articles | head``): nothing to
         # report; stdout is pointed at /dev/null so the exit flush is quiet.
@@ -135,19 +172,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _setup_logging(*, verbose: bool) -> None:
-    """Warnings and errors to stderr (cron mails them), info with -v. The
-    handler goes on feedpub's logger, replacing one a previous main() set."""
+def _setup_logging(*, verbose: bool, json_lines: bool = False, job_lines: bool = False) -> None:
+    """Warnings and errors to stderr (cron mails them), info with -v; the
+    one line per job (logger ``feedpub.jobs``) also with ``job_lines``. As
+    text, or with ``json_lines`` one JSON object per line. The handler goes
+    on feedpub's logger, replacing one a previous main() set."""
     import logging
 
     logger = logging.getLogger("feedpub")
     for handler in [h for h in logger.handlers if getattr(h, "feedpub_cli", False)]:
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("feedpub: %(levelname)s: %(message)s"))
+    handler.setFormatter(
+        _json_formatter()
+        if json_lines
+        else logging.Formatter("feedpub: %(levelname)s: %(message)s")
+    )
     handler.feedpub_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in ("feedpub.jobs", "feedpub.service"):  # job lines; leader and standby
+        logging.getLogger(name).setLevel(logging.INFO if verbose or job_lines else logging.NOTSET)
+
+
+def _json_formatter() -> Any:
+    # The class is made on first use: --help does not pay for it.
+    import json
+    import logging
+
+    class JsonFormatter(logging.Formatter):
+        """time, level, logger, message; job, duration and counts on job lines."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            data: dict[str, Any] = {
+                "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            for key in ("job", "duration", "counts"):
+                if hasattr(record, key):
+                    data[key] = getattr(record, key)
+            if record.exc_info:
+                data["exception"] = self.formatException(record.exc_info)
+            return json.dumps(data, ensure_ascii=False)
+
+    return JsonFormatter()
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be between 0 and 86400")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -170,13 +250,22 @@ def _now() -> datetime:
     return value
 
 
+def _clock(start: datetime) -> Callable[[], datetime]:
+    """What times the jobs: the real clock, or with $FEEDPUB_NOW pinned the
+    pinned time plus the real time elapsed (a replayed run still has durations)."""
+    if not os.environ.get(NOW_ENV):
+        return lambda: datetime.now(UTC)
+    import time
+
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
+
+
 def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> int:
     out = sys.stdout
     tz = cfg.site.timezone
     if args.command == "serve":
-        from feedpub import service
-
-        service.serve(publisher.service_jobs(_now), tz, started=publisher.now)
+        return _serve(cfg, publisher)
     elif args.command == "ingest":
         print(publisher.ingest(_progress_bar()).summary(), file=out)
     elif args.command == "articles":
@@ -188,12 +277,128 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
     elif args.command == "digest":
         return _digest(args, publisher, out)
     elif args.command == "run":
-        result = publisher.run(_progress_bar())
-        print(result.ingest.summary(), file=out)
-        print(result.build.summary(), file=out)
-        for outcome in result.digests:
-            print(outcome.summary(), file=out)
+        return _run(args, publisher, out)
+    elif args.command == "status":
+        _status(publisher, out, tz, as_json=args.json)
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
+    """Every job under the run-wide lock; 1 when one failed (each said why
+    on stderr). The summaries only with -v or on a terminal: cron mails
+    whatever is printed."""
+    with publisher.exclusive_run(wait=args.wait):
+        outcomes = publisher.run_jobs(_progress_bar())
+    if args.verbose or out.isatty():
+        for outcome in outcomes:
+            if outcome.report is not None:
+                print(outcome.report.summary(), file=out)
+    return EXIT_FAILED if any(o.report is None for o in outcomes) else EXIT_OK
+
+
+def _serve(cfg: Config, publisher: Publisher) -> int:
+    """The service: the leader (one across machines sharing the store) runs
+    the jobs; a standby waits to take over."""
+    from feedpub import service
+
+    failover = cfg.service.failover_seconds
+    leadership = publisher.leadership(timeout=failover / 2)
+    try:
+        service.serve(
+            publisher.service_jobs(_now),
+            cfg.site.timezone,
+            started=publisher.now,
+            leadership=leadership,
+            failover_seconds=failover,
+        )
+    finally:
+        leadership.close()
+    return EXIT_OK
+
+
+def _status(publisher: Publisher, out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
+    import json
+
+    status = publisher.status()
+
+    def when(value: datetime | None) -> str | None:  # JSON times are UTC, as --json elsewhere
+        return None if value is None else value.astimezone(UTC).isoformat()
+
+    if as_json:
+        record = {
+            "now": when(status.now),
+            "runs": [
+                {
+                    "job": r.job,
+                    "started": when(r.started),
+                    "finished": when(r.finished),
+                    "duration": round(r.duration, 3),
+                    "status": r.status,
+                    "counts": dict(r.counts),
+                    "error": r.error,
+                    "host": r.host,
+                    "pid": r.pid,
+                }
+                for r in status.runs
+            ],
+            "next": {job: when(at) for job, at in status.next_runs.items()},
+            "store": dict(status.counts),
+            "subscribers": dict(status.subscribers),
+            "digests": [
+                {
+                    "digest": d.digest,
+                    "last_edition": None
+                    if d.last is None
+                    else {
+                        "slot": when(d.last.slot),
+                        "created": when(d.last.created),
+                        "articles": len(d.last.article_ids),
+                        "deliveries": dict(d.deliveries),
+                    },
+                }
+                for d in status.digests
+            ],
+            "locks": {
+                name: None
+                if holder is None
+                else {"host": holder.host, "pid": holder.pid, "since": when(holder.since)}
+                for name, holder in status.locks.items()
+            },
+        }
+        print(json.dumps(record, ensure_ascii=False, indent=2), file=out)
+        return
+
+    def local(value: datetime | None) -> str:
+        return "-" if value is None else f"{value.astimezone(tz):%Y-%m-%d %H:%M:%S}"
+
+    print("last runs:", file=out)
+    if not status.runs:
+        print("  none yet", file=out)
+    for r in status.runs:
+        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
+        line = f"  {r.job}: {r.status} at {local(r.started)} in {r.duration:.2f}s"
+        line += f" on {r.host} pid {r.pid}"
+        line += f": {r.error}" if r.error else (f" ({counts})" if counts else "")
+        print(line, file=out)
+    print("next:", file=out)
+    for job, at in status.next_runs.items():
+        print(f"  {job}: {local(at)}", file=out)
+    counts = ", ".join(f"{v} {k}" for k, v in status.counts.items())
+    subscribers = ", ".join(f"{v} {k}" for k, v in status.subscribers.items())
+    print(f"store: {counts}; subscribers: {subscribers}", file=out)
+    for d in status.digests:
+        if d.last is None:
+            print(f"digest {d.digest}: no edition yet", file=out)
+            continue
+        sent = ", ".join(f"{v} {k}" for k, v in d.deliveries.items()) or "no deliveries"
+        print(
+            f"digest {d.digest}: last edition {local(d.last.slot)} "
+            f"({len(d.last.article_ids)} articles; {sent})",
+            file=out,
+        )
+    for name, holder in status.locks.items():
+        if holder is not None:
+            print(f"{name} lock: held by {holder.describe()}", file=out)
 
 
 def _digest(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:

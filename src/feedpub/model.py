@@ -7,6 +7,7 @@ raises ``ValueError``), so no stage ever has to guess a zone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -180,3 +181,33 @@ class BuildReport:
             f"build: {len(self.written)} written, {len(self.unchanged)} unchanged, "
             f"{len(self.removed)} removed"
         )
+
+
+# --- operations ----------------------------------------------------------------
+
+RunStatus = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One run of one job ("ingest", "build", "digest NAME", "publish"), as
+    recorded in the store for ``feedpub status``. ``counts`` holds the job's
+    numbers (new, written, articles, ...); ``error`` the one-line failure."""
+
+    job: str
+    started: datetime
+    finished: datetime
+    status: RunStatus
+    counts: Mapping[str, int] = field(default_factory=dict)
+    error: str | None = None
+    host: str = ""
+    pid: int = 0
+
+    def __post_init__(self) -> None:
+        require_aware("started", self.started)
+        require_aware("finished", self.finished)
+
+    @property
+    def duration(self) -> float:
+        """Seconds the job took."""
+        return (self.finished - self.started).total_seconds()

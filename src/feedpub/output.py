@@ -26,6 +26,10 @@ class OutputError(Exception):
     """A path outside the output folder, or the output is locked by another build."""
 
 
+class LockedError(OutputError):
+    """Another process holds the lock (the CLI exits 3 on it)."""
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically (creating parent folders)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +129,7 @@ def exclusive_lock(lock_path: Path, *, wait: bool = False) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise OutputError(
+                raise LockedError(
                     f"{lock_path}: another feedpub run holds this lock; try again when it ends"
                 ) from None
             raise

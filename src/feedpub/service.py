@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 
@@ -63,10 +66,24 @@ class Job(Protocol):
     def run(self) -> Callable[[], object]: ...
 
 
+class Leadership(Protocol):
+    """The leader lock (``app.Publisher.leadership`` makes it): one process
+    among every ``serve`` sharing the store holds it and runs the jobs."""
+
+    def acquire(self) -> bool: ...
+    def healthy(self) -> bool: ...
+    def holder(self) -> str | None: ...
+
+
 def build_service(
-    jobs: Sequence[Job], timezone: tzinfo, *, first_run: datetime | None = None
-) -> BlockingScheduler:
-    """A scheduler holding ``jobs``, not yet started. With ``first_run`` every
+    jobs: Sequence[Job],
+    timezone: tzinfo,
+    *,
+    first_run: datetime | None = None,
+    background: bool = False,
+) -> BaseScheduler:
+    """A scheduler holding ``jobs``, not yet started (with ``background`` one
+    that runs in its own thread). With ``first_run`` every
     job also runs once at that time (the service's start), so a slot missed
     while the service was down is made up then: each job works out itself
     what is due.
@@ -76,12 +93,16 @@ def build_service(
     run does the right thing). A job that raises is logged by APScheduler and
     runs again at its next time: one bad run never stops the service.
     """
-    service = BlockingScheduler(
+    kind = BackgroundScheduler if background else BlockingScheduler
+    service = kind(
         timezone=timezone,
         # One worker: jobs never overlap (a digest at 07:00 and the feed
         # build at 07:00 would otherwise race for the same output folder).
         executors={"default": ThreadPoolExecutor(max_workers=1)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        # No grace limit: a daily slot missed by hours while the machine
+        # slept still runs (once, coalesced) when it wakes; each job works
+        # out what is due, so late is always right, never twice.
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     for job in jobs:
         service.add_job(
@@ -94,10 +115,17 @@ def build_service(
     return service
 
 
-def serve(jobs: Sequence[Job], timezone: tzinfo, *, started: datetime) -> None:
+def serve(
+    jobs: Sequence[Job],
+    timezone: tzinfo,
+    *,
+    started: datetime,
+    leadership: Leadership | None = None,
+    failover_seconds: float = 30.0,
+) -> None:
     """Run every job once now (``started``), then on its schedule, until
-    SIGINT or SIGTERM."""
-    service = build_service(jobs, timezone, first_run=started)
+    SIGINT or SIGTERM. With ``leadership``, only while this process is the
+    leader (see ``lead``)."""
     for job in jobs:
         log.info("scheduled %s: %s", job.name, job.schedule)
 
@@ -107,8 +135,66 @@ def serve(jobs: Sequence[Job], timezone: tzinfo, *, started: datetime) -> None:
     # systemd stops with SIGTERM: end like Ctrl-C, letting a running job
     # finish (its writes are atomic either way) instead of dying mid-job.
     signal.signal(signal.SIGTERM, stop)
+    if leadership is None:
+        blocking = build_service(jobs, timezone, first_run=started)
+        try:
+            blocking.start()
+        except (KeyboardInterrupt, SystemExit):
+            blocking.shutdown(wait=True)
+            log.info("scheduler stopped")
+        return
+    background = build_service(jobs, timezone, background=True)
     try:
-        service.start()
+        lead(background, leadership, check_every=max(failover_seconds / 3, 0.5))
     except (KeyboardInterrupt, SystemExit):
-        service.shutdown(wait=True)
         log.info("scheduler stopped")
+    finally:
+        if background.running:
+            background.shutdown(wait=True)
+
+
+def lead(
+    service: BaseScheduler,
+    leadership: Leadership,
+    *,
+    check_every: float,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run ``service``'s jobs only while holding the leader lock, until
+    ``stop`` is set (or SIGINT/SIGTERM). Every ``check_every`` seconds the
+    leader checks its lock (on PostgreSQL: its lock connection answers) and
+    a standby tries to take it. A leader that loses it stops starting jobs
+    (a job already running finishes: its writes are transactions, and an
+    edition or a delivery is made once whoever makes it) and stands by; a
+    standby that takes it runs every job at once (catching up what is due)
+    and then on schedule. Everything else the process does (the web app)
+    goes on either way."""
+    stop = stop or threading.Event()
+    service.start(paused=True)
+    leader = False
+    told: str | None = ""
+    while not stop.is_set():
+        try:
+            if leader and not leadership.healthy():
+                service.pause()
+                leader = False
+                log.error("leader lock lost: standing by, the jobs stop here")
+            elif not leader and leadership.acquire():
+                now = datetime.now(UTC)
+                for job in service.get_jobs():
+                    job.modify(next_run_time=now)
+                service.resume()
+                leader = True
+                told = ""
+                log.info("leader: this process runs the jobs now")
+            elif not leader:
+                holder = leadership.holder()
+                if holder != told:
+                    log.info("standby: the leader is %s", holder or "unknown")
+                    told = holder
+        except Exception as exc:  # the store is down: say so, try again
+            log.error("leader check failed: %s", exc)
+            if leader:
+                service.pause()
+                leader = False
+        stop.wait(check_every)

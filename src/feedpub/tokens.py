@@ -18,8 +18,9 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Final, Literal
+
+from feedpub.credentials import CredentialError, credential_path, read_secret_bytes
 
 Purpose = Literal["unsubscribe", "preferences", "confirm"]
 
@@ -90,26 +91,19 @@ def read_token(secret: bytes, purpose: Purpose, list_name: str, token: str) -> s
 
 def load_secret(environ: Mapping[str, str]) -> bytes:
     """The signing secret: ``$FEEDPUB_SECRET``, else the systemd credential
-    ``$CREDENTIALS_DIRECTORY/feedpub_secret``. Raises ``SecretError`` naming
-    both places when neither is set, or when the secret is too short."""
-    value = environ.get(SECRET_ENV)
-    if value:
-        secret = value.encode("utf-8")
-    else:
-        folder = environ.get("CREDENTIALS_DIRECTORY")
-        path = Path(folder) / CREDENTIAL_NAME if folder else None
-        try:
-            if path is None:
-                raise FileNotFoundError
-            # A credential file usually ends with a newline nobody meant as part of it.
-            secret = path.read_bytes().rstrip(b"\r\n")
-        except FileNotFoundError:
-            where = f" ({path} does not exist)" if path else " (CREDENTIALS_DIRECTORY is not set)"
-            raise SecretError(
-                f"no feedpub secret: set ${SECRET_ENV} or provide the systemd credential "
-                f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}{where}; unsubscribe links need it"
-            ) from None
-        except OSError as exc:
-            raise SecretError(f"cannot read the feedpub secret {path}: {exc}") from None
+    ``$CREDENTIALS_DIRECTORY/feedpub_secret`` (read by ``credentials``).
+    Raises ``SecretError`` naming both places when neither is set, or when
+    the secret is too short."""
+    try:
+        secret = read_secret_bytes(CREDENTIAL_NAME, environ)
+    except CredentialError as exc:
+        raise SecretError(str(exc)) from None
+    if secret is None:
+        path = credential_path(CREDENTIAL_NAME, environ)
+        where = f" ({path} does not exist)" if path else " (CREDENTIALS_DIRECTORY is not set)"
+        raise SecretError(
+            f"no feedpub secret: set ${SECRET_ENV} or provide the systemd credential "
+            f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}{where}; unsubscribe links need it"
+        )
     check_secret(secret)
     return secret

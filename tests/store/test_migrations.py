@@ -240,7 +240,7 @@ def test_an_upgraded_store_ingests_builds_and_makes_the_next_digest(
     env = {**os.environ, "FEEDPUB_NOW": NEXT_DAY, "FEEDPUB_STORE_URL": v1_url}
 
     done = subprocess.run(
-        [sys.executable, "-m", "feedpub", "--config", str(tmp_path / "config.yaml"), "run"],
+        [sys.executable, "-m", "feedpub", "--config", str(tmp_path / "config.yaml"), "-v", "run"],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

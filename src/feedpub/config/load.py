@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from feedpub.config import checks
+from feedpub.config import checks, secrets
 from feedpub.config import yaml as yamlio
 from feedpub.config.reader import MAX_LIST_ITEMS, Reader, Section
 from feedpub.config.schema import (
@@ -130,10 +130,13 @@ def _site(s: Section) -> SiteConfig:
 
 def _store(s: Section) -> StoreConfig:
     file_url = s.get("url", str, s.default("url"), checks.store_url)
-    url = os.environ.get(STORE_URL_ENV) or file_url
+    # $FEEDPUB_STORE_URL, else the systemd credential feedpub_store_url.
+    provided = secrets.secret(secrets.STORE_URL)
+    url = provided or file_url
     problem = checks.store_url(url)
-    if problem:  # the environment's URL may hold a password: never shown
-        raise ConfigError(f"{s.reader.path}: ${STORE_URL_ENV}: {problem}")
+    if problem:  # a provided URL may hold a password: never shown
+        where = f"${STORE_URL_ENV}" if os.environ.get(STORE_URL_ENV) else secrets.STORE_URL
+        raise ConfigError(f"{s.reader.path}: {where}: {problem}")
     s.done()
     return StoreConfig(url=_resolve_sqlite(url, s.reader.base))
 
@@ -290,7 +293,8 @@ def _delivery(s: Section) -> DeliveryConfig:
 
 def _service(s: Section) -> ServiceConfig:
     service = ServiceConfig(
-        schedule=s.get("schedule", str, s.default("schedule"), checks.cron_expression)
+        schedule=s.get("schedule", str, s.default("schedule"), checks.cron_expression),
+        failover_seconds=s.number("failover_seconds", 3, 3600),
     )
     s.done()
     return service

@@ -122,6 +122,9 @@ class ServiceConfig:
     # How often ``feedpub serve`` ingests and rebuilds the feeds (cron, in
     # site.timezone); each digest also runs on its own schedule.
     schedule: str = "*/10 * * * *"
+    # Several ``serve`` on one PostgreSQL store: a standby takes over within
+    # this many seconds after the leader dies or loses its connection.
+    failover_seconds: int = 30
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ The contract, for every method of every Protocol below:
 
 Only this package imports SQLAlchemy. ``SqlStore`` is composed of one part
 per domain (``articles``, ``rejects``, ``editions``, ``subscribers``,
-``deliveries``) over ``engine``; ``schema`` holds the tables, ``migrations``
+``deliveries``, ``runs``) over ``engine``, and ``locks`` the named
+cross-process locks; ``schema`` holds the tables, ``migrations``
 upgrades an older store in place, ``decide`` holds the pure upsert rules.
 """
 
@@ -36,6 +37,7 @@ from feedpub.model import (
     Delivery,
     DeliveryStatus,
     Edition,
+    JobRun,
     Reject,
     Subscriber,
     SubscriberStatus,
@@ -46,8 +48,10 @@ from feedpub.store.articles import BATCH_SIZE, ArticlesMixin
 from feedpub.store.deliveries import DeliveriesMixin, Recipient
 from feedpub.store.editions import EditionsMixin
 from feedpub.store.engine import StoreError, UtcDateTime, mask_password, open_engine
+from feedpub.store.locks import LockHolder, StoreLock, lock_for
 from feedpub.store.migrations import ensure_schema
 from feedpub.store.rejects import RejectsMixin
+from feedpub.store.runs import RunsMixin
 from feedpub.store.schema import SCHEMA_VERSION
 from feedpub.store.subscribers import SubscribersMixin
 
@@ -57,11 +61,14 @@ __all__ = [
     "ArticleStore",
     "DeliveryStore",
     "EditionStore",
+    "LockHolder",
     "Recipient",
     "RejectStore",
+    "RunStore",
     "SqlStore",
     "Store",
     "StoreError",
+    "StoreLock",
     "SubscriberStore",
     "UtcDateTime",
 ]
@@ -165,13 +172,27 @@ class DeliveryStore(Protocol):
     def deliveries(self, edition_id: int) -> list[Delivery]: ...
 
 
-class Store(ArticleStore, RejectStore, EditionStore, SubscriberStore, DeliveryStore, Protocol):
+class RunStore(Protocol):
+    """Finished job runs (``feedpub status``); lists latest first, the last
+    run of each job by job name."""
+
+    def add_run(self, run: JobRun) -> int: ...
+    def last_runs(self) -> list[JobRun]: ...
+    def runs(self, job: str | None = None, limit: int | None = None) -> list[JobRun]: ...
+
+
+class Store(
+    ArticleStore, RejectStore, EditionStore, SubscriberStore, DeliveryStore, RunStore, Protocol
+):
     """The whole store, as ``SqlStore`` implements it."""
 
+    def lock(self, name: str, *, timeout: float = 10.0) -> StoreLock: ...
     def close(self) -> None: ...
 
 
-class SqlStore(ArticlesMixin, RejectsMixin, EditionsMixin, SubscribersMixin, DeliveriesMixin):
+class SqlStore(
+    ArticlesMixin, RejectsMixin, EditionsMixin, SubscribersMixin, DeliveriesMixin, RunsMixin
+):
     """The ``Store`` over one SQL database. Open with ``SqlStore.open(url)``;
     close with ``close()`` or use it as a context manager. Safe to share
     between threads (one pooled engine)."""
@@ -201,6 +222,13 @@ class SqlStore(ArticlesMixin, RejectsMixin, EditionsMixin, SubscribersMixin, Del
             engine.dispose()
             raise
         return store
+
+    def lock(self, name: str, *, timeout: float = 10.0) -> StoreLock:
+        """The named lock (``run``, ``leader``) over this store, not yet
+        taken: a file beside a SQLite database, a session advisory lock on
+        a dedicated connection for PostgreSQL (see ``locks``). ``timeout``
+        bounds how long a vanished holder keeps a PostgreSQL lock."""
+        return lock_for(self._engine, self._where, name, timeout=timeout)
 
     def close(self) -> None:
         """Release every pooled connection. Safe to call twice."""

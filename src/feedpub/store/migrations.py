@@ -21,6 +21,7 @@ from feedpub.store.schema import (
     SCHEMA_VERSION,
     metadata,
     t_deliveries,
+    t_runs,
     t_schema_version,
     t_subscribers,
 )
@@ -40,8 +41,8 @@ def _v3_subscribers_and_deliveries(conn: Connection) -> None:
 
 
 def _v4_feed_generation(conn: Connection) -> None:
-    """The change counter builds compare with their manifest (perf branch:
-    a separate step, to be renumbered after any other v4 at merge)."""
+    """The change counter builds compare with their manifest: a no-op
+    build reads this one row instead of selecting every feed."""
     conn.execute(
         text(
             "CREATE TABLE feed_generation (id INTEGER NOT NULL, generation INTEGER NOT NULL, "
@@ -50,10 +51,17 @@ def _v4_feed_generation(conn: Connection) -> None:
     )
 
 
+def _v5_runs(conn: Connection) -> None:
+    """The job-run log of ``feedpub status``: a new table, created from its
+    definition (copy its DDL here first if a later version alters it)."""
+    t_runs.create(conn)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_first_url,
     3: _v3_subscribers_and_deliveries,
     4: _v4_feed_generation,
+    5: _v5_runs,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from feedpub.store.engine import UtcDateTime
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 
@@ -161,4 +161,24 @@ t_deliveries = Table(
     # Exactly one row per recipient of an edition, however often it is enqueued.
     UniqueConstraint("edition_id", "address", name="uq_deliveries_edition_address"),
     Index("ix_deliveries_edition_status_id", "edition_id", "status", "id"),
+)
+
+# v4 ---------------------------------------------------------------------------
+
+t_runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # "ingest", "build", "publish", "digest NAME": what ``feedpub status`` lists.
+    Column("job", String(255), nullable=False),
+    Column("started", UtcDateTime, nullable=False),
+    Column("finished", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # ok | failed
+    # JSON object of the job's numbers (new, written, articles, ...).
+    Column("counts", Text, nullable=False),
+    Column("error", Text),
+    # Which machine and process ran it (several ``serve`` share one store).
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Index("ix_runs_job_started", "job", "started"),
 )

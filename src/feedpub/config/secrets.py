@@ -1,0 +1,33 @@
+"""The secrets feedpub reads, by name, through ``feedpub.credentials``: each
+from ``$FEEDPUB_<NAME>`` or the systemd credential
+``$CREDENTIALS_DIRECTORY/feedpub_<name>``, never from ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from feedpub.config.schema import ConfigError
+from feedpub.credentials import CredentialError, read_secret, where_to_put
+
+__all__ = [
+    "SMTP_PASSWORD",
+    "STORE_URL",
+    "CredentialError",
+    "read_secret",
+    "secret",
+]
+
+STORE_URL = "feedpub_store_url"  # $FEEDPUB_STORE_URL: the store URL, password and all
+SMTP_PASSWORD = "feedpub_smtp_password"  # $FEEDPUB_SMTP_PASSWORD
+TOKEN_SECRET = "feedpub_secret"  # $FEEDPUB_SECRET: read by feedpub.tokens.load_secret
+
+
+def secret(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The secret ``name`` (one of the constants above), None when not
+    provided; a credential file that cannot be read is a ``ConfigError``."""
+    try:
+        return read_secret(name, os.environ if environ is None else environ)
+    except CredentialError as exc:
+        raise ConfigError(f"{exc} (provide {where_to_put(name)})") from None
