@@ -137,6 +137,11 @@ def test_layout_does_not_depend_on_the_style_block(site: Site) -> None:
     hidden = preheader.get("style").replace(" ", "")
     for rule in ("display:none", "max-height:0", "overflow:hidden", "mso-hide:all"):
         assert rule in hidden
+    # Hidden by display, never by low contrast or a tiny font (spam filters
+    # score both, and they show wherever display:none is ignored).
+    assert "font-size:1px" not in hidden
+    colour = re.search(r"(?:^|;)color:(#[0-9a-f]{6})", hidden)
+    assert colour is not None and colour.group(1) != "#eef0f3"  # the body's background
 
 
 def test_media_query_narrows_the_layout_on_phones(site: Site) -> None:
