@@ -5,7 +5,7 @@ site's time zone, nothing else."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,11 @@ from _digest_fixtures import (
     make_site,
 )
 from digests.test_render import VALUES, email_doc, rendered_demo
+from feedpub.config import EmailConfig
 from feedpub.digests import Site, edition_record, plan_edition, preview_edition, render_edition
 from feedpub.digests.plan import edition_articles
-from feedpub.digests.render import NOTHING_NEW
+from feedpub.digests.render import NOTHING_NEW, RECIPIENT_RESERVE
+from feedpub.model import Article
 from feedpub.text.arabic import tag_key
 from feedpub.text.rtl import RLM
 
@@ -166,3 +168,86 @@ def test_preview_shows_the_coming_slot_when_the_current_one_is_done(site: Site) 
     assert preview.slot == SLOT + timedelta(days=1)
     assert preview.article_ids == ("fresh",)
     assert store.editions("daily") == [store.recorded[0]]  # nothing recorded
+
+
+# --- what the size guard left out ----------------------------------------------
+
+
+def heavy_first(slot: datetime) -> list[Article]:
+    """The demo stories before ``slot``, the top two made heavy (long title and
+    summary), ids prefixed by the slot's day so editions do not share them."""
+    padded = " ".join(["تطورات"] * 200)
+    made = []
+    for index, story in enumerate(articles(slot)):
+        story = dataclasses.replace(story, id=f"{slot.day}-{story.id}", image=None)
+        if index < 2:
+            story = dataclasses.replace(story, title=padded[:290], summary=padded)
+        made.append(story)
+    return made
+
+
+def tight_email(site: Site, store: FakeStore) -> EmailConfig:
+    """An EmailConfig whose limit fits the light demo stories of the edition
+    due at NOW but not its two heavy ones."""
+    planned = plan_edition(store, DAILY, NOW, tz=DAMASCUS)
+    assert planned is not None
+    light = dataclasses.replace(planned, articles=planned.articles[2:])
+    size = render_edition(light, site, EMAIL).html_bytes
+    return dataclasses.replace(EMAIL, max_html_bytes=size + RECIPIENT_RESERVE + 600)
+
+
+def test_left_out_articles_come_in_the_next_edition(site: Site) -> None:
+    store = FakeStore(heavy_first(SLOT))
+    email = tight_email(site, store)
+    first = plan_edition(store, DAILY, NOW, tz=DAMASCUS)
+    assert first is not None
+    rendered = render_edition(first, site, email)
+    edition = edition_record(first, rendered, NOW)
+    # The record holds exactly what the email held; the two heavy ones are not in it.
+    assert edition.article_ids == tuple(a.id for a in rendered.articles) == first.article_ids[2:]
+    assert edition.dropped == 2
+    store.add_edition(edition)
+
+    tomorrow = SLOT + timedelta(days=1)
+    store.stored.extend(articles(tomorrow)[:1])
+    second = plan_edition(store, DAILY, NOW + timedelta(days=1), tz=DAMASCUS)
+    assert second is not None
+    # Tomorrow's news first, then yesterday's left-out ones, newest first.
+    assert second.article_ids == ("a1", "28-a1", "28-a2")
+    # A preview of that edition shows them too.
+    preview = preview_edition(store, DAILY, NOW + timedelta(days=1), tz=DAMASCUS)
+    assert preview.article_ids == second.article_ids
+
+
+def test_left_out_articles_alone_make_an_edition(site: Site) -> None:
+    # Nothing new since, but readers never had the left-out ones: only_if_new
+    # still makes an edition of them.
+    store = FakeStore(heavy_first(SLOT))
+    email = tight_email(site, store)
+    first = plan_edition(store, DAILY, NOW, tz=DAMASCUS)
+    assert first is not None
+    store.add_edition(edition_record(first, render_edition(first, site, email), NOW))
+    second = plan_edition(store, DAILY, NOW + timedelta(days=1), tz=DAMASCUS)
+    assert second is not None and second.article_ids == ("28-a1", "28-a2")
+
+
+def test_left_out_articles_get_one_more_chance_only(site: Site) -> None:
+    # Left out again in the next edition, they are not carried a third time:
+    # an article too big for any email must not come back in every edition.
+    store = FakeStore(heavy_first(SLOT))
+    email = tight_email(site, store)
+    first = plan_edition(store, DAILY, NOW, tz=DAMASCUS)
+    assert first is not None
+    store.add_edition(edition_record(first, render_edition(first, site, email), NOW))
+    second = plan_edition(store, DAILY, NOW + timedelta(days=1), tz=DAMASCUS)
+    assert second is not None and len(second.articles) == 2
+    # Room for the email and its «more on the site» line, not for one story.
+    bare = render_edition(dataclasses.replace(second, articles=()), site, EMAIL).html_bytes
+    tiny = dataclasses.replace(EMAIL, max_html_bytes=bare + RECIPIENT_RESERVE + 600)
+    rendered = render_edition(second, site, tiny)
+    assert rendered.articles == () and rendered.dropped == 2
+    store.add_edition(edition_record(second, rendered, NOW + timedelta(days=1)))
+    assert plan_edition(store, DAILY, NOW + timedelta(days=2), tz=DAMASCUS) is None
+    store.stored.extend(articles(SLOT + timedelta(days=2))[:1])
+    third = plan_edition(store, DAILY, NOW + timedelta(days=2), tz=DAMASCUS)
+    assert third is not None and third.article_ids == ("a1",)

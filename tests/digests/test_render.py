@@ -34,7 +34,8 @@ from feedpub.digests import (
     render_edition,
 )
 from feedpub.digests.message import personalize
-from feedpub.digests.render import RECIPIENT_RESERVE
+from feedpub.digests.plan import PlannedEdition
+from feedpub.digests.render import RECIPIENT_RESERVE, TITLE_CHARS
 from feedpub.digests.slots import Slot
 from feedpub.model import Article
 from feedpub.text.rtl import RLM
@@ -137,6 +138,11 @@ def test_layout_does_not_depend_on_the_style_block(site: Site) -> None:
     hidden = preheader.get("style").replace(" ", "")
     for rule in ("display:none", "max-height:0", "overflow:hidden", "mso-hide:all"):
         assert rule in hidden
+    # Hidden by display, never by low contrast or a tiny font (spam filters
+    # score both, and they show wherever display:none is ignored).
+    assert "font-size:1px" not in hidden
+    colour = re.search(r"(?:^|;)color:(#[0-9a-f]{6})", hidden)
+    assert colour is not None and colour.group(1) != "#eef0f3"  # the body's background
 
 
 def test_media_query_narrows_the_layout_on_phones(site: Site) -> None:
@@ -347,9 +353,7 @@ def test_text_part_is_not_html_escaped(site: Site) -> None:
 # --- the size guard ------------------------------------------------------------
 
 
-def test_size_guard_drops_the_last_items_and_says_so(
-    site: Site, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_size_guard_drops_items_and_says_so(site: Site, caplog: pytest.LogCaptureFixture) -> None:
     daily = dataclasses.replace(DAILY, max_items=60)
     planned = plan_edition(FakeStore(big_articles(60)), daily, NOW, tz=DAMASCUS)
     assert planned is not None and len(planned.articles) == 60
@@ -357,13 +361,16 @@ def test_size_guard_drops_the_last_items_and_says_so(
         rendered = render_edition(planned, site, EMAIL)
     assert rendered.dropped > 0
     kept = len(rendered.articles)
-    assert rendered.articles == planned.articles[:kept]  # the last ones go
+    assert kept + rendered.dropped == 60
+    held = set(rendered.articles)
+    assert rendered.articles == tuple(a for a in planned.articles if a in held)  # order kept
     # Measured after inlining and after the recipient parts are filled in.
     html, _ = personalize(rendered, EMAIL, to="A Name <a@example.com>", unsubscribe_token="x" * 64)
     assert len(html.encode()) < EMAIL.max_html_bytes
     assert rendered.html_bytes > rendered.html_bytes_before_inline
-    # The largest that fits: one more article would not.
-    one_more = dataclasses.replace(planned, articles=planned.articles[: kept + 1])
+    # As few left out as will do: with one of them back, one must go again.
+    back = [a for a in planned.articles if a in held or a == left_out(planned, rendered)[-1]]
+    one_more = dataclasses.replace(planned, articles=tuple(back))
     assert render_edition(one_more, site, EMAIL).dropped == 1
     assert 11 <= rendered.dropped <= 99  # the plural form below ("many")
     notice = f"و {rendered.dropped} خبراً آخر على الموقع".translate(
@@ -374,8 +381,64 @@ def test_size_guard_drops_the_last_items_and_says_so(
     assert [a.text_content() for a in more] == [notice]
     assert more[0].get("href") == "https://news.example.org"
     assert notice in rendered.text.fill(VALUES) and notice in rendered.archive_html
-    assert any("left out the last" in r.getMessage() for r in caplog.records)
+    said = f"left out the {rendered.dropped} largest of 60"
+    assert any(said in r.getMessage() for r in caplog.records)
     assert edition_record(planned, rendered, NOW).dropped == rendered.dropped
+
+
+def left_out(planned: PlannedEdition, rendered: RenderedEdition) -> list[Article]:
+    return [a for a in planned.articles if a not in rendered.articles]
+
+
+def sized(index: int, title_chars: int, summary_chars: int) -> Article:
+    """Demo story ``index`` (newest first) with a title and summary of the
+    given lengths, padded with Arabic words."""
+    story = articles()[index]
+    words = " ".join(["تطورات"] * 20_000)
+    return dataclasses.replace(
+        story, title=words[:title_chars], summary=words[:summary_chars], image=None
+    )
+
+
+def test_size_guard_leaves_out_the_largest_and_keeps_the_order(site: Site) -> None:
+    # Heavy stories at the top, in the middle and at the end; the light ones
+    # all fit. Leaving out "the last" would lose light ones and keep heavy.
+    heavy = {0, 2, 4}
+    stored = [sized(i, 290, 320) if i in heavy else sized(i, 40, 60) for i in range(5)]
+    planned = plan_edition(FakeStore(stored), DAILY, NOW, tz=DAMASCUS)
+    assert planned is not None
+    light = [a for i, a in enumerate(stored) if i not in heavy]
+    only_light = render_edition(dataclasses.replace(planned, articles=tuple(light)), site, EMAIL)
+    # Room for the light ones and the «more on the site» line, not for one heavy story.
+    limit = only_light.html_bytes + RECIPIENT_RESERVE + 600
+    rendered = render_edition(planned, site, dataclasses.replace(EMAIL, max_html_bytes=limit))
+    assert [a.id for a in rendered.articles] == [a.id for a in light]  # newest first still
+    assert rendered.dropped == 3
+    edition = edition_record(planned, rendered, NOW)
+    assert edition.article_ids == tuple(a.id for a in light) and edition.dropped == 3
+    # The preheader is the lead of the top story the email holds.
+    doc = email_doc(rendered)
+    preheader = doc.xpath("//div[contains(@class, 'preheader')]")[0]
+    assert preheader.text_content() == light[0].summary
+
+
+def test_huge_stored_titles_do_not_empty_the_edition(site: Site) -> None:
+    # Issue 12 item 7: three stored articles with 120 KB titles (from before
+    # ingest shortened titles) and one small one made an edition of nothing.
+    stored = [sized(i, 120_000, 60) for i in range(3)] + [sized(3, 40, 60)]
+    planned = plan_edition(FakeStore(stored), DAILY, NOW, tz=DAMASCUS)
+    assert planned is not None
+    rendered = render_edition(planned, site, EMAIL)
+    assert rendered.dropped == 0 and rendered.articles == planned.articles
+    doc = email_doc(rendered)
+    titles = [h2.text_content() for h2 in doc.xpath("//h2")]
+    assert len(titles) == 4 and all(len(t) <= TITLE_CHARS + 1 for t in titles)
+    assert titles[0].endswith("…")
+    # Even a tight limit keeps what fits rather than nothing.
+    tight = dataclasses.replace(EMAIL, max_html_bytes=rendered.html_bytes + RECIPIENT_RESERVE - 1)
+    smaller = render_edition(planned, site, tight)
+    assert smaller.dropped == 1 and len(smaller.articles) == 3
+    assert stored[3] in smaller.articles
 
 
 def test_fifteen_heavy_items_fit_without_dropping(site: Site) -> None:

@@ -2,8 +2,9 @@
 
 An edition is identified by (digest, scheduled slot). ``plan_edition`` finds
 the slot "now" belongs to and, unless that slot already has an edition, the
-articles published since the previous edition's slot. Nothing here renders
-or writes anything.
+articles published since the previous edition's slot, plus those the
+previous edition left out for size (``left_out``). Nothing here renders or
+writes anything.
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ class EditionReader(Protocol):
 
     def get_edition(self, digest: str, slot: datetime) -> Edition | None: ...
 
+    def editions(self, digest: str) -> list[Edition]: ...
+
 
 @dataclass(frozen=True)
 class PlannedEdition:
     """A due edition before rendering: articles published in (after, until],
+    then any the previous edition left out for size (older, so after them),
     newest first, already capped at the digest's max_items."""
 
     digest: DigestConfig
@@ -65,6 +69,25 @@ def edition_articles(
     return reader.articles_between(after, until, tag_keys=keys, limit=digest.max_items)
 
 
+def left_out(reader: EditionReader, digest: DigestConfig, last: Edition) -> list[Article]:
+    """The articles ``last`` was planned with but did not hold (the size guard
+    left them out), newest first.
+
+    Only ``last.dropped`` is stored, not which ones, so its window is planned
+    again: from the edition before it (or first_lookback) to its slot, less
+    what it held. The next edition carries them, once: if they do not fit
+    there either, the window after that starts past them and they stay on
+    the site only (the email's «more on the site» line points there).
+    """
+    if last.dropped <= 0:
+        return []
+    earlier = [edition.slot for edition in reader.editions(digest.name) if edition.slot < last.slot]
+    after = max(earlier) if earlier else last.slot - digest.first_lookback
+    held = set(last.article_ids)
+    window = edition_articles(reader, digest, after, last.slot)
+    return [article for article in window if article.id not in held][: last.dropped]
+
+
 def plan_edition(
     reader: EditionReader, digest: DigestConfig, now: datetime, *, tz: tzinfo
 ) -> PlannedEdition | None:
@@ -78,10 +101,21 @@ def plan_edition(
     if last is not None and last.slot >= slot:
         return None
     after = last.slot if last is not None else slot - digest.first_lookback
-    articles = edition_articles(reader, digest, after, slot)
+    articles = _with_left_out(reader, digest, last, edition_articles(reader, digest, after, slot))
+    # Left-out articles count as new: no reader has had them in an email.
     if digest.only_if_new and not articles:
         return None
     return PlannedEdition(digest, slot.astimezone(tz), after, slot, tuple(articles))
+
+
+def _with_left_out(
+    reader: EditionReader, digest: DigestConfig, last: Edition | None, new: list[Article]
+) -> list[Article]:
+    """``new``, then what ``last`` left out for size, up to max_items in all
+    (new ones first: they are newer)."""
+    if last is None:
+        return new
+    return [*new, *left_out(reader, digest, last)][: digest.max_items]
 
 
 def preview_edition(
@@ -103,5 +137,5 @@ def preview_edition(
         slot = cron.next_slot(digest.schedule, tz, now) or now
         until = now
     after = last.slot if last is not None else slot - digest.first_lookback
-    articles = edition_articles(reader, digest, after, until)
+    articles = _with_left_out(reader, digest, last, edition_articles(reader, digest, after, until))
     return PlannedEdition(digest, slot.astimezone(tz), after, until, tuple(articles))

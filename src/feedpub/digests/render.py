@@ -38,6 +38,10 @@ RECIPIENT_RESERVE = 1024
 # A summary longer than this is cut at a word boundary: a digest item is a
 # teaser, and one pasted-in article must not crowd out the rest.
 SUMMARY_CHARS = 320
+# Titles are shortened at ingest (ingest.max_title_chars, 300 by default), but
+# articles stored before that, or with a raised limit, can be any length: the
+# email shows at most this many characters of one.
+TITLE_CHARS = 300
 PREHEADER_CHARS = 110
 TEXT_WIDTH = 72
 # Content width inside the 600px column (600 minus 2 x 24px cell padding).
@@ -71,8 +75,8 @@ class RenderedEdition:
     archive_html: str
     archive_path: str  # relative to the public folder, e.g. "archive/daily/2026-11-28.html"
     archive_url: str
-    articles: tuple[Article, ...]  # what the email holds (a prefix of planned.articles)
-    dropped: int  # left out to stay under max_html_bytes
+    articles: tuple[Article, ...]  # what the email holds, in planned.articles' order
+    dropped: int  # left out to stay under max_html_bytes (the largest ones)
     html_bytes_before_inline: int
 
     @property
@@ -156,7 +160,7 @@ def _shorten(text: str, limit: int) -> str:
 
 def _view(article: Article, site: Site, email: EmailConfig) -> _ArticleView:
     summary = _shorten(article.summary, SUMMARY_CHARS)
-    title = " ".join(article.title.split())
+    title = _shorten(article.title, TITLE_CHARS)
     published = article.published.astimezone(site.timezone)
     return _ArticleView(
         title=title,
@@ -201,12 +205,30 @@ def _prose_rlm(text: str, link_slot: str) -> str:
     return "\n".join(lines)
 
 
+def _weight(view: _ArticleView) -> int:
+    """About how many bytes ``view`` adds to the email: each field as often as
+    the item template prints it (the URL three times, the title twice when
+    it is also the image's alt text)."""
+    parts = [view.title, view.url * 3, view.date, view.summary, view.tags]
+    if view.image:
+        parts += [view.image, view.title]
+    return sum(len(part.encode("utf-8")) for part in parts)
+
+
+def _drop_order(views: list[_ArticleView]) -> list[int]:
+    """Positions of ``views`` in the order the size guard leaves them out:
+    the largest first (one oversized article must not push out several small
+    ones), the older first among equals."""
+    return sorted(range(len(views)), key=lambda i: (-_weight(views[i]), -i))
+
+
 def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> RenderedEdition:
     """Render the email (HTML inlined, text), subject and archive page.
 
     The HTML is measured after inlining (inlining adds about half again) plus
-    RECIPIENT_RESERVE; while over email.max_html_bytes the last articles are
-    left out (found by bisection, each step one inline) and the email says how
+    RECIPIENT_RESERVE; while over email.max_html_bytes the largest articles
+    are left out (as few as will do, found by bisection, each step one
+    inline), the rest keep their newest-first order, and the email says how
     many more are on the site. Prefer ``Renderer.render``, which renders each
     variant once.
     """
@@ -217,23 +239,34 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
     limit = email.max_html_bytes - RECIPIENT_RESERVE
     env = environment()
     markers = Markers()
+    order = _drop_order(views)
 
-    def context(kept: int) -> dict[str, object]:
-        dropped = len(views) - kept
+    def kept_positions(dropped: int) -> list[int]:
+        left_out = set(order[:dropped])
+        return [i for i in range(len(views)) if i not in left_out]
+
+    def context(dropped: int) -> dict[str, object]:
+        kept = kept_positions(dropped)
+        more = rtl.plural(dropped, MORE_ON_SITE, email.locale, email.digits) if dropped else ""
+        # The inbox preview: the lead (else the title) of the top story the
+        # email holds, else what the email says instead of stories.
+        if kept:
+            top = views[kept[0]]
+            preheader = _shorten(top.summary or top.title, PREHEADER_CHARS)
+        else:
+            preheader = more or NOTHING_NEW
         return {
             "lang": site.language,
-            "subject": _subject(planned, site, email, kept, dropped),
+            "subject": _subject(planned, site, email, len(kept), dropped),
             "site_title": site.title,
             "site_url": site.url,
             "digest_title": digest.title or site.title,
             "edition_date": edition_date(digest, planned.slot, site, email),
-            "articles": views[:kept],
-            "preheader": _shorten(views[0].summary, PREHEADER_CHARS) if views else NOTHING_NEW,
+            "articles": [views[i] for i in kept],
+            "preheader": preheader,
             "empty_notice": NOTHING_NEW,
             "dropped": dropped,
-            "more_on_site": (
-                rtl.plural(dropped, MORE_ON_SITE, email.locale, email.digits) if dropped else ""
-            ),
+            "more_on_site": more,
             "archive_url": archive_url,
             "archive_index_url": f"{site.public_url}/archive/{digest.name}/",
             "postal_address": email.postal_address,
@@ -242,36 +275,36 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
             "image_width": IMAGE_WIDTH,
         }
 
-    def email_html(kept: int) -> tuple[str, Personal]:
-        raw = env.get_template("digests/digest.html.j2").render(**context(kept))
+    def email_html(dropped: int) -> tuple[str, Personal]:
+        raw = env.get_template("digests/digest.html.j2").render(**context(dropped))
         started = time.perf_counter()
         inlined = markers.split(inline.inline_css(raw))
         log.debug(
             "digest %s: inlined %d items in %.1f ms (%d -> %d bytes)",
             digest.name,
-            kept,
+            len(views) - dropped,
             (time.perf_counter() - started) * 1000,
             len(raw.encode()),
             inlined.size,
         )
         return raw, inlined
 
-    kept = len(views)
-    raw, html = email_html(kept)
+    dropped = 0
+    raw, html = email_html(dropped)
     if html.size > limit:
-        kept, raw, html = _largest_fitting(len(views), limit, email_html)
+        dropped, raw, html = _fewest_dropped(len(views), limit, email_html)
         log.warning(
-            "digest %s %s: left out the last %d of %d articles to keep the HTML part "
+            "digest %s %s: left out the %d largest of %d articles to keep the HTML part "
             "under %d bytes (now %d after inlining); the email points to the site for them",
             digest.name,
             planned.slot.isoformat(),
-            len(views) - kept,
+            dropped,
             len(views),
             email.max_html_bytes,
             html.size,
         )
 
-    ctx = context(kept)
+    ctx = context(dropped)
     text = env.get_template("digests/digest.txt.j2").render(**ctx)
     text = _prose_rlm(text, markers["unsubscribe_url"])
     archive_html = env.get_template("digests/archive.html.j2").render(**ctx)
@@ -283,27 +316,29 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
         archive_html=archive_html,
         archive_path=path,
         archive_url=archive_url,
-        articles=planned.articles[:kept],
-        dropped=len(views) - kept,
+        articles=tuple(planned.articles[i] for i in kept_positions(dropped)),
+        dropped=dropped,
         html_bytes_before_inline=len(raw.encode("utf-8")),
     )
 
 
-def _largest_fitting(
+def _fewest_dropped(
     total: int, limit: int, build: Callable[[int], tuple[str, Personal]]
 ) -> tuple[int, str, Personal]:
-    """The largest k < total whose email fits (size grows with k), by
-    bisection; raises when even the email without articles is too big."""
-    low, high = 0, total - 1  # answer in [low, high]; total itself did not fit
+    """The smallest k in 1..total such that the email without the k largest
+    articles fits (each kept set holds the next one's, so size shrinks as k
+    grows), by bisection; raises when even the email without articles is too
+    big."""
+    low, high = 1, total  # answer in [low, high]; 0 itself did not fit
     best: tuple[int, str, Personal] | None = None
     while low <= high:
         middle = (low + high) // 2
         raw, html = build(middle)
         if html.size <= limit:
             best = (middle, raw, html)
-            low = middle + 1
-        else:
             high = middle - 1
+        else:
+            low = middle + 1
     if best is None:
         raise ValueError(
             f"even an empty digest email is over email.max_html_bytes - {RECIPIENT_RESERVE} "
