@@ -480,6 +480,7 @@ def measure(site: Site) -> dict[str, tuple[float, float]]:
 class Results:
     trials: list[Trial] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cut_short: bool = False  # --budget ran out before --trials were done (not a failure)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -511,7 +512,7 @@ def worker(
         for number in numbers:
             if time.monotonic() > deadline:
                 with results.lock:
-                    results.errors.append(f"worker {index}: time budget spent, trials cut short")
+                    results.cut_short = True
                 break
             trial = run_trial(site, number, timing, pg_ref, args.stale_every)
             with results.lock:
@@ -549,6 +550,7 @@ def summarize(results: Results, args: argparse.Namespace) -> dict[str, Any]:
         "trials": len(results.trials),
         "failed": sum(bool(t.failures) for t in results.trials),
         "errors": results.errors,
+        "cut_short_by_budget": results.cut_short,
         "per_command": per_command,
         "failures": [
             {"trial": t.number, "command": t.command, "delay": round(t.delay, 3), **t.failures}
@@ -565,6 +567,8 @@ def print_table(summary: dict[str, Any]) -> None:
     total = {k: sum(r[k] for _, r in rows) for k in head[1:]}
     for name, row in [*rows, ("total", total)]:
         print(f"{name:<13}" + "".join(f"{row[k]:>9}" for k in head[1:]))
+    if summary["cut_short_by_budget"]:
+        print("note: --budget ran out before every trial was run")
     for error in summary["errors"]:
         print(f"error: {error}")
 
