@@ -388,3 +388,20 @@ def _logged(caplog: pytest.LogCaptureFixture, verb: str) -> set[str]:
         for r in caplog.records
         if r.levelno == logging.INFO and r.getMessage().startswith(prefix)
     }
+
+
+def test_stale_temp_files_are_removed_and_fresh_ones_kept(tmp_path: Path) -> None:
+    from feedpub.output import TEMP_PREFIX, remove_stale_temp_files
+
+    reference = tmp_path / "index.html"
+    reference.write_text("x", encoding="utf-8")
+    stale = tmp_path / f"{TEMP_PREFIX}killed"
+    fresh = tmp_path / f"{TEMP_PREFIX}writing"
+    other = tmp_path / "keep.html"
+    for path in (stale, fresh, other):
+        path.write_text("partial", encoding="utf-8")
+    now = reference.stat().st_mtime
+    os.utime(stale, (now - 7200, now - 7200))
+    os.utime(other, (now - 7200, now - 7200))
+    assert remove_stale_temp_files(tmp_path, reference=reference) == 1
+    assert not stale.exists() and fresh.exists() and other.exists()

@@ -304,6 +304,30 @@ def _same_bytes(path: Path, data: bytes) -> bool:
         return False
 
 
+def remove_stale_temp_files(
+    folder: Path, reference: Path, *, prefix: str = TEMP_PREFIX, older_than: float = 3600.0
+) -> int:
+    """Remove temporary files a killed writer left in ``folder``: those named
+    ``prefix*`` whose mtime is more than ``older_than`` seconds before
+    ``reference``'s (a file just written, so no clock is read here). The age
+    keeps a writer that is still running in another process safe: its temp
+    file is seconds old. Returns how many were removed."""
+    try:
+        cutoff = reference.stat().st_mtime - older_than
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    count = 0
+    for entry in entries:
+        if not entry.name.startswith(prefix) or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                count += 1
+    return count
+
+
 def _remove_temp_files(folders: set[Path]) -> int:
     count = 0
     for folder in folders:

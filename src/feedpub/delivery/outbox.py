@@ -26,6 +26,7 @@ from pathlib import Path
 
 from feedpub.config import DigestConfig
 from feedpub.delivery.sender import SendResult
+from feedpub.output import remove_stale_temp_files
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 
@@ -105,7 +106,16 @@ class Outbox:
         return SendResult("sent", str(target))
 
     def close(self) -> None:
-        """Nothing to release: every send is complete when it returns."""
+        """Every send is complete when it returns; what is left is tidying
+        tmp/ of files a killed run left, by the Maildir rule (older than 36
+        hours, so a writer in another process is never disturbed)."""
+        remove_stale_temp_files(
+            self.tmp, reference=self.tmp, prefix="outbox-", older_than=_MAILDIR_TMP_AGE
+        )
+
+
+# Maildir's own rule for abandoned files in tmp/ (qmail's maildir(5)).
+_MAILDIR_TMP_AGE = 36 * 3600.0
 
 
 def _sync_folder(folder: Path) -> None:

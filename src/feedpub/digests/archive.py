@@ -14,7 +14,7 @@ from typing import Protocol
 from feedpub.config import DigestConfig, EmailConfig
 from feedpub.digests.site import Site, edition_date, environment, several_a_day
 from feedpub.model import Article, Edition
-from feedpub.output import safe_join, write_atomic
+from feedpub.output import remove_stale_temp_files, safe_join, write_atomic
 from feedpub.text import rtl
 
 ITEM_COUNT = {
@@ -98,4 +98,7 @@ def write_archive(
     )
     index = safe_join(output, f"archive/{digest.name}/index.html")
     write_atomic(index, index_html.encode("utf-8"))
+    # The feed build sweeps only its own folders: a digest killed mid-write
+    # would otherwise leave its temp file here for good.
+    remove_stale_temp_files(index.parent, reference=index)
     return [target, index]
