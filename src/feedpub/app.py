@@ -35,6 +35,7 @@ from feedpub.model import (
     DeliveryStatus,
     Edition,
     IngestReport,
+    Preferences,
     Reject,
     Subscriber,
 )
@@ -195,8 +196,6 @@ class Publisher:
         editions that a dead or interrupted run left (see ``make_edition``
         and ``deliver_edition``)."""
         self.seed_subscribers()
-        if next(iter(self._store.subscribers_for(name)), None) is not None:
-            self.secret()  # before anything is recorded: no secret, no edition
         edition, joined = make_edition(self, name)
         outcome = resume_and_deliver(self, name, edition)
         return replace(outcome, joined=joined)
@@ -515,6 +514,8 @@ def make_edition(pub: Publisher, name: str) -> tuple[Edition | None, bool]:
     planned = digests.plan_edition(pub._store, digest_cfg, pub.now, tz=tz)
     if planned is None:
         return None, False
+    if next(iter(pub._store.subscribers_for(name)), None) is not None:
+        pub.secret()  # before anything is recorded: without a secret, no edition
     rendered = pub._renderer.render(planned)  # warns when it leaves articles out
     edition = digests.edition_record(planned, rendered, pub.now)
     site, email = pub._renderer.site, pub.cfg.email
@@ -805,11 +806,11 @@ class StoreSubscriptions:
             self._store.set_subscriber_status(current.email, "unsubscribed", now)
         return True
 
-    def preferences(self, address: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    def preferences(self, address: str) -> Preferences | None:
         current = self._store.get_subscriber(address)
         if current is None or current.status != "active":
             return None
-        return (current.digests or self._all, current.tags)
+        return Preferences(current.digests or self._all, current.tags)
 
     def set_preferences(
         self, address: str, digests: Sequence[str], tags: Sequence[str], now: datetime
