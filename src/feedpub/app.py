@@ -40,6 +40,7 @@ from feedpub.model import (
     Subscriber,
 )
 from feedpub.output import OutputError
+from feedpub.roster import split_list as split_list  # for the CLI, which may not import roster
 from feedpub.store import SqlStore, StoreError
 from feedpub.text.arabic import tag_key
 from feedpub.text.uri import ascii_domain, iri_to_uri
@@ -474,6 +475,9 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
 # latest, and the one before it (a run that died in yesterday's slot is
 # finished by today's).
 RESUME_EDITIONS = 2
+# An edition recorded this recently with no delivery queued at all is one a
+# run died with before queueing; older ones are left alone.
+RESUME_UNQUEUED_WITHIN = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -548,8 +552,13 @@ def _unfinished(pub: Publisher, edition: Edition) -> bool:
     if edition_id is None:
         return False
     counts = pub._store.delivery_counts(edition_id)
-    # No row at all: the run died between recording and enqueueing.
-    return counts["pending"] + counts["claimed"] > 0 or sum(counts.values()) == 0
+    if counts["pending"] + counts["claimed"] > 0:
+        return True
+    # No row at all: a run died between recording and enqueueing, or the
+    # edition predates the deliveries table (a store upgraded in place: its
+    # editions were delivered the old way). Only a recent one is finished.
+    recent = pub.now - edition.created <= RESUME_UNQUEUED_WITHIN
+    return sum(counts.values()) == 0 and recent
 
 
 def resume_and_deliver(pub: Publisher, name: str, made: Edition | None) -> DigestOutcome:

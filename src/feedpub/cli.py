@@ -164,7 +164,7 @@ def _add_subscriber_commands(commands: Any) -> None:
 def _subscribers(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
     import json
 
-    from feedpub.roster import split_list
+    from feedpub.app import split_list
 
     action = args.action
     if action == "add":

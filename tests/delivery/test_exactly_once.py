@@ -293,10 +293,13 @@ def test_two_senders_at_once_on_postgresql_send_everyone_exactly_once(
         addresses = add_readers(store, 300)
     handler = Slow(0.004)
     with smtp_server(handler) as port:
-        path = tmp_path / "config.yaml"
-        path.write_text(config_text("sqlite:///unused.db", port, batch=10), encoding="utf-8")
+        # Two machines: each its own folder (public/, outbox), one store.
+        paths = [tmp_path / name / "config.yaml" for name in ("one", "two")]
+        for path in paths:
+            path.parent.mkdir()
+            path.write_text(config_text("sqlite:///unused.db", port, batch=10), encoding="utf-8")
         env = {"FEEDPUB_STORE_URL": store_url}
-        procs = [cli(path, "run", **env) for _ in range(2)]
+        procs = [cli(path, "run", **env) for path in paths]
         results = [finish(p) for p in procs]
     for code, _, err in results:
         assert code == 0, err
