@@ -48,7 +48,7 @@ email:
   postal_address: "أخبار الشام، شارع بغداد 12، دمشق، سورية"
   locale: ar_SY
   digits: arab
-  unsubscribe_url: "https://news.example.org/unsubscribe/{token}"
+  unsubscribe_url: "https://news.example.org/unsubscribe/{list}/{token}"
   unsubscribe_mailto: "unsubscribe@news.example.org"
 delivery:
   outbox: var/outbox
@@ -237,8 +237,9 @@ EMAIL = EmailConfig(
     postal_address="أخبار الشام، شارع بغداد 12، دمشق، سورية",
     locale="ar_SY",
     digits="arab",
-    unsubscribe_url="https://news.example.org/unsubscribe/{token}",
+    unsubscribe_url="https://news.example.org/unsubscribe/{list}/{token}",
     unsubscribe_mailto="unsubscribe@news.example.org",
+    preferences_url="https://news.example.org/preferences/{token}",
 )
 DAILY = DigestConfig(
     name="daily",

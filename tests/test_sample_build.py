@@ -61,8 +61,9 @@ def test_the_sample_build_is_byte_identical_to_the_pinned_hashes(tmp_path: Path)
         if key not in ("FEEDPUB_STORE_URL", "FEEDPUB_CONFIG", "FEEDPUB_TEMPLATES")
     }
     env["FEEDPUB_NOW"] = NOW
+    env["FEEDPUB_SECRET"] = "sample-build-secret-0123456789"  # the demo list needs one
     done = subprocess.run(
-        [sys.executable, "-m", "feedpub", "--config", str(config), "run"],
+        [sys.executable, "-m", "feedpub", "--config", str(config), "-v", "run"],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "templating": 1,
     "cron": 1,
     "tokens": 1,
+    "roster": 1,
     # 2: configuration and the output folder (atomic writes, locks)
     "config": 2,
     "output": 2,

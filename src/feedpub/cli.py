@@ -114,17 +114,190 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument(
         "--out", metavar="FILE", help="with --preview: the HTML file (default NAME-preview.html)"
     )
-    commands.add_parser(
+    serve = commands.add_parser(
         "serve",
         help="run as a service: ingest and build on service.schedule, each digest on its own",
         description=(
             "Stay running (systemd, a container): ingest and build the feeds on "
-            "service.schedule, and make each digest on its schedule. With several on one "
-            "store, one leads and runs the jobs; the others stand by to take over within "
-            "service.failover_seconds. Stops on SIGINT/SIGTERM."
+            "service.schedule, and make each digest on its schedule; serve the web app "
+            "(unsubscribe, sign-up, preferences, public/). With several on one store, one "
+            "leads and runs the jobs; the others stand by to take over within "
+            "service.failover_seconds, and every one serves the web app. "
+            "Stops on SIGINT/SIGTERM."
         ),
     )
+    _add_serve_arguments(serve)
+    _add_subscriber_commands(commands)
     return parser
+
+
+# --- subscribers, deliveries and the web server (kept apart to ease merging) ----------
+
+
+def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--host", default="127.0.0.1", help="web app address (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, default=8080, help="web app port (default 8080; 0: no web app)"
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0-65535")
+    return value
+
+
+def _add_subscriber_commands(commands: Any) -> None:
+    subs = commands.add_parser(
+        "subscribers",
+        help="manage the digest subscribers",
+        description="Add, remove, list, import, export or bounce digest subscribers.",
+    )
+    actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add (or update) an active subscriber")
+    add.add_argument("email", metavar="EMAIL")
+    add.add_argument("--name", metavar="N", help="the name in the greeting")
+    add.add_argument("--digests", metavar="a,b", help="only these digests (default: all)")
+    add.add_argument("--tags", metavar="x,y", help="only articles with these tags (default: all)")
+    remove = actions.add_parser("remove", help="forget a subscriber")
+    remove.add_argument("email", metavar="EMAIL")
+    listing = actions.add_parser("list", help="one line per subscriber: address and status")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    imports = actions.add_parser(
+        "import",
+        help="add the addresses of a CSV not yet stored",
+        description=(
+            "CSV with a header row: email (required), name, digests, tags (lists split by "
+            "';' or '|'). Stored addresses are left as they are; bad rows are reported "
+            "with their line number and the good rows imported."
+        ),
+    )
+    imports.add_argument("file", metavar="FILE.csv")
+    actions.add_parser("export", help="every subscriber as CSV on stdout")
+    bounce = actions.add_parser("bounce", help="mark an address bounced: it gets nothing more")
+    bounce.add_argument("email", metavar="EMAIL")
+    deliveries = commands.add_parser(
+        "deliveries",
+        help="delivery counts and failures of an edition",
+        description="Counts by status and the failures with reasons (default: each digest's "
+        "last edition).",
+    )
+    deliveries.add_argument(
+        "edition", nargs="?", metavar="EDITION", help="e.g. daily@2026-11-29T07:00+03:00"
+    )
+
+
+def _subscribers(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
+    import json
+
+    from feedpub.app import split_list
+
+    action = args.action
+    if action == "add":
+        try:
+            subscriber, new = publisher.add_subscriber(
+                args.email,
+                name=args.name,
+                digests=split_list(args.digests),
+                tags=split_list(args.tags),
+            )
+        except ValueError as exc:
+            print(f"feedpub: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"{subscriber.email}: {'added' if new else 'updated'}", file=out)
+    elif action in ("remove", "bounce"):
+        done = (
+            publisher.remove_subscriber(args.email)
+            if action == "remove"
+            else publisher.bounce_subscriber(args.email)
+        )
+        if not done:
+            print(f"feedpub: {args.email}: no such subscriber", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"{args.email}: {'removed' if action == 'remove' else 'bounced'}", file=out)
+    elif action == "list":
+        for s in publisher.subscribers():
+            if args.json:
+                record = {
+                    "email": s.email,
+                    "status": s.status,
+                    "name": s.name,
+                    "digests": list(s.digests),
+                    "tags": list(s.tags),
+                    "created": s.created.isoformat(),
+                }
+                print(json.dumps(record, ensure_ascii=False), file=out)
+            else:
+                print(f"{s.email}  {s.status}", file=out)
+    elif action == "export":
+        out.write(publisher.export_subscribers())
+    elif action == "import":
+        from pathlib import Path
+
+        try:
+            report = publisher.import_subscribers(Path(args.file))
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"feedpub: {args.file}: cannot read: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        for problem in report.problems:
+            print(f"feedpub: {args.file}: {problem}", file=sys.stderr)
+        print(report.summary(), file=out)
+        return EXIT_OK if report.added or not report.problems else EXIT_FAILED
+    return EXIT_OK
+
+
+def _deliveries(args: argparse.Namespace, publisher: Publisher, out: TextIO, tz: tzinfo) -> int:
+    try:
+        found = publisher.deliveries(args.edition)
+    except ValueError as exc:
+        print(f"feedpub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for item in found:
+        counts = ", ".join(f"{n} {status}" for status, n in item.counts.items())
+        slot = item.edition.slot.astimezone(tz).isoformat(timespec="minutes")
+        print(f"{item.digest}@{slot}: {counts}", file=out)
+        for failure in item.failures:
+            print(f"  failed {failure.address}: {failure.last_error}", file=out)
+    return EXIT_OK
+
+
+def _serve_with_web(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> int:
+    """The scheduler in the foreground and, unless --port 0, the web app in a
+    daemon thread (a threading wsgiref server), shut down when serve returns
+    (SIGTERM/SIGINT)."""
+    import threading
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from feedpub import app, web
+
+    # feedpub.web:app, if a WSGI server imports it in this process, uses the store too.
+    web.configure(app.open_subscriptions)
+    server = None
+    if args.port:
+
+        class Server(ThreadingMixIn, WSGIServer):
+            daemon_threads = True
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_message(self, format: str, *values: Any) -> None:
+                pass  # access logs belong to the proxy in front (nginx)
+
+        wsgi = web.build_app(cfg, publisher.subscriptions())
+        server = make_server(
+            args.host, args.port, wsgi, server_class=Server, handler_class=QuietHandler
+        )
+        threading.Thread(target=server.serve_forever, name="feedpub-web", daemon=True).start()
+    try:
+        return _serve(cfg, publisher)
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -265,7 +438,11 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
     out = sys.stdout
     tz = cfg.site.timezone
     if args.command == "serve":
-        return _serve(cfg, publisher)
+        return _serve_with_web(args, cfg, publisher)
+    elif args.command == "subscribers":
+        return _subscribers(args, publisher, out)
+    elif args.command == "deliveries":
+        return _deliveries(args, publisher, out, tz)
     elif args.command == "ingest":
         print(publisher.ingest(_progress_bar()).summary(), file=out)
     elif args.command == "articles":

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 
 def require_aware(name: str, value: datetime | None) -> None:
@@ -133,6 +133,14 @@ class Subscriber:
 
     def receives(self, digest: str) -> bool:
         return self.status == "active" and (not self.digests or digest in self.digests)
+
+
+class Preferences(NamedTuple):
+    """A subscriber's choices as the preferences page shows them. A tuple, so
+    a store may return a plain ``(digests, tags)`` pair."""
+
+    digests: tuple[str, ...]  # digest (list) names the subscriber receives
+    tags: tuple[str, ...]  # only articles with one of these tags; empty: all
 
 
 DeliveryStatus = Literal["pending", "claimed", "sent", "failed", "skipped"]

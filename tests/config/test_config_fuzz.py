@@ -34,7 +34,11 @@ BASE: dict[str, Any] = {
             "max_items": 5,
         }
     ],
-    "email": {"locale": "ar_SY", "max_html_bytes": 95000, "unsubscribe_url": "https://x/{token}"},
+    "email": {
+        "locale": "ar_SY",
+        "max_html_bytes": 95000,
+        "unsubscribe_url": "https://x/{list}/{token}",
+    },
     "delivery": {"outbox": "var/outbox"},
     "service": {"schedule": "*/10 * * * *"},
 }

@@ -123,7 +123,7 @@ def test_headers(rendered: RenderedEdition, cfg: Inputs) -> None:
     assert re.fullmatch(r"<[^@<>]+@news\.example\.org>", parsed["Message-ID"])
     assert parsed["List-Id"] == "النشرة اليومية <daily.news.example.org>"
     assert parsed["List-Unsubscribe"] == (
-        "<https://news.example.org/unsubscribe/t0k%2F%2B%3D>, "
+        "<https://news.example.org/unsubscribe/daily/t0k%2F%2B%3D>, "
         "<mailto:unsubscribe@news.example.org?subject=unsubscribe%20t0k%2F%2B%3D>"
     )
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -166,8 +166,8 @@ def test_recipient_parts_filled_in(rendered: RenderedEdition, cfg: Inputs) -> No
         assert "%%" not in body
         assert "مرحباً سامي،" in body
     # Percent-encoded for the URL, then HTML-escaped for the attribute.
-    assert 'href="https://news.example.org/unsubscribe/a%20b%26c"' in html_body
-    assert "\nhttps://news.example.org/unsubscribe/a%20b%26c\n" in text_body
+    assert 'href="https://news.example.org/unsubscribe/daily/a%20b%26c"' in html_body
+    assert "\nhttps://news.example.org/unsubscribe/daily/a%20b%26c\n" in text_body
 
 
 def test_unsubscribe_url_template_with_query_is_escaped_in_html(tmp_path: Path) -> None:
@@ -265,7 +265,7 @@ def test_long_token_keeps_list_unsubscribe_readable(
     # client would read as URIs. Also as the outbox writes it.
     token = "Zx9" * 22
     message = build(rendered, cfg, token=token)
-    web = f"https://news.example.org/unsubscribe/{token}"
+    web = f"https://news.example.org/unsubscribe/daily/{token}"
     mailto = f"mailto:unsubscribe@news.example.org?subject=unsubscribe%20{token}"
     result = Outbox(tmp_path).send(message, "daily-long-token")
     assert result.status == "sent"

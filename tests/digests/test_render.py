@@ -61,7 +61,9 @@ def rendered_demo(
 
 
 def email_doc(rendered: RenderedEdition) -> lxml_html.HtmlElement:
-    html, _ = personalize(rendered, EMAIL, to="Sami <sami@example.com>", unsubscribe_token="t0k")
+    html, _ = personalize(
+        rendered, EMAIL, to="Sami <sami@example.com>", unsubscribe_token="t0k", list_name="daily"
+    )
     return lxml_html.document_fromstring(html)
 
 
@@ -223,7 +225,7 @@ def test_header_and_footer(site: Site) -> None:
         a.text_content(): a.get("href") for a in doc.xpath("//td[contains(@class,'footer')]//a")
     }
     assert links["عرض في المتصفح"] == "https://news.example.org/archive/daily/2026-11-28.html"
-    assert links["إلغاء الاشتراك"] == "https://news.example.org/unsubscribe/t0k"
+    assert links["إلغاء الاشتراك"] == "https://news.example.org/unsubscribe/daily/t0k"
 
 
 def test_latin_digits_when_configured(tmp_path: Path) -> None:
@@ -263,7 +265,9 @@ def test_article_text_that_looks_like_a_slot_stays_literal(site: Site) -> None:
     forged = "feedpub-slot-" + "0" * 32 + "-greeting"
     story = dataclasses.replace(articles()[0], title=OLD_MARKERS, summary=f"{OLD_MARKERS} {forged}")
     rendered = rendered_demo(site, [story])
-    html, text = personalize(rendered, EMAIL, to="Sami <sami@example.com>", unsubscribe_token="t0k")
+    html, text = personalize(
+        rendered, EMAIL, to="Sami <sami@example.com>", unsubscribe_token="t0k", list_name="daily"
+    )
     doc = lxml_html.document_fromstring(html)
     assert [h.text_content().strip() for h in doc.xpath("//h2")] == [OLD_MARKERS]
     assert doc.xpath("//img/@alt") == [OLD_MARKERS]
@@ -271,8 +275,8 @@ def test_article_text_that_looks_like_a_slot_stays_literal(site: Site) -> None:
     assert f"\n{RLM}{OLD_MARKERS}\n" in text
     assert forged in re.sub(r"[\s\u200f]", "", text)  # the text part wraps it
     # The real slots still got the recipient's values, once each.
-    assert html.count("https://news.example.org/unsubscribe/t0k") == 1
-    assert text.count("https://news.example.org/unsubscribe/t0k") == 1
+    assert html.count("https://news.example.org/unsubscribe/daily/t0k") == 1
+    assert text.count("https://news.example.org/unsubscribe/daily/t0k") == 1
     assert "مرحباً Sami،" in doc.text_content() and "مرحباً Sami،" in text
 
 
@@ -319,14 +323,16 @@ def test_inlining_runs_once_per_variant_not_per_recipient(
 
 def test_text_part_has_every_title_summary_and_link(site: Site) -> None:
     rendered = rendered_demo(site)
-    _, text = personalize(rendered, EMAIL, to="x@example.com", unsubscribe_token="t0k")
+    _, text = personalize(
+        rendered, EMAIL, to="x@example.com", unsubscribe_token="t0k", list_name="daily"
+    )
     flat = " ".join(text.replace(RLM, "").split())
     for article in articles():
         assert article.title in flat
         assert " ".join(article.summary.split()) in flat
         assert f"\nhttps://news.example.org{article.url}\n" in text
     assert "\nhttps://news.example.org/archive/daily/2026-11-28.html\n" in text
-    assert "\nhttps://news.example.org/unsubscribe/t0k\n" in text
+    assert "\nhttps://news.example.org/unsubscribe/daily/t0k\n" in text
     assert "<" not in text and "&amp;" not in text
 
 
@@ -365,7 +371,9 @@ def test_size_guard_drops_items_and_says_so(site: Site, caplog: pytest.LogCaptur
     held = set(rendered.articles)
     assert rendered.articles == tuple(a for a in planned.articles if a in held)  # order kept
     # Measured after inlining and after the recipient parts are filled in.
-    html, _ = personalize(rendered, EMAIL, to="A Name <a@example.com>", unsubscribe_token="x" * 64)
+    html, _ = personalize(
+        rendered, EMAIL, to="A Name <a@example.com>", unsubscribe_token="x" * 64, list_name="daily"
+    )
     assert len(html.encode()) < EMAIL.max_html_bytes
     assert rendered.html_bytes > rendered.html_bytes_before_inline
     # As few left out as will do: with one of them back, one must go again.

@@ -236,8 +236,14 @@ def test_an_upgraded_store_ingests_builds_and_makes_the_next_digest(
     config = (REPO / "config.yaml").read_text(encoding="utf-8")
     config = config.replace("path: samples/pages", f"path: {REPO / 'samples' / 'pages'}")
     config = config.replace("path: samples/records", f"path: {records}")
+    config = config.replace("seed: samples/", f"seed: {REPO / 'samples'}/")
     (tmp_path / "config.yaml").write_text(config, encoding="utf-8")
-    env = {**os.environ, "FEEDPUB_NOW": NEXT_DAY, "FEEDPUB_STORE_URL": v1_url}
+    env = {
+        **os.environ,
+        "FEEDPUB_NOW": NEXT_DAY,
+        "FEEDPUB_STORE_URL": v1_url,
+        "FEEDPUB_SECRET": "migration-test-secret-0123456789",
+    }
 
     done = subprocess.run(
         [sys.executable, "-m", "feedpub", "--config", str(tmp_path / "config.yaml"), "-v", "run"],

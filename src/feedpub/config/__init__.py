@@ -8,7 +8,8 @@
   ``file:line: key: reason`` as ``ConfigError`` (the CLI exits 2 on it).
 
 Secrets never live in the file: they come from the environment
-(``FEEDPUB_STORE_URL`` overrides ``store.url``).
+(``FEEDPUB_STORE_URL`` overrides ``store.url``; the SMTP password is
+``FEEDPUB_SMTP_PASSWORD`` or a systemd credential).
 """
 
 from feedpub.config.checks import parse_duration
@@ -26,8 +27,10 @@ from feedpub.config.schema import (
     IngestConfig,
     ServiceConfig,
     SiteConfig,
+    SmtpConfig,
     SourceConfig,
     StoreConfig,
+    SubscribersConfig,
     TagsConfig,
 )
 
@@ -44,8 +47,10 @@ __all__ = [
     "IngestConfig",
     "ServiceConfig",
     "SiteConfig",
+    "SmtpConfig",
     "SourceConfig",
     "StoreConfig",
+    "SubscribersConfig",
     "TagsConfig",
     "load_config",
     "parse_duration",

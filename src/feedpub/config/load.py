@@ -21,11 +21,13 @@ from zoneinfo import ZoneInfo
 
 from feedpub.config import checks, secrets
 from feedpub.config import yaml as yamlio
-from feedpub.config.reader import MAX_LIST_ITEMS, Reader, Section
+from feedpub.config.reader import MAX_LIST_ITEMS, REQUIRED, Reader, Section
 from feedpub.config.schema import (
     CONFIG_ENV,
+    DELIVERY_BACKENDS,
     FEED_FORMATS,
     MIB,
+    SMTP_SECURITY,
     STORE_URL_ENV,
     Config,
     ConfigError,
@@ -36,8 +38,10 @@ from feedpub.config.schema import (
     IngestConfig,
     ServiceConfig,
     SiteConfig,
+    SmtpConfig,
     SourceConfig,
     StoreConfig,
+    SubscribersConfig,
     TagsConfig,
 )
 
@@ -48,6 +52,11 @@ MAX_LOOKBACK = timedelta(days=3653)  # ten years
 # Gmail clips a message above 102,000 bytes; below 20,000 even a short
 # digest would be cut.
 MIN_HTML_BYTES, MAX_HTML_BYTES = 20_000, 102_000
+# A claim is taken over after stale_after: shorter than a minute would steal
+# the claims of a worker that is merely slow; longer than a day leaves a dead
+# worker's recipients waiting past the next edition.
+MIN_STALE, MAX_STALE = timedelta(minutes=1), timedelta(days=1)
+MAX_RATE = 10_000.0  # messages per second
 
 
 # --- reading -------------------------------------------------------------------
@@ -100,6 +109,7 @@ def _build(reader: Reader, data: Any) -> Config:
         email=_email(root.section("email", EmailConfig), site),
         delivery=_delivery(root.section("delivery", DeliveryConfig)),
         service=_service(root.section("service", ServiceConfig)),
+        subscribers=_subscribers(root.section("subscribers", SubscribersConfig)),
     )
     root.done()
     _confine_outputs(reader, cfg)
@@ -250,6 +260,15 @@ def _digest(s: Section) -> DigestConfig:
 
 
 def _check_unsubscribe_url(value: str) -> str | None:
+    # The list is part of the link: a token is signed for one digest, and the
+    # web app's route is /unsubscribe/<list>/<token>.
+    filled = value.replace("{token}", "t").replace("{list}", "l")
+    if checks.url(filled) or "{token}" not in value or "{list}" not in value:
+        return "must be an http(s) URL template with {list} and {token}"
+    return None
+
+
+def _check_preferences_url(value: str) -> str | None:
     if checks.url(value.replace("{token}", "t")) or "{token}" not in value:
         return "must be an http(s) URL template with {token}"
     return None
@@ -271,8 +290,14 @@ def _email(s: Section, site: SiteConfig) -> EmailConfig:
         unsubscribe_url=s.get(
             "unsubscribe_url",
             str,
-            s.default("unsubscribe_url") or f"{site.url}/unsubscribe/{{token}}",
+            s.default("unsubscribe_url") or f"{site.url}/unsubscribe/{{list}}/{{token}}",
             _check_unsubscribe_url,
+        ),
+        preferences_url=s.get(
+            "preferences_url",
+            str,
+            s.default("preferences_url") or f"{site.url}/preferences/{{token}}",
+            _check_preferences_url,
         ),
         unsubscribe_mailto=s.get(
             "unsubscribe_mailto",
@@ -285,10 +310,96 @@ def _email(s: Section, site: SiteConfig) -> EmailConfig:
     return email
 
 
+def _check_stale(value: str) -> str | None:
+    try:
+        stale = checks.parse_duration(value)
+    except ValueError as exc:
+        return str(exc)
+    return None if MIN_STALE <= stale <= MAX_STALE else "must be between 1m and 1d"
+
+
+def _rate(s: Section) -> float | None:
+    s.used.add("rate")
+    value = s.data.get("rate")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        s.reader.fail(s.key("rate"), "must be a number of messages per second")
+    if not 0 < value <= MAX_RATE:
+        s.reader.fail(s.key("rate"), f"must be more than 0 and at most {MAX_RATE:g}")
+    return float(value)
+
+
 def _delivery(s: Section) -> DeliveryConfig:
-    delivery = DeliveryConfig(outbox=s.path_value("outbox"))
+    backend = s.get(
+        "backend",
+        str,
+        s.default("backend"),
+        lambda v: None if v in DELIVERY_BACKENDS else "must be 'outbox' or 'smtp'",
+    )
+    stale = s.get("stale_after", str, None, _check_stale)
+    delivery = DeliveryConfig(
+        outbox=s.path_value("outbox"),
+        backend=backend,
+        smtp=_smtp(s.section("smtp", SmtpConfig), required=backend == "smtp"),
+        rate=_rate(s),
+        batch=s.number("batch", 1, 10_000),
+        stale_after=s.default("stale_after") if stale is None else checks.parse_duration(stale),
+    )
+    if delivery.rate is not None and delivery.batch / delivery.rate > (
+        delivery.stale_after.total_seconds() / 2
+    ):
+        # A batch still sending when its claim goes stale would be sent twice.
+        s.reader.fail(
+            s.key("batch"),
+            f"{delivery.batch} messages at {delivery.rate:g}/s take longer than half "
+            "of stale_after: lower batch or raise stale_after",
+        )
     s.done()
     return delivery
+
+
+def _check_host(value: str) -> str | None:
+    if not value.strip() or len(value) > 253:
+        return "must be a host name or address"
+    return checks.controls(value) or (None if " " not in value else "must not contain spaces")
+
+
+def _smtp(s: Section, *, required: bool) -> SmtpConfig:
+    smtp = SmtpConfig(
+        host=s.get("host", str, s.default("host") if not required else REQUIRED, _check_host),
+        port=s.number("port", 1, 65535),
+        security=s.get(
+            "security",
+            str,
+            s.default("security"),
+            lambda v: None if v in SMTP_SECURITY else "must be none, starttls or tls",
+        ),
+        username=s.get(
+            "username",
+            str,
+            s.default("username"),
+            lambda v: (
+                checks.controls(v) or (None if v and len(v) <= 320 else "must be 1-320 chars")
+            ),
+        ),
+        timeout=s.number("timeout", 1, 600),
+    )
+    if "password" in s.data:
+        s.reader.fail(
+            s.key("password"),
+            "secrets never go in the file: set $FEEDPUB_SMTP_PASSWORD or the systemd "
+            "credential feedpub_smtp_password",
+        )
+    s.done()
+    return smtp
+
+
+def _subscribers(s: Section) -> SubscribersConfig:
+    seed = s.path_value("seed") if s.data.get("seed") is not None else None
+    s.used.add("seed")
+    s.done()
+    return SubscribersConfig(seed=seed)
 
 
 def _service(s: Section) -> ServiceConfig:

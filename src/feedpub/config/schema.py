@@ -108,13 +108,48 @@ class EmailConfig:
     locale: str = "ar_SY"
     digits: str = "arab"  # "arab" (٠١٢) or "latn" (012)
     max_html_bytes: int = 95_000
-    unsubscribe_url: str = ""  # https template with {token}; "" at load: site.url/unsubscribe/
+    # https template with {list} (the digest) and {token}, the web app's
+    # /unsubscribe/<list>/<token> route; "" at load: site.url/unsubscribe/{list}/{token}
+    unsubscribe_url: str = ""
     unsubscribe_mailto: str = ""  # the subject carries the token; "" at load: unsubscribe@domain
+    # https template with {token}; "" at load: site.url/preferences/{token}
+    preferences_url: str = ""
+
+
+DELIVERY_BACKENDS = ("outbox", "smtp")
+SMTP_SECURITY = ("none", "starttls", "tls")
+# The SMTP password is never in the file: this variable, else the systemd
+# credential $CREDENTIALS_DIRECTORY/feedpub_smtp_password.
+SMTP_PASSWORD_ENV = "FEEDPUB_SMTP_PASSWORD"
+SMTP_PASSWORD_CREDENTIAL = "feedpub_smtp_password"
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = ""  # required when delivery.backend is smtp
+    port: int = 587
+    security: str = "starttls"  # none | starttls (port 587) | tls (port 465)
+    username: str | None = None  # the password comes from the environment
+    timeout: int = 30  # seconds per socket operation
 
 
 @dataclass(frozen=True)
 class DeliveryConfig:
     outbox: Path = Path("var/outbox")
+    backend: str = "outbox"  # outbox | smtp
+    smtp: SmtpConfig = SmtpConfig()
+    rate: float | None = None  # messages per second at most (whole process); None: no limit
+    batch: int = 100  # deliveries claimed at a time
+    # A claim older than this belongs to a worker that died: another run takes
+    # it over (and may send that one message twice). Must outlast a batch.
+    stale_after: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SubscribersConfig:
+    # A CSV (email[,name,digests,tags]) imported at every run: addresses not
+    # yet stored are added as active; stored ones are never touched.
+    seed: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +175,7 @@ class Config:
     email: EmailConfig
     delivery: DeliveryConfig
     service: ServiceConfig = ServiceConfig()
+    subscribers: SubscribersConfig = SubscribersConfig()
 
     def digest(self, name: str) -> DigestConfig:
         for digest in self.digests:

@@ -1,11 +1,41 @@
-"""Delivery of finished messages through a ``Sender`` (``sender``): for now
-the outbox (``outbox``), a Maildir that an MTA or a script drains.
+"""Delivery of finished messages through a ``Sender`` (``sender``): the
+outbox (``outbox``), a Maildir that an MTA or a script drains, or an SMTP
+relay (``smtp``); and the exactly-once loop over the store's deliveries
+(``run``).
 
-Delivery never renders and never decides what is due: it takes one message
-and its key at a time and says what became of it.
+Delivery never renders and never decides what is due: it claims recorded
+deliveries, asks the caller's composer for each message, hands it over and
+records what became of it.
 """
 
 from feedpub.delivery.outbox import Outbox, message_key, outbox_recipient
+from feedpub.delivery.run import (
+    Compose,
+    DeliveryQueue,
+    DeliveryReport,
+    QueueEntry,
+    deliver,
+    plan_queue,
+    variant_key,
+)
 from feedpub.delivery.sender import Sender, SendResult, SendStatus
+from feedpub.delivery.smtp import SmtpSender, SmtpSettings, load_smtp_password
 
-__all__ = ["Outbox", "SendResult", "SendStatus", "Sender", "message_key", "outbox_recipient"]
+__all__ = [
+    "Compose",
+    "DeliveryQueue",
+    "DeliveryReport",
+    "Outbox",
+    "QueueEntry",
+    "SendResult",
+    "SendStatus",
+    "Sender",
+    "SmtpSender",
+    "SmtpSettings",
+    "deliver",
+    "load_smtp_password",
+    "message_key",
+    "outbox_recipient",
+    "plan_queue",
+    "variant_key",
+]

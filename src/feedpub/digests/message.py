@@ -53,12 +53,22 @@ class RenderedMail(Protocol):
     def text(self) -> Personal: ...
 
 
-def unsubscribe_url(email: EmailConfig, token: str | None) -> str:
-    """The https one-click URL for ``token`` (percent-encoded); without a
-    token (no subscriber list yet) the mailto address, which needs none."""
+def unsubscribe_url(email: EmailConfig, token: str | None, list_name: str = "") -> str:
+    """The https one-click URL for ``token`` on the list (digest)
+    ``list_name`` (both percent-encoded); without a token (no subscriber list
+    yet) the mailto address, which needs none."""
     if token is None:
         return f"mailto:{email.unsubscribe_mailto}?subject=unsubscribe"
-    return email.unsubscribe_url.replace("{token}", quote(token, safe=""))
+    url = email.unsubscribe_url.replace("{list}", quote(list_name, safe=""))
+    return url.replace("{token}", quote(token, safe=""))
+
+
+def preferences_url(email: EmailConfig, token: str | None) -> str:
+    """The preferences page for ``token``; without one (the editors' copy)
+    the page without a token, which asks for an address."""
+    if token is None or not email.preferences_url:
+        return email.preferences_url.replace("{token}", "")
+    return email.preferences_url.replace("{token}", quote(token, safe=""))
 
 
 def greeting(to: str) -> str:
@@ -68,15 +78,26 @@ def greeting(to: str) -> str:
 
 
 def personalize(
-    rendered: RenderedMail, email: EmailConfig, *, to: str, unsubscribe_token: str | None
+    rendered: RenderedMail,
+    email: EmailConfig,
+    *,
+    to: str,
+    unsubscribe_token: str | None,
+    list_name: str = "",
+    preferences_token: str | None = None,
 ) -> tuple[str, str]:
     """(html, text) with the recipient's values in their slots."""
-    url = unsubscribe_url(email, unsubscribe_token)
+    url = unsubscribe_url(email, unsubscribe_token, list_name)
+    prefs = preferences_url(email, preferences_token)
     hello = greeting(to)
     html = rendered.html.fill(
-        {"unsubscribe_url": htmllib.escape(url, quote=True), "greeting": str(ltr_html(hello))}
+        {
+            "unsubscribe_url": htmllib.escape(url, quote=True),
+            "preferences_url": htmllib.escape(prefs, quote=True),
+            "greeting": str(ltr_html(hello)),
+        }
     )
-    text = rendered.text.fill({"unsubscribe_url": url, "greeting": hello})
+    text = rendered.text.fill({"unsubscribe_url": url, "preferences_url": prefs, "greeting": hello})
     return html, text
 
 
@@ -99,6 +120,7 @@ def build_message(
     unsubscribe_token: str | None,
     now: datetime,
     message_id: str | None = None,
+    preferences_token: str | None = None,
 ) -> EmailMessage:
     """One recipient's multipart/alternative message (text/plain first, so
     clients that prefer the last part they can show pick the HTML).
@@ -111,7 +133,14 @@ def build_message(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    html, text = personalize(rendered, email, to=to, unsubscribe_token=unsubscribe_token)
+    html, text = personalize(
+        rendered,
+        email,
+        to=to,
+        unsubscribe_token=unsubscribe_token,
+        list_name=digest.name,
+        preferences_token=preferences_token,
+    )
 
     message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = rendered.subject
@@ -130,7 +159,7 @@ def build_message(
         )
     else:
         token = quote(unsubscribe_token, safe="")
-        web = iri_to_uri(unsubscribe_url(email, unsubscribe_token))
+        web = iri_to_uri(unsubscribe_url(email, unsubscribe_token, digest.name))
         by_mail = iri_to_uri(f"mailto:{mailto}?subject=unsubscribe%20{token}")
         message.set_raw("List-Unsubscribe", f"<{web}>,\n <{by_mail}>")
         if web.startswith("https://"):

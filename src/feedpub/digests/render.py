@@ -271,6 +271,7 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
             "archive_index_url": f"{site.public_url}/archive/{digest.name}/",
             "postal_address": email.postal_address,
             "unsubscribe_url": markers["unsubscribe_url"],
+            "preferences_url": markers["preferences_url"],
             "greeting": markers["greeting"],
             "image_width": IMAGE_WIDTH,
         }

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
-Slot = Literal["greeting", "unsubscribe_url"]
+Slot = Literal["greeting", "unsubscribe_url", "preferences_url"]
 SLOTS: tuple[Slot, ...] = get_args(Slot)
 
 
@@ -35,7 +35,9 @@ class Personal:
     def fill(self, values: Mapping[Slot, str]) -> str:
         parts = [self.chunks[0]]
         for slot, chunk in zip(self.slots, self.chunks[1:], strict=True):
-            parts += (values[slot], chunk)
+            # A slot the caller has no value for (a template newer than the
+            # caller) stays empty rather than leaking the marker.
+            parts += (values.get(slot, ""), chunk)
         return "".join(parts)
 
     @property

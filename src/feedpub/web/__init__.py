@@ -49,6 +49,7 @@ __all__ = [
     "SiteInfo",
     "Subscriptions",
     "app",
+    "build_app",
     "configure",
     "make_wsgi_app",
     "site_info",
@@ -116,6 +117,18 @@ class _LazyApp:
             log.error("web: %s", exc)
             return WebApp(public, None, None, site, _now, unavailable=str(exc))
         return make_wsgi_app(public, self._factory(cfg), secret, site, _now)
+
+
+def build_app(cfg: Config, subscriptions: Subscriptions) -> WsgiApp:
+    """The web app for ``cfg`` over ``subscriptions`` (``feedpub serve``):
+    the pages answer 503 naming what is missing while the secret is."""
+    site, public = site_info(cfg), cfg.feeds.output
+    try:
+        secret = load_secret(os.environ)
+    except SecretError as exc:
+        log.error("web: %s", exc)
+        return WebApp(public, None, None, site, _now, unavailable=str(exc))
+    return make_wsgi_app(public, subscriptions, secret, site, _now)
 
 
 def _failing(reason: str) -> WsgiApp:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
+# In model, so app's store adapter can return it without importing web.
+from feedpub.model import Preferences
 
-class Preferences(NamedTuple):
-    # A tuple, so a store may return a plain ``(digests, tags)`` pair.
-    digests: tuple[str, ...]  # digest (list) names the subscriber receives
-    tags: tuple[str, ...]  # only articles with one of these tags; empty: all
+__all__ = ["Preferences", "Subscriptions"]
 
 
 class Subscriptions(Protocol):
