@@ -32,8 +32,9 @@ def pg_url(store_url: str) -> str:
 
 def serve(config: Path, url: str) -> subprocess.Popen[str]:
     env = {**os.environ, "FEEDPUB_NOW": NOW, "FEEDPUB_STORE_URL": url}
+    env.setdefault("FEEDPUB_SECRET", "leader-test-secret-0123456789")  # the demo list needs one
     return subprocess.Popen(
-        [sys.executable, "-m", "feedpub", "--config", str(config), "serve"],
+        [sys.executable, "-m", "feedpub", "--config", str(config), "serve", "--port", "0"],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

@@ -275,7 +275,7 @@ def test_killed_mid_edition_then_rerun_misses_nobody_and_repeats_at_most_one(
         sent_before = len(handler.delivered)
         assert 30 <= sent_before < 200
         # Two minutes on: the dead run's claims (stale_after 1m) are taken over.
-        code, out, err = finish(cli(path, "run", now="2026-11-29T08:02:00+03:00"))
+        code, out, err = finish(cli(path, "-v", "run", now="2026-11-29T08:02:00+03:00"))
     assert code == 0, err
     assert "nothing due" in out  # the edition was recorded before sending: no second one
     counts = Counter(handler.recipients())
@@ -299,7 +299,11 @@ def test_two_senders_at_once_on_postgresql_send_everyone_exactly_once(
             path.parent.mkdir()
             path.write_text(config_text("sqlite:///unused.db", port, batch=10), encoding="utf-8")
         env = {"FEEDPUB_STORE_URL": store_url}
-        procs = [cli(path, "run", **env) for path in paths]
+        # The articles in first; then `digest`, not `run`: two runs take turns
+        # on the run lock, while two senders of one edition share its delivery.
+        code, _, err = finish(cli(paths[0], "ingest", **env))
+        assert code == 0, err
+        procs = [cli(path, "-v", "digest", "daily", **env) for path in paths]
         results = [finish(p) for p in procs]
     for code, _, err in results:
         assert code == 0, err
