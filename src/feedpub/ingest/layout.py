@@ -12,7 +12,13 @@ from enum import StrEnum
 
 from feedpub.ingest.chrome import FOOTER_KEYS, MORE_KEYS, TAGS_KEY, SourceLines, line_key
 from feedpub.ingest.dates import DateError, find_page_date
-from feedpub.text.arabic import collapse_ws, compare_key, normalize_arabic, strip_xml_illegal
+from feedpub.text.arabic import (
+    collapse_ws,
+    compare_key,
+    is_blank,
+    normalize_arabic,
+    strip_xml_illegal,
+)
 
 
 class Role(StrEnum):
@@ -100,13 +106,27 @@ def reads_like_headline(line: str) -> bool:
     )
 
 
-def is_caption(line: str) -> bool:
+def is_caption(line: str, next_line: str | None, in_body: bool) -> bool:
+    """Short and unpunctuated. Before the first paragraph that is enough.
+    Amid the body such a line may instead be the first half of a sentence
+    broken by a blank line, so it is a caption only when the next line
+    opens a sentence (with و/ف or an opening particle such as أما, كما):
+    a continuation seldom does."""
     words = line.split()
-    return (
-        len(words) <= CAPTION_MAX_WORDS
-        and not ends_sentence(line)
-        and not normalize_arabic(words[0]).startswith("و")
-    )
+    if len(words) > CAPTION_MAX_WORDS or ends_sentence(line):
+        return False
+    if not in_body:
+        return True
+    return next_line is not None and opens_sentence(next_line)
+
+
+# Particles that open an Arabic sentence (``normalize_arabic`` form).
+_OPENERS = frozenset(("اما", "كما", "لكن", "ولكن", "الا", "ثم", "بينما", "غير", "في", "من"))
+
+
+def opens_sentence(line: str) -> bool:
+    first = normalize_arabic(line).split(maxsplit=1)[0]
+    return first.startswith(("و", "ف")) or first in _OPENERS
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,7 @@ class PageContext:
 def classify(text: str, page: PageContext) -> list[Line]:
     """Every line of ``text`` with its role and why, in page order."""
     texts = [collapse_ws(strip_xml_illegal(raw)) for raw in text.splitlines()]
+    texts = ["" if is_blank(t) else t for t in texts]  # RLM-only lines are blank
     keys = [line_key(t) for t in texts]
     dates: dict[int, Line] = {}
     for i, line in enumerate(texts):
@@ -195,7 +216,7 @@ def classify(text: str, page: PageContext) -> list[Line]:
         elif paragraphs and not ends_sentence(_last_text(out, paragraphs[-1])):
             role, reason = Role.JOINED, "the previous line ends mid-sentence"
             paragraphs[-1].append(len(out))
-        elif is_caption(line):
+        elif is_caption(line, _next_text(texts, i), bool(paragraphs)):
             role, reason = Role.CAPTION, "short, no sentence-final punctuation: an image caption"
         else:
             role, reason = Role.PARAGRAPH, "article text"
@@ -247,6 +268,10 @@ def _find_title(
     if candidates:
         return candidates[0], None, "the first line that reads like a headline"
     return fallback, None, "the first line that is not chrome"
+
+
+def _next_text(texts: list[str], i: int) -> str | None:
+    return next((t for t in texts[i + 1 :] if t), None)
 
 
 def _last_text(out: list[Line], paragraph: list[int]) -> str:
