@@ -4,15 +4,17 @@ repeat (learned per source folder in one pass before its pages are parsed).
 One folder of scraped pages is one site, and a site repeats its chrome
 (nav, section list, share bar, "most read" box, footer) on every page while
 the article differs. Measured on the fidelity corpus (tests/fixtures/pages,
-6 sites of 6-7 pages): chrome lines stand on 100% of a site's pages, article
-lines on one; between the two are a few lines on 2-3 pages (a section
-breadcrumb, «المصدر: سانا», a tag such as «اقتصاد»). Hence the rule: a line
-standing on at least ``max(3, 30%)`` of a folder's pages is chrome. The floor
-of 3 keeps two pages sharing a byline or a tag from turning it into chrome;
-30% keeps the rule meaningful on large folders, where a "most read" box
-changes from week to week but still repeats across hundreds of pages. A
-folder of fewer than ``MIN_PAGES`` pages learns nothing: the seed list alone
-applies. Tags are read before this filter (they repeat too).
+6 sites of 7 pages): chrome lines stand on 6 or 7 of a site's 7 pages,
+article lines on 1; between them (2-5 pages) stand only bylines
+(«كتب: …», «متابعة: …»), section breadcrumbs, «الوسوم» and tags that are
+also sections («اقتصاد»). Hence the rule: a line standing on at least
+``max(3, 30%)`` of a folder's pages is chrome. The floor of 3 keeps two
+pages that share a breadcrumb or a tag from making it chrome; the share
+keeps the rule meaningful on big folders (a "most read" box changes from
+week to week, but still stands on hundreds of pages). A byline on 3 pages
+does become chrome, which is harmless: bylines are left out anyway. A
+folder of fewer than ``MIN_PAGES`` pages learns nothing: the seed list
+alone applies. Tags are read before this filter (they repeat too).
 """
 
 from __future__ import annotations
