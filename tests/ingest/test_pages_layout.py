@@ -206,3 +206,11 @@ def test_a_short_unpunctuated_line_amid_the_body_is_a_broken_sentence(tmp_path: 
         "وأعرب الوزير عن سعادته بالنتائج.",
         "وأضاف أن العمل مستمر.",
     ]
+
+
+@pytest.mark.parametrize("text", ["“المنتخب” في  دمشق…", 'قال: "نعم"', "بُوتـين «أ»"])
+def test_layout_compare_key_agrees_with_text_arabic(text: str) -> None:
+    from feedpub.ingest.layout import _compare
+    from feedpub.text.arabic import compare_key, normalize_arabic
+
+    assert _compare(normalize_arabic(text)) == compare_key(text)

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from feedpub.text.arabic import collapse_ws, tag_key
+from feedpub.text.arabic import collapse_ws, strip_xml_illegal, tag_key
 
 # Lines of site chrome (navigation, share buttons, widgets) that scraped pages
 # carry around the article. Compared after whitespace is collapsed, in
@@ -121,7 +121,10 @@ TAGS_KEY = line_key(TAGS_MARKER)
 @dataclass(frozen=True)
 class SourceLines:
     """How many pages of one source folder each line stands on, by the hash
-    of its ``line_key`` (a hash: the counts of a big folder stay small)."""
+    of the line with whitespace collapsed (a hash: the counts of a big folder
+    stay small). Not the Arabic-normalised key: a site repeats its chrome
+    byte for byte, and normalising every line in this pass too would cost
+    a third of ingest's speed."""
 
     pages: int = 0
     counts: Counter[int] = field(default_factory=Counter)
@@ -133,12 +136,13 @@ class SourceLines:
             return 0
         return max(MIN_PAGES, math.ceil(MIN_SHARE * self.pages))
 
-    def repeats(self, key: str) -> int:
-        """On how many pages ``key`` stands, when that makes it chrome; else 0."""
+    def repeats(self, line: str) -> int:
+        """On how many pages ``line`` (whitespace collapsed) stands, when that
+        makes it chrome; else 0."""
         threshold = self.threshold
         if not threshold:
             return 0
-        count = self.counts.get(hash(key), 0)
+        count = self.counts.get(hash(line), 0)
         return count if count >= threshold else 0
 
 
@@ -148,5 +152,6 @@ def count_lines(texts: Iterable[str]) -> SourceLines:
     pages = 0
     for text in texts:
         pages += 1
-        counts.update({hash(line_key(line)) for line in text.splitlines() if line.strip()})
+        lines = {collapse_ws(strip_xml_illegal(line)) for line in text.splitlines()}
+        counts.update(hash(line) for line in lines if line)
     return SourceLines(pages=pages, counts=counts)

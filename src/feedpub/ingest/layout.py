@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
 
-from feedpub.ingest.chrome import FOOTER_KEYS, MORE_KEYS, TAGS_KEY, SourceLines, line_key
+from feedpub.ingest.chrome import FOOTER_KEYS, MORE_KEYS, TAGS_KEY, SourceLines
 from feedpub.ingest.dates import DateError, find_page_date
 from feedpub.text.arabic import (
     collapse_ws,
-    compare_key,
     is_blank,
     normalize_arabic,
     strip_xml_illegal,
@@ -67,6 +66,18 @@ _BYLINE = re.compile(r"^(?:بقلم|كتب|كتبت|المصدر|متابعه|ا
 # «بيروت - فادي ياغي»: a place and a name or agency.
 _DATELINE = re.compile(r"^[^\s\d]+(?: [^\s\d]+)? [-–—] [^\s\d]+(?: [^\s\d]+){0,2}$")
 _READ_ALSO = re.compile(r"^(?:اقرا|طالع|شاهد)\s+(?:ايضا|كذلك|المزيد)\s*:|^ذات صله\s*:")
+_DIGIT = re.compile(r"\d")  # any script: every dated line has a digit ...
+_RELATIVE_WORDS = ("منذ", "امس", "اليوم")  # ... but «منذ ساعتين»
+# ``text.arabic.compare_key`` from the normalised form already at hand (the
+# test suite checks they agree): quotes and whitespace dropped, … as ...
+_QUOTES = re.compile("[\"'“”„‟«»‘’‚‛′″]")
+_SPACE = re.compile(r"\s+")
+
+
+def _compare(norm: str) -> str:
+    return _SPACE.sub("", _QUOTES.sub("", norm.replace("…", "...")))
+
+
 _CRUMB_SPLIT = re.compile(r"\s*(?:›|»|>|/|\\)\s*")
 
 
@@ -81,11 +92,12 @@ def is_breadcrumb(line: str) -> bool:
     return len(parts) >= 2 and all(len(p.split()) <= 4 for p in parts)
 
 
-def byline_reason(line: str) -> str | None:
+def byline_reason(line: str, norm: str) -> str | None:
+    """``norm``: ``line`` in ``normalize_arabic`` form (computed once per line)."""
     words = line.split()
     if len(words) > BYLINE_MAX_WORDS or ends_sentence(line):
         return None
-    text = normalize_arabic(line)
+    text = norm
     if _BYLINE.search(text):
         return "a byline or source credit"
     if _DATELINE.match(text):
@@ -93,8 +105,8 @@ def byline_reason(line: str) -> str | None:
     return None
 
 
-def is_read_also(line: str) -> bool:
-    return bool(_READ_ALSO.search(normalize_arabic(line)))
+def is_read_also(norm: str) -> bool:
+    return bool(_READ_ALSO.search(norm))
 
 
 def reads_like_headline(line: str) -> bool:
@@ -106,7 +118,7 @@ def reads_like_headline(line: str) -> bool:
     )
 
 
-def is_caption(line: str, next_line: str | None, in_body: bool) -> bool:
+def is_caption(line: str, next_norm: str | None, in_body: bool) -> bool:
     """Short and unpunctuated. Before the first paragraph that is enough.
     Amid the body such a line may instead be the first half of a sentence
     broken by a blank line, so it is a caption only when the next line
@@ -117,15 +129,15 @@ def is_caption(line: str, next_line: str | None, in_body: bool) -> bool:
         return False
     if not in_body:
         return True
-    return next_line is not None and opens_sentence(next_line)
+    return next_norm is not None and opens_sentence(next_norm)
 
 
 # Particles that open an Arabic sentence (``normalize_arabic`` form).
 _OPENERS = frozenset(("اما", "كما", "لكن", "ولكن", "الا", "ثم", "بينما", "غير", "في", "من"))
 
 
-def opens_sentence(line: str) -> bool:
-    first = normalize_arabic(line).split(maxsplit=1)[0]
+def opens_sentence(norm: str) -> bool:
+    first = norm.split(maxsplit=1)[0]
     return first.startswith(("و", "ف")) or first in _OPENERS
 
 
@@ -143,10 +155,13 @@ def classify(text: str, page: PageContext) -> list[Line]:
     """Every line of ``text`` with its role and why, in page order."""
     texts = [collapse_ws(strip_xml_illegal(raw)) for raw in text.splitlines()]
     texts = ["" if is_blank(t) else t for t in texts]  # RLM-only lines are blank
-    keys = [line_key(t) for t in texts]
+    # Normalised once per line: normalize_arabic is the cost of a page.
+    norms = [normalize_arabic(t) if t else "" for t in texts]
+    keys = [collapse_ws(n) for n in norms]  # ``tag_key`` form, as the chrome lists
+    cmps = [_compare(n) for n in norms]
     dates: dict[int, Line] = {}
     for i, line in enumerate(texts):
-        if line:
+        if line and (_DIGIT.search(line) or norms[i].startswith(_RELATIVE_WORDS)):
             found = _date_line(i, line, page)
             if found is not None:
                 dates[i] = found
@@ -154,7 +169,7 @@ def classify(text: str, page: PageContext) -> list[Line]:
     def chrome_reason(i: int) -> str | None:
         if keys[i] in page.chrome:
             return "a built-in or configured chrome line"
-        repeats = page.source.repeats(keys[i])
+        repeats = page.source.repeats(texts[i])
         if repeats:
             return f"repeats on {repeats} of {page.source.pages} pages of this source"
         return None
@@ -168,18 +183,18 @@ def classify(text: str, page: PageContext) -> list[Line]:
             return Role.CHROME, reason
         if is_breadcrumb(texts[i]):
             return Role.BREADCRUMB, "a breadcrumb (sections separated by › » > /)"
-        reason = byline_reason(texts[i])
+        reason = byline_reason(texts[i], norms[i])
         if reason:
             return Role.BYLINE, reason
-        if is_read_also(texts[i]):
+        if is_read_also(norms[i]):
             return Role.READ_ALSO, "a link to another article"
         return None
 
     filled = [i for i, t in enumerate(texts) if t]
-    title_at, repeat_at, title_reason = _find_title(filled, texts, header_role)
+    title_at, repeat_at, title_reason = _find_title(filled, texts, keys, cmps, header_role)
     out: list[Line] = []
     state = "header"
-    title_key = compare_key(texts[title_at]) if title_at is not None else ""
+    title_key = cmps[title_at] if title_at is not None else ""
     paragraphs: list[list[int]] = []  # indices into ``out``
     for i, line in enumerate(texts):
         lineno = i + 1
@@ -209,14 +224,14 @@ def classify(text: str, page: PageContext) -> list[Line]:
             role, reason, state = Role.TITLE, "the headline again: the article starts", "body"
         elif (other := header_role(i)) is not None:
             role, reason = other
-        elif compare_key(line) == title_key:
+        elif cmps[i] == title_key:
             role, reason = Role.TITLE, "repeats the headline"
         elif state == "teaser" and repeat_at is not None and i < repeat_at:
             role, reason = Role.TEASER, f"before the headline's repeat on line {repeat_at + 1}"
         elif paragraphs and not ends_sentence(_last_text(out, paragraphs[-1])):
             role, reason = Role.JOINED, "the previous line ends mid-sentence"
             paragraphs[-1].append(len(out))
-        elif is_caption(line, _next_text(texts, i), bool(paragraphs)):
+        elif is_caption(line, _next_text(texts, norms, i), bool(paragraphs)):
             role, reason = Role.CAPTION, "short, no sentence-final punctuation: an image caption"
         else:
             role, reason = Role.PARAGRAPH, "article text"
@@ -242,6 +257,8 @@ def _date_line(i: int, line: str, page: PageContext) -> Line | None:
 def _find_title(
     filled: list[int],
     texts: list[str],
+    keys: list[str],
+    cmps: list[str],
     header_role: Callable[[int], tuple[Role, str] | None],
 ) -> tuple[int | None, int | None, str]:
     """(title index, index of its repeat, reason). The first headline-like
@@ -252,16 +269,15 @@ def _find_title(
     for pos, i in enumerate(filled):
         if header_role(i) is not None:
             continue
-        if texts[i] and (line_key(texts[i]) in FOOTER_KEYS):
+        if keys[i] in FOOTER_KEYS:
             break
         if fallback is None:
             fallback = i
         if not reads_like_headline(texts[i]):
             continue
         candidates.append(i)
-        key = compare_key(texts[i])
         for j in filled[pos + 1 : pos + 1 + TEASER_WINDOW]:
-            if compare_key(texts[j]) == key:
+            if cmps[j] == cmps[i]:
                 return i, j, f"reads like a headline; repeated on line {j + 1}"
         if len(candidates) >= TITLE_CANDIDATES:
             break
@@ -270,8 +286,9 @@ def _find_title(
     return fallback, None, "the first line that is not chrome"
 
 
-def _next_text(texts: list[str], i: int) -> str | None:
-    return next((t for t in texts[i + 1 :] if t), None)
+def _next_text(texts: list[str], norms: list[str], i: int) -> str | None:
+    """The normalised form of the next non-blank line."""
+    return next((norms[k] for k in range(i + 1, len(texts)) if texts[k]), None)
 
 
 def _last_text(out: list[Line], paragraph: list[int]) -> str:
@@ -281,7 +298,7 @@ def _last_text(out: list[Line], paragraph: list[int]) -> str:
 def _mark_duplicates(out: list[Line], paragraphs: list[list[int]]) -> list[Line]:
     seen: set[str] = set()
     for paragraph in paragraphs:
-        key = compare_key(" ".join(out[k].text for k in paragraph))
+        key = _compare(normalize_arabic(" ".join(out[k].text for k in paragraph)))
         if key in seen:
             for k in paragraph:
                 line = out[k]
