@@ -102,9 +102,14 @@ def _page_texts(paths: Iterable[Path], limits: IngestConfig) -> Iterator[str]:
 def explain_path(path: Path, run: Settings, now: datetime) -> list[str]:
     """What each line of the page at ``path`` is taken as, and why, with the
     chrome its folder's pages teach (``feedpub ingest --explain``)."""
+    if path.suffix.lower() not in PAGE_SUFFIXES:
+        return [f"{path}: not a scraped page ({', '.join(PAGE_SUFFIXES)})"]
     siblings = sorted(p for p in path.parent.glob("*") if not p.name.startswith("."))
     lines = learn_chrome([p for p in siblings if p.is_file()], run.limits).get(path.parent)
-    data = path.read_bytes()
+    with path.open("rb") as stream:
+        data = stream.read(run.limits.max_file_bytes + 1)
+    if len(data) > run.limits.max_file_bytes:
+        return [f"{path}: larger than ingest.max_file_bytes ({run.limits.max_file_bytes})"]
     text, error = decode(data)
     if text is None:
         return [f"{path}: {error}"]
