@@ -293,6 +293,11 @@ class Publisher:
     def ingest(self, progress: Progress | None = None) -> IngestReport:
         return ingest_sources(self.cfg, self._store, self.now, progress=progress)
 
+    def explain_page(self, path: Path) -> list[str]:
+        """``feedpub ingest --explain``: each line of the scraped page at
+        ``path`` with the role the parser gives it and why."""
+        return explain_page(self.cfg, path, self.now)
+
     def build(self) -> BuildReport:
         return build_feeds(self.cfg, self._store)
 
@@ -614,8 +619,10 @@ def ingest_sources(
     for root in dict.fromkeys(str(source.path) for source in cfg.sources):
         if root not in files:  # a source naming one file: its reading decides
             _record_rejects(store, root, [p for p in problems if p.source == root])
+    # A first pass: the lines each folder's pages repeat are its chrome.
+    learned = ingest.learn_chrome(paths, cfg.ingest)
     for done, path in enumerate(paths, start=1):
-        items = ingest.read_path(path, run, now)
+        items = ingest.read_path(path, run, now, learned.get(path.parent))
         # A later record with the same id updates an earlier one: only the
         # last is written. Writing each in turn would store the last version
         # anyway, but as "updated" (and with ``updated`` moved to now) on
@@ -635,6 +642,12 @@ def ingest_sources(
         unchanged=counts["unchanged"],
         rejected=rejected,
     )
+
+
+def explain_page(cfg: Config, path: Path, now: datetime) -> list[str]:
+    """The parser's view of one page, with its folder's learned chrome."""
+    run = ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
+    return ingest.explain_path(path, run, now)
 
 
 def _record_rejects(store: SqlStore, source: str, rejects: list[Reject]) -> None:

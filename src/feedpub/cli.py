@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from feedpub import __version__
@@ -81,10 +82,12 @@ def _parser() -> argparse.ArgumentParser:
         description="What feedpub did last, what it does next, and what the store holds.",
     )
     status.add_argument("--json", action="store_true", help="one JSON object")
-    commands.add_parser(
-        "ingest",
-        help="read the sources into the store",
-        description="Read every source (scraped pages and records) into the store.",
+    _add_explain(
+        commands.add_parser(
+            "ingest",
+            help="read the sources into the store",
+            description="Read every source (scraped pages and records) into the store.",
+        )
     )
     articles = commands.add_parser(
         "articles", help="list the stored articles, newest first", description="List articles."
@@ -443,6 +446,8 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
         return _subscribers(args, publisher, out)
     elif args.command == "deliveries":
         return _deliveries(args, publisher, out, tz)
+    elif args.command == "ingest" and args.explain:
+        return _explain(publisher, args.explain, out)
     elif args.command == "ingest":
         print(publisher.ingest(_progress_bar()).summary(), file=out)
     elif args.command == "articles":
@@ -578,6 +583,27 @@ def _status(publisher: Publisher, out: TextIO, tz: tzinfo, *, as_json: bool) -> 
             print(f"{name} lock: held by {holder.describe()}", file=out)
 
 
+def _add_explain(ingest: argparse.ArgumentParser) -> None:
+    ingest.add_argument(
+        "--explain",
+        metavar="FILE",
+        type=Path,
+        help="ingest nothing: print each line of the scraped page FILE with what it is "
+        "taken as (chrome, title, paragraph, tag, ...) and why",
+    )
+
+
+def _explain(publisher: Publisher, path: Path, out: TextIO) -> int:
+    try:
+        lines = publisher.explain_page(path)
+    except OSError as exc:
+        print(f"feedpub: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for line in lines:
+        print(line, file=out)
+    return EXIT_OK
+
+
 def _digest(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
     if args.out and not args.preview:
         print("feedpub: --out goes with --preview", file=sys.stderr)
@@ -585,7 +611,6 @@ def _digest(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
     if not args.preview:
         print(publisher.digest(args.name).summary(), file=out)
         return EXIT_OK
-    from pathlib import Path
 
     html, text = publisher.preview(args.name)
     target = Path(args.out or f"{args.name}-preview.html")

@@ -388,7 +388,10 @@ def test_jsonl_bad_lines_are_rejected_with_line_numbers_and_the_rest_ingests(
     items = read_path(path, make_config(tmp_path, max_article_bytes=2000), NOW)
 
     assert [a.id for a in articles(items)] == ["g1", "tg", "g2"]
-    found = {r.location: r.reason for r in rejects(items)}
+    # A record with an id is named by its line and its id.
+    located = {r.location: r.reason for r in rejects(items)}
+    assert {"line 6, id d", "line 7, id t", "line 10, id u", "line 12, id tb"} <= set(located)
+    found = {(loc or "").split(",")[0]: reason for loc, reason in located.items()}
     assert set(found) == {f"line {n}" for n in (2, 3, 5, 6, 7, 8, 9, 10, 12, 14)}
     assert "invalid JSON" in found["line 2"]
     assert "not an object" in found["line 3"]
@@ -706,7 +709,7 @@ def test_a_file_fixed_since_the_last_run_loses_its_rejects(tmp_path: Path, store
     assert {(r.source, r.location) for r in store.rejects()} == {
         (str(page), "line 3"),
         (str(records), "line 2"),
-        (str(records), "line 3"),
+        (str(records), "line 3, id nt"),
         (str(tmp_path / "later"), None),
     }
 

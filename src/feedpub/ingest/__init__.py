@@ -6,7 +6,10 @@ The composition root calls ``settings`` once per run, then ``discover`` and
 modules, in reading order:
 
 * ``sources``: which files, and the name their articles carry;
-* ``pages``: scraped pages (``*.txt``) and the built-in chrome lines;
+* ``chrome``: the built-in chrome lines, and the lines a source folder's
+  pages repeat (``learn_chrome``, a first pass before its pages are read);
+* ``layout``: the role of each line of a page (``--explain`` prints it);
+* ``pages``: scraped pages (``*.txt``) built from those roles;
 * ``records``: ``*.jsonl``, ``*.json``, ``*.yaml``/``*.yml``;
 * ``dates``: page date lines and record dates;
 * ``article``: cleaning, tags, bounds and the content hash, shared by both.
@@ -22,15 +25,16 @@ stat() before reading and at most that many bytes are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from feedpub.config import IngestConfig, SourceConfig, TagsConfig
 from feedpub.ingest.article import content_hash
+from feedpub.ingest.chrome import SourceLines, count_lines
 from feedpub.ingest.context import FileContext, Settings
 from feedpub.ingest.dates import DateError, find_page_date, parse_record_date
-from feedpub.ingest.pages import DEFAULT_CHROME_LINES, chrome_keys, parse_page
+from feedpub.ingest.pages import DEFAULT_CHROME_LINES, chrome_keys, explain, parse_page
 from feedpub.ingest.records import decode, read_json, read_jsonl, read_yaml
 from feedpub.ingest.sources import PAGE_SUFFIXES, SUFFIXES, discover, source_name
 from feedpub.model import Article, Reject
@@ -41,9 +45,12 @@ __all__ = [
     "SUFFIXES",
     "DateError",
     "Settings",
+    "SourceLines",
     "content_hash",
     "discover",
+    "explain_path",
     "find_page_date",
+    "learn_chrome",
     "parse_record_date",
     "read_path",
     "read_sources",
@@ -65,10 +72,59 @@ def settings(
     )
 
 
-def read_path(path: Path, run: Settings, now: datetime) -> list[Article | Reject]:
+def learn_chrome(paths: Iterable[Path], limits: IngestConfig) -> dict[Path, SourceLines]:
+    """The first pass: for each folder of pages among ``paths``, how many of
+    its pages each line stands on (``chrome.count_lines``). Pages that cannot
+    be read, or are over the limits, are left out here (reading them proper
+    rejects them)."""
+    folders: dict[Path, list[Path]] = {}
+    for path in paths:
+        if path.suffix.lower() in PAGE_SUFFIXES:
+            folders.setdefault(path.parent, []).append(path)
+    return {folder: count_lines(_page_texts(pages, limits)) for folder, pages in folders.items()}
+
+
+def _page_texts(paths: Iterable[Path], limits: IngestConfig) -> Iterator[str]:
+    cap = min(limits.max_file_bytes, limits.max_article_bytes)
+    for path in paths:
+        try:
+            with path.open("rb") as stream:
+                data = stream.read(cap + 1)
+        except OSError:
+            continue
+        if len(data) > cap or b"\x00" in data:
+            continue
+        text, _ = decode(data)
+        if text is not None:
+            yield text
+
+
+def explain_path(path: Path, run: Settings, now: datetime) -> list[str]:
+    """What each line of the page at ``path`` is taken as, and why, with the
+    chrome its folder's pages teach (``feedpub ingest --explain``)."""
+    if path.suffix.lower() not in PAGE_SUFFIXES:
+        return [f"{path}: not a scraped page ({', '.join(PAGE_SUFFIXES)})"]
+    siblings = sorted(p for p in path.parent.glob("*") if not p.name.startswith("."))
+    lines = learn_chrome([p for p in siblings if p.is_file()], run.limits).get(path.parent)
+    with path.open("rb") as stream:
+        data = stream.read(run.limits.max_file_bytes + 1)
+    if len(data) > run.limits.max_file_bytes:
+        return [f"{path}: larger than ingest.max_file_bytes ({run.limits.max_file_bytes})"]
+    text, error = decode(data)
+    if text is None:
+        return [f"{path}: {error}"]
+    mtime = datetime.fromtimestamp(int(path.stat().st_mtime), tz=UTC).astimezone(run.tz)
+    ctx = FileContext(source=source_name(path), settings=run, now=now, mtime=mtime, lines=lines)
+    return explain(text, ctx)
+
+
+def read_path(
+    path: Path, run: Settings, now: datetime, lines: SourceLines | None = None
+) -> list[Article | Reject]:
     """One file -> its articles and rejects, in file order, each with
     ``source_name(path)`` as its source. Never raises for bad content: every
-    problem is a Reject stamped ``now``."""
+    problem is a Reject stamped ``now``. ``lines`` is what ``learn_chrome``
+    found for the file's folder (without it, a page has the seed chrome only)."""
     source = source_name(path)
     if source != str(path):
         return [Reject(source=source, reason="file name is not UTF-8", seen=now)]
@@ -81,6 +137,7 @@ def read_path(path: Path, run: Settings, now: datetime) -> list[Article | Reject
                 settings=run,
                 now=now,
                 mtime=datetime.fromtimestamp(int(stat.st_mtime), tz=UTC).astimezone(run.tz),
+                lines=lines,
             )
             too_big = _too_big(stat.st_size, path.suffix.lower() in PAGE_SUFFIXES, limits)
             if too_big:
@@ -132,5 +189,6 @@ def read_sources(
     """``discover`` then ``read_path`` for every file: all articles and rejects."""
     paths, problems = discover(sources, now)
     yield from problems
+    learned = learn_chrome(paths, run.limits)
     for path in paths:
-        yield from read_path(path, run, now)
+        yield from read_path(path, run, now, learned.get(path.parent))

@@ -61,7 +61,7 @@ def tags_for(given: Sequence[str], texts: Sequence[str], vocabulary: Vocabulary)
     names = [vocabulary.canonical(tag_key(name)) or name for name in given]
     names.extend(vocabulary.matches("\n".join(texts)))
     for name in names:
-        tag = make_tag(strip_tags(name))
+        tag = make_tag(strip_tags(strip_xml_illegal(name)))
         if tag is not None and tag.key not in result:
             result[tag.key] = tag
     return tuple(result.values())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from feedpub.config import IngestConfig
+from feedpub.ingest.chrome import SourceLines
 from feedpub.model import Reject
 from feedpub.text.arabic import Vocabulary
 
@@ -33,6 +34,9 @@ class FileContext:
     settings: Settings
     now: datetime  # stamps rejects
     mtime: datetime  # the date of an undated article, in the site's zone
+    # The lines the pages of this file's folder repeat (learned chrome); None
+    # for a file read on its own, which then has only the seed list.
+    lines: SourceLines | None = None
 
     def reject(self, reason: str, location: str | None = None) -> Reject:
         return Reject(source=self.source, reason=reason, seen=self.now, location=location)

@@ -109,6 +109,7 @@ _DATE_LINE_WORDS = frozenset(
         "utc",
     )
 )
+_UPDATE_WORDS = frozenset(("تحديث", "التحديث"))
 _DATE_LINE_SPARE_WORDS = 2  # e.g. a place or agency name: "دمشق - سانا"
 _DATE_LINE_MAX_CHARS = 80
 
@@ -121,15 +122,60 @@ class DateError(ValueError):
 class _FoundDate:
     value: datetime
     text: str
+    update: bool = False  # «آخر تحديث»: the page's update, not its publication
 
 
-def find_page_date(line: str, tz: tzinfo) -> _FoundDate | None:
+# «منذ ساعتين», «منذ 3 ساعات», «منذ 45 دقيقة», «منذ يومين» (``normalize_arabic`` form).
+_RELATIVE = re.compile(
+    r"^منذ\s+(?:(\d+)\s+)?(ساعه|ساعتين|ساعات|دقيقه|دقيقتين|دقائق|يوم|يومين|ايام)$"
+)
+_UNITS: dict[str, tuple[str, int]] = {
+    "ساعه": ("hours", 1),
+    "ساعتين": ("hours", 2),
+    "ساعات": ("hours", 0),
+    "دقيقه": ("minutes", 1),
+    "دقيقتين": ("minutes", 2),
+    "دقائق": ("minutes", 0),
+    "يوم": ("days", 1),
+    "يومين": ("days", 2),
+    "ايام": ("days", 0),
+}
+# «أمس الساعة 18:40», «اليوم 09:15».
+_DAY_WORD = re.compile(r"^(امس|اليوم)(?:\s+الساعه)?\s+(\d{1,2}):(\d{2})$")
+
+
+def _relative_date(text: str, mtime: datetime) -> datetime | None:
+    """A live site's relative date, resolved against the file's mtime (when
+    it was scraped): «منذ 3 ساعات» is mtime minus 3 hours."""
+    found = _RELATIVE.match(text)
+    if found:
+        unit, fixed = _UNITS[found.group(2)]
+        amount = int(found.group(1)) if found.group(1) else fixed
+        if not amount:
+            return None
+        return mtime - timedelta(**{unit: amount})
+    day = _DAY_WORD.match(text)
+    if day:
+        base = mtime.date() - timedelta(days=1 if day.group(1) == "امس" else 0)
+        hour, minute = int(day.group(2)), int(day.group(3))
+        if hour > 23 or minute > 59:
+            return None
+        return datetime(base.year, base.month, base.day, hour, minute, tzinfo=mtime.tzinfo)
+    return None
+
+
+def find_page_date(line: str, tz: tzinfo, mtime: datetime | None = None) -> _FoundDate | None:
     """The date on ``line`` if the line is a date line (a date, maybe a time,
     a few label words and nothing else); raises DateError for a date line
-    whose date does not exist (31/02/2026)."""
+    whose date does not exist (31/02/2026). With ``mtime``, relative dates
+    («منذ ساعتين», «أمس الساعة 18:40») are read too."""
     if len(line) > _DATE_LINE_MAX_CHARS:
         return None
     text = normalize_arabic(ascii_digits(line))
+    if mtime is not None:
+        relative = _relative_date(collapse_ws(text), mtime)
+        if relative is not None:
+            return _FoundDate(value=relative, text=line.strip())
     found = _match_date(text)
     if found is None:
         return None
@@ -157,7 +203,7 @@ def find_page_date(line: str, tz: tzinfo) -> _FoundDate | None:
     except ValueError as exc:
         raise DateError(f"date {line.strip()!r} does not parse: {exc}") from None
     value = _in_range(naive.replace(tzinfo=zone or tz), line.strip())
-    return _FoundDate(value=value, text=line.strip())
+    return _FoundDate(value=value, text=line.strip(), update=not _UPDATE_WORDS.isdisjoint(words))
 
 
 def _in_range(value: datetime, text: str) -> datetime:

@@ -104,6 +104,8 @@ def read_jsonl(stream: BinaryIO, ctx: FileContext) -> Items:
         if not isinstance(record, dict):
             out.append(ctx.reject(f"JSON line is not an object (got {_kind(record)})", where))
             continue
+        if _valid_id(record.get("id")):  # the line finds it in the file, the id in a feed
+            where = f"{where}, id {collapse_ws(strip_xml_illegal(str(record['id'])))}"
         out.extend(_record(record, len(raw_line), where, ctx))
     if not seen_text:
         return [ctx.reject("empty file")]
@@ -237,8 +239,10 @@ def _fields(record: dict[str, Any], size: int, ctx: FileContext) -> Fields:
     body = html_paragraphs(content)
 
     summary = plain(_text_field(record, "summary"))
-    if not summary and body:
-        summary = plain(body[0])
+    if not summary:
+        # The lead, never an image caption the body opens with.
+        lead = html_paragraphs(_FIGURE.sub(" ", content))
+        summary = plain(lead[0]) if lead else ""
     if not content and summary:
         content = clean_content(paragraphs_to_html([summary]))
         body = [summary]
@@ -268,6 +272,10 @@ def _fields(record: dict[str, Any], size: int, ctx: FileContext) -> Fields:
         published_given=published is not None or updated is not None,
         updated_given=updated is not None,
     )
+
+
+# A figure (image and caption) or a bare caption in the content HTML.
+_FIGURE = re.compile(r"<(figure|figcaption)\b.*?</\1\s*>", re.S | re.I)
 
 
 def _text_field(record: dict[str, Any], name: str) -> str:

@@ -1,0 +1,309 @@
+"""What each line of a scraped page is: the parser's primary output, a list
+of ``Line`` (text, role, reason). ``pages`` builds the article from it and
+``feedpub ingest --explain`` prints it, so the two cannot disagree."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from enum import StrEnum
+
+from feedpub.ingest.chrome import FOOTER_KEYS, MORE_KEYS, TAGS_KEY, SourceLines
+from feedpub.ingest.dates import DateError, find_page_date
+from feedpub.text.arabic import (
+    collapse_ws,
+    is_blank,
+    normalize_arabic,
+    strip_xml_illegal,
+)
+
+
+class Role(StrEnum):
+    BLANK = "blank"
+    CHROME = "chrome"
+    BREADCRUMB = "breadcrumb"
+    TITLE = "title"
+    TEASER = "teaser"
+    DATE = "date"
+    BAD_DATE = "bad-date"
+    PARAGRAPH = "paragraph"
+    JOINED = "joined"  # continues the previous paragraph
+    DUPLICATE = "duplicate"
+    CAPTION = "caption"
+    BYLINE = "byline"
+    READ_ALSO = "read-also"
+    TAG = "tag"
+
+
+@dataclass(frozen=True)
+class Line:
+    lineno: int
+    text: str
+    role: Role
+    reason: str
+    date: datetime | None = None  # for DATE lines
+    update: bool = False  # a DATE line labelled «آخر تحديث»
+
+
+# A paragraph ending like this ends a sentence; any other is joined with the
+# next one (pages are broken mid-sentence by blank lines). Closing quotes and
+# brackets may follow the punctuation.
+_SENTENCE_END = re.compile("[.!?…؟!:۔][\"'”’»)\\]]*$")
+# The headline is looked for among the first few headline-like lines, and
+# its repeat (teaser, then article) within this many lines after it.
+TITLE_CANDIDATES = 6
+TEASER_WINDOW = 8
+HEADLINE_MIN_WORDS = 3
+HEADLINE_MAX_WORDS = 30
+# A caption is a short noun phrase under an image; a paragraph broken
+# mid-sentence is longer, or starts with the conjunction و as news prose does.
+CAPTION_MAX_WORDS = 10
+BYLINE_MAX_WORDS = 8
+# ``normalize_arabic`` forms.
+_BYLINE = re.compile(r"^(?:بقلم|كتب|كتبت|المصدر|متابعه|اعداد|تحرير|ترجمه|تصوير)\s*:|^بقلم\s")
+# «بيروت - فادي ياغي»: a place and a name or agency.
+_DATELINE = re.compile(r"^[^\s\d]+(?: [^\s\d]+)? [-–—] [^\s\d]+(?: [^\s\d]+){0,2}$")
+_READ_ALSO = re.compile(r"^(?:اقرا|طالع|شاهد)\s+(?:ايضا|كذلك|المزيد)\s*:|^ذات صله\s*:")
+_DIGIT = re.compile(r"\d")  # any script: every dated line has a digit ...
+_RELATIVE_WORDS = ("منذ", "امس", "اليوم")  # ... but «منذ ساعتين»
+# ``text.arabic.compare_key`` from the normalised form already at hand (the
+# test suite checks they agree): quotes and whitespace dropped, … as ...
+_QUOTES = re.compile("[\"'“”„‟«»‘’‚‛′″]")
+_SPACE = re.compile(r"\s+")
+
+
+def _compare(norm: str) -> str:
+    return _SPACE.sub("", _QUOTES.sub("", norm.replace("…", "...")))
+
+
+_CRUMB_SPLIT = re.compile(r"\s*(?:›|»|>|/|\\)\s*")
+
+
+def ends_sentence(text: str) -> bool:
+    return bool(_SENTENCE_END.search(text.rstrip()))
+
+
+def is_breadcrumb(line: str) -> bool:
+    if "«" in line:  # » closes a quote there
+        return False
+    parts = [p for p in _CRUMB_SPLIT.split(line) if p]
+    return len(parts) >= 2 and all(len(p.split()) <= 4 for p in parts)
+
+
+def byline_reason(line: str, norm: str) -> str | None:
+    """``norm``: ``line`` in ``normalize_arabic`` form (computed once per line)."""
+    words = line.split()
+    if len(words) > BYLINE_MAX_WORDS or ends_sentence(line):
+        return None
+    text = norm
+    if _BYLINE.search(text):
+        return "a byline or source credit"
+    if _DATELINE.match(text):
+        return "a dateline: place and author"
+    return None
+
+
+def is_read_also(norm: str) -> bool:
+    return bool(_READ_ALSO.search(norm))
+
+
+def reads_like_headline(line: str) -> bool:
+    words = line.split()
+    return (
+        HEADLINE_MIN_WORDS <= len(words) <= HEADLINE_MAX_WORDS
+        and not line.rstrip().endswith((".", ":", "،", ","))
+        and not is_breadcrumb(line)
+    )
+
+
+def is_caption(line: str, next_norm: str | None, in_body: bool) -> bool:
+    """Short and unpunctuated. Before the first paragraph that is enough.
+    Amid the body such a line may instead be the first half of a sentence
+    broken by a blank line, so it is a caption only when the next line
+    opens a sentence (with و/ف or an opening particle such as أما, كما):
+    a continuation seldom does."""
+    words = line.split()
+    if len(words) > CAPTION_MAX_WORDS or ends_sentence(line):
+        return False
+    if not in_body:
+        return True
+    return next_norm is not None and opens_sentence(next_norm)
+
+
+# Particles that open an Arabic sentence (``normalize_arabic`` form).
+_OPENERS = frozenset(("اما", "كما", "لكن", "ولكن", "الا", "ثم", "بينما", "غير", "في", "من"))
+
+
+def opens_sentence(norm: str) -> bool:
+    first = norm.split(maxsplit=1)[0]
+    return first.startswith(("و", "ف")) or first in _OPENERS
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What classifying a page needs beyond its text."""
+
+    chrome: frozenset[str]  # seed and configured chrome, ``line_key`` form
+    source: SourceLines  # the lines this page's source folder repeats
+    tz: tzinfo
+    mtime: datetime
+
+
+def classify(text: str, page: PageContext) -> list[Line]:
+    """Every line of ``text`` with its role and why, in page order."""
+    texts = [collapse_ws(strip_xml_illegal(raw)) for raw in text.splitlines()]
+    texts = ["" if is_blank(t) else t for t in texts]  # RLM-only lines are blank
+    # Normalised once per line: normalize_arabic is the cost of a page.
+    norms = [normalize_arabic(t) if t else "" for t in texts]
+    keys = [collapse_ws(n) for n in norms]  # ``tag_key`` form, as the chrome lists
+    cmps = [_compare(n) for n in norms]
+    dates: dict[int, Line] = {}
+    for i, line in enumerate(texts):
+        if line and (_DIGIT.search(line) or norms[i].startswith(_RELATIVE_WORDS)):
+            found = _date_line(i, line, page)
+            if found is not None:
+                dates[i] = found
+
+    def chrome_reason(i: int) -> str | None:
+        if keys[i] in page.chrome:
+            return "a built-in or configured chrome line"
+        repeats = page.source.repeats(texts[i])
+        if repeats:
+            return f"repeats on {repeats} of {page.source.pages} pages of this source"
+        return None
+
+    def header_role(i: int) -> tuple[Role, str] | None:
+        """The role of a line that cannot be the headline, if it is one of those."""
+        if i in dates:
+            return dates[i].role, dates[i].reason
+        reason = chrome_reason(i)
+        if reason:
+            return Role.CHROME, reason
+        if is_breadcrumb(texts[i]):
+            return Role.BREADCRUMB, "a breadcrumb (sections separated by › » > /)"
+        reason = byline_reason(texts[i], norms[i])
+        if reason:
+            return Role.BYLINE, reason
+        if is_read_also(norms[i]):
+            return Role.READ_ALSO, "a link to another article"
+        return None
+
+    filled = [i for i, t in enumerate(texts) if t]
+    title_at, repeat_at, title_reason = _find_title(filled, texts, keys, cmps, header_role)
+    out: list[Line] = []
+    state = "header"
+    title_key = cmps[title_at] if title_at is not None else ""
+    paragraphs: list[list[int]] = []  # indices into ``out``
+    for i, line in enumerate(texts):
+        lineno = i + 1
+        if not line:
+            out.append(Line(lineno, "", Role.BLANK, ""))
+            if state == "tags" and any(o.role is Role.TAG for o in out):
+                state = "footer"
+            continue
+        role: Role
+        reason: str
+        if state == "tags":
+            if keys[i] in FOOTER_KEYS or keys[i] in MORE_KEYS:
+                state = "footer"
+                role, reason = Role.CHROME, "closes the tag block"
+            else:
+                role, reason = Role.TAG, "in the tag block after «الوسوم»"
+        elif state == "footer":
+            role, reason = Role.CHROME, "after the end of the article"
+        elif i == title_at:
+            role, reason, state = Role.TITLE, title_reason, "teaser"
+        elif state == "header":
+            role, reason = header_role(i) or (Role.CHROME, "before the headline")
+        elif keys[i] in FOOTER_KEYS:
+            state = "tags" if keys[i] == TAGS_KEY else "footer"
+            role, reason = Role.CHROME, "a footer marker: the article ends here"
+        elif i == repeat_at:
+            role, reason, state = Role.TITLE, "the headline again: the article starts", "body"
+        elif (other := header_role(i)) is not None:
+            role, reason = other
+        elif cmps[i] == title_key:
+            role, reason = Role.TITLE, "repeats the headline"
+        elif state == "teaser" and repeat_at is not None and i < repeat_at:
+            role, reason = Role.TEASER, f"before the headline's repeat on line {repeat_at + 1}"
+        elif paragraphs and not ends_sentence(_last_text(out, paragraphs[-1])):
+            role, reason = Role.JOINED, "the previous line ends mid-sentence"
+            paragraphs[-1].append(len(out))
+        elif is_caption(line, _next_text(texts, norms, i), bool(paragraphs)):
+            role, reason = Role.CAPTION, "short, no sentence-final punctuation: an image caption"
+        else:
+            role, reason = Role.PARAGRAPH, "article text"
+            paragraphs.append([len(out)])
+        if i in dates and role in (Role.DATE, Role.BAD_DATE):
+            out.append(dates[i])
+        else:
+            out.append(Line(lineno, line, role, reason))
+    return _mark_duplicates(out, paragraphs)
+
+
+def _date_line(i: int, line: str, page: PageContext) -> Line | None:
+    try:
+        found = find_page_date(line, page.tz, page.mtime)
+    except DateError as exc:
+        return Line(i + 1, line, Role.BAD_DATE, str(exc))
+    if found is None:
+        return None
+    label = "an update date («آخر تحديث»)" if found.update else "a date line"
+    return Line(i + 1, line, Role.DATE, label, date=found.value, update=found.update)
+
+
+def _find_title(
+    filled: list[int],
+    texts: list[str],
+    keys: list[str],
+    cmps: list[str],
+    header_role: Callable[[int], tuple[Role, str] | None],
+) -> tuple[int | None, int | None, str]:
+    """(title index, index of its repeat, reason). The first headline-like
+    line whose repeat follows soon wins (a teaser, then the article); else the
+    first headline-like line; else the first line that is nothing else."""
+    candidates: list[int] = []
+    fallback: int | None = None
+    for pos, i in enumerate(filled):
+        if header_role(i) is not None:
+            continue
+        if keys[i] in FOOTER_KEYS:
+            break
+        if fallback is None:
+            fallback = i
+        if not reads_like_headline(texts[i]):
+            continue
+        candidates.append(i)
+        for j in filled[pos + 1 : pos + 1 + TEASER_WINDOW]:
+            if cmps[j] == cmps[i]:
+                return i, j, f"reads like a headline; repeated on line {j + 1}"
+        if len(candidates) >= TITLE_CANDIDATES:
+            break
+    if candidates:
+        return candidates[0], None, "the first line that reads like a headline"
+    return fallback, None, "the first line that is not chrome"
+
+
+def _next_text(texts: list[str], norms: list[str], i: int) -> str | None:
+    """The normalised form of the next non-blank line."""
+    return next((norms[k] for k in range(i + 1, len(texts)) if texts[k]), None)
+
+
+def _last_text(out: list[Line], paragraph: list[int]) -> str:
+    return out[paragraph[-1]].text
+
+
+def _mark_duplicates(out: list[Line], paragraphs: list[list[int]]) -> list[Line]:
+    seen: set[str] = set()
+    for paragraph in paragraphs:
+        key = _compare(normalize_arabic(" ".join(out[k].text for k in paragraph)))
+        if key in seen:
+            for k in paragraph:
+                line = out[k]
+                out[k] = Line(
+                    line.lineno, line.text, Role.DUPLICATE, "repeats an earlier paragraph"
+                )
+        seen.add(key)
+    return out

@@ -1,0 +1,195 @@
+"""Fidelity of page extraction: every page under ``tests/fixtures/pages/<layout>/``
+against its hand-written ``.expected.json`` (see that folder's README).
+
+Only the command line and its ``articles --json`` output are used, so the test
+survives changes to the internals. Each layout folder is ingested on its own,
+as one source, so an extractor may learn that site's chrome from the lines its
+pages share. The per-page tests (marker ``fidelity``) all pass today (42/42);
+a page the extractor cannot get right would be xfail(strict=True) with its
+reason. ``fidelity_figure()`` gives the total:
+
+    python -c "import sys; sys.path.insert(0, 'tests'); \\
+        import test_page_fidelity as t; print(t.fidelity_figure())"
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pages"
+# After every mtime in the corpus, so no page is "from the future".
+NOW = "2026-12-01T12:00:00+03:00"
+
+CONFIG = """\
+site:
+  title: "أخبار الشام"
+  url: "https://news.example.org"
+  description: "آخر أخبار سورية والمنطقة والعالم"
+  language: ar
+  timezone: Asia/Damascus
+store:
+  url: "sqlite:///{db}"
+sources:
+  - path: {pages}
+feeds:
+  output: public
+delivery:
+  outbox: outbox
+"""
+
+_PARAGRAPH = re.compile(r"<p(?:\s[^>]*)?>(.*?)</p>", re.S)
+_TAG = re.compile(r"<[^>]+>")
+_WS = re.compile(r"\s+")
+
+
+def layouts() -> list[str]:
+    return sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
+
+
+def pages(layout: str) -> list[str]:
+    return sorted(p.name.removesuffix(".txt") for p in (FIXTURES / layout).glob("*.txt"))
+
+
+def expected(layout: str, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (FIXTURES / layout / f"{name}.expected.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def _text(fragment: str) -> str:
+    return _WS.sub(" ", html.unescape(_TAG.sub("", fragment))).strip()
+
+
+def paragraphs(content: str) -> list[str]:
+    """The stored content HTML as plain paragraphs, one per <p>…</p>."""
+    return [text for text in map(_text, _PARAGRAPH.findall(content)) if text]
+
+
+def _run(config: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "FEEDPUB_STORE_URL"}
+    env["FEEDPUB_NOW"] = NOW
+    done = subprocess.run(
+        [sys.executable, "-m", "feedpub", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"feedpub {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return done.stdout
+
+
+def extract(layout: str, workdir: Path) -> dict[str, dict[str, Any]]:
+    """Ingest one layout folder (its pages only, with their mtimes set) in
+    ``workdir``; article id -> the ``articles --json`` object."""
+    folder = workdir / layout
+    folder.mkdir(parents=True)
+    for name in pages(layout):
+        target = folder / f"{name}.txt"
+        shutil.copyfile(FIXTURES / layout / f"{name}.txt", target)
+        stamp = datetime.fromisoformat(expected(layout, name)["mtime"]).timestamp()
+        os.utime(target, (stamp, stamp))
+    config = workdir / f"{layout}.yaml"
+    config.write_text(
+        CONFIG.format(db=workdir / f"{layout}.sqlite", pages=folder), encoding="utf-8"
+    )
+    _run(config, "ingest")
+    articles: dict[str, dict[str, Any]] = {}
+    for line in _run(config, "articles", "--json").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            articles[record["id"]] = record
+    return articles
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def differences(want: dict[str, Any], got: dict[str, Any] | None) -> list[str]:
+    """What the extracted article gets wrong, one entry per field; empty when exact.
+    A page without a date (``published: null``) must be dated by its mtime."""
+    if got is None:
+        return ["not ingested (rejected or missing)"]
+    problems: list[str] = []
+    for key in ("title", "summary"):
+        if got[key] != want[key]:
+            problems.append(f"{key}: got {got[key]!r}, want {want[key]!r}")
+    got_paragraphs = paragraphs(got["content"] or "")
+    if got_paragraphs != want["paragraphs"]:
+        problems.append(
+            "paragraphs: got\n  "
+            + "\n  ".join(got_paragraphs)
+            + "\nwant\n  "
+            + "\n  ".join(want["paragraphs"])
+        )
+    # The store lists an article's tags by name, not in page order: compare the sets.
+    got_tags = sorted(tag["name"] for tag in got["tags"])
+    if got_tags != sorted(want["tags"]):
+        problems.append(f"tags: got {got_tags}, want {sorted(want['tags'])}")
+    published = want["published"] or want["mtime"]
+    if _instant(got["published"]) != _instant(published):
+        problems.append(f"published: got {got['published']}, want {published}")
+    return problems
+
+
+@cache
+def _extracted(layout: str) -> dict[str, dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return extract(layout, Path(tmp))
+
+
+CASES = [(layout, name) for layout in layouts() for name in pages(layout)]
+
+
+def test_corpus_shape() -> None:
+    assert len(CASES) >= 42
+    assert len(layouts()) >= 6
+    for layout in layouts():
+        assert len(pages(layout)) >= 6, layout
+        names = {p.name for p in (FIXTURES / layout).iterdir()}
+        for name in pages(layout):
+            assert f"{name}.expected.json" in names, f"{layout}/{name}"
+            want = expected(layout, name)
+            assert want["summary"] == want["paragraphs"][0], f"{layout}/{name}"
+            assert 3 <= len(want["paragraphs"]) <= 8, f"{layout}/{name}"
+            for key in ("published", "mtime"):
+                if want[key] is not None:
+                    assert _instant(want[key]).utcoffset() is not None, f"{layout}/{name}"
+
+
+@pytest.mark.fidelity
+@pytest.mark.parametrize(("layout", "name"), CASES, ids=[f"{lay}/{n}" for lay, n in CASES])
+def test_page_fidelity(layout: str, name: str) -> None:
+    problems = differences(expected(layout, name), _extracted(layout).get(name))
+    assert not problems, f"{layout}/{name}:\n" + "\n".join(problems)
+
+
+def fidelity_figure() -> str:
+    """'N/M pages extracted exactly', ingesting every layout afresh."""
+    exact = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for layout in layouts():
+            got = extract(layout, Path(tmp))
+            exact += sum(not differences(expected(layout, n), got.get(n)) for n in pages(layout))
+    return f"{exact}/{len(CASES)} pages extracted exactly"
+
+
+if __name__ == "__main__":
+    print(fidelity_figure())
