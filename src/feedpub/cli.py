@@ -1,5 +1,7 @@
 """``feedpub [--config FILE] COMMAND``: the command line, and the only place
-that reads the clock.
+that reads the clock. Over 400 lines because it declares every command's
+arguments and prints every listing (articles, rejects, subscribers,
+deliveries, status); the work behind each is one call into ``app``.
 
 Exit codes: 0 done (rejected input included: it is reported and recorded),
 1 a job failed (store unreachable, a file could not be written; the other
