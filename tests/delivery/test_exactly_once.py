@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from delivery.test_smtp import HOST, Flaky, Recorder, smtp_server
-from feedpub.app import Publisher, make_publisher
+from feedpub.app import Publisher, make_publisher, make_sender
 from feedpub.config import Config, load_config
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.model import Article
@@ -312,3 +312,39 @@ def test_two_senders_at_once_on_postgresql_send_everyone_exactly_once(
     assert sum(delivered) == 300 and all(delivered), delivered
     with SqlStore.open(store_url) as store:
         assert len(store.editions("daily")) == 1
+
+
+@pytest.mark.parametrize(
+    ("environ", "password"),
+    [
+        ({"FEEDPUB_SMTP_PASSWORD": "from-env"}, "from-env"),
+        ({"CREDENTIALS_DIRECTORY": "{creds}"}, "from-credential"),
+        ({"FEEDPUB_SMTP_PASSWORD": "", "CREDENTIALS_DIRECTORY": "{creds}"}, "from-credential"),
+        ({}, None),
+    ],
+)
+def test_the_relay_password_comes_from_the_environment_or_a_credential(
+    tmp_path: Path, environ: dict[str, str], password: str | None
+) -> None:
+    from feedpub.config import ConfigError
+
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        config_text("sqlite:///x.db", 2525).replace(
+            "    security: none\n", "    security: none\n    username: feedpub\n"
+        ),
+        encoding="utf-8",
+    )
+    cfg = load_config(path)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "feedpub_smtp_password").write_text("from-credential\n", encoding="utf-8")
+    env = {key: value.format(creds=creds) for key, value in environ.items()}
+    if password is None:
+        with pytest.raises(ConfigError, match=r"no password: set \$FEEDPUB_SMTP_PASSWORD or"):
+            make_sender(cfg, env)
+        return
+    sender = make_sender(cfg, env)
+    assert isinstance(sender, SmtpSender)
+    assert sender.settings.password == password
+    sender.close()

@@ -21,8 +21,8 @@ from feedpub.app.reports import (
     DigestOutcome,
     log,
 )
-from feedpub.config import Config, ConfigError, DigestConfig
-from feedpub.config.schema import SMTP_PASSWORD_CREDENTIAL, SMTP_PASSWORD_ENV
+from feedpub.config import Config, ConfigError, DigestConfig, secrets
+from feedpub.credentials import where_to_put
 from feedpub.model import (
     Article,
     Delivery,
@@ -283,12 +283,11 @@ def make_sender(cfg: Config, environ: dict[str, str] | None = None) -> delivery.
     env = dict(os.environ if environ is None else environ)
     password = None
     if d.smtp.username is not None:
-        password = delivery.load_smtp_password(env, SMTP_PASSWORD_ENV, SMTP_PASSWORD_CREDENTIAL)
+        password = secrets.secret(secrets.SMTP_PASSWORD, env)
         if password is None:
             raise ConfigError(
                 f"{cfg.path}: delivery.smtp.username is set but there is no password: set "
-                f"${SMTP_PASSWORD_ENV} or the systemd credential "
-                f"$CREDENTIALS_DIRECTORY/{SMTP_PASSWORD_CREDENTIAL}"
+                f"{where_to_put(secrets.SMTP_PASSWORD)}"
             )
     settings = delivery.SmtpSettings(
         host=d.smtp.host,

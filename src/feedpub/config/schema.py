@@ -118,10 +118,7 @@ class EmailConfig:
 
 DELIVERY_BACKENDS = ("outbox", "smtp")
 SMTP_SECURITY = ("none", "starttls", "tls")
-# The SMTP password is never in the file: this variable, else the systemd
-# credential $CREDENTIALS_DIRECTORY/feedpub_smtp_password.
-SMTP_PASSWORD_ENV = "FEEDPUB_SMTP_PASSWORD"
-SMTP_PASSWORD_CREDENTIAL = "feedpub_smtp_password"
+# The SMTP password is never in the file: config.secrets.SMTP_PASSWORD names it.
 
 
 @dataclass(frozen=True)

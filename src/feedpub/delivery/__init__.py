@@ -19,7 +19,7 @@ from feedpub.delivery.run import (
     variant_key,
 )
 from feedpub.delivery.sender import Sender, SendResult, SendStatus
-from feedpub.delivery.smtp import SmtpSender, SmtpSettings, load_smtp_password
+from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 
 __all__ = [
     "Compose",
@@ -33,7 +33,6 @@ __all__ = [
     "SmtpSender",
     "SmtpSettings",
     "deliver",
-    "load_smtp_password",
     "message_key",
     "outbox_recipient",
     "plan_queue",

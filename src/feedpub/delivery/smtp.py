@@ -29,11 +29,10 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
-from pathlib import Path
 from typing import Literal, NoReturn
 
 from feedpub.delivery.sender import SendResult
@@ -309,19 +308,3 @@ class SmtpSender:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-
-
-def load_smtp_password(environ: Mapping[str, str], env: str, credential: str) -> str | None:
-    """The relay password: ``$<env>``, else the systemd credential
-    ``$CREDENTIALS_DIRECTORY/<credential>`` (its trailing newline dropped);
-    None when neither is there. Never from the config file."""
-    value = environ.get(env)
-    if value:
-        return value
-    folder = environ.get("CREDENTIALS_DIRECTORY")
-    if not folder:
-        return None
-    try:
-        return (Path(folder) / credential).read_text(encoding="utf-8").rstrip("\r\n") or None
-    except FileNotFoundError:
-        return None
