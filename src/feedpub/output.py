@@ -79,7 +79,7 @@ def _write_batch(files: Mapping[Path, bytes]) -> None:
                 os.unlink(temp_name)
         raise
     for folder in {path.parent for path in files}:
-        _fsync_folder(folder)
+        fsync_folder(folder)
 
 
 def _write_temp(path: Path, data: bytes) -> str:
@@ -97,7 +97,7 @@ def _write_temp(path: Path, data: bytes) -> str:
     return temp_name
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make the renames in ``folder`` durable (its entries are metadata of
     the folder, not of the files)."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)

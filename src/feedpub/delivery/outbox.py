@@ -26,7 +26,7 @@ from pathlib import Path
 
 from feedpub.config import DigestConfig
 from feedpub.delivery.sender import SendResult
-from feedpub.output import remove_stale_temp_files
+from feedpub.output import fsync_folder, remove_stale_temp_files
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 
@@ -102,7 +102,7 @@ class Outbox:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_name)
-        _sync_folder(self.new)
+        fsync_folder(self.new)  # the new entry durable, not only its bytes
         return SendResult("sent", str(target))
 
     def close(self) -> None:
@@ -116,12 +116,3 @@ class Outbox:
 
 # Maildir's own rule for abandoned files in tmp/ (qmail's maildir(5)).
 _MAILDIR_TMP_AGE = 36 * 3600.0
-
-
-def _sync_folder(folder: Path) -> None:
-    # Make the new directory entry durable, not only the file's bytes.
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -8,10 +8,10 @@ validators accept as canonical); paths on disk stay plain UTF-8 slugs.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from feedpub.text.arabic import strip_xml_illegal
 from feedpub.text.uri import iri_to_uri, percent_encode
 
 ATOM_TYPE = "application/atom+xml"
@@ -37,13 +37,9 @@ INDEX_PATH = "index.html"
 # Not "archive/": the digest's web archive lives under archive/<digest-name>/.
 ARCHIVE_DIR = "feed-archive"
 
-# Characters XML 1.0 forbids; lxml refuses them, readers choke on them.
-XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def clean(text: str) -> str:
-    """``text`` without the characters XML 1.0 forbids."""
-    return XML_ILLEGAL.sub("", text)
+# Characters XML 1.0 forbids (lxml refuses them, readers choke on them) are
+# removed by the one helper ingest uses too.
+clean = strip_xml_illegal
 
 
 @functools.cache
@@ -82,6 +78,6 @@ def plain_directory(path: str) -> bool:
         segment
         and not segment.startswith(".")
         and "\\" not in segment
-        and not XML_ILLEGAL.search(segment)
+        and strip_xml_illegal(segment) == segment
         for segment in path.split("/")
     )
