@@ -1,7 +1,9 @@
 """Subscribers and delivery as the publisher runs them: the exactly-once
 flow of one digest (record the edition first, enqueue, claim, send, mark),
 what each message says (composed from ``digests``), the sender picked by
-``delivery.backend``, and the subscriber list behind the CLI and the web."""
+``delivery.backend``, and the subscriber list behind the CLI and the web.
+A little over 400 lines: those four belong together, as each needs the
+others' view of a subscriber and an edition."""
 
 from __future__ import annotations
 
