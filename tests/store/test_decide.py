@@ -50,7 +50,7 @@ FIRST_SEEN = T0 - timedelta(days=3)
     ("article", "before", "expected"),
     [
         (incoming(), None, Decision("new", T0, NOW, URL)),
-        (incoming(url=None), None, Decision("new", T0, NOW, None)),
+        (incoming(url=None), None, Decision("new", T0, NOW, "")),
         (incoming(), stored(), Decision("unchanged", T0, FIRST_SEEN, URL)),
         # A changed hash with a later source time takes the source time.
         (
@@ -73,11 +73,18 @@ FIRST_SEEN = T0 - timedelta(days=3)
             stored(),
             Decision("updated", NOW, FIRST_SEEN, URL),
         ),
-        # The first URL an article gains becomes its first URL.
+        # An article first stored without a URL keeps "" when it gains one:
+        # its feed entry id (a tag: URI) must not change.
+        (
+            incoming(content_hash="h2"),
+            stored(first_url=""),
+            Decision("updated", NOW, FIRST_SEEN, ""),
+        ),
+        # A row stored before "" was written (None) had no URL either.
         (
             incoming(content_hash="h2"),
             stored(first_url=None),
-            Decision("updated", NOW, FIRST_SEEN, URL),
+            Decision("updated", NOW, FIRST_SEEN, ""),
         ),
         # Losing the URL keeps the first one too.
         (
@@ -96,6 +103,7 @@ FIRST_SEEN = T0 - timedelta(days=3)
         "updated-tags-only",
         "updated-url-changed",
         "updated-url-gained",
+        "updated-url-gained-legacy-row",
         "updated-url-lost",
     ],
 )
@@ -120,10 +128,11 @@ def test_updated_only_moves_forward(
 
 @pytest.mark.parametrize(
     ("before", "now_url", "expected"),
-    [(None, None, None), (None, "b", "b"), ("a", "b", "a"), ("a", None, "a")],
+    [(None, None, ""), (None, "b", ""), ("", "b", ""), ("a", "b", "a"), ("a", None, "a")],
+    ids=["legacy-none", "legacy-gains", "none-gains", "changed", "lost"],
 )
-def test_first_url_is_kept_once_set(
-    before: str | None, now_url: str | None, expected: str | None
+def test_first_url_is_fixed_at_first_sight(
+    before: str | None, now_url: str | None, expected: str
 ) -> None:
     assert kept_first_url(before, now_url) == expected
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, Select, bindparam, func, select
+from sqlalchemy import Engine, Row, Select, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 
 from feedpub.model import Article, Tag, UpsertOutcome, require_aware
@@ -103,6 +103,27 @@ class ArticlesMixin(StoreBase):
             )
         query = query.limit(limit).offset(offset or None)
         return self._fetch(query)
+
+    def page_versions(self) -> list[tuple[str, str, datetime, tuple[str, ...]]]:
+        """``(id, content_hash, updated, tag keys)`` of every article without
+        a URL (feedpub publishes a page for each), by id: enough to tell
+        which pages changed without reading any content. Two queries."""
+        no_url = or_(t_articles.c.url.is_(None), t_articles.c.url == "")
+        versions = select(t_articles.c.id, t_articles.c.content_hash, t_articles.c.updated).where(
+            no_url
+        )
+        tagged = (
+            select(t_article_tags.c.article_id, t_article_tags.c.tag_key)
+            .join(t_articles, t_articles.c.id == t_article_tags.c.article_id)
+            .where(no_url)
+        )
+        with self._guard("cannot read articles"), self._engine.connect() as conn:
+            rows = conn.execute(versions.order_by(t_articles.c.id)).all()
+            keys: dict[str, list[str]] = {row.id: [] for row in rows}
+            for r in conn.execute(tagged):
+                if r.article_id in keys:  # not one written between the two queries
+                    keys[r.article_id].append(r.tag_key)
+        return [(r.id, r.content_hash, r.updated, tuple(sorted(keys[r.id]))) for r in rows]
 
     def generation(self) -> int:
         """A counter bumped by every write that changes an article (0 for a

@@ -46,9 +46,12 @@ def moved_forward(incoming: datetime, stored: datetime, now: datetime) -> dateti
     return incoming if incoming > stored else now
 
 
-def kept_first_url(stored: str | None, incoming: str | None) -> str | None:
-    """The first URL once set stays; an article without one takes its first."""
-    return stored if stored is not None else incoming
+def kept_first_url(stored: str | None, incoming: str | None) -> str:
+    """The URL an article was first stored with, for good: "" when it had
+    none, so a URL it gains later never becomes its feed entry id (readers
+    would show it twice). A row stored before "" was written (None) was
+    first stored without a URL too: rows stored with one had it copied."""
+    return stored if stored is not None else ""
 
 
 def decide(article: Article, stored: Stored | None, now: datetime) -> Decision:
@@ -56,7 +59,7 @@ def decide(article: Article, stored: Stored | None, now: datetime) -> Decision:
     are the same (the hash covers the URL, so a new URL is a change); else
     updated, keeping ``first_seen`` and the first URL."""
     if stored is None:
-        return Decision("new", article.updated, now, article.url)
+        return Decision("new", article.updated, now, article.url or "")
     keys = frozenset(tag.key for tag in article.tags)
     if stored.content_hash == article.content_hash and stored.tag_keys == keys:
         return Decision("unchanged", stored.updated, stored.first_seen, stored.first_url)

@@ -49,8 +49,9 @@ t_articles = Table(
     Column("source", Text, nullable=False),
     Column("content_hash", String(128), nullable=False),
     Column("first_seen", UtcDateTime, nullable=False),
-    # v2: the URL the article had when it first had one; never changes after,
-    # so ids derived from it survive a later change of URL.
+    # v2: the URL the article had when first stored ("" when it had none;
+    # NULL in rows stored before that); never changes after, so feed entry
+    # ids derived from it survive a URL gained or changed later.
     Column("first_url", Text),
     # Main feed, archive pages and digests all read newest first.
     Index("ix_articles_published_id", "published", "id"),
