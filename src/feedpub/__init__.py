@@ -45,6 +45,8 @@ LAYERS: dict[str, int] = {
     # 2: configuration and the output folder (atomic writes, locks)
     "config": 2,
     "output": 2,
+    # where an article is read (its URL, else its page): feeds and digests share it
+    "links": 2,
     # 3: storage, and delivery (which only hands over finished messages)
     "store": 3,
     "delivery": 3,

@@ -7,12 +7,12 @@ validators accept as canonical); paths on disk stay plain UTF-8 slugs.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from feedpub.links import ARTICLES_DIR as ARTICLES_DIR
+from feedpub.links import public_url as public_url
 from feedpub.text.arabic import strip_xml_illegal
-from feedpub.text.uri import iri_to_uri, percent_encode
 
 ATOM_TYPE = "application/atom+xml"
 RSS_TYPE = "application/rss+xml"
@@ -40,17 +40,6 @@ ARCHIVE_DIR = "feed-archive"
 # Characters XML 1.0 forbids (lxml refuses them, readers choke on them) are
 # removed by the one helper ingest uses too.
 clean = strip_xml_illegal
-
-
-@functools.cache
-def _base_uri(iri: str) -> str:
-    return iri_to_uri(iri)
-
-
-def public_url(base: str, path: str) -> str:
-    """The public URL of ``path`` (relative to feeds.output) under ``base``
-    (feeds.url, which may be an IRI: an Arabic folder, an international host)."""
-    return f"{_base_uri(base)}/{percent_encode(path, '/')}"
 
 
 def feed_paths(directory: str, formats: Iterable[str]) -> dict[str, str]:
