@@ -191,6 +191,17 @@ class FakeStore:
                 counts[t] = counts.get(t, 0) + 1
         return sorted(counts.items())
 
+    def page_versions(self) -> list[tuple[str, str, datetime, tuple[str, ...]]]:
+        return [
+            (a.id, a.content_hash, a.updated, tuple(sorted(t.key for t in a.tags)))
+            for a in sorted(self.stored, key=lambda a: a.id)
+            if not a.url
+        ]
+
+    def articles_by_ids(self, ids: Sequence[str]) -> list[Article]:
+        by_id = {a.id: a for a in self.stored}
+        return [by_id[i] for i in ids if i in by_id]
+
     def articles_between(
         self,
         after: datetime | None,

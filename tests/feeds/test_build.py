@@ -33,6 +33,7 @@ from feedpub.feeds.incremental import RenderedTree
 from feedpub.feeds.select import FeedPlan, FeedSpec
 from feedpub.feeds.site import SiteValues
 from feedpub.feeds.urls import feed_paths, public_url
+from feedpub.links import page_url
 from feedpub.model import Article, Tag
 from feedpub.text.uri import iri_to_uri
 
@@ -100,8 +101,10 @@ def test_every_feed_parses_cleanly_with_expected_entries(
         dates = [datetime(*e.published_parsed[:6]).isoformat() for e in parsed.entries]
         names = [[t.label or t.term for t in e.get("tags", [])] for e in parsed.entries]
     assert len(ids) == len(_expected_ids(tag)) == len(set(ids))
-    # each entry links to its own article, and one without a url links nowhere
-    assert links == [iri_to_uri(a.url) if a.url else None for a in _expected_articles(tag)]
+    # each entry links to its own article, one without a url to feedpub's page for it
+    assert links == [
+        iri_to_uri(a.url) if a.url else page_url(FEEDS_URL, a.id) for a in _expected_articles(tag)
+    ]
     assert dates == sorted(dates, reverse=True), "newest first"
     if tag is not None:
         assert all(tag.name in entry_tags for entry_tags in names)
@@ -171,33 +174,42 @@ def test_summary_only_when_full_content_is_off(tmp_path: Path) -> None:
     assert "نص الخبر" not in (tree.files["feed.json"] or b"").decode()
 
 
-def test_an_article_without_url_links_nowhere_rather_than_to_the_home_page(
+def test_an_article_without_url_links_to_its_own_page_not_the_home_page(
     tmp_path: Path,
 ) -> None:
     """Every url-less entry linking to the home page reads as the same story
-    told several times, and the home page is not the article."""
+    told several times; each links to the page feedpub publishes for it, and
+    its id stays the tag: URI (not the page's URL: pages are ours, ids are
+    the article's)."""
     for full_content in (True, False):
         cfg = feeds_config(tmp_path / str(full_content), full_content=full_content)
         no_url = [article(n, url=None, content_hash=f"n{n}") for n in (1, 2)]
         tree = render(plan_for(no_url), cfg)
+        pages = [page_url(FEEDS_URL, "a2"), page_url(FEEDS_URL, "a1")]
         atom = feedparser.parse(tree.files["atom.xml"])
         rss = feedparser.parse(tree.files["rss.xml"])
         assert atom.bozo == 0 and rss.bozo == 0
-        for entry in _xml(tree.files["atom.xml"]).iter(f"{A}entry"):
-            assert entry.findall(f"{A}link") == [link for link in entry.findall(f"{A}link")
-                if link.get("rel") == "enclosure"]  # fmt: skip
-            assert (entry.findtext(f"{A}content") or "").startswith('<div dir="rtl"')
+        alternates = [
+            [
+                link.get("href")
+                for link in entry.findall(f"{A}link")
+                if link.get("rel") == "alternate"
+            ]
+            for entry in _xml(tree.files["atom.xml"]).iter(f"{A}entry")
+        ]
+        assert alternates == [[url] for url in pages]
         items = _xml(tree.files["rss.xml"]).findall("channel/item")
-        assert len(items) == 2
+        assert [item.findtext("link") for item in items] == pages
         for item in items:
-            assert item.find("link") is None
             assert (item.find(f"{CONTENT}encoded") is not None) == full_content
+            assert item.find("guid") is not None and item.find("guid").get("isPermaLink") == "false"
         json_items = json.loads(tree.files["feed.json"] or b"")["items"]
-        assert [item.get("url") for item in json_items] == [None, None]
+        assert [item.get("url") for item in json_items] == pages
         assert [e.id for e in atom.entries] == [
             "tag:news.example.org,2026:article/a2",
             "tag:news.example.org,2026:article/a1",
         ]
+        assert all(url != SITE_URL + "/" for url in pages)
 
 
 def test_relative_links_in_content_point_at_the_site_not_the_feed(cfg: FeedsConfig) -> None:

@@ -23,6 +23,7 @@ from feedfactory import (
 from feedpub.feeds import jsonfeed
 from feedpub.feeds.entry import Category, Enclosure, FeedHead, FeedItem
 from feedpub.feeds.urls import public_url
+from feedpub.links import page_url
 
 WHEN = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -138,8 +139,10 @@ def test_every_json_feed_has_the_required_and_promised_fields(
         for item in items:
             for key in ("id", "title", "content_html", "summary"):
                 assert item[key], key
-            # an article with no page has no url (not the home page's)
-            assert item.get("url", "").startswith("https://") == item["id"].startswith("https://")
+            # its own page, or feedpub's page for it (never the home page)
+            assert item["url"].startswith("https://") and item["url"] != SITE_URL + "/"
+            if not item["id"].startswith("https://"):
+                assert item["url"].startswith(FEEDS_URL + "/articles/")
             if path.startswith("tag/"):
                 assert item["tags"]
             for key in ("date_published", "date_modified"):
@@ -152,11 +155,12 @@ def test_every_json_feed_has_the_required_and_promised_fields(
 
 def test_json_ids_and_urls_match_the_atom_entries(tmp_path: Path) -> None:
     cfg = feeds_config(tmp_path / "public")
-    tree = render(plan_for([hostile(1, PUTIN)]), cfg)
+    hostile_article = hostile(1, PUTIN)
+    tree = render(plan_for([hostile_article]), cfg)
     item = json.loads(tree.files["feed.json"] or b"")["items"][0]
     assert item["id"].startswith("tag:news.example.org,2026:article/")
     assert item["id"].encode() in (tree.files["atom.xml"] or b"")
-    assert "url" not in item  # no page of its own: not the home page either
+    assert item["url"] == page_url(FEEDS_URL, hostile_article.id)  # feedpub's page
     assert item["title"] == "<b>عنوان</b> & ]]> C++ / .NET"  # plain text, control char gone
     assert "<script>" in item["content_html"]  # sanitising is ingest's job; we only carry it
     assert item["tags"] == ["بوتين"]

@@ -96,6 +96,20 @@ def _record_rejects(store: SqlStore, source: str, rejects: list[Reject]) -> None
 # --- feeds ---------------------------------------------------------------------
 
 
+def feed_site(cfg: Config) -> FeedSite:
+    """The site values the feeds print; article pages show dates as the
+    digests do (the site's zone, email.locale and email.digits)."""
+    return FeedSite(
+        cfg.site.title,
+        cfg.site.url,
+        cfg.site.language,
+        cfg.site.description,
+        timezone=cfg.site.timezone,
+        locale=cfg.email.locale,
+        digits=cfg.email.digits,
+    )
+
+
 def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
     """Write every feed under ``feeds.output``, rendering only feeds whose
     inputs changed and writing only files whose bytes changed, then tell the
@@ -104,7 +118,7 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
     output = cfg.feeds.output
     with publish.build_lock(output):
         manifest = publish.read_manifest(output)
-        site = FeedSite(cfg.site.title, cfg.site.url, cfg.site.language, cfg.site.description)
+        site = feed_site(cfg)
         tree = feed_build.build(
             store,
             cfg.feeds,

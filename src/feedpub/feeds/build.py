@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 from feedpub.config import FeedsConfig
-from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, rss, select
+from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, pages, rss, select
 from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, ItemCache
 from feedpub.feeds.incremental import RenderedTree, TreeCollector, digest
 from feedpub.feeds.select import ArchivePage, FeedPlan, FeedReader, FeedSpec
@@ -52,7 +52,14 @@ def build(
     stamp = ""
     if generation is not None:
         stamp = digest(
-            [renderer.key, repr(feeds), repr(site), index.template_text(), str(generation)]
+            [
+                renderer.key,
+                repr(feeds),
+                repr(site),
+                index.template_text(),
+                pages.template_text(),
+                str(generation),
+            ]
         )
         if stamp == previous_stamp and previous:
             return RenderedTree(
@@ -60,6 +67,7 @@ def build(
             )
     plan = select.feed_plan(reader, feeds, site.title)
     tree = renderer.feeds(plan, previous or {})
+    tree = tree.merged(_article_pages(reader, renderer.site, plan, tree, previous or {}))
     if plan.archive_pages:
         tree = tree.merged(
             renderer.archive(
@@ -69,6 +77,21 @@ def build(
             )
         )
     return dataclasses.replace(tree, stamp=stamp)
+
+
+def _article_pages(
+    reader: FeedReader,
+    site: SiteValues,
+    plan: FeedPlan,
+    feeds: RenderedTree,
+    previous: Mapping[str, str],
+) -> RenderedTree:
+    """The page of every article without a URL (feeds/pages.py), its tags
+    linking to the tag feeds in ``feeds``."""
+    tags = [spec.tag for spec in plan.tags if spec.tag is not None]
+    return pages.render_pages(
+        site, reader.page_versions(), tags, feeds.files, reader.articles_by_ids, previous
+    )
 
 
 def render_feeds(

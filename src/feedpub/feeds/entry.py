@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from lxml import etree
 from lxml import html as lxml_html
 
+from feedpub import links
 from feedpub.feeds.site import SiteValues
 from feedpub.feeds.urls import clean
 from feedpub.model import Article, Tag
@@ -78,10 +79,10 @@ class Enclosure:
 class FeedItem:
     """One article as every format prints it."""
 
-    id: str  # the article's URL, else a tag: URI
+    id: str  # the article's first URL, else a tag: URI; never changes (entry_id)
     permalink: bool  # the id is the article's URL (RSS guid isPermaLink)
     title: str  # plain text
-    link: str | None  # the article's page; None when it has none
+    link: str  # the article's own URL, else the page feedpub publishes for it
     summary: str  # plain text
     summary_html: str  # the summary escaped and direction-wrapped
     content_html: str | None  # direction-wrapped, links absolute; None: summaries only
@@ -137,16 +138,13 @@ def title_is_markup(text: str) -> bool:
 
 def make_item(article: Article, site: SiteValues) -> FeedItem:
     """``article`` as a FeedItem; call once per article per build (ItemCache)."""
-    # No url, no link: pointing every such entry at the home page would make
-    # them look like one story told many times, and the home page is not the
-    # article (RSS item link and JSON Feed url are optional; Atom gets content).
-    link = _absolute(site, article.url) if article.url else None
-    # The URL is the natural id; without one, a tag: URI (RFC 4151) that no
-    # machine or date can change.
-    item_id = (
-        link or f"tag:{site.host},{TAG_URI_DATE}:article/{percent_encode(clean(article.id), '')}"
+    # Its own URL, else the page feedpub publishes for it (feeds/pages.py).
+    link = _absolute(site, links.article_url(site.feeds.url, article))
+    item_id = entry_id(article, site)
+    # A scraped page's relative links point into the site, not into our page.
+    content = _resolve_links(
+        clean(article.content), link if links.has_own_url(article) else site.home
     )
-    content = _resolve_links(clean(article.content), link or site.home)
     summary = " ".join(clean(article.summary).split()) or _text_of(content)[:300]
     title = " ".join(clean(article.title).split()) or summary[:80] or article.id
     summary = summary or title
@@ -154,7 +152,7 @@ def make_item(article: Article, site: SiteValues) -> FeedItem:
     tags = [t for t in dict.fromkeys(article.tags) if t.slug.strip()]
     return FeedItem(
         id=item_id,
-        permalink=bool(article.url),
+        permalink=item_id == link,
         title=title,
         link=link,
         summary=summary,
@@ -168,6 +166,19 @@ def make_item(article: Article, site: SiteValues) -> FeedItem:
         image=image,
         enclosure=Enclosure(image, _image_type(image)) if image else None,
     )
+
+
+def entry_id(article: Article, site: SiteValues) -> str:
+    """The entry's id, which never changes (RFC 4287: readers compare ids
+    character by character; a new id shows the article twice). The URL the
+    article was first stored with, else (first stored without one, even if
+    it has one now) a tag: URI (RFC 4151) that no machine or date can change.
+    ``first_url`` is "" for an article first stored without a URL, None when
+    the article did not come from a store (then its URL stands for it)."""
+    first = article.first_url if article.first_url is not None else article.url
+    if first and first.strip():
+        return _absolute(site, first)
+    return f"tag:{site.host},{TAG_URI_DATE}:article/{percent_encode(clean(article.id), '')}"
 
 
 class ItemCache:

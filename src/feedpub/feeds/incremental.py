@@ -20,7 +20,8 @@ from feedpub.model import Article
 
 # Bump when the output of any writer changes: every fingerprint changes with it.
 # 3: titles holding "<" printed as escaped HTML; categories capped per entry.
-RENDER_VERSION = "3"
+# 4: url-less articles link to their page (feeds/pages.py); ids from first_url.
+RENDER_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def _article_key(article: Article) -> str:
         article.updated.isoformat(),
         article.title,
         article.url or "",
+        "" if article.first_url is None else "=" + article.first_url,  # the entry id's source
         article.image or "",
         article.author or "",
         tags,

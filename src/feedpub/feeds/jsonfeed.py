@@ -29,7 +29,7 @@ def item_dict(item: FeedItem, feed_tag: Category | None = None) -> dict[str, obj
         "date_published": item.published.isoformat(),
         "date_modified": item.updated.isoformat(),
     }
-    if item.link:  # optional: an article with no page has none (not the home page)
+    if item.link:  # its own URL, else its page under feeds.url (never the home page)
         out["url"] = item.link
     if item.summary:
         out["summary"] = item.summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from feedpub.config import FeedsConfig
@@ -62,6 +63,12 @@ class FeedReader(Protocol):
 
     def tags(self) -> list[tuple[Tag, int]]: ...
 
+    def page_versions(self) -> list[tuple[str, str, datetime, tuple[str, ...]]]:
+        """(id, content_hash, updated, tag keys) of every article without a URL."""
+        ...
+
+    def articles_by_ids(self, ids: Sequence[str]) -> list[Article]: ...
+
 
 def feed_plan(reader: FeedReader, feeds: FeedsConfig, site_title: str) -> FeedPlan:
     """The main feed (titled ``site_title``), one feed per tag with at least
@@ -100,10 +107,12 @@ def _one_per_url(articles: Sequence[Article]) -> tuple[Article, ...]:
     seen: set[str] = set()
     kept = []
     for article in articles:
-        if article.url is not None:
-            if article.url in seen:
+        # The URL the entry id comes from (entry.entry_id): the first one.
+        url = article.first_url if article.first_url is not None else article.url
+        if url:
+            if url in seen:
                 continue
-            seen.add(article.url)
+            seen.add(url)
         kept.append(article)
     return tuple(kept)
 

@@ -11,6 +11,7 @@ import html
 import re
 import urllib.parse
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 from feedpub.config import FeedsConfig
 from feedpub.feeds.urls import FORMATS, clean, feed_paths, public_url
@@ -27,6 +28,11 @@ class FeedSite:
     url: str
     language: str
     description: str = ""
+    # How article pages (feeds/pages.py) print dates: the site's zone, and
+    # the locale and digits the digests use (email.locale, email.digits).
+    timezone: tzinfo = UTC
+    locale: str = "ar_SY"
+    digits: str = "arab"
 
 
 @dataclass(frozen=True)

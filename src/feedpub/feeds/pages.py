@@ -1,0 +1,142 @@
+"""The page feedpub publishes for each article without a URL of its own
+(scraped pages carry none), so feed entries and digest items link to the
+article rather than to nothing or to the home page.
+
+One page per such article in the store, not only per article in a feed:
+digests (and their web archive) link to articles that left the feeds long
+ago. The page lives at ``links.page_path(article.id)``, is rendered from
+``templates/feeds/article.html.j2`` and is fingerprinted like a feed: from
+the article's (id, content hash, updated) and the feeds its tags link to,
+read in two light queries (``page_versions``), so an incremental build loads
+and renders only the articles whose page changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+
+from markupsafe import Markup
+
+from feedpub import links, templating
+from feedpub.feeds.incremental import RenderedTree, TreeCollector, digest
+from feedpub.feeds.site import SiteValues
+from feedpub.feeds.urls import FORMATS, clean, feed_paths
+from feedpub.model import Article, Tag
+from feedpub.text import rtl
+
+TEMPLATE = "feeds/article.html.j2"
+# Bump when the page's markup changes in code (template edits are hashed).
+PAGE_VERSION = "1"
+_DATE = "EEEE، d MMMM y، h:mm a"
+# Articles loaded per query while rendering: bounds memory on a first build.
+LOAD_CHUNK = 500
+
+# (id, content_hash, updated, tag keys): what the store's page_versions gives.
+PageVersion = tuple[str, str, datetime, tuple[str, ...]]
+
+
+def template_text() -> str:
+    """The template's source: part of every page's fingerprint."""
+    return (templating.templates_dir() / TEMPLATE).read_text(encoding="utf-8")
+
+
+def tag_feed_links(
+    site: SiteValues, tags: Iterable[Tag], built: Mapping[str, object]
+) -> dict[str, str]:
+    """Tag key -> URL of that tag's feed in the first configured format, for
+    the tags whose feed file is in this build's tree (``built``): a page
+    never links a feed that was skipped or not written."""
+    if not site.formats:
+        return {}
+    fmt = site.formats[0]
+    found = {}
+    for tag in tags:
+        path = feed_paths(f"tag/{tag.slug}", [fmt])[fmt]
+        if path in built:
+            found[tag.key] = site.url(path)
+    return found
+
+
+def site_key(site: SiteValues) -> str:
+    """Every site value a page prints, and the template."""
+    s = site.site
+    parts = [PAGE_VERSION, s.title, s.url, s.language, str(s.timezone), s.locale, s.digits]
+    return digest([*parts, site.feeds.url, *site.formats, template_text()])
+
+
+def fingerprint(key: str, version: PageVersion, tag_links: Mapping[str, str]) -> str:
+    article_id, content_hash, updated, tag_keys = version
+    linked = [f"{k}={tag_links.get(k, '')}" for k in tag_keys]
+    return digest([key, article_id, content_hash, updated.isoformat(), *linked])
+
+
+def render(site: SiteValues, article: Article, tag_links: Mapping[str, str]) -> bytes:
+    """The article's page: valid HTML5, right to left for an Arabic site."""
+    title = " ".join(clean(article.title).split()) or article.id
+    content = clean(article.content).strip()
+    if not content and article.summary.strip():
+        content = str(Markup("<p>{}</p>").format(clean(article.summary)))
+    published = article.published.astimezone(site.site.timezone)
+    fmt = FORMATS[site.formats[0]] if site.formats else None
+    text = templating.render(
+        TEMPLATE,
+        lang=site.language,
+        dir=site.direction,
+        site_title=site.title,
+        home=site.home,
+        url=links.page_url(site.feeds.url, article.id),
+        title=title,
+        published_iso=published.isoformat(),
+        published=rtl.arabic_datetime(published, _DATE, site.site.locale, site.site.digits),
+        author=" ".join(clean(article.author or "").split()),
+        # Sanitised at ingest (text.sanitize): safe to print as HTML.
+        content=Markup(content),
+        tags=[
+            {
+                "name": clean(tag.name),
+                "url": tag_links.get(tag.key, ""),
+                "type": fmt.media_type if fmt else "",
+            }
+            for tag in article.tags
+        ],
+    )
+    return text.encode("utf-8")
+
+
+def render_pages(
+    site: SiteValues,
+    versions: Sequence[PageVersion],
+    tags: Iterable[Tag],
+    built: Mapping[str, object],
+    load: Callable[[Sequence[str]], list[Article]],
+    previous: Mapping[str, str],
+) -> RenderedTree:
+    """A page for every version (every article without a URL), rendering
+    only those whose fingerprint differs from ``previous``; ``load(ids)``
+    reads the articles to render (``articles_by_ids``), in chunks."""
+    key = site_key(site)
+    tag_links = tag_feed_links(site, tags, built)
+    out = TreeCollector(previous)
+    stale: list[tuple[str, str]] = []
+    for version in versions:
+        path = links.page_path(version[0])
+        print_ = fingerprint(key, version, tag_links)
+        if previous.get(path) == print_:
+            out.add([path], print_, dict)  # kept: never rendered
+        else:
+            stale.append((version[0], print_))
+    for start in range(0, len(stale), LOAD_CHUNK):
+        chunk = stale[start : start + LOAD_CHUNK]
+        loaded = {a.id: a for a in load([article_id for article_id, _ in chunk])}
+        for article_id, print_ in chunk:
+            article = loaded.get(article_id)
+            if article is None or links.has_own_url(article):
+                continue  # deleted or given a URL since page_versions: no page
+            path = links.page_path(article_id)
+
+            def page(a: Article = article, p: str = path) -> dict[str, bytes]:
+                return {p: render(site, a, tag_links)}
+
+            out.add([path], print_, page)
+    return out.tree()
