@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from feedpub import links
 from feedpub.config import EmailConfig
 from feedpub.digests import inline
 from feedpub.digests.archive import archive_path
@@ -150,6 +151,13 @@ def _absolute(url: str | None, base: str) -> str | None:
     return joined if urlsplit(joined).scheme in ("http", "https") else None
 
 
+def _item_url(article: Article, site: Site) -> str:
+    """Its own URL; without one the page the feed build publishes for it
+    (links.page_url under feeds.url); the home page only for a URL that is
+    not http(s) (a scraped "javascript:"), which has no page either."""
+    return _absolute(links.article_url(site.public_url, article), site.url) or site.url
+
+
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
@@ -164,7 +172,7 @@ def _view(article: Article, site: Site, email: EmailConfig) -> _ArticleView:
     published = article.published.astimezone(site.timezone)
     return _ArticleView(
         title=title,
-        url=_absolute(article.url, site.url) or site.url,
+        url=_item_url(article, site),
         image=_absolute(article.image, site.url),
         date=rtl.arabic_datetime(published, _ARTICLE_DATE, email.locale, email.digits),
         summary=summary,
