@@ -285,6 +285,7 @@ PAGES = {
     "index.html": "text/html",
     "archive/daily/index.html": "text/html",
     "archive/daily/2*.html": "text/html",
+    "articles/*.html": "text/html",
 }
 
 

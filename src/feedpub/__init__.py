@@ -3,7 +3,7 @@
 The pipeline, each stage a folder, data flowing one way::
 
     sources (scraped pages, records) -> ingest/ -> store/ (SQL, migrations)
-    store -> feeds/ (select, entry model, one writer per format) -> output -> public/
+    store -> feeds/ (select, entry model, one writer per format, article pages) -> output -> public/
     store -> digests/ (plan, render, inline) -> delivery/ (outbox | SMTP) -> recipients
     app.py wires the stages; cli.py, service.py (APScheduler) and web/ go through it
 
@@ -12,8 +12,9 @@ The rules, enforced by ``tests/test_layers.py`` (which walks every import):
 - Layers. A module imports feedpub code of a *lower* layer (``LAYERS``
   below) or of its own package, never a higher layer and never a sibling
   unit of the same layer: so ``feeds`` and ``digests`` never import each
-  other, and no stage imports ``app``. A new top-level module or package must
-  be added to ``LAYERS``.
+  other, and no stage imports ``app``; what both need sits lower (``links``:
+  where an article is read, its URL or its page). A new top-level module or
+  package must be added to ``LAYERS``.
 - Entry points. ``cli``, ``service`` and ``web`` reach the stages through
   ``app`` only (they may also read ``config``, ``model``, ``cron``, ``text``).
 - One module per third-party library with a swappable role (``WRAPPED`` in

@@ -1,6 +1,6 @@
 """Every file under ``feeds.output`` but the digests' ``archive/``: Atom, RSS
 and JSON Feed documents (the main feed and one per tag), RFC 5005 archive
-pages, feeds.opml and index.html. Nothing here reads the clock or the whole
+pages, feeds.opml, index.html and the page of each article without a URL. Nothing here reads the clock or the whole
 ``Config``: a build is given ``FeedsConfig``, a ``FeedSite`` and a reader.
 
 The folder, in the order data flows::
@@ -15,6 +15,7 @@ The folder, in the order data flows::
     opml.py         feeds.opml (OPML 2.0)
     index.py        index.html (templates/feeds/index.html.j2)
     archive.py      RFC 5005 archive pages: paths, heads, fingerprints
+    pages.py        articles/<id>.html for url-less articles (templates/feeds/article.html.j2)
     incremental.py  fingerprints, the keep-or-render collector, RENDER_VERSION
     build.py        build(): what app calls; render_feeds / render_archive from a plan
     websub.py       the hub ping after a build
