@@ -589,3 +589,22 @@ def test_first_url_is_stored_once_and_kept(
     stored = store.get_article("a")
     assert stored is not None
     assert (stored.url, stored.first_url) == (urls[-1], first_url)
+
+
+# --- article pages -------------------------------------------------------------
+
+
+def test_page_versions_list_the_articles_without_a_url_with_their_tags(store: SqlStore) -> None:
+    urls = {"a": None, "b": "", "c": "  ", "d": "https://a.sy/d"}
+    for n, (article_id, url) in enumerate(urls.items()):
+        tags = (ECONOMY, SPORT) if article_id == "a" else ()
+        store.upsert_article(article(article_id, url=url, tags=tags, content_hash=f"h{n}"), NOW)
+
+    versions = store.page_versions()
+
+    assert [v[0] for v in versions] == ["a", "b", "c"]
+    assert versions[0][1] == "h0" and versions[0][3] == tuple(sorted([ECONOMY.key, SPORT.key]))
+    assert all(v[2].utcoffset() is not None for v in versions)
+    # Given a URL, an article leaves the list (its page is removed by the next build).
+    store.upsert_article(article("a", url="https://a.sy/a", content_hash="h9"), NOW)
+    assert [v[0] for v in store.page_versions()] == ["b", "c"]

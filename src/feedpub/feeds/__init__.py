@@ -1,7 +1,8 @@
 """Every file under ``feeds.output`` but the digests' ``archive/``: Atom, RSS
 and JSON Feed documents (the main feed and one per tag), RFC 5005 archive
-pages, feeds.opml, index.html and the page of each article without a URL. Nothing here reads the clock or the whole
-``Config``: a build is given ``FeedsConfig``, a ``FeedSite`` and a reader.
+pages, feeds.opml, index.html and the page of each article without a URL.
+Nothing here reads the clock or the whole ``Config``: a build is given
+``FeedsConfig``, a ``FeedSite`` and a reader.
 
 The folder, in the order data flows::
 

@@ -98,7 +98,7 @@ def render_feeds(
     plan: FeedPlan, feeds: FeedsConfig, site: FeedSite, previous: Mapping[str, str] | None = None
 ) -> RenderedTree:
     """Every feed of ``plan`` in every configured format, plus feeds.opml and
-    index.html."""
+    index.html. Not the article pages: they cover the whole store (``build``)."""
     return _Renderer(SiteValues.of(site, feeds)).feeds(plan, previous or {})
 
 

@@ -108,7 +108,8 @@ class ArticlesMixin(StoreBase):
         """``(id, content_hash, updated, tag keys)`` of every article without
         a URL (feedpub publishes a page for each), by id: enough to tell
         which pages changed without reading any content. Two queries."""
-        no_url = or_(t_articles.c.url.is_(None), t_articles.c.url == "")
+        # As links.has_own_url: a blank URL is none.
+        no_url = or_(t_articles.c.url.is_(None), func.trim(t_articles.c.url) == "")
         versions = select(t_articles.c.id, t_articles.c.content_hash, t_articles.c.updated).where(
             no_url
         )
