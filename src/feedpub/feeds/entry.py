@@ -80,7 +80,7 @@ class FeedItem:
     """One article as every format prints it."""
 
     id: str  # the article's first URL, else a tag: URI; never changes (entry_id)
-    permalink: bool  # the id is the article's URL (RSS guid isPermaLink)
+    permalink: bool  # the id is the link, the URL it has now (RSS guid isPermaLink)
     title: str  # plain text
     link: str  # the article's own URL, else the page feedpub publishes for it
     summary: str  # plain text
