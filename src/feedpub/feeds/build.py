@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from feedpub.config import FeedsConfig
 from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, rss, select
-from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, ItemCache
+from feedpub.feeds.entries import EntryBytes, EntryCache
+from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, ItemCache
 from feedpub.feeds.incremental import RenderedTree, TreeCollector, digest
 from feedpub.feeds.select import ArchivePage, FeedPlan, FeedReader, FeedSpec
 from feedpub.feeds.site import FeedSite, SiteValues
@@ -28,7 +29,7 @@ from feedpub.feeds.urls import (
 from feedpub.model import Article
 from feedpub.text.uri import percent_encode
 
-Writer = Callable[[FeedHead, Sequence[FeedItem]], bytes]
+Document = Callable[[FeedHead, Sequence[bytes]], bytes]
 
 
 def build(
@@ -39,6 +40,7 @@ def build(
     *,
     generation: int | None = None,
     previous_stamp: str = "",
+    cache: EntryCache | None = None,
 ) -> RenderedTree:
     """Every feed, feeds.opml, index.html and (with ``feeds.archive``) every
     archive page. ``previous`` (path -> fingerprint, from the last build's
@@ -47,8 +49,11 @@ def build(
     With ``generation`` (the store's change counter) the tree carries a
     stamp; when it equals ``previous_stamp`` (pass it only when every file of
     the last build is still there) nothing is selected or rendered: the
-    store and the config are as they were, so every file is kept."""
-    renderer = _Renderer(SiteValues.of(site, feeds))
+    store and the config are as they were, so every file is kept.
+
+    ``cache`` (the store) keeps entry bytes between builds: an unchanged
+    article's entry is printed once, not on every build."""
+    renderer = _Renderer(SiteValues.of(site, feeds), cache)
     stamp = ""
     if generation is not None:
         stamp = digest(
@@ -99,22 +104,42 @@ def render_archive_page(
 
 
 class _Renderer:
-    def __init__(self, site: SiteValues) -> None:
+    def __init__(self, site: SiteValues, cache: EntryCache | None = None) -> None:
         self.site = site
         self.items = ItemCache(site)
         self.keys = incremental.ArticleKeys()
         self.key = incremental.site_key(site, engine=atom.FEEDGEN_VERSION)
-        self.writers: dict[str, Writer] = {
-            "atom": atom.AtomWriter().write,
-            "rss": rss.RssWriter().write,
-            "json": jsonfeed.write,
+        self.entries = EntryBytes(self.key, cache)
+        self.documents: dict[str, Document] = {
+            "atom": atom.AtomWriter().document,
+            "rss": rss.RssWriter().document,
+            "json": jsonfeed.document,
         }
 
     def render(
-        self, head: FeedHead, articles: Sequence[Article], paths: Mapping[str, str]
+        self, jobs: Sequence[tuple[FeedHead, Sequence[Article], Mapping[str, str]]]
     ) -> dict[str, bytes]:
-        items = [self.items.get(a) for a in articles]
-        return {path: self.writers[fmt](head, items) for fmt, path in paths.items()}
+        """Each (head, articles, format -> path) as documents: every entry
+        they need is found or printed once (``EntryBytes.fill``), then each
+        document is its head with the entries' bytes spliced in."""
+        planned = []
+        for head, articles, paths in jobs:
+            items = [(a, self.items.get(a)) for a in articles]
+            documents = []
+            for fmt, path in paths.items():
+                slots = []
+                for article, item in items:
+                    slot = self.entries.slot(fmt, article.id, item, head)
+                    self.entries.need(fmt, slot, self.keys.key(article), item, head)
+                    slots.append(slot)
+                documents.append((path, fmt, slots))
+            planned.append((head, documents))
+        self.entries.fill()
+        return {
+            path: self.documents[fmt](head, self.entries.get(slots))
+            for head, documents in planned
+            for path, fmt, slots in documents
+        }
 
     def feeds(self, plan: FeedPlan, previous: Mapping[str, str]) -> RenderedTree:
         out = TreeCollector(previous)
@@ -131,6 +156,7 @@ class _Renderer:
                 specs.append(spec)
 
         heads = []
+        jobs = []
         for spec in specs:
             pages = plan.archive_pages if spec is plan.main else 0
             head = self.head(spec, pages)
@@ -139,13 +165,9 @@ class _Renderer:
                 [self.key, incremental.head_key(head)] + [self.keys.key(a) for a in spec.articles]
             )
             paths = feed_paths(spec.path, self.site.formats)
-
-            def render(
-                head: FeedHead = head, spec: FeedSpec = spec, paths: Mapping[str, str] = paths
-            ) -> dict[str, bytes]:
-                return self.render(head, spec.articles, paths)
-
-            out.add(paths.values(), fingerprint, render)
+            if not out.keep(paths.values(), fingerprint):
+                jobs.append((head, spec.articles, paths))
+        out.put(self.render(jobs))
 
         # The list of feeds: OPML and index.html change only when it does.
         listing_key = [self.key, *self.site.formats] + [
@@ -185,18 +207,23 @@ class _Renderer:
     def archive(
         self, total: int, load: Callable[[int], ArchivePage], previous: Mapping[str, str]
     ) -> RenderedTree:
+        """Every archive page. A page's articles are fixed by its position,
+        but an archived article can still be edited, re-tagged or moved, so
+        each page is loaded (one page in memory at a time) and fingerprinted
+        by its articles' keys, not by its position alone."""
         out = TreeCollector(previous)
-        size = self.site.feeds.archive_page_size
         for n in range(1, total + 1):
-            fingerprint = digest([self.key, *archive.fingerprint_parts(size, n, total)])
-
-            def render(n: int = n) -> dict[str, bytes]:
-                return self.archive_page(load(n), total)
-
-            out.add(archive.archive_paths(n, self.site.formats).values(), fingerprint, render)
+            page = load(n)
+            fingerprint = digest(
+                [self.key, *archive.fingerprint_parts(self.site.feeds.archive_page_size, n, total)]
+                + [self.keys.key(a) for a in page.articles]
+            )
+            paths = archive.archive_paths(n, self.site.formats)
+            if not out.keep(paths.values(), fingerprint):
+                out.put(self.archive_page(page, total))
         return out.tree()
 
     def archive_page(self, page: ArchivePage, total: int) -> dict[str, bytes]:
         head = archive.page_head(self.site, page.index, total, page.articles)
         paths = archive.archive_paths(page.index, self.site.formats)
-        return self.render(head, page.articles, paths)
+        return self.render([(head, page.articles, paths)])

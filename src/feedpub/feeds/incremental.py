@@ -132,15 +132,25 @@ class TreeCollector:
         self.files: dict[str, bytes | None] = {}
         self.prints: dict[str, str] = {}
 
+    def keep(self, paths: Iterable[str], fingerprint: str) -> bool:
+        """Record ``fingerprint`` for the group ``paths``; True when every one
+        of them had it last time (kept as it is), False when the caller must
+        ``put`` the group's rendered files."""
+        group = list(paths)
+        self.prints.update(dict.fromkeys(group, fingerprint))
+        if all(self.previous.get(path) == fingerprint for path in group):
+            self.files.update(dict.fromkeys(group))
+            return True
+        return False
+
+    def put(self, files: Mapping[str, bytes]) -> None:
+        self.files.update(files)
+
     def add(
         self, paths: Iterable[str], fingerprint: str, render: Callable[[], Mapping[str, bytes]]
     ) -> None:
-        group = list(paths)
-        if all(self.previous.get(path) == fingerprint for path in group):
-            self.files.update(dict.fromkeys(group))
-        else:
-            self.files.update(render())
-        self.prints.update(dict.fromkeys(group, fingerprint))
+        if not self.keep(paths, fingerprint):
+            self.put(render())
 
     def tree(self, notes: Sequence[str] = ()) -> RenderedTree:
         return RenderedTree(files=self.files, fingerprints=self.prints, notes=tuple(notes))

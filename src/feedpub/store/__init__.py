@@ -48,6 +48,7 @@ from feedpub.store.articles import BATCH_SIZE, ArticlesMixin
 from feedpub.store.deliveries import DeliveriesMixin, Recipient
 from feedpub.store.editions import EditionsMixin
 from feedpub.store.engine import StoreError, UtcDateTime, mask_password, open_engine
+from feedpub.store.entries import EntriesMixin
 from feedpub.store.locks import LockHolder, StoreLock, lock_for
 from feedpub.store.migrations import ensure_schema
 from feedpub.store.rejects import RejectsMixin
@@ -61,6 +62,7 @@ __all__ = [
     "ArticleStore",
     "DeliveryStore",
     "EditionStore",
+    "EntryStore",
     "LockHolder",
     "Recipient",
     "RejectStore",
@@ -181,8 +183,23 @@ class RunStore(Protocol):
     def runs(self, job: str | None = None, limit: int | None = None) -> list[JobRun]: ...
 
 
+class EntryStore(Protocol):
+    """Printed feed entries kept between builds, by slot (a cache: see
+    ``entries``; the feeds' ``EntryCache``)."""
+
+    def cached_entries(self, slots: Sequence[str]) -> dict[str, tuple[str, bytes]]: ...
+    def keep_entries(self, entries: Sequence[tuple[str, str, bytes]]) -> None: ...
+
+
 class Store(
-    ArticleStore, RejectStore, EditionStore, SubscriberStore, DeliveryStore, RunStore, Protocol
+    ArticleStore,
+    RejectStore,
+    EditionStore,
+    SubscriberStore,
+    DeliveryStore,
+    RunStore,
+    EntryStore,
+    Protocol,
 ):
     """The whole store, as ``SqlStore`` implements it."""
 
@@ -191,7 +208,13 @@ class Store(
 
 
 class SqlStore(
-    ArticlesMixin, RejectsMixin, EditionsMixin, SubscribersMixin, DeliveriesMixin, RunsMixin
+    ArticlesMixin,
+    RejectsMixin,
+    EditionsMixin,
+    SubscribersMixin,
+    DeliveriesMixin,
+    RunsMixin,
+    EntriesMixin,
 ):
     """The ``Store`` over one SQL database. Open with ``SqlStore.open(url)``;
     close with ``close()`` or use it as a context manager. Safe to share

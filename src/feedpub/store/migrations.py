@@ -57,11 +57,24 @@ def _v5_runs(conn: Connection) -> None:
     t_runs.create(conn)
 
 
+def _v6_feed_entries(conn: Connection) -> None:
+    """The feed entries' bytes, printed once per article version and kept
+    between builds (the feeds' EntryCache): a new table, its DDL as of v6."""
+    conn.execute(
+        text(
+            "CREATE TABLE feed_entries (slot VARCHAR(32) NOT NULL, "
+            "fingerprint VARCHAR(32) NOT NULL, data %s NOT NULL, PRIMARY KEY (slot))"
+            % ("BYTEA" if conn.dialect.name == "postgresql" else "BLOB")
+        )
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_first_url,
     3: _v3_subscribers_and_deliveries,
     4: _v4_feed_generation,
     5: _v5_runs,
+    6: _v6_feed_entries,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 
