@@ -109,7 +109,8 @@ class _Renderer:
         self.items = ItemCache(site)
         self.keys = incremental.ArticleKeys()
         self.key = incremental.site_key(site, engine=atom.FEEDGEN_VERSION)
-        self.entries = EntryBytes(self.key, cache)
+        entry_key = incremental.entry_key(site, engine=atom.FEEDGEN_VERSION)
+        self.entries = EntryBytes(entry_key, self.items, cache)
         self.documents: dict[str, Document] = {
             "atom": atom.AtomWriter().document,
             "rss": rss.RssWriter().document,
@@ -124,13 +125,12 @@ class _Renderer:
         document is its head with the entries' bytes spliced in."""
         planned = []
         for head, articles, paths in jobs:
-            items = [(a, self.items.get(a)) for a in articles]
             documents = []
             for fmt, path in paths.items():
                 slots = []
-                for article, item in items:
-                    slot = self.entries.slot(fmt, article.id, item, head)
-                    self.entries.need(fmt, slot, self.keys.key(article), item, head)
+                for article in articles:
+                    slot = self.entries.slot(fmt, article, head)
+                    self.entries.need(fmt, slot, self.keys.key(article), article, head)
                     slots.append(slot)
                 documents.append((path, fmt, slots))
             planned.append((head, documents))

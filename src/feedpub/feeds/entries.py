@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from feedpub.feeds import atom, jsonfeed, rss
-from feedpub.feeds.entry import FeedHead, FeedItem
+from feedpub.feeds.entry import FeedHead, FeedItem, ItemCache, entry_shape
 from feedpub.feeds.incremental import digest
+from feedpub.model import Article
 
 # Bump when splicing changes how entry bytes are cut or joined.
 ENTRY_FORMAT = "1"
@@ -55,15 +56,15 @@ class Needed:
     """One entry a document needs: its format, slot, fingerprint and what
     prints it."""
 
-    __slots__ = ("fingerprint", "fmt", "head", "item", "slot")
+    __slots__ = ("article", "fingerprint", "fmt", "head", "slot")
 
     def __init__(
-        self, fmt: str, slot: str, fingerprint: str, item: FeedItem, head: FeedHead
+        self, fmt: str, slot: str, fingerprint: str, article: Article, head: FeedHead
     ) -> None:
         self.fmt = fmt
         self.slot = slot
         self.fingerprint = fingerprint
-        self.item = item
+        self.article = article
         self.head = head
 
 
@@ -72,8 +73,11 @@ class EntryBytes:
     print, ``fill`` once (cache lookups and printing in batches), then
     ``get`` them while assembling the documents."""
 
-    def __init__(self, renderer_key: str, cache: EntryCache | None = None) -> None:
+    def __init__(
+        self, renderer_key: str, items: ItemCache, cache: EntryCache | None = None
+    ) -> None:
         self.key = digest([renderer_key, ENTRY_FORMAT])
+        self.items = items
         self.cache = cache
         self._bytes: dict[str, bytes] = {}
         self._needed: dict[str, Needed] = {}
@@ -81,17 +85,19 @@ class EntryBytes:
         self.cached = 0  # entries taken from the cache
 
     @staticmethod
-    def slot(fmt: str, article_id: str, item: FeedItem, head: FeedHead) -> str:
-        """Where the entry of ``item`` in the feed of ``head`` lives."""
-        variant = head.tag if item.capped and head.tag is not None else None
+    def slot(fmt: str, article: Article, head: FeedHead) -> str:
+        """Where the entry of ``article`` in the feed of ``head`` lives
+        (found without making its FeedItem: most entries come from the cache)."""
+        capped, has_author = entry_shape(article)
+        variant = head.tag if capped and head.tag is not None else None
         tag = f"{variant.term}\x1d{variant.label}" if variant else ""
-        author = head.author if fmt == "rss" and not item.author else ""
-        return digest([fmt, article_id, tag, author])
+        author = head.author if fmt == "rss" and not has_author else ""
+        return digest([fmt, article.id, tag, author])
 
-    def need(self, fmt: str, slot: str, article_key: str, item: FeedItem, head: FeedHead) -> None:
+    def need(self, fmt: str, slot: str, article_key: str, article: Article, head: FeedHead) -> None:
         if slot not in self._bytes and slot not in self._needed:
             fingerprint = digest([self.key, slot, article_key])
-            self._needed[slot] = Needed(fmt, slot, fingerprint, item, head)
+            self._needed[slot] = Needed(fmt, slot, fingerprint, article, head)
 
     def fill(self) -> None:
         """Every needed entry: from the cache when its fingerprint matches,
@@ -113,7 +119,7 @@ class EntryBytes:
         for fmt, wants in by_format.items():
             for start in range(0, len(wants), BATCH):
                 batch = wants[start : start + BATCH]
-                printed = PRINTERS[fmt]([(w.item, w.head) for w in batch])
+                printed = PRINTERS[fmt]([(self.items.get(w.article), w.head) for w in batch])
                 for want, data in zip(batch, printed, strict=True):
                     self._bytes[want.slot] = data
                     fresh.append((want.slot, want.fingerprint, data))

@@ -78,6 +78,17 @@ def site_key(site: SiteValues, engine: str) -> str:
     )
 
 
+def entry_key(site: SiteValues, engine: str) -> str:
+    """The config values an entry's bytes depend on (``entry.make_item`` and
+    the writers' entry printers): the home page (absolute links, tag: URIs),
+    the language (direction wrapper), full_content, and the printer's code.
+    The feed's title, description, hub and URLs go in heads only; the one
+    feed value an entry may print (RSS dc:creator fallback) is in its slot."""
+    return "\x1f".join(
+        [RENDER_VERSION, engine, site.site.url, site.site.language, str(site.feeds.full_content)]
+    )
+
+
 def head_key(head: FeedHead) -> str:
     tag = f"{head.tag.term}\x1d{head.tag.label}" if head.tag else ""
     parts = [head.directory, head.atom_id, head.title, head.subtitle, head.description]
