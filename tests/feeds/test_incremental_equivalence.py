@@ -48,15 +48,32 @@ def steps() -> list[list[Article]]:
     return [first, edited, retagged, newer, moved, []]
 
 
+# Steps built from the whole store; the others read the change journal (or,
+# the last, only the generation). Step 2 adds two tags, so two new feeds and
+# a new feed list: a full build. With archive pages every change is one.
+FULL_BUILDS = {False: [0, 2], True: [0, 1, 2, 3, 4]}
+
+
 @pytest.mark.parametrize("archive", [True, False])
-def test_incremental_builds_equal_a_from_scratch_build(tmp_path: Path, archive: bool) -> None:
+def test_incremental_builds_equal_a_from_scratch_build(
+    tmp_path: Path, archive: bool, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = config(tmp_path, "incremental")
     cfg = dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, archive=archive))
-    store = SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}")
+    store = SqlStore.open(store_url)
+    full: list[int] = []
     try:
         for n, batch in enumerate(steps()):
             store.upsert_articles(batch, NOW + timedelta(hours=n))
-            pipeline.build_feeds(cfg, store)
+            with monkeypatch.context() as patch:
+                every_tag = store.latest_per_tag
+
+                def counted(limit: int, n: int = n) -> dict[str, list[Article]]:
+                    full.append(n)
+                    return every_tag(limit)
+
+                patch.setattr(store, "latest_per_tag", counted)
+                pipeline.build_feeds(cfg, store)
 
             fresh = dataclasses.replace(
                 cfg,
@@ -72,6 +89,7 @@ def test_incremental_builds_equal_a_from_scratch_build(tmp_path: Path, archive: 
         for path, data in tree(cfg.feeds.output).items():
             if path.endswith(".xml") and not path.endswith(".opml"):
                 assert not feedparser.parse(data).bozo, path
+        assert full == FULL_BUILDS[archive]
     finally:
         store.close()
 

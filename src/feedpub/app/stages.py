@@ -113,6 +113,7 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
             generation=store.generation(),
             previous_stamp=manifest.stamp if manifest.complete else "",
             cache=store,
+            changes=store,
         )
         report = publish.sync_tree(
             output, tree.files, manifest, fingerprints=tree.fingerprints, stamp=tree.stamp

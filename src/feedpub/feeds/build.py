@@ -16,7 +16,7 @@ from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, rss
 from feedpub.feeds.entries import EntryBytes, EntryCache
 from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, ItemCache
 from feedpub.feeds.incremental import RenderedTree, TreeCollector, digest
-from feedpub.feeds.select import ArchivePage, FeedPlan, FeedReader, FeedSpec
+from feedpub.feeds.select import ArchivePage, ChangeReader, FeedPlan, FeedReader, FeedSpec
 from feedpub.feeds.site import FeedSite, SiteValues
 from feedpub.feeds.urls import (
     ARCHIVE_DIR,
@@ -41,6 +41,7 @@ def build(
     generation: int | None = None,
     previous_stamp: str = "",
     cache: EntryCache | None = None,
+    changes: ChangeReader | None = None,
 ) -> RenderedTree:
     """Every feed, feeds.opml, index.html and (with ``feeds.archive``) every
     archive page. ``previous`` (path -> fingerprint, from the last build's
@@ -52,17 +53,31 @@ def build(
     store and the config are as they were, so every file is kept.
 
     ``cache`` (the store) keeps entry bytes between builds: an unchanged
-    article's entry is printed once, not on every build."""
+    article's entry is printed once, not on every build.
+
+    ``changes`` (the store's journal) makes a build after a few article
+    writes select and render only the main feed and the feeds of the tags
+    those articles had or have, keeping every other file, when the last
+    build was made from the same config at a generation the journal still
+    covers, no feed appears or disappears, and archiving is off (archive
+    pages are cut by position, which a back-dated article shifts); any
+    other case builds everything."""
     renderer = _Renderer(SiteValues.of(site, feeds), cache)
     stamp = ""
     if generation is not None:
-        stamp = digest(
-            [renderer.key, repr(feeds), repr(site), index.template_text(), str(generation)]
-        )
+        made_from = digest([renderer.key, repr(feeds), repr(site), index.template_text()])
+        stamp = f"{made_from}.{generation}"
         if stamp == previous_stamp and previous:
             return RenderedTree(
                 files=dict.fromkeys(previous), fingerprints=dict(previous), stamp=stamp
             )
+        before = _generation_of(previous_stamp, made_from)
+        if changes is not None and before is not None and previous and not feeds.archive:
+            changed = changes.changed_tags(before)
+            if changed is not None:
+                tree = renderer.update(reader, changes, changed, feeds, site.title, previous)
+                if tree is not None:
+                    return dataclasses.replace(tree, stamp=stamp)
     plan = select.feed_plan(reader, feeds, site.title)
     tree = renderer.feeds(plan, previous or {})
     if plan.archive_pages:
@@ -74,6 +89,13 @@ def build(
             )
         )
     return dataclasses.replace(tree, stamp=stamp)
+
+
+def _generation_of(stamp: str, made_from: str) -> int | None:
+    """The generation a previous stamp was made at, when it was made from
+    the same config and code (``made_from``); else None."""
+    prefix, _, generation = stamp.partition(".")
+    return int(generation) if prefix == made_from and generation.isdigit() else None
 
 
 def render_feeds(
@@ -101,6 +123,13 @@ def render_archive_page(
 ) -> dict[str, bytes]:
     """Archive page ``page.index`` of the main feed in Atom and RSS."""
     return _Renderer(SiteValues.of(site, feeds)).archive_page(page, total_pages)
+
+
+def _unwritable(path: str) -> str:
+    """Why a feed cannot have the folder ``path`` ("" when it can)."""
+    if not plain_directory(path) or path.split("/")[0] == ARCHIVE_DIR:
+        return "not a plain relative folder name"
+    return ""
 
 
 class _Renderer:
@@ -147,8 +176,9 @@ class _Renderer:
         specs: list[FeedSpec] = []
         seen: set[str] = set()
         for spec in (plan.main, *plan.tags):
-            if not plain_directory(spec.path) or spec.path.split("/")[0] == ARCHIVE_DIR:
-                notes.append(f"feed {spec.path!r} skipped: not a plain relative folder name")
+            problem = _unwritable(spec.path)
+            if problem:
+                notes.append(f"feed {spec.path!r} skipped: {problem}")
             elif spec.path in seen:
                 notes.append(f"feed {spec.path!r} skipped: two feeds share that folder")
             else:
@@ -161,11 +191,8 @@ class _Renderer:
             pages = plan.archive_pages if spec is plan.main else 0
             head = self.head(spec, pages)
             heads.append(head)
-            fingerprint = digest(
-                [self.key, incremental.head_key(head)] + [self.keys.key(a) for a in spec.articles]
-            )
             paths = feed_paths(spec.path, self.site.formats)
-            if not out.keep(paths.values(), fingerprint):
+            if not out.keep(paths.values(), self.fingerprint(head, spec)):
                 jobs.append((head, spec.articles, paths))
         out.put(self.render(jobs))
 
@@ -181,6 +208,46 @@ class _Renderer:
             lambda: {INDEX_PATH: index.render(self.site, heads)},
         )
         return out.tree(notes)
+
+    def update(
+        self,
+        reader: FeedReader,
+        changes: ChangeReader,
+        changed: frozenset[str],
+        feeds: FeedsConfig,
+        site_title: str,
+        previous: Mapping[str, str],
+    ) -> RenderedTree | None:
+        """The previous tree with only the main feed and the feeds of the
+        ``changed`` tag keys selected again; None when the set of feeds
+        changes (a tag reaching or leaving ``feeds.min_items``), which
+        changes feeds.opml and index.html: then build everything."""
+        specs = [select.main_spec(reader, feeds.items, site_title)]
+        for tag, count in changes.tag_counts(sorted(changed - {""})):
+            path = select.tag_path(tag)
+            wanted = count >= feeds.min_items and not _unwritable(path)
+            present = all(p in previous for p in feed_paths(path, self.site.formats).values())
+            if wanted != present:
+                return None
+            if wanted:
+                newest = reader.latest_articles(limit=feeds.items, tag_key=tag.key)
+                specs.append(select.tag_spec(tag, newest, site_title))
+        out = TreeCollector(previous)
+        out.files.update(dict.fromkeys(previous))
+        out.prints.update(previous)
+        jobs = []
+        for spec in specs:
+            head = self.head(spec, 0)
+            paths = feed_paths(spec.path, self.site.formats)
+            if not out.keep(paths.values(), self.fingerprint(head, spec)):
+                jobs.append((head, spec.articles, paths))
+        out.put(self.render(jobs))
+        return out.tree()
+
+    def fingerprint(self, head: FeedHead, spec: FeedSpec) -> str:
+        return digest(
+            [self.key, incremental.head_key(head)] + [self.keys.key(a) for a in spec.articles]
+        )
 
     def head(self, spec: FeedSpec, archive_pages: int) -> FeedHead:
         site = self.site

@@ -49,6 +49,7 @@ from feedpub.store.deliveries import DeliveriesMixin, Recipient
 from feedpub.store.editions import EditionsMixin
 from feedpub.store.engine import StoreError, UtcDateTime, mask_password, open_engine
 from feedpub.store.entries import EntriesMixin
+from feedpub.store.journal import JournalMixin
 from feedpub.store.locks import LockHolder, StoreLock, lock_for
 from feedpub.store.migrations import ensure_schema
 from feedpub.store.rejects import RejectsMixin
@@ -185,10 +186,13 @@ class RunStore(Protocol):
 
 class EntryStore(Protocol):
     """Printed feed entries kept between builds, by slot (a cache: see
-    ``entries``; the feeds' ``EntryCache``)."""
+    ``entries``; the feeds' ``EntryCache``), and the change journal (which
+    tags' feeds changed since a generation: see ``journal``)."""
 
     def cached_entries(self, slots: Sequence[str]) -> dict[str, tuple[str, bytes]]: ...
     def keep_entries(self, entries: Sequence[tuple[str, str, bytes]]) -> None: ...
+    def changed_tags(self, since: int) -> frozenset[str] | None: ...
+    def tag_counts(self, keys: Sequence[str]) -> list[tuple[Tag, int]]: ...
 
 
 class Store(
@@ -215,6 +219,7 @@ class SqlStore(
     DeliveriesMixin,
     RunsMixin,
     EntriesMixin,
+    JournalMixin,
 ):
     """The ``Store`` over one SQL database. Open with ``SqlStore.open(url)``;
     close with ``close()`` or use it as a context manager. Safe to share

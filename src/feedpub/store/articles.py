@@ -11,6 +11,7 @@ from sqlalchemy import Engine, Row, Select, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from feedpub.model import Article, Tag, UpsertOutcome, require_aware
+from feedpub.store import journal
 from feedpub.store.decide import Stored, decide
 from feedpub.store.engine import IN_CHUNK, StoreBase, StoreError, analyze, chunks
 from feedpub.store.schema import t_article_tags, t_articles, t_feed_generation, t_tags
@@ -270,6 +271,7 @@ class ArticlesMixin(StoreBase):
         in the batch is judged against its earlier occurrence."""
         stored = self._stored(conn, list(dict.fromkeys(a.id for a in batch)))
         in_db = set(stored)
+        keys_before = {i: s.tag_keys for i, s in stored.items()}  # for the change journal
         outcomes: list[UpsertOutcome] = []
         # id -> (article, its values to write); the last occurrence wins
         final: dict[str, tuple[Article, dict[str, Any]]] = {}
@@ -288,7 +290,12 @@ class ArticlesMixin(StoreBase):
             final[article.id] = (article, values)
         if not final:
             return outcomes
-        _bump_generation(conn)
+        # The feeds each written article left or is in (journal.py).
+        journal.record_change(
+            conn,
+            {k for i in final for k in keys_before.get(i, ())}
+            | {t.key for a, _ in final.values() for t in a.tags},
+        )
 
         self._ensure_tags(conn, [t for a, _ in final.values() for t in _first_per_key(a.tags)])
 
@@ -337,15 +344,6 @@ class ArticlesMixin(StoreBase):
             taken.add(slug)
             rows.append({"key": key, "name": tag.name, "slug": slug})
         conn.execute(t_tags.insert(), rows)
-
-
-def _bump_generation(conn: Connection) -> None:
-    """In the writer's transaction, so the counter and the articles commit together."""
-    bumped = conn.execute(
-        t_feed_generation.update().values(generation=t_feed_generation.c.generation + 1)
-    )
-    if not bumped.rowcount:
-        conn.execute(t_feed_generation.insert().values(id=1, generation=1))
 
 
 def _article_values(article: Article) -> dict[str, Any]:

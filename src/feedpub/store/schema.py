@@ -194,3 +194,12 @@ t_feed_entries = Table(
     Column("fingerprint", String(32), nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
+
+t_feed_changes = Table(
+    "feed_changes",
+    metadata,
+    # v6: the change journal (see journal.py): per generation, the tag keys
+    # whose feeds an article write changed ("" for the main feed).
+    Column("generation", Integer, primary_key=True, autoincrement=False),
+    Column("tag_key", String(255), primary_key=True),
+)
