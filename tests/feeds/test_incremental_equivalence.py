@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -66,11 +67,13 @@ def test_incremental_builds_equal_a_from_scratch_build(
         for n, batch in enumerate(steps()):
             store.upsert_articles(batch, NOW + timedelta(hours=n))
             with monkeypatch.context() as patch:
-                every_tag = store.latest_per_tag
 
-                def counted(limit: int, n: int = n) -> dict[str, list[Article]]:
+                def counted(
+                    limit: int, n: int = n, every_tag: Any = store.latest_per_tag
+                ) -> dict[str, list[Article]]:
                     full.append(n)
-                    return every_tag(limit)
+                    result: dict[str, list[Article]] = every_tag(limit)
+                    return result
 
                 patch.setattr(store, "latest_per_tag", counted)
                 pipeline.build_feeds(cfg, store)
