@@ -17,7 +17,8 @@ The contract, for every method of every Protocol below:
 
 Only this package imports SQLAlchemy. ``SqlStore`` is composed of one part
 per domain (``articles``, ``rejects``, ``editions``, ``subscribers``,
-``deliveries``, ``runs``) over ``engine``, and ``locks`` the named
+``deliveries``, ``runs``, ``entries`` the feeds' printed-entry cache,
+``journal`` the change journal) over ``engine``, and ``locks`` the named
 cross-process locks; ``schema`` holds the tables, ``migrations``
 upgrades an older store in place, ``decide`` holds the pure upsert rules.
 """
