@@ -81,18 +81,27 @@ class EntryBytes:
         self.cache = cache
         self._bytes: dict[str, bytes] = {}
         self._needed: dict[str, Needed] = {}
+        # Per article id (one version per build): its entry shape, its slots.
+        self._shapes: dict[str, tuple[bool, bool]] = {}
+        self._slots: dict[tuple[str, str, str, str], str] = {}
         self.printed = 0  # entries printed in this build
         self.cached = 0  # entries taken from the cache
 
-    @staticmethod
-    def slot(fmt: str, article: Article, head: FeedHead) -> str:
+    def slot(self, fmt: str, article: Article, head: FeedHead) -> str:
         """Where the entry of ``article`` in the feed of ``head`` lives
         (found without making its FeedItem: most entries come from the cache)."""
-        capped, has_author = entry_shape(article)
+        shape = self._shapes.get(article.id)
+        if shape is None:
+            shape = self._shapes[article.id] = entry_shape(article)
+        capped, has_author = shape
         variant = head.tag if capped and head.tag is not None else None
         tag = f"{variant.term}\x1d{variant.label}" if variant else ""
         author = head.author if fmt == "rss" and not has_author else ""
-        return digest([fmt, article.id, tag, author])
+        where = (fmt, article.id, tag, author)
+        slot = self._slots.get(where)
+        if slot is None:
+            slot = self._slots[where] = digest(where)
+        return slot
 
     def need(self, fmt: str, slot: str, article_key: str, article: Article, head: FeedHead) -> None:
         if slot not in self._bytes and slot not in self._needed:
