@@ -46,6 +46,8 @@ def corpus() -> list[Article]:
     articles = [article(n, POLITICS, *([PUTIN] if n % 2 else [])) for n in range(6)]
     articles.append(article(6, DOTNET, author=None))
     articles.append(article(7, PUTIN, *MANY))
+    # no content hash: a light selection still carries its text
+    articles.append(article(8, POLITICS, content_hash=""))
     assert len(MANY) + 1 > MAX_CATEGORIES
     return articles
 

@@ -69,10 +69,10 @@ def test_incremental_builds_equal_a_from_scratch_build(
             with monkeypatch.context() as patch:
 
                 def counted(
-                    limit: int, n: int = n, every_tag: Any = store.latest_per_tag
+                    limit: int, n: int = n, every_tag: Any = store.latest_per_tag, **light: bool
                 ) -> dict[str, list[Article]]:
                     full.append(n)
-                    result: dict[str, list[Article]] = every_tag(limit)
+                    result: dict[str, list[Article]] = every_tag(limit, **light)
                     return result
 
                 patch.setattr(store, "latest_per_tag", counted)

@@ -62,7 +62,10 @@ def build(
     covers, no feed appears or disappears, and archiving is off (archive
     pages are cut by position, which a back-dated article shifts); any
     other case builds everything."""
-    renderer = _Renderer(SiteValues.of(site, feeds), cache)
+    # With a cache most entries are not printed: select without the
+    # articles' text, and load it for the entries that are (``load``).
+    load = reader.articles_by_ids if cache is not None else None
+    renderer = _Renderer(SiteValues.of(site, feeds), cache, load)
     stamp = ""
     if generation is not None:
         made_from = digest([renderer.key, repr(feeds), repr(site), index.template_text()])
@@ -78,7 +81,7 @@ def build(
                 tree = renderer.update(reader, changes, changed, feeds, site.title, previous)
                 if tree is not None:
                     return dataclasses.replace(tree, stamp=stamp)
-    plan = select.feed_plan(reader, feeds, site.title)
+    plan = select.feed_plan(reader, feeds, site.title, light=cache is not None)
     tree = renderer.feeds(plan, previous or {})
     if plan.archive_pages:
         tree = tree.merged(
@@ -133,13 +136,18 @@ def _unwritable(path: str) -> str:
 
 
 class _Renderer:
-    def __init__(self, site: SiteValues, cache: EntryCache | None = None) -> None:
+    def __init__(
+        self,
+        site: SiteValues,
+        cache: EntryCache | None = None,
+        load: Callable[[Sequence[str]], list[Article]] | None = None,
+    ) -> None:
         self.site = site
         self.items = ItemCache(site)
         self.keys = incremental.ArticleKeys()
         self.key = incremental.site_key(site, engine=atom.FEEDGEN_VERSION)
         entry_key = incremental.entry_key(site, engine=atom.FEEDGEN_VERSION)
-        self.entries = EntryBytes(entry_key, self.items, cache)
+        self.entries = EntryBytes(entry_key, self.items, cache, load)
         self.documents: dict[str, Document] = {
             "atom": atom.AtomWriter().document,
             "rss": rss.RssWriter().document,
@@ -222,7 +230,8 @@ class _Renderer:
         ``changed`` tag keys selected again; None when the set of feeds
         changes (a tag reaching or leaving ``feeds.min_items``), which
         changes feeds.opml and index.html: then build everything."""
-        specs = [select.main_spec(reader, feeds.items, site_title)]
+        light = self.entries.cache is not None
+        specs = [select.main_spec(reader, feeds.items, site_title, light=light)]
         for tag, count in changes.tag_counts(sorted(changed - {""})):
             path = select.tag_path(tag)
             wanted = count >= feeds.min_items and not _unwritable(path)
@@ -230,7 +239,7 @@ class _Renderer:
             if wanted != present:
                 return None
             if wanted:
-                newest = reader.latest_articles(limit=feeds.items, tag_key=tag.key)
+                newest = reader.latest_articles(limit=feeds.items, tag_key=tag.key, light=light)
                 specs.append(select.tag_spec(tag, newest, site_title))
         out = TreeCollector(previous)
         out.files.update(dict.fromkeys(previous))

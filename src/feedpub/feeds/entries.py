@@ -52,6 +52,10 @@ class EntryCache(Protocol):
         ...
 
 
+def _version(article: Article) -> tuple[str, object]:
+    return article.content_hash, article.updated
+
+
 class Needed:
     """One entry a document needs: its format, slot, fingerprint and what
     prints it."""
@@ -74,10 +78,17 @@ class EntryBytes:
     ``get`` them while assembling the documents."""
 
     def __init__(
-        self, renderer_key: str, items: ItemCache, cache: EntryCache | None = None
+        self,
+        renderer_key: str,
+        items: ItemCache,
+        cache: EntryCache | None = None,
+        load: Callable[[Sequence[str]], list[Article]] | None = None,
     ) -> None:
+        """``load`` (ids -> whole articles): the articles given to ``need``
+        may lack their text (a light selection); those to print are loaded."""
         self.key = digest([renderer_key, ENTRY_FORMAT])
         self.items = items
+        self.load = load
         self.cache = cache
         self._bytes: dict[str, bytes] = {}
         self._needed: dict[str, Needed] = {}
@@ -121,6 +132,15 @@ class EntryBytes:
                     self._bytes[slot] = data
                     del needed[slot]
                     self.cached += 1
+        if self.load is not None and needed:
+            whole = {a.id: a for a in self.load(list({w.article.id for w in needed.values()}))}
+            for want in needed.values():
+                found = whole.get(want.article.id)
+                if found is None or _version(found) != _version(want.article):
+                    # Written since it was selected: print this build's
+                    # document from it, but keep no bytes under the old key.
+                    want.fingerprint = ""
+                want.article = found or want.article
         by_format: dict[str, list[Needed]] = {}
         for want in needed.values():
             by_format.setdefault(want.fmt, []).append(want)
@@ -133,6 +153,7 @@ class EntryBytes:
                     self._bytes[want.slot] = data
                     fresh.append((want.slot, want.fingerprint, data))
         self.printed += len(fresh)
+        fresh = [entry for entry in fresh if entry[1]]
         if self.cache is not None and fresh:
             self.cache.keep_entries(fresh)
 
