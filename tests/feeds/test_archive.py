@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
+from typing import Any
 
 import feedparser
 import pytest
@@ -19,6 +21,7 @@ from feedfactory import (
 from feedpub.config import FeedsConfig
 from feedpub.feeds import build
 from feedpub.feeds.select import ArchivePage
+from feedpub.model import Article, Tag
 
 A = "{http://www.w3.org/2005/Atom}"
 FH = "{http://purl.org/syndication/history/1.0}"
@@ -76,21 +79,48 @@ def test_archive_pages_chain_and_are_marked_archived(
         assert feedparser.parse(data).bozo == 0
 
 
-def test_archive_pages_already_written_are_not_loaded_again(cfg: FeedsConfig) -> None:
-    loaded: list[int] = []
+def test_archive_pages_whose_articles_did_not_change_are_not_rendered_again(
+    cfg: FeedsConfig,
+) -> None:
+    edits: dict[int, Article] = {}
 
     def load(index: int) -> ArchivePage:
-        loaded.append(index)
-        return ArchivePage(index=index, articles=(article(index),))
+        return ArchivePage(index=index, articles=(edits.get(index, article(index)),))
 
     first = build.render_archive(2, cfg, SITE, load)
-    assert loaded == [1, 2]
-    loaded.clear()
+    assert len(first.rendered) == 4
     again = build.render_archive(2, cfg, SITE, load, first.fingerprints)
-    assert loaded == [] and again.rendered == ()
+    assert again.rendered == ()
     grown = build.render_archive(3, cfg, SITE, load, first.fingerprints)
-    assert loaded == [2, 3]  # page 2 gains its next-archive link, page 1 is untouched
-    assert "feed-archive/1/atom.xml" not in grown.rendered
+    # page 2 gains its next-archive link, page 3 is new, page 1 is untouched
+    assert {p.split("/")[1] for p in grown.rendered} == {"2", "3"}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"title": "عنوان معدل", "content_hash": "hash1-v2"},
+        {"tags": (Tag(key="رياضة", name="رياضة", slug="رياضة"),)},
+        {"updated": article(1).updated + timedelta(hours=1)},
+    ],
+    ids=["edited", "re-tagged", "updated"],
+)
+def test_a_changed_article_on_an_archive_page_re_renders_that_page_only(
+    cfg: FeedsConfig, edit: dict[str, Any]
+) -> None:
+    edits: dict[int, Article] = {}
+
+    def load(index: int) -> ArchivePage:
+        return ArchivePage(index=index, articles=(edits.get(index, article(index)),))
+
+    first = build.render_archive(2, cfg, SITE, load)
+    edits[1] = dataclasses.replace(article(1), **edit)
+    again = build.render_archive(2, cfg, SITE, load, first.fingerprints)
+    assert sorted(again.rendered) == ["feed-archive/1/atom.xml", "feed-archive/1/rss.xml"]
+    assert (
+        again.files["feed-archive/1/atom.xml"]
+        == build.render_archive(2, cfg, SITE, load).files["feed-archive/1/atom.xml"]
+    )
 
 
 def test_a_new_archive_page_size_rewrites_every_archive_page(cfg: FeedsConfig) -> None:

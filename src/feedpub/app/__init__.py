@@ -27,50 +27,9 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from feedpub import cron, delivery, digests, roster
-from feedpub.app.mailing import (
-    RESUME_EDITIONS as RESUME_EDITIONS,
-)
-from feedpub.app.mailing import (
-    RESUME_UNQUEUED_WITHIN as RESUME_UNQUEUED_WITHIN,
-)
-from feedpub.app.mailing import (
-    EditionDeliveries as EditionDeliveries,
-)
-from feedpub.app.mailing import (
-    ImportReport as ImportReport,
-)
-from feedpub.app.mailing import (
-    StoreSubscriptions as StoreSubscriptions,
-)
-from feedpub.app.mailing import (
-    deliver_edition as deliver_edition,
-)
-from feedpub.app.mailing import (
-    import_subscribers as import_subscribers,
-)
-from feedpub.app.mailing import (
-    make_edition as make_edition,
-)
-from feedpub.app.mailing import (
-    make_sender as make_sender,
-)
-from feedpub.app.mailing import (
-    open_subscriptions as open_subscriptions,
-)
-from feedpub.app.mailing import (
-    parse_edition as parse_edition,
-)
-from feedpub.app.mailing import (
-    resume_and_deliver as resume_and_deliver,
-)
-from feedpub.app.mailing import (
-    seed_from as seed_from,
-)
-from feedpub.app.mailing import (
-    variant_articles as variant_articles,
-)
+from feedpub import cron
 from feedpub.app.reports import (
     LOCK_FAILURES as LOCK_FAILURES,
 )
@@ -139,9 +98,57 @@ from feedpub.roster import split_list as split_list  # for the CLI, which may no
 from feedpub.store import LockHolder, SqlStore, StoreError
 from feedpub.tokens import SecretError, load_secret
 
+# Digests, delivery and subscriber files (premailer, cssutils, requests,
+# email-validator: half a second of imports) load when a command uses them,
+# not for every build: ``mailing``'s names are re-exported lazily.
+_MAILING = frozenset(
+    {
+        "RESUME_EDITIONS",
+        "RESUME_UNQUEUED_WITHIN",
+        "EditionDeliveries",
+        "ImportReport",
+        "StoreSubscriptions",
+        "deliver_edition",
+        "import_subscribers",
+        "make_edition",
+        "make_sender",
+        "open_subscriptions",
+        "parse_edition",
+        "resume_and_deliver",
+        "seed_from",
+        "variant_articles",
+    }
+)
+if TYPE_CHECKING:
+    from feedpub import delivery, digests
+    from feedpub.app.mailing import RESUME_EDITIONS as RESUME_EDITIONS
+    from feedpub.app.mailing import RESUME_UNQUEUED_WITHIN as RESUME_UNQUEUED_WITHIN
+    from feedpub.app.mailing import EditionDeliveries as EditionDeliveries
+    from feedpub.app.mailing import ImportReport as ImportReport
+    from feedpub.app.mailing import StoreSubscriptions as StoreSubscriptions
+    from feedpub.app.mailing import deliver_edition as deliver_edition
+    from feedpub.app.mailing import import_subscribers as import_subscribers
+    from feedpub.app.mailing import make_edition as make_edition
+    from feedpub.app.mailing import make_sender as make_sender
+    from feedpub.app.mailing import open_subscriptions as open_subscriptions
+    from feedpub.app.mailing import parse_edition as parse_edition
+    from feedpub.app.mailing import resume_and_deliver as resume_and_deliver
+    from feedpub.app.mailing import seed_from as seed_from
+    from feedpub.app.mailing import variant_articles as variant_articles
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MAILING:
+        from feedpub.app import mailing
+
+        return getattr(mailing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def digest_site(cfg: Config) -> digests.Site:
     """The few site values the digests need."""
+    from feedpub import digests
+
     return digests.Site(
         title=cfg.site.title,
         url=cfg.site.url,
@@ -194,12 +201,21 @@ class Publisher:
         self._clock: Callable[[], datetime] = clock or (lambda: now)
         self._store = store
         self._owns_store = owns_store
-        self._renderer = digests.Renderer(digest_site(cfg), cfg.email)
+        self._digest_renderer: digests.Renderer | None = None  # made on first use
         self._sender: delivery.Sender | None = None  # opened when the first message goes
         self._seeded = False
         self._secret: bytes | None = None
         self._started = time.monotonic()
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    @property
+    def _renderer(self) -> digests.Renderer:
+        """The digest renderer (``mailing`` reads it), made on first use."""
+        if self._digest_renderer is None:
+            from feedpub import digests
+
+            self._digest_renderer = digests.Renderer(digest_site(self.cfg), self.cfg.email)
+        return self._digest_renderer
 
     def __enter__(self) -> Publisher:
         return self
@@ -247,6 +263,8 @@ class Publisher:
         editions that a dead or interrupted run left (see ``make_edition``
         and ``deliver_edition``)."""
         self.seed_subscribers()
+        from feedpub.app.mailing import make_edition, resume_and_deliver
+
         edition, joined = make_edition(self, name)
         outcome = resume_and_deliver(self, name, edition)
         return replace(outcome, joined=joined)
@@ -256,6 +274,8 @@ class Publisher:
     def sender(self) -> delivery.Sender:
         """The backend of ``delivery.backend``, opened on first use."""
         if self._sender is None:
+            from feedpub.app.mailing import make_sender
+
             self._sender = make_sender(self.cfg)
         return self._sender
 
@@ -284,6 +304,8 @@ class Publisher:
     ) -> tuple[Subscriber, bool]:
         """Add (or update) an active subscriber; ValueError for a bad address
         or an unknown digest."""
+        from feedpub import roster
+
         problem = roster.check_address(address)
         if problem:
             raise ValueError(f"{address}: {problem}")
@@ -307,9 +329,13 @@ class Publisher:
         return self._store.set_subscriber_status(address, "bounced", self.now)
 
     def import_subscribers(self, path: Path) -> ImportReport:
+        from feedpub.app.mailing import import_subscribers
+
         return import_subscribers(self, path)
 
     def export_subscribers(self) -> str:
+        from feedpub import roster
+
         return roster.write_roster(
             (s.email, s.name, s.digests, s.tags, s.status) for s in self._store.subscribers()
         )
@@ -318,6 +344,8 @@ class Publisher:
         """Counts and failures of one edition (``daily@2026-11-29T07:00+03:00``),
         or of each digest's last edition. ValueError for a malformed or
         unknown edition."""
+        from feedpub.app.mailing import EditionDeliveries, parse_edition
+
         if spec is not None:
             name, slot = parse_edition(spec)
             self.cfg.digest(name)
@@ -343,12 +371,16 @@ class Publisher:
 
     def subscriptions(self) -> StoreSubscriptions:
         """``web.Subscriptions`` over this publisher's store (``serve``)."""
+        from feedpub.app.mailing import StoreSubscriptions
+
         return StoreSubscriptions(self._store, [d.name for d in self.cfg.digests])
 
     def seed_subscribers(self) -> None:
         """Import ``subscribers.seed`` once per publisher (see ``seed_from``)."""
         if self.cfg.subscribers.seed is not None and not self._seeded:
             self._seeded = True
+            from feedpub.app.mailing import seed_from
+
             seed_from(self, self.cfg.subscribers.seed)
 
     def preview(self, name: str) -> tuple[str, str]:
@@ -356,6 +388,8 @@ class Publisher:
         would get it, without recording or sending anything."""
         digest_cfg = self.cfg.digest(name)
         tz = self.cfg.site.timezone
+        from feedpub import delivery, digests
+
         planned = digests.preview_edition(self._store, digest_cfg, self.now, tz=tz)
         return digests.personalize(
             self._renderer.render(planned),

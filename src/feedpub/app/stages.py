@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from feedpub import ingest
 from feedpub import output as publish
 from feedpub.app.reports import (
     Progress,
@@ -44,6 +43,8 @@ def ingest_sources(
 
     The rejects recorded for a file (or a source path) are its problems as
     of this reading: a file fixed since the last run loses its rejects."""
+    from feedpub import ingest  # here: a build does not need its parsers (0.15 s of imports)
+
     run = ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
     paths, problems = ingest.discover(cfg.sources, now)
     counts = {"new": 0, "updated": 0, "unchanged": 0}
@@ -79,6 +80,8 @@ def ingest_sources(
 
 def explain_page(cfg: Config, path: Path, now: datetime) -> list[str]:
     """The parser's view of one page, with its folder's learned chrome."""
+    from feedpub import ingest  # here: a build does not need its parsers (0.15 s of imports)
+
     run = ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
     return ingest.explain_path(path, run, now)
 
@@ -126,6 +129,8 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
             manifest.fingerprints,
             generation=store.generation(),
             previous_stamp=manifest.stamp if manifest.complete else "",
+            cache=store,
+            changes=store,
         )
         report = publish.sync_tree(
             output, tree.files, manifest, fingerprints=tree.fingerprints, stamp=tree.stamp

@@ -13,6 +13,7 @@ The folder, in the order data flows::
     atom.py         Atom writer (RFC 4287), feedgen public API only
     rss.py          RSS 2.0 writer (RSS Advisory Board profile), feedgen public API only
     jsonfeed.py     JSON Feed 1.1 writer, by hand
+    entries.py      entry bytes: printed once per article version, kept in an EntryCache, spliced
     opml.py         feeds.opml (OPML 2.0)
     index.py        index.html (templates/feeds/index.html.j2)
     archive.py      RFC 5005 archive pages: paths, heads, fingerprints

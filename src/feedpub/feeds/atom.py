@@ -21,7 +21,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feedpub.feeds.entry import Category, FeedHead, FeedItem, title_is_markup
+from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, title_is_markup
 from feedpub.feeds.urls import ATOM_TYPE
 
 FEEDGEN_VERSION: str = feedgen.version.version_str
@@ -65,13 +65,17 @@ def _title(text: str) -> tuple[str, bool]:
 
 
 class AtomWriter:
-    """Writes Atom documents; keep one per build: an article's entry is
-    made once and printed in every feed holding it."""
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[FeedItem, Category | None], Any] = {}
+    """Writes Atom documents as a head printed by feedgen with the entries'
+    bytes spliced in (``entries`` prints them, once per article version).
+    feedgen appends entries after every other child of ``<feed>``, its
+    extensions' included, so a document is its empty head up to
+    ``</feed>``, then the entries, then ``</feed>``: byte for byte what
+    feedgen prints with the entries added (tests/feeds/test_atom.py)."""
 
     def write(self, head: FeedHead, items: Sequence[FeedItem]) -> bytes:
+        return self.document(head, self.entries([(item, head) for item in items]))
+
+    def document(self, head: FeedHead, entries: Sequence[bytes]) -> bytes:
         fg = FeedGenerator()
         fg.id(head.atom_id)
         title, html_title = _title(head.title)
@@ -92,18 +96,51 @@ class AtomWriter:
             fg.register_extension("feedpub", _FeedExtras, None, atom=True, rss=False)
             fg.feedpub.archived = head.archived
             fg.feedpub.html_title = html_title
-        for item in items:
-            # feedgen prepends by default; the list is already newest first.
-            fg.add_entry(self._entry(item, head.tag), order="append")
         data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
-        return data
+        return splice(data, _FEED_CLOSE, entries)
 
-    def _entry(self, item: FeedItem, feed_tag: Category | None) -> Any:
-        key = (item, feed_tag if item.capped else None)
-        entry = self._entries.get(key)
-        if entry is None:
-            entry = self._entries[key] = _make_entry(item, item.categories_in(feed_tag))
-        return entry
+    @staticmethod
+    def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
+        """Each item's ``<entry>`` as it prints in the feed of its head, with
+        the indentation and trailing newline of a child of ``<feed>``."""
+        if not pairs:
+            return []
+        fg = FeedGenerator()
+        fg.id("urn:feedpub:entries")
+        fg.title("entries")
+        fg.updated(EMPTY_FEED_UPDATED)
+        for item, head in pairs:
+            fg.add_entry(_make_entry(item, item.categories_in(head.tag)), order="append")
+        data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
+        return cut(data, _ENTRY_OPEN, _ENTRY_CLOSE, _FEED_CLOSE, len(pairs))
+
+
+_FEED_CLOSE = b"</feed>\n"
+_ENTRY_OPEN = b"\n  <entry>\n"
+_ENTRY_CLOSE = b"  </entry>\n"
+
+
+def splice(head: bytes, close: bytes, entries: Sequence[bytes]) -> bytes:
+    """``head`` (a pretty-printed document without entries, ending in
+    ``close``) with ``entries`` inserted before ``close``."""
+    if not head.endswith(close):
+        raise ValueError(f"feedgen printed a document not ending in {close!r}")
+    if not entries:
+        return head
+    return b"".join([head[: -len(close)], *entries, close])
+
+
+def cut(data: bytes, first: bytes, end: bytes, close: bytes, count: int) -> list[bytes]:
+    """The ``count`` entries of a pretty-printed document, each from its
+    indented start tag to its end tag's newline. Markup in text and
+    attributes is escaped, so an entry's end tag only ever ends an entry."""
+    start = data.find(first)
+    if start < 0 or not data.endswith(close):
+        raise ValueError("feedgen printed entries in an unexpected layout")
+    parts = data[start + 1 : -len(close)].split(end)
+    if len(parts) != count + 1 or parts[-1]:
+        raise ValueError(f"expected {count} entries, cut {len(parts) - 1}")
+    return [part + end for part in parts[:-1]]
 
 
 def _make_entry(item: FeedItem, categories: Sequence[Category]) -> Any:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
+from feedpub import links
 from feedpub.config import FeedsConfig
 from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, pages, rss, select
-from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, ItemCache
+from feedpub.feeds.entries import EntryBytes, EntryCache
+from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, ItemCache
 from feedpub.feeds.incremental import RenderedTree, TreeCollector, digest
-from feedpub.feeds.select import ArchivePage, FeedPlan, FeedReader, FeedSpec
+from feedpub.feeds.select import ArchivePage, ChangeReader, FeedPlan, FeedReader, FeedSpec
 from feedpub.feeds.site import FeedSite, SiteValues
 from feedpub.feeds.urls import (
     ARCHIVE_DIR,
@@ -25,10 +27,10 @@ from feedpub.feeds.urls import (
     feed_paths,
     plain_directory,
 )
-from feedpub.model import Article
+from feedpub.model import Article, Tag
 from feedpub.text.uri import percent_encode
 
-Writer = Callable[[FeedHead, Sequence[FeedItem]], bytes]
+Document = Callable[[FeedHead, Sequence[bytes]], bytes]
 
 
 def build(
@@ -39,6 +41,8 @@ def build(
     *,
     generation: int | None = None,
     previous_stamp: str = "",
+    cache: EntryCache | None = None,
+    changes: ChangeReader | None = None,
 ) -> RenderedTree:
     """Every feed, feeds.opml, index.html and (with ``feeds.archive``) every
     archive page. ``previous`` (path -> fingerprint, from the last build's
@@ -47,27 +51,50 @@ def build(
     With ``generation`` (the store's change counter) the tree carries a
     stamp; when it equals ``previous_stamp`` (pass it only when every file of
     the last build is still there) nothing is selected or rendered: the
-    store and the config are as they were, so every file is kept."""
-    renderer = _Renderer(SiteValues.of(site, feeds))
+    store and the config are as they were, so every file is kept.
+
+    ``cache`` (the store) keeps entry bytes between builds: an unchanged
+    article's entry is printed once, not on every build.
+
+    ``changes`` (the store's journal) makes a build after a few article
+    writes select and render only the main feed and the feeds of the tags
+    those articles had or have, keeping every other file, when the last
+    build was made from the same config at a generation the journal still
+    covers, no feed appears or disappears, and archiving is off (archive
+    pages are cut by position, which a back-dated article shifts); any
+    other case builds everything."""
+    # With a cache most entries are not printed: select without the
+    # articles' text, and load it for the entries that are (``load``).
+    load = reader.articles_by_ids if cache is not None else None
+    renderer = _Renderer(SiteValues.of(site, feeds), cache, load)
     stamp = ""
     if generation is not None:
-        stamp = digest(
-            [
-                renderer.key,
-                repr(feeds),
-                repr(site),
-                index.template_text(),
-                pages.template_text(),
-                str(generation),
-            ]
+        made_from = digest(
+            [renderer.key, repr(feeds), repr(site), index.template_text(), pages.template_text()]
         )
+        stamp = f"{made_from}.{generation}"
         if stamp == previous_stamp and previous:
             return RenderedTree(
                 files=dict.fromkeys(previous), fingerprints=dict(previous), stamp=stamp
             )
-    plan = select.feed_plan(reader, feeds, site.title)
+        before = _generation_of(previous_stamp, made_from)
+        if changes is not None and before is not None and previous and not feeds.archive:
+            changed = changes.changed_tags(before)
+            if changed is not None:
+                tree = renderer.update(reader, changes, changed, feeds, site.title, previous)
+                if tree is not None:
+                    # The set of feeds is as it was (else update is None), so
+                    # pages link the tags they linked; the journal names tags,
+                    # not articles, so every page is checked by fingerprint.
+                    with_feeds = [t for t, n in reader.tags() if n >= feeds.min_items]
+                    tree = _without_pages(tree).merged(
+                        _article_pages(reader, renderer.site, with_feeds, tree, previous)
+                    )
+                    return dataclasses.replace(tree, stamp=stamp)
+    plan = select.feed_plan(reader, feeds, site.title, light=cache is not None)
     tree = renderer.feeds(plan, previous or {})
-    tree = tree.merged(_article_pages(reader, renderer.site, plan, tree, previous or {}))
+    tags = [spec.tag for spec in plan.tags if spec.tag is not None]
+    tree = tree.merged(_article_pages(reader, renderer.site, tags, tree, previous or {}))
     if plan.archive_pages:
         tree = tree.merged(
             renderer.archive(
@@ -82,16 +109,35 @@ def build(
 def _article_pages(
     reader: FeedReader,
     site: SiteValues,
-    plan: FeedPlan,
+    tags: Sequence[Tag],
     feeds: RenderedTree,
     previous: Mapping[str, str],
 ) -> RenderedTree:
     """The page of every article without a URL (feeds/pages.py), its tags
     linking to the tag feeds in ``feeds``."""
-    tags = [spec.tag for spec in plan.tags if spec.tag is not None]
     return pages.render_pages(
         site, reader.page_versions(), tags, feeds.files, reader.articles_by_ids, previous
     )
+
+
+def _without_pages(tree: RenderedTree) -> RenderedTree:
+    """``tree`` less its article pages (an update keeps every previous path;
+    the pages are worked out again, so a page whose article is gone or has
+    gained a URL is removed)."""
+    prefix = links.ARTICLES_DIR + "/"
+    return RenderedTree(
+        files={p: d for p, d in tree.files.items() if not p.startswith(prefix)},
+        fingerprints={p: f for p, f in tree.fingerprints.items() if not p.startswith(prefix)},
+        notes=tree.notes,
+        stamp=tree.stamp,
+    )
+
+
+def _generation_of(stamp: str, made_from: str) -> int | None:
+    """The generation a previous stamp was made at, when it was made from
+    the same config and code (``made_from``); else None."""
+    prefix, _, generation = stamp.partition(".")
+    return int(generation) if prefix == made_from and generation.isdigit() else None
 
 
 def render_feeds(
@@ -121,23 +167,55 @@ def render_archive_page(
     return _Renderer(SiteValues.of(site, feeds)).archive_page(page, total_pages)
 
 
+def _unwritable(path: str) -> str:
+    """Why a feed cannot have the folder ``path`` ("" when it can)."""
+    if not plain_directory(path) or path.split("/")[0] == ARCHIVE_DIR:
+        return "not a plain relative folder name"
+    return ""
+
+
 class _Renderer:
-    def __init__(self, site: SiteValues) -> None:
+    def __init__(
+        self,
+        site: SiteValues,
+        cache: EntryCache | None = None,
+        load: Callable[[Sequence[str]], list[Article]] | None = None,
+    ) -> None:
         self.site = site
         self.items = ItemCache(site)
         self.keys = incremental.ArticleKeys()
         self.key = incremental.site_key(site, engine=atom.FEEDGEN_VERSION)
-        self.writers: dict[str, Writer] = {
-            "atom": atom.AtomWriter().write,
-            "rss": rss.RssWriter().write,
-            "json": jsonfeed.write,
+        entry_key = incremental.entry_key(site, engine=atom.FEEDGEN_VERSION)
+        self.entries = EntryBytes(entry_key, self.items, cache, load)
+        self.documents: dict[str, Document] = {
+            "atom": atom.AtomWriter().document,
+            "rss": rss.RssWriter().document,
+            "json": jsonfeed.document,
         }
 
     def render(
-        self, head: FeedHead, articles: Sequence[Article], paths: Mapping[str, str]
+        self, jobs: Sequence[tuple[FeedHead, Sequence[Article], Mapping[str, str]]]
     ) -> dict[str, bytes]:
-        items = [self.items.get(a) for a in articles]
-        return {path: self.writers[fmt](head, items) for fmt, path in paths.items()}
+        """Each (head, articles, format -> path) as documents: every entry
+        they need is found or printed once (``EntryBytes.fill``), then each
+        document is its head with the entries' bytes spliced in."""
+        planned = []
+        for head, articles, paths in jobs:
+            documents = []
+            for fmt, path in paths.items():
+                slots = []
+                for article in articles:
+                    slot = self.entries.slot(fmt, article, head)
+                    self.entries.need(fmt, slot, self.keys.key(article), article, head)
+                    slots.append(slot)
+                documents.append((path, fmt, slots))
+            planned.append((head, documents))
+        self.entries.fill()
+        return {
+            path: self.documents[fmt](head, self.entries.get(slots))
+            for head, documents in planned
+            for path, fmt, slots in documents
+        }
 
     def feeds(self, plan: FeedPlan, previous: Mapping[str, str]) -> RenderedTree:
         out = TreeCollector(previous)
@@ -145,8 +223,9 @@ class _Renderer:
         specs: list[FeedSpec] = []
         seen: set[str] = set()
         for spec in (plan.main, *plan.tags):
-            if not plain_directory(spec.path) or spec.path.split("/")[0] == ARCHIVE_DIR:
-                notes.append(f"feed {spec.path!r} skipped: not a plain relative folder name")
+            problem = _unwritable(spec.path)
+            if problem:
+                notes.append(f"feed {spec.path!r} skipped: {problem}")
             elif spec.path in seen:
                 notes.append(f"feed {spec.path!r} skipped: two feeds share that folder")
             else:
@@ -154,21 +233,15 @@ class _Renderer:
                 specs.append(spec)
 
         heads = []
+        jobs = []
         for spec in specs:
             pages = plan.archive_pages if spec is plan.main else 0
             head = self.head(spec, pages)
             heads.append(head)
-            fingerprint = digest(
-                [self.key, incremental.head_key(head)] + [self.keys.key(a) for a in spec.articles]
-            )
             paths = feed_paths(spec.path, self.site.formats)
-
-            def render(
-                head: FeedHead = head, spec: FeedSpec = spec, paths: Mapping[str, str] = paths
-            ) -> dict[str, bytes]:
-                return self.render(head, spec.articles, paths)
-
-            out.add(paths.values(), fingerprint, render)
+            if not out.keep(paths.values(), self.fingerprint(head, spec)):
+                jobs.append((head, spec.articles, paths))
+        out.put(self.render(jobs))
 
         # The list of feeds: OPML and index.html change only when it does.
         listing_key = [self.key, *self.site.formats] + [
@@ -182,6 +255,47 @@ class _Renderer:
             lambda: {INDEX_PATH: index.render(self.site, heads)},
         )
         return out.tree(notes)
+
+    def update(
+        self,
+        reader: FeedReader,
+        changes: ChangeReader,
+        changed: frozenset[str],
+        feeds: FeedsConfig,
+        site_title: str,
+        previous: Mapping[str, str],
+    ) -> RenderedTree | None:
+        """The previous tree with only the main feed and the feeds of the
+        ``changed`` tag keys selected again; None when the set of feeds
+        changes (a tag reaching or leaving ``feeds.min_items``), which
+        changes feeds.opml and index.html: then build everything."""
+        light = self.entries.cache is not None
+        specs = [select.main_spec(reader, feeds.items, site_title, light=light)]
+        for tag, count in changes.tag_counts(sorted(changed - {""})):
+            path = select.tag_path(tag)
+            wanted = count >= feeds.min_items and not _unwritable(path)
+            present = all(p in previous for p in feed_paths(path, self.site.formats).values())
+            if wanted != present:
+                return None
+            if wanted:
+                newest = reader.latest_articles(limit=feeds.items, tag_key=tag.key, light=light)
+                specs.append(select.tag_spec(tag, newest, site_title))
+        out = TreeCollector(previous)
+        out.files.update(dict.fromkeys(previous))
+        out.prints.update(previous)
+        jobs = []
+        for spec in specs:
+            head = self.head(spec, 0)
+            paths = feed_paths(spec.path, self.site.formats)
+            if not out.keep(paths.values(), self.fingerprint(head, spec)):
+                jobs.append((head, spec.articles, paths))
+        out.put(self.render(jobs))
+        return out.tree()
+
+    def fingerprint(self, head: FeedHead, spec: FeedSpec) -> str:
+        return digest(
+            [self.key, incremental.head_key(head)] + [self.keys.key(a) for a in spec.articles]
+        )
 
     def head(self, spec: FeedSpec, archive_pages: int) -> FeedHead:
         site = self.site
@@ -208,18 +322,23 @@ class _Renderer:
     def archive(
         self, total: int, load: Callable[[int], ArchivePage], previous: Mapping[str, str]
     ) -> RenderedTree:
+        """Every archive page. A page's articles are fixed by its position,
+        but an archived article can still be edited, re-tagged or moved, so
+        each page is loaded (one page in memory at a time) and fingerprinted
+        by its articles' keys, not by its position alone."""
         out = TreeCollector(previous)
-        size = self.site.feeds.archive_page_size
         for n in range(1, total + 1):
-            fingerprint = digest([self.key, *archive.fingerprint_parts(size, n, total)])
-
-            def render(n: int = n) -> dict[str, bytes]:
-                return self.archive_page(load(n), total)
-
-            out.add(archive.archive_paths(n, self.site.formats).values(), fingerprint, render)
+            page = load(n)
+            fingerprint = digest(
+                [self.key, *archive.fingerprint_parts(self.site.feeds.archive_page_size, n, total)]
+                + [self.keys.key(a) for a in page.articles]
+            )
+            paths = archive.archive_paths(n, self.site.formats)
+            if not out.keep(paths.values(), fingerprint):
+                out.put(self.archive_page(page, total))
         return out.tree()
 
     def archive_page(self, page: ArchivePage, total: int) -> dict[str, bytes]:
         head = archive.page_head(self.site, page.index, total, page.articles)
         paths = archive.archive_paths(page.index, self.site.formats)
-        return self.render(head, page.articles, paths)
+        return self.render([(head, page.articles, paths)])

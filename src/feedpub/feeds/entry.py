@@ -149,7 +149,7 @@ def make_item(article: Article, site: SiteValues) -> FeedItem:
     title = " ".join(clean(article.title).split()) or summary[:80] or article.id
     summary = summary or title
     image = _absolute(site, article.image) if article.image else None
-    tags = [t for t in dict.fromkeys(article.tags) if t.slug.strip()]
+    tags = _tags(article)
     return FeedItem(
         id=item_id,
         permalink=item_id == link,
@@ -160,7 +160,7 @@ def make_item(article: Article, site: SiteValues) -> FeedItem:
         content_html=site.wrap(content) if site.feeds.full_content and content.strip() else None,
         published=article.published,
         updated=article.updated,
-        author=" ".join(clean(article.author or "").split()),
+        author=_author(article),
         categories=tuple(Category.of(t) for t in tags[:MAX_CATEGORIES]),
         capped=len(tags) > MAX_CATEGORIES,
         image=image,
@@ -179,6 +179,20 @@ def entry_id(article: Article, site: SiteValues) -> str:
     if first and first.strip():
         return _absolute(site, first)
     return f"tag:{site.host},{TAG_URI_DATE}:article/{percent_encode(clean(article.id), '')}"
+
+
+def _tags(article: Article) -> list[Tag]:
+    return [t for t in dict.fromkeys(article.tags) if t.slug.strip()]
+
+
+def _author(article: Article) -> str:
+    return " ".join(clean(article.author or "").split())
+
+
+def entry_shape(article: Article) -> tuple[bool, bool]:
+    """(capped, has an author) of ``article``'s FeedItem, without making it:
+    the two item facts that make its entry differ between feeds."""
+    return len(_tags(article)) > MAX_CATEGORIES, bool(_author(article))
 
 
 class ItemCache:

@@ -79,6 +79,17 @@ def site_key(site: SiteValues, engine: str) -> str:
     )
 
 
+def entry_key(site: SiteValues, engine: str) -> str:
+    """The config values an entry's bytes depend on (``entry.make_item`` and
+    the writers' entry printers): the home page (absolute links, tag: URIs),
+    the language (direction wrapper), full_content, and the printer's code.
+    The feed's title, description, hub and URLs go in heads only; the one
+    feed value an entry may print (RSS dc:creator fallback) is in its slot."""
+    return "\x1f".join(
+        [RENDER_VERSION, engine, site.site.url, site.site.language, str(site.feeds.full_content)]
+    )
+
+
 def head_key(head: FeedHead) -> str:
     tag = f"{head.tag.term}\x1d{head.tag.label}" if head.tag else ""
     parts = [head.directory, head.atom_id, head.title, head.subtitle, head.description]
@@ -134,15 +145,25 @@ class TreeCollector:
         self.files: dict[str, bytes | None] = {}
         self.prints: dict[str, str] = {}
 
+    def keep(self, paths: Iterable[str], fingerprint: str) -> bool:
+        """Record ``fingerprint`` for the group ``paths``; True when every one
+        of them had it last time (kept as it is), False when the caller must
+        ``put`` the group's rendered files."""
+        group = list(paths)
+        self.prints.update(dict.fromkeys(group, fingerprint))
+        if all(self.previous.get(path) == fingerprint for path in group):
+            self.files.update(dict.fromkeys(group))
+            return True
+        return False
+
+    def put(self, files: Mapping[str, bytes]) -> None:
+        self.files.update(files)
+
     def add(
         self, paths: Iterable[str], fingerprint: str, render: Callable[[], Mapping[str, bytes]]
     ) -> None:
-        group = list(paths)
-        if all(self.previous.get(path) == fingerprint for path in group):
-            self.files.update(dict.fromkeys(group))
-        else:
-            self.files.update(render())
-        self.prints.update(dict.fromkeys(group, fingerprint))
+        if not self.keep(paths, fingerprint):
+            self.put(render())
 
     def tree(self, notes: Sequence[str] = ()) -> RenderedTree:
         return RenderedTree(files=self.files, fingerprints=self.prints, notes=tuple(notes))

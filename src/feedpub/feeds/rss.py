@@ -22,8 +22,8 @@ from feedgen.ext.dc import DcEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feedpub.feeds.atom import FH_NS
-from feedpub.feeds.entry import Category, FeedHead, FeedItem, title_is_markup
+from feedpub.feeds.atom import FH_NS, cut, splice
+from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, title_is_markup
 from feedpub.feeds.urls import RSS_TYPE
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -62,13 +62,14 @@ def _title(text: str) -> str:
 
 
 class RssWriter:
-    """Writes RSS documents; keep one per build: an article's item is made
-    once and printed in every feed holding it."""
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[FeedItem, Category | None, str], Any] = {}
+    """Writes RSS documents as a channel printed by feedgen with the items'
+    bytes spliced in before ``</channel>`` (feedgen appends items after
+    every other child, its extensions' included), as atom.AtomWriter does."""
 
     def write(self, head: FeedHead, items: Sequence[FeedItem]) -> bytes:
+        return self.document(head, self.entries([(item, head) for item in items]))
+
+    def document(self, head: FeedHead, entries: Sequence[bytes]) -> bytes:
         fg = FeedGenerator()
         # The order of extensions is the order of the namespace declarations.
         if head.archived:
@@ -82,11 +83,29 @@ class RssWriter:
         fg.updated(head.updated)  # lastBuildDate; feedgen's default is now()
         fg.generator("feedpub")  # no version: an upgrade alone must not change the bytes
         fg.link(href=head.home, rel="alternate", type="text/html")  # the only one: <link>
-        for item in items:
-            # feedgen prepends by default; the list is already newest first.
-            fg.add_entry(self._entry(item, head), order="append")
         data: bytes = fg.rss_str(pretty=True, encoding="UTF-8")
-        return data
+        return splice(data, _CHANNEL_CLOSE, entries)
+
+    @staticmethod
+    def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
+        """Each item's ``<item>`` as it prints in the feed of its head (its
+        categories there, the head's author standing in for a missing one),
+        indented as a child of ``<channel>``. The dc and content namespaces
+        are declared on ``<rss>`` in every document, so no item redeclares
+        them."""
+        if not pairs:
+            return []
+        fg = FeedGenerator()
+        fg.load_extension("dc", atom=False, rss=True)
+        fg.title("items")
+        fg.description("items")
+        fg.link(href="urn:feedpub:items")
+        fg.updated(EMPTY_FEED_UPDATED)
+        for item, head in pairs:
+            entry = _make_item(item, item.categories_in(head.tag), item.author or head.author)
+            fg.add_entry(entry, order="append")
+        data: bytes = fg.rss_str(pretty=True, encoding="UTF-8")
+        return cut(data, _ITEM_OPEN, _ITEM_CLOSE, _CHANNEL_CLOSE, len(pairs))
 
     @staticmethod
     def _channel(fg: Any, head: FeedHead) -> None:
@@ -97,14 +116,10 @@ class RssWriter:
         ]
         fg.feedpub.archived = head.archived
 
-    def _entry(self, item: FeedItem, head: FeedHead) -> Any:
-        key = (item, head.tag if item.capped else None, head.author)
-        entry = self._entries.get(key)
-        if entry is None:
-            entry = self._entries[key] = _make_item(
-                item, item.categories_in(head.tag), item.author or head.author
-            )
-        return entry
+
+_CHANNEL_CLOSE = b"  </channel>\n</rss>\n"
+_ITEM_OPEN = b"\n    <item>\n"
+_ITEM_CLOSE = b"    </item>\n"
 
 
 def _make_item(item: FeedItem, categories: Sequence[Category], creator: str) -> Any:

@@ -52,11 +52,22 @@ class FeedReader(Protocol):
     newest first (published desc, then id desc)."""
 
     def latest_articles(
-        self, limit: int | None = None, tag_key: str | None = None, offset: int = 0
+        self,
+        limit: int | None = None,
+        tag_key: str | None = None,
+        offset: int = 0,
+        *,
+        light: bool = False,
     ) -> list[Article]: ...
 
-    def latest_per_tag(self, limit: int) -> dict[str, list[Article]]:
-        """Each tag key's newest ``limit`` articles, all tags in one call."""
+    def latest_per_tag(self, limit: int, *, light: bool = False) -> dict[str, list[Article]]:
+        """Each tag key's newest ``limit`` articles, all tags in one call.
+        ``light``: summary and content may be left empty when the content
+        hash stands for them (load those with ``articles_by_ids``)."""
+        ...
+
+    def articles_by_ids(self, ids: Sequence[str]) -> list[Article]:
+        """Whole articles, in the given order."""
         ...
 
     def article_count(self) -> int: ...
@@ -67,28 +78,34 @@ class FeedReader(Protocol):
         """(id, content_hash, updated, tag keys) of every article without a URL."""
         ...
 
-    def articles_by_ids(self, ids: Sequence[str]) -> list[Article]: ...
+
+class ChangeReader(Protocol):
+    """The store's change journal (``store.SqlStore`` has it)."""
+
+    def changed_tags(self, since: int) -> frozenset[str] | None:
+        """Tag keys whose feeds changed after generation ``since`` ("" is the
+        main feed's); None when that is not known (then build everything)."""
+        ...
+
+    def tag_counts(self, keys: Sequence[str]) -> list[tuple[Tag, int]]:
+        """Those tags with their article counts."""
+        ...
 
 
-def feed_plan(reader: FeedReader, feeds: FeedsConfig, site_title: str) -> FeedPlan:
+def feed_plan(
+    reader: FeedReader, feeds: FeedsConfig, site_title: str, *, light: bool = False
+) -> FeedPlan:
     """The main feed (titled ``site_title``), one feed per tag with at least
     ``feeds.min_items`` articles (sorted by slug, so output order is stable),
-    and the number of full archive pages when ``feeds.archive`` is on."""
+    and the number of full archive pages when ``feeds.archive`` is on.
+    ``light``: articles without summary and content where their hash
+    stands for them (a builder with an entry cache prints few of them)."""
     items = feeds.items
-    main = FeedSpec(
-        path="",
-        title=site_title,
-        articles=_one_per_url(reader.latest_articles(limit=items)),
-    )
+    main = main_spec(reader, items, site_title, light=light)
     # One query for every tag feed, not one per tag (500 tags: 500 round trips).
-    newest = reader.latest_per_tag(items)
+    newest = reader.latest_per_tag(items, light=True) if light else reader.latest_per_tag(items)
     tag_feeds = tuple(
-        FeedSpec(
-            path=f"tag/{tag.slug}",
-            title=f"{site_title}: {tag.name}",
-            articles=_one_per_url(newest.get(tag.key, ())),
-            tag=tag,
-        )
+        tag_spec(tag, newest.get(tag.key, ()), site_title)
         for tag, count in sorted(reader.tags(), key=lambda pair: pair[0].slug)
         if count >= feeds.min_items
     )
@@ -97,6 +114,30 @@ def feed_plan(reader: FeedReader, feeds: FeedsConfig, site_title: str) -> FeedPl
         # Everything older than the current feed's items, in full pages only.
         pages = max(0, reader.article_count() - items) // feeds.archive_page_size
     return FeedPlan(main=main, tags=tag_feeds, archive_pages=pages)
+
+
+def main_spec(reader: FeedReader, items: int, site_title: str, *, light: bool = False) -> FeedSpec:
+    # ``light`` passed only when asked for: a reader may not know the option.
+    newest = (
+        reader.latest_articles(limit=items, light=True)
+        if light
+        else reader.latest_articles(limit=items)
+    )
+    return FeedSpec(path="", title=site_title, articles=_one_per_url(newest))
+
+
+def tag_spec(tag: Tag, newest: Sequence[Article], site_title: str) -> FeedSpec:
+    """The feed of ``tag`` holding its ``newest`` articles (newest first)."""
+    return FeedSpec(
+        path=tag_path(tag),
+        title=f"{site_title}: {tag.name}",
+        articles=_one_per_url(newest),
+        tag=tag,
+    )
+
+
+def tag_path(tag: Tag) -> str:
+    return f"tag/{tag.slug}"
 
 
 def _one_per_url(articles: Sequence[Article]) -> tuple[Article, ...]:

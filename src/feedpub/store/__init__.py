@@ -17,7 +17,8 @@ The contract, for every method of every Protocol below:
 
 Only this package imports SQLAlchemy. ``SqlStore`` is composed of one part
 per domain (``articles``, ``rejects``, ``editions``, ``subscribers``,
-``deliveries``, ``runs``) over ``engine``, and ``locks`` the named
+``deliveries``, ``runs``, ``entries`` the feeds' printed-entry cache,
+``journal`` the change journal) over ``engine``, and ``locks`` the named
 cross-process locks; ``schema`` holds the tables, ``migrations``
 upgrades an older store in place, ``decide`` holds the pure upsert rules.
 """
@@ -48,6 +49,8 @@ from feedpub.store.articles import BATCH_SIZE, ArticlesMixin
 from feedpub.store.deliveries import DeliveriesMixin, Recipient
 from feedpub.store.editions import EditionsMixin
 from feedpub.store.engine import StoreError, UtcDateTime, mask_password, open_engine
+from feedpub.store.entries import EntriesMixin
+from feedpub.store.journal import JournalMixin
 from feedpub.store.locks import LockHolder, StoreLock, lock_for
 from feedpub.store.migrations import ensure_schema
 from feedpub.store.rejects import RejectsMixin
@@ -61,6 +64,7 @@ __all__ = [
     "ArticleStore",
     "DeliveryStore",
     "EditionStore",
+    "EntryStore",
     "LockHolder",
     "Recipient",
     "RejectStore",
@@ -182,8 +186,26 @@ class RunStore(Protocol):
     def runs(self, job: str | None = None, limit: int | None = None) -> list[JobRun]: ...
 
 
+class EntryStore(Protocol):
+    """Printed feed entries kept between builds, by slot (a cache: see
+    ``entries``; the feeds' ``EntryCache``), and the change journal (which
+    tags' feeds changed since a generation: see ``journal``)."""
+
+    def cached_entries(self, slots: Sequence[str]) -> dict[str, tuple[str, bytes]]: ...
+    def keep_entries(self, entries: Sequence[tuple[str, str, bytes]]) -> None: ...
+    def changed_tags(self, since: int) -> frozenset[str] | None: ...
+    def tag_counts(self, keys: Sequence[str]) -> list[tuple[Tag, int]]: ...
+
+
 class Store(
-    ArticleStore, RejectStore, EditionStore, SubscriberStore, DeliveryStore, RunStore, Protocol
+    ArticleStore,
+    RejectStore,
+    EditionStore,
+    SubscriberStore,
+    DeliveryStore,
+    RunStore,
+    EntryStore,
+    Protocol,
 ):
     """The whole store, as ``SqlStore`` implements it."""
 
@@ -192,7 +214,14 @@ class Store(
 
 
 class SqlStore(
-    ArticlesMixin, RejectsMixin, EditionsMixin, SubscribersMixin, DeliveriesMixin, RunsMixin
+    ArticlesMixin,
+    RejectsMixin,
+    EditionsMixin,
+    SubscribersMixin,
+    DeliveriesMixin,
+    RunsMixin,
+    EntriesMixin,
+    JournalMixin,
 ):
     """The ``Store`` over one SQL database. Open with ``SqlStore.open(url)``;
     close with ``close()`` or use it as a context manager. Safe to share

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, Select, bindparam, func, or_, select
+from sqlalchemy import Engine, Row, Select, bindparam, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from feedpub.model import Article, Tag, UpsertOutcome, require_aware
+from feedpub.store import journal
 from feedpub.store.decide import Stored, decide
 from feedpub.store.engine import IN_CHUNK, StoreBase, StoreError, analyze, chunks
 from feedpub.store.schema import t_article_tags, t_articles, t_feed_generation, t_tags
@@ -83,20 +84,26 @@ class ArticlesMixin(StoreBase):
             return int(conn.execute(select(func.count()).select_from(t_articles)).scalar_one())
 
     def latest_articles(
-        self, limit: int | None = None, tag_key: str | None = None, offset: int = 0
+        self,
+        limit: int | None = None,
+        tag_key: str | None = None,
+        offset: int = 0,
+        *,
+        light: bool = False,
     ) -> list[Article]:
         """Newest first, optionally only those tagged ``tag_key``; ``limit``
-        None means all. Per-tag pages read the (tag, published) index."""
+        None means all. Per-tag pages read the (tag, published) index.
+        ``light``: see ``_columns``."""
         query: Select[Any]
         if tag_key is None:
-            query = select(t_articles).order_by(
+            query = select(*_columns(light)).order_by(
                 t_articles.c.published.desc(), t_articles.c.id.desc()
             )
         else:
             # Order by the article_tags copy of published so the index serves
             # both the filter and the sort.
             query = (
-                select(t_articles)
+                select(*_columns(light))
                 .join(t_article_tags, t_article_tags.c.article_id == t_articles.c.id)
                 .where(t_article_tags.c.tag_key == tag_key)
                 .order_by(t_article_tags.c.published.desc(), t_article_tags.c.article_id.desc())
@@ -133,9 +140,10 @@ class ArticlesMixin(StoreBase):
             found = conn.execute(select(t_feed_generation.c.generation)).scalar()
             return int(found or 0)
 
-    def latest_per_tag(self, limit: int) -> dict[str, list[Article]]:
+    def latest_per_tag(self, limit: int, *, light: bool = False) -> dict[str, list[Article]]:
         """Every tag's newest ``limit`` articles (newest first), keyed by tag
-        key, in one ranked query instead of one query per tag."""
+        key, in one ranked query instead of one query per tag. ``light``:
+        see ``_columns``."""
         rank = (
             func.row_number()
             .over(
@@ -152,7 +160,8 @@ class ArticlesMixin(StoreBase):
         )
         with self._guard("cannot read articles"), self._engine.connect() as conn:
             pairs = conn.execute(query).all()
-        by_id = {a.id: a for a in self.articles_by_ids(list(dict.fromkeys(p[1] for p in pairs)))}
+        ids = list(dict.fromkeys(p[1] for p in pairs))
+        by_id = {a.id: a for a in self.articles_by_ids(ids, light=light)}
         newest: dict[str, list[Article]] = {}
         for tag_key, article_id in pairs:
             if article_id in by_id:
@@ -186,12 +195,13 @@ class ArticlesMixin(StoreBase):
         query = query.order_by(t_articles.c.published.desc(), t_articles.c.id.desc()).limit(limit)
         return self._fetch(query)
 
-    def articles_by_ids(self, ids: Sequence[str]) -> list[Article]:
+    def articles_by_ids(self, ids: Sequence[str], *, light: bool = False) -> list[Article]:
         """The articles with these ids, in the given order; unknown ids skipped."""
         found: dict[str, Article] = {}
         with self._guard("cannot read articles"), self._engine.connect() as conn:
             for chunk in chunks(dict.fromkeys(ids), IN_CHUNK):
-                rows = conn.execute(select(t_articles).where(t_articles.c.id.in_(chunk))).all()
+                query = select(*_columns(light)).where(t_articles.c.id.in_(chunk))
+                rows = conn.execute(query).all()
                 for article in self._with_tags(conn, rows):
                     found[article.id] = article
         return [found[i] for i in ids if i in found]
@@ -292,6 +302,7 @@ class ArticlesMixin(StoreBase):
         in the batch is judged against its earlier occurrence."""
         stored = self._stored(conn, list(dict.fromkeys(a.id for a in batch)))
         in_db = set(stored)
+        keys_before = {i: s.tag_keys for i, s in stored.items()}  # for the change journal
         outcomes: list[UpsertOutcome] = []
         # id -> (article, its values to write); the last occurrence wins
         final: dict[str, tuple[Article, dict[str, Any]]] = {}
@@ -310,7 +321,12 @@ class ArticlesMixin(StoreBase):
             final[article.id] = (article, values)
         if not final:
             return outcomes
-        _bump_generation(conn)
+        # The feeds each written article left or is in (journal.py).
+        journal.record_change(
+            conn,
+            {k for i in final for k in keys_before.get(i, ())}
+            | {t.key for a, _ in final.values() for t in a.tags},
+        )
 
         self._ensure_tags(conn, [t for a, _ in final.values() for t in _first_per_key(a.tags)])
 
@@ -361,13 +377,18 @@ class ArticlesMixin(StoreBase):
         conn.execute(t_tags.insert(), rows)
 
 
-def _bump_generation(conn: Connection) -> None:
-    """In the writer's transaction, so the counter and the articles commit together."""
-    bumped = conn.execute(
-        t_feed_generation.update().values(generation=t_feed_generation.c.generation + 1)
-    )
-    if not bumped.rowcount:
-        conn.execute(t_feed_generation.insert().values(id=1, generation=1))
+def _columns(light: bool) -> list[Any]:
+    """The article columns to read. ``light`` leaves summary and content
+    (most of a row's bytes) empty where the content hash stands for them,
+    for a reader that needs them only for the few articles it must print."""
+    if not light:
+        return [t_articles]
+    hashless = t_articles.c.content_hash == ""
+    return [
+        *(c for c in t_articles.c if c.name not in ("summary", "content")),
+        case((hashless, t_articles.c.summary), else_=literal("")).label("summary"),
+        case((hashless, t_articles.c.content), else_=literal("")).label("content"),
+    ]
 
 
 def _article_values(article: Article) -> dict[str, Any]:

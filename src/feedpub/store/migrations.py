@@ -57,11 +57,32 @@ def _v5_runs(conn: Connection) -> None:
     t_runs.create(conn)
 
 
+def _v6_feed_entries_and_changes(conn: Connection) -> None:
+    """The feed entries' bytes, printed once per article version and kept
+    between builds (the feeds' EntryCache), and the change journal (which
+    feeds each article write changed): new tables, their DDL as of v6. The
+    journal starts empty, so the first build after the upgrade is a full one."""
+    conn.execute(
+        text(
+            "CREATE TABLE feed_changes (generation INTEGER NOT NULL, "
+            "tag_key VARCHAR(255) NOT NULL, PRIMARY KEY (generation, tag_key))"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE TABLE feed_entries (slot VARCHAR(32) NOT NULL, "
+            "fingerprint VARCHAR(32) NOT NULL, data %s NOT NULL, PRIMARY KEY (slot))"
+            % ("BYTEA" if conn.dialect.name == "postgresql" else "BLOB")
+        )
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_first_url,
     3: _v3_subscribers_and_deliveries,
     4: _v4_feed_generation,
     5: _v5_runs,
+    6: _v6_feed_entries_and_changes,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 
 from feedpub.store.engine import UtcDateTime
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 metadata = MetaData()
 
@@ -182,4 +183,24 @@ t_runs = Table(
     Column("host", Text, nullable=False),
     Column("pid", Integer, nullable=False),
     Index("ix_runs_job_started", "job", "started"),
+)
+
+t_feed_entries = Table(
+    "feed_entries",
+    metadata,
+    # One printed feed entry per slot (article, format, feed variations: see
+    # feeds/entries.py), valid while its fingerprint is the build's. A cache:
+    # emptying it only makes the next build print every entry again.
+    Column("slot", String(32), primary_key=True),
+    Column("fingerprint", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+t_feed_changes = Table(
+    "feed_changes",
+    metadata,
+    # v6: the change journal (see journal.py): per generation, the tag keys
+    # whose feeds an article write changed ("" for the main feed).
+    Column("generation", Integer, primary_key=True, autoincrement=False),
+    Column("tag_key", String(255), primary_key=True),
 )

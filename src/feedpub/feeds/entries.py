@@ -1,0 +1,161 @@
+"""Entry bytes: each article's entry printed once per version and format,
+then spliced into every document holding it (atom/rss/jsonfeed ``document``).
+
+An entry's bytes depend on the article, the renderer (code, feedgen, site
+and feeds config: ``incremental.site_key``) and two things of the feed it
+sits in: the feed's tag when the article's categories were capped
+(``FeedItem.categories_in``) and the feed's author standing in for a missing
+one (RSS ``dc:creator``). Indentation is the same in every document of a
+format. So an entry lives in a *slot* (article id, format, those feed
+variations) and is valid while its *fingerprint* (the renderer key, the
+article's key, the slot) is the one it was printed under.
+
+Within a build every slot is printed at most once. With an ``EntryCache``
+(the store) the bytes outlive the build, so an unchanged article's entry is
+never printed again; a fingerprint that differs (an edit, a new feedgen, a
+config change) reprints it, and the cache holds one entry per slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
+
+from feedpub.feeds import atom, jsonfeed, rss
+from feedpub.feeds.entry import FeedHead, FeedItem, ItemCache, entry_shape
+from feedpub.feeds.incremental import digest
+from feedpub.model import Article
+
+# Bump when splicing changes how entry bytes are cut or joined.
+ENTRY_FORMAT = "1"
+# Entries printed per feedgen document: bounds the memory of one batch.
+BATCH = 1000
+
+Printer = Callable[[Sequence[tuple[FeedItem, FeedHead]]], list[bytes]]
+
+PRINTERS: dict[str, Printer] = {
+    "atom": atom.AtomWriter.entries,
+    "rss": rss.RssWriter.entries,
+    "json": jsonfeed.entries,
+}
+
+
+class EntryCache(Protocol):
+    """Where entry bytes outlive a build (``store.SqlStore`` has it)."""
+
+    def cached_entries(self, slots: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """slot -> (fingerprint, bytes) for the slots held."""
+        ...
+
+    def keep_entries(self, entries: Sequence[tuple[str, str, bytes]]) -> None:
+        """Store (slot, fingerprint, bytes), replacing what a slot held."""
+        ...
+
+
+def _version(article: Article) -> tuple[str, object]:
+    return article.content_hash, article.updated
+
+
+class Needed:
+    """One entry a document needs: its format, slot, fingerprint and what
+    prints it."""
+
+    __slots__ = ("article", "fingerprint", "fmt", "head", "slot")
+
+    def __init__(
+        self, fmt: str, slot: str, fingerprint: str, article: Article, head: FeedHead
+    ) -> None:
+        self.fmt = fmt
+        self.slot = slot
+        self.fingerprint = fingerprint
+        self.article = article
+        self.head = head
+
+
+class EntryBytes:
+    """The entry bytes of one build: ``need`` each entry of the documents to
+    print, ``fill`` once (cache lookups and printing in batches), then
+    ``get`` them while assembling the documents."""
+
+    def __init__(
+        self,
+        renderer_key: str,
+        items: ItemCache,
+        cache: EntryCache | None = None,
+        load: Callable[[Sequence[str]], list[Article]] | None = None,
+    ) -> None:
+        """``load`` (ids -> whole articles): the articles given to ``need``
+        may lack their text (a light selection); those to print are loaded."""
+        self.key = digest([renderer_key, ENTRY_FORMAT])
+        self.items = items
+        self.load = load
+        self.cache = cache
+        self._bytes: dict[str, bytes] = {}
+        self._needed: dict[str, Needed] = {}
+        # Per article id (one version per build): its entry shape, its slots.
+        self._shapes: dict[str, tuple[bool, bool]] = {}
+        self._slots: dict[tuple[str, str, str, str], str] = {}
+        self.printed = 0  # entries printed in this build
+        self.cached = 0  # entries taken from the cache
+
+    def slot(self, fmt: str, article: Article, head: FeedHead) -> str:
+        """Where the entry of ``article`` in the feed of ``head`` lives
+        (found without making its FeedItem: most entries come from the cache)."""
+        shape = self._shapes.get(article.id)
+        if shape is None:
+            shape = self._shapes[article.id] = entry_shape(article)
+        capped, has_author = shape
+        variant = head.tag if capped and head.tag is not None else None
+        tag = f"{variant.term}\x1d{variant.label}" if variant else ""
+        author = head.author if fmt == "rss" and not has_author else ""
+        where = (fmt, article.id, tag, author)
+        slot = self._slots.get(where)
+        if slot is None:
+            slot = self._slots[where] = digest(where)
+        return slot
+
+    def need(self, fmt: str, slot: str, article_key: str, article: Article, head: FeedHead) -> None:
+        if slot not in self._bytes and slot not in self._needed:
+            fingerprint = digest([self.key, slot, article_key])
+            self._needed[slot] = Needed(fmt, slot, fingerprint, article, head)
+
+    def fill(self) -> None:
+        """Every needed entry: from the cache when its fingerprint matches,
+        else printed (in batches per format) and then kept in the cache."""
+        needed, self._needed = self._needed, {}
+        if not needed:
+            return
+        if self.cache is not None:
+            for slot, (fingerprint, data) in self.cache.cached_entries(list(needed)).items():
+                want = needed.get(slot)
+                if want is not None and want.fingerprint == fingerprint:
+                    self._bytes[slot] = data
+                    del needed[slot]
+                    self.cached += 1
+        if self.load is not None and needed:
+            whole = {a.id: a for a in self.load(list({w.article.id for w in needed.values()}))}
+            for want in needed.values():
+                found = whole.get(want.article.id)
+                if found is None or _version(found) != _version(want.article):
+                    # Written since it was selected: print this build's
+                    # document from it, but keep no bytes under the old key.
+                    want.fingerprint = ""
+                want.article = found or want.article
+        by_format: dict[str, list[Needed]] = {}
+        for want in needed.values():
+            by_format.setdefault(want.fmt, []).append(want)
+        fresh: list[tuple[str, str, bytes]] = []
+        for fmt, wants in by_format.items():
+            for start in range(0, len(wants), BATCH):
+                batch = wants[start : start + BATCH]
+                printed = PRINTERS[fmt]([(self.items.get(w.article), w.head) for w in batch])
+                for want, data in zip(batch, printed, strict=True):
+                    self._bytes[want.slot] = data
+                    fresh.append((want.slot, want.fingerprint, data))
+        self.printed += len(fresh)
+        fresh = [entry for entry in fresh if entry[1]]
+        if self.cache is not None and fresh:
+            self.cache.keep_entries(fresh)
+
+    def get(self, slots: Iterable[str]) -> list[bytes]:
+        return [self._bytes[slot] for slot in slots]
