@@ -53,6 +53,7 @@ from feedpub.store.migrations import ensure_schema
 from feedpub.store.rejects import RejectsMixin
 from feedpub.store.runs import RunsMixin
 from feedpub.store.schema import SCHEMA_VERSION
+from feedpub.store.source_files import ReadFile, SourceFilesMixin
 from feedpub.store.subscribers import SubscribersMixin
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "DeliveryStore",
     "EditionStore",
     "LockHolder",
+    "ReadFile",
     "Recipient",
     "RejectStore",
     "RunStore",
@@ -191,7 +193,13 @@ class Store(
 
 
 class SqlStore(
-    ArticlesMixin, RejectsMixin, EditionsMixin, SubscribersMixin, DeliveriesMixin, RunsMixin
+    SourceFilesMixin,
+    ArticlesMixin,
+    RejectsMixin,
+    EditionsMixin,
+    SubscribersMixin,
+    DeliveriesMixin,
+    RunsMixin,
 ):
     """The ``Store`` over one SQL database. Open with ``SqlStore.open(url)``;
     close with ``close()`` or use it as a context manager. Safe to share

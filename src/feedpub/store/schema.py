@@ -9,6 +9,7 @@ compares a migrated version-1 store with a fresh one keeps the two in step.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ForeignKey,
     Index,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 
 from feedpub.store.engine import UtcDateTime
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 metadata = MetaData()
 
@@ -98,6 +99,8 @@ t_rejects = Table(
     Column("seen", UtcDateTime, nullable=False),
     Column("location", Text),
     Index("ix_rejects_seen", "seen"),
+    # v7: ingest replaces a file's rejects, and counts them, by source.
+    Index("ix_rejects_source", "source"),
 )
 
 t_editions = Table(
@@ -181,4 +184,26 @@ t_runs = Table(
     Column("host", Text, nullable=False),
     Column("pid", Integer, nullable=False),
     Index("ix_runs_job_started", "job", "started"),
+)
+
+# v7 ---------------------------------------------------------------------------
+
+# What ingest last read from each source file (``model.SourceFile``): a file
+# whose size, mtime and settings are unchanged is not read again.
+t_source_files = Table(
+    "source_files",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("ctime_ns", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("context", String(64), nullable=False),
+    Column("parse_key", String(64), nullable=False),
+    # JSON list of [id, content_hash]: checked against the articles table
+    # before a file is skipped, so a store changed behind ingest's back (a
+    # restored backup, a deleted article) makes it read the file again.
+    Column("articles", Text, nullable=False),
+    Column("rejects", Integer, nullable=False),
+    Column("read", UtcDateTime, nullable=False),
 )

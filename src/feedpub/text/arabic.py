@@ -262,7 +262,7 @@ def compile_vocabulary(vocabulary: Mapping[str, Iterable[str]]) -> Vocabulary:
 
 @lru_cache(maxsize=16)
 def _compile(vocabulary: tuple[tuple[str, tuple[str, ...]], ...]) -> Vocabulary:
-    entries = []
+    entries: list[tuple[str, frozenset[str], re.Pattern[str]]] = []
     triggers: dict[str, dict[int, bool]] = {}
     always: list[int] = []
     by_key: dict[str, str] = {}
