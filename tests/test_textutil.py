@@ -238,8 +238,40 @@ def _normalize_arabic_by_character(text: str) -> str:
     return text.translate(table).casefold()
 
 
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.text(
-    alphabet="أإآٱىةیکـًٌٍَُِّْٰﻻﷲ\u200f\u200e\ufeff\u061cابتثAbcẞİ ", max_size=40))
+@given(
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+    | st.text(alphabet="أإآٱىةیکـًٌٍَُِّْٰﻻﷲ\u200f\u200e\ufeff\u061cابتثAbcẞİ ", max_size=40)
+)
 @settings(max_examples=500, deadline=None)
 def test_normalize_arabic_equals_its_character_by_character_definition(text: str) -> None:
     assert normalize_arabic(text) == _normalize_arabic_by_character(text)
+
+
+_SPACES = (
+    " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0"
+    "\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\u200b\ufeff"
+)
+
+
+@given(st.text(alphabet=st.sampled_from([*_SPACES, "a", "ب", "\u200f"]), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_collapse_ws_is_runs_of_regex_whitespace_to_one_space(text: str) -> None:
+    import re
+
+    from feedpub.text.arabic import collapse_ws
+
+    assert collapse_ws(text) == re.sub(r"\s+", " ", text).strip()
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from([*_SPACES, "a", "\u200f", "\u200e", "\ufeff", "\U000e0001"]),
+        max_size=6,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_is_blank_is_only_whitespace_and_format_characters(text: str) -> None:
+    import unicodedata
+
+    expected = all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
+    assert is_blank(text) == expected

@@ -71,11 +71,10 @@ _RELATIVE_WORDS = ("منذ", "امس", "اليوم")  # ... but «منذ ساع�
 # ``text.arabic.compare_key`` from the normalised form already at hand (the
 # test suite checks they agree): quotes and whitespace dropped, … as ...
 _QUOTES = re.compile("[\"'“”„‟«»‘’‚‛′″]")
-_SPACE = re.compile(r"\s+")
 
 
 def _compare(norm: str) -> str:
-    return _SPACE.sub("", _QUOTES.sub("", norm.replace("…", "...")))
+    return "".join(_QUOTES.sub("", norm.replace("…", "...")).split())  # split(): \s, faster
 
 
 _CRUMB_SPLIT = re.compile(r"\s*(?:›|»|>|/|\\)\s*")
