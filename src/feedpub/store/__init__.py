@@ -16,8 +16,8 @@ The contract, for every method of every Protocol below:
 - Lists are in a documented, stable order; nothing returned is mutable.
 
 Only this package imports SQLAlchemy. ``SqlStore`` is composed of one part
-per domain (``articles``, ``rejects``, ``editions``, ``subscribers``,
-``deliveries``, ``runs``) over ``engine``, and ``locks`` the named
+per domain (``articles``, ``rejects``, ``source_files``, ``editions``,
+``subscribers``, ``deliveries``, ``runs``) over ``engine``, and ``locks`` the named
 cross-process locks; ``schema`` holds the tables, ``migrations``
 upgrades an older store in place, ``decide`` holds the pure upsert rules.
 """
@@ -39,6 +39,7 @@ from feedpub.model import (
     Edition,
     JobRun,
     Reject,
+    SourceFile,
     Subscriber,
     SubscriberStatus,
     Tag,
@@ -67,6 +68,7 @@ __all__ = [
     "Recipient",
     "RejectStore",
     "RunStore",
+    "SourceFileStore",
     "SqlStore",
     "Store",
     "StoreError",
@@ -110,6 +112,25 @@ class RejectStore(Protocol):
     def add_reject(self, reject: Reject) -> bool: ...
     def replace_rejects(self, source: str, rejects: Sequence[Reject]) -> list[bool]: ...
     def rejects(self) -> list[Reject]: ...
+
+
+class SourceFileStore(Protocol):
+    """What ingest last read from each source file (``source_files``), and
+    the batch write of read files: rejects, articles and rows in one
+    transaction (``source_files``)."""
+
+    def source_files(self) -> dict[str, SourceFile]: ...
+    def article_hashes(self, ids: Iterable[str]) -> dict[str, str]: ...
+    def reject_counts(self, sources: Iterable[str]) -> dict[str, int]: ...
+    def write_read_files(
+        self,
+        files: Sequence[ReadFile],
+        now: datetime,
+        *,
+        unchanged: Sequence[SourceFile] = (),
+        still_rejected: Sequence[str] = (),
+    ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]: ...
+    def finish_ingest(self, seen: Iterable[str]) -> None: ...
 
 
 class EditionStore(Protocol):
@@ -184,7 +205,14 @@ class RunStore(Protocol):
 
 
 class Store(
-    ArticleStore, RejectStore, EditionStore, SubscriberStore, DeliveryStore, RunStore, Protocol
+    ArticleStore,
+    RejectStore,
+    SourceFileStore,
+    EditionStore,
+    SubscriberStore,
+    DeliveryStore,
+    RunStore,
+    Protocol,
 ):
     """The whole store, as ``SqlStore`` implements it."""
 
