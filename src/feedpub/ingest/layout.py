@@ -173,7 +173,15 @@ def classify(text: str, page: PageContext) -> list[Line]:
             return f"repeats on {repeats} of {page.source.pages} pages of this source"
         return None
 
+    known: dict[int, tuple[Role, str] | None] = {}
+
     def header_role(i: int) -> tuple[Role, str] | None:
+        # Asked again for the same lines (finding the title, then the body).
+        if i not in known:
+            known[i] = _header_role(i)
+        return known[i]
+
+    def _header_role(i: int) -> tuple[Role, str] | None:
         """The role of a line that cannot be the headline, if it is one of those."""
         if i in dates:
             return dates[i].role, dates[i].reason
