@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedpub.text.arabic import (
     SLUG_MAX_CHARS,
@@ -9,6 +11,7 @@ from feedpub.text.arabic import (
     compile_vocabulary,
     is_blank,
     make_tag,
+    normalize_arabic,
     slugify,
     strip_xml_illegal,
     tag_key,
@@ -191,3 +194,84 @@ def test_is_blank_sees_through_invisible_marks() -> None:
 
 def test_ascii_digits_converts_both_arabic_digit_sets() -> None:
     assert ascii_digits("٢٠٢٦/١١/٢٦ ۱۲") == "2026/11/26 12"
+
+
+def test_format_character_ranges_are_unicode_category_cf() -> None:
+    # normalize_arabic removes these; written out, so a newer Unicode in a
+    # newer Python must fail here rather than silently keep a new Cf character.
+    import sys
+    import unicodedata
+
+    from feedpub.text.arabic import FORMAT_CHAR_RANGES
+
+    listed = {code for low, high in FORMAT_CHAR_RANGES for code in range(low, high + 1)}
+    cf = {c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"}
+    assert listed == cf
+
+
+_PIECES = ["ال", "لل", "و", "ب", "ك", "أسد", "الأسد", "بوتين", "روسي", "ة", "ي", "موسكو",
+           "كرة", "القدم", "covid", "-", "19", "G20", "0", "_", " ", "  ", "\n", ".", "،",
+           "\u200f", "\u064e", "\u0640", "«", "x"]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+@settings(max_examples=400, deadline=None)
+def test_vocabulary_matches_as_every_pattern_searched_alone(pieces: list[str]) -> None:
+    # The word prefilter must find exactly what running each entry's own
+    # pattern over the whole normalised text finds.
+    vocabulary = compile_vocabulary({**VOCABULARY, "ال قدم": [], "القدم": ["ب"]})
+    text = "".join(pieces)
+    normalized = normalize_arabic(text)
+    expected = [name for name, _keys, pattern in vocabulary.entries if pattern.search(normalized)]
+    assert vocabulary.matches(text) == expected
+
+
+def _normalize_arabic_by_character(text: str) -> str:
+    # The definition normalize_arabic implements faster: one character at a time.
+    import unicodedata
+
+    table = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه",
+                           "ی": "ي", "ک": "ك", "\u0640": None})  # fmt: skip
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    text = "".join(ch for ch in text if not ("\u064b" <= ch <= "\u065f" or ch == "\u0670"))
+    return text.translate(table).casefold()
+
+
+@given(
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+    | st.text(alphabet="أإآٱىةیکـًٌٍَُِّْٰﻻﷲ\u200f\u200e\ufeff\u061cابتثAbcẞİ ", max_size=40)
+)
+@settings(max_examples=500, deadline=None)
+def test_normalize_arabic_equals_its_character_by_character_definition(text: str) -> None:
+    assert normalize_arabic(text) == _normalize_arabic_by_character(text)
+
+
+_SPACES = (
+    " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0"
+    "\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\u200b\ufeff"
+)
+
+
+@given(st.text(alphabet=st.sampled_from([*_SPACES, "a", "ب", "\u200f"]), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_collapse_ws_is_runs_of_regex_whitespace_to_one_space(text: str) -> None:
+    import re
+
+    from feedpub.text.arabic import collapse_ws
+
+    assert collapse_ws(text) == re.sub(r"\s+", " ", text).strip()
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from([*_SPACES, "a", "\u200f", "\u200e", "\ufeff", "\U000e0001"]),
+        max_size=6,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_is_blank_is_only_whitespace_and_format_characters(text: str) -> None:
+    import unicodedata
+
+    expected = all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
+    assert is_blank(text) == expected

@@ -219,3 +219,29 @@ class JobRun:
     def duration(self) -> float:
         """Seconds the job took."""
         return (self.finished - self.started).total_seconds()
+
+
+# --- ingest bookkeeping ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """What ingest last read from one source file, so an unchanged file is
+    not read again. ``context`` is the settings (and, for a page, its
+    folder's files) it was read under. ``parse_key`` is the settings (and, for
+    a page, the lines its folder's learned chrome removed): with the same
+    sha256, the file reads the same without parsing it. With the same size,
+    mtime and ctime, the file is taken as unchanged unread."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    # The inode's change time too, which no one sets by hand (os.utime, cp -p
+    # and tar set mtimes): -1 when it was changed as it was read, so size and
+    # times prove nothing and the next run hashes it.
+    ctime_ns: int
+    sha256: str
+    context: str
+    parse_key: str
+    articles: tuple[tuple[str, str], ...]  # (id, content_hash) it gave
+    rejects: int  # how many rejects it gave

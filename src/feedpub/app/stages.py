@@ -7,20 +7,15 @@ from datetime import datetime
 from pathlib import Path
 
 from feedpub import output as publish
-from feedpub.app.reports import (
-    Progress,
-    log,
-)
+from feedpub.app.reports import Progress, log
 from feedpub.config import Config
 from feedpub.feeds import build as feed_build
 from feedpub.feeds import urls as feed_urls
 from feedpub.feeds import websub
 from feedpub.feeds.site import FeedSite
 from feedpub.model import (
-    Article,
     BuildReport,
     IngestReport,
-    Reject,
 )
 from feedpub.roster import split_list as split_list  # for the CLI, which may not import roster
 from feedpub.store import SqlStore
@@ -30,52 +25,13 @@ from feedpub.text.uri import iri_to_uri
 
 
 def ingest_sources(
-    cfg: Config,
-    store: SqlStore,
-    now: datetime,
-    *,
-    progress: Progress | None = None,
+    cfg: Config, store: SqlStore, now: datetime, *, progress: Progress | None = None
 ) -> IngestReport:
-    """Read every source file into the store. Bad input is logged, recorded as
-    a reject and skipped. Articles are written in transactions of up to
-    ``store.BATCH_SIZE``: a crash loses at most the batch in flight, and the
-    rerun skips what is already stored unchanged.
+    """Read every source file into the store (app/ingesting.py)."""
+    # Imported here: a build does not need the parsers (0.15 s of imports).
+    from feedpub.app import ingesting
 
-    The rejects recorded for a file (or a source path) are its problems as
-    of this reading: a file fixed since the last run loses its rejects."""
-    from feedpub import ingest  # here: a build does not need its parsers (0.15 s of imports)
-
-    run = ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
-    paths, problems = ingest.discover(cfg.sources, now)
-    counts = {"new": 0, "updated": 0, "unchanged": 0}
-    rejected = len(problems)
-    files = {ingest.source_name(path) for path in paths}
-    for root in dict.fromkeys(str(source.path) for source in cfg.sources):
-        if root not in files:  # a source naming one file: its reading decides
-            _record_rejects(store, root, [p for p in problems if p.source == root])
-    # A first pass: the lines each folder's pages repeat are its chrome.
-    learned = ingest.learn_chrome(paths, cfg.ingest)
-    for done, path in enumerate(paths, start=1):
-        items = ingest.read_path(path, run, now, learned.get(path.parent))
-        # A later record with the same id updates an earlier one: only the
-        # last is written. Writing each in turn would store the last version
-        # anyway, but as "updated" (and with ``updated`` moved to now) on
-        # every run, as the first copy never matches what is stored.
-        latest = {item.id: item for item in items if isinstance(item, Article)}
-        articles = list(latest.values())
-        rejects = [item for item in items if isinstance(item, Reject)]
-        _record_rejects(store, ingest.source_name(path), rejects)
-        rejected += len(rejects)
-        for outcome, count in store.upsert_articles(articles, now).items():
-            counts[outcome] += count
-        if progress is not None:
-            progress(done, len(paths))
-    return IngestReport(
-        new=counts["new"],
-        updated=counts["updated"],
-        unchanged=counts["unchanged"],
-        rejected=rejected,
-    )
+    return ingesting.ingest_sources(cfg, store, now, progress=progress)
 
 
 def explain_page(cfg: Config, path: Path, now: datetime) -> list[str]:
@@ -84,16 +40,6 @@ def explain_page(cfg: Config, path: Path, now: datetime) -> list[str]:
 
     run = ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
     return ingest.explain_path(path, run, now)
-
-
-def _record_rejects(store: SqlStore, source: str, rejects: list[Reject]) -> None:
-    # Warn once per problem (cron mails it); a file still bad on the next run
-    # is counted in the summary but not repeated in the log.
-    for reject, new in zip(rejects, store.replace_rejects(source, rejects), strict=True):
-        if new:
-            log.warning("rejected %s", reject.describe())
-        else:
-            log.info("still rejected %s", reject.describe())
 
 
 # --- feeds ---------------------------------------------------------------------

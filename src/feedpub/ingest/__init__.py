@@ -25,8 +25,13 @@ stat() before reading and at most that many bytes are read.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from pathlib import Path
 
 from feedpub.config import IngestConfig, SourceConfig, TagsConfig
@@ -38,12 +43,14 @@ from feedpub.ingest.pages import DEFAULT_CHROME_LINES, chrome_keys, explain, par
 from feedpub.ingest.records import decode, read_json, read_jsonl, read_yaml
 from feedpub.ingest.sources import PAGE_SUFFIXES, SUFFIXES, discover, source_name
 from feedpub.model import Article, Reject
-from feedpub.text.arabic import compile_vocabulary
+from feedpub.text.arabic import collapse_ws, compile_vocabulary, strip_xml_illegal
 
 __all__ = [
     "DEFAULT_CHROME_LINES",
+    "PAGE_SUFFIXES",
     "SUFFIXES",
     "DateError",
+    "Opened",
     "Settings",
     "SourceLines",
     "content_hash",
@@ -51,6 +58,8 @@ __all__ = [
     "explain_path",
     "find_page_date",
     "learn_chrome",
+    "open_source",
+    "page_chrome",
     "parse_record_date",
     "read_path",
     "read_sources",
@@ -63,13 +72,44 @@ def settings(
     ingest: IngestConfig, tags: TagsConfig, *, timezone: tzinfo, site_url: str
 ) -> Settings:
     """What ingest needs from the config, compiled once for a run."""
-    return Settings(
-        limits=ingest,
-        chrome=chrome_keys(tuple(ingest.chrome_lines)),
-        vocabulary=compile_vocabulary(tags.vocabulary),
-        tz=timezone,
-        site_url=site_url,
-    )
+    chrome = chrome_keys(tuple(ingest.chrome_lines))
+    vocabulary = compile_vocabulary(tags.vocabulary)
+    parts = [
+        _code_hash(),
+        repr(ingest),
+        repr(sorted(chrome)),
+        repr([(name, sorted(keys)) for name, keys, _pattern in vocabulary.entries]),
+        str(timezone),
+        site_url,
+    ]
+    digest = hashlib.sha256("\0".join(parts).encode("utf-8", "backslashreplace")).hexdigest()
+    return Settings(ingest, chrome, vocabulary, timezone, site_url, fingerprint=digest)
+
+
+@lru_cache(maxsize=1)
+def _code_hash() -> str:
+    """The code that turns files into articles (ingest, text, model): a
+    cached reading of a file never outlives a change to its parser."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder in ("ingest", "text"):
+        for module in sorted((root / folder).glob("*.py")):
+            digest.update(module.name.encode() + b"\0" + module.read_bytes())
+    digest.update((root / "model.py").read_bytes())
+    return digest.hexdigest()
+
+
+def page_chrome(data: bytes, lines: SourceLines | None) -> list[str]:
+    """The lines of a page its folder's learned chrome removes: with the
+    page's bytes, all a page's reading depends on besides the settings
+    (``layout`` asks the learned chrome only whether a line repeats)."""
+    if lines is None or not lines.threshold:
+        return []
+    text, _ = decode(data)
+    if text is None:
+        return []
+    found = {collapse_ws(strip_xml_illegal(line)) for line in text.splitlines()}
+    return sorted(line for line in found if line and lines.repeats(line))
 
 
 def learn_chrome(paths: Iterable[Path], limits: IngestConfig) -> dict[Path, SourceLines]:
@@ -118,36 +158,73 @@ def explain_path(path: Path, run: Settings, now: datetime) -> list[str]:
     return explain(text, ctx)
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A source file as read for parsing: its bytes and their stat, or the
+    rejects that end it before parsing (a name that is not UTF-8, a file
+    that cannot be read, one over the limits by its size)."""
+
+    source: str
+    stat: os.stat_result | None = None
+    data: bytes | None = None
+    early: list[Article | Reject] | None = None
+
+
+def open_source(path: Path, run: Settings, now: datetime) -> Opened:
+    """Read ``path`` in a bounded way (its size checked with stat() first,
+    at most ``ingest.max_file_bytes`` + 1 bytes read): what ``read_path``
+    parses, and what ``app`` hashes to know an unchanged file."""
+    source = source_name(path)
+    if source != str(path):
+        return Opened(
+            source, early=[Reject(source=source, reason="file name is not UTF-8", seen=now)]
+        )
+    limits = run.limits
+    try:
+        with path.open("rb") as stream:
+            stat = os.fstat(stream.fileno())
+            too_big = _too_big(stat.st_size, path.suffix.lower() in PAGE_SUFFIXES, limits)
+            if too_big:
+                return Opened(source, stat, early=[_context(path, run, now, stat).reject(too_big)])
+            data = stream.read(limits.max_file_bytes + 1)
+    except OSError as exc:
+        return Opened(
+            source, early=[Reject(source, f"cannot read file: {exc.strerror or exc}", now)]
+        )
+    return Opened(source, stat, data)
+
+
+def _context(
+    path: Path, run: Settings, now: datetime, stat: os.stat_result, lines: SourceLines | None = None
+) -> FileContext:
+    mtime = datetime.fromtimestamp(int(stat.st_mtime), tz=UTC).astimezone(run.tz)
+    return FileContext(source=source_name(path), settings=run, now=now, mtime=mtime, lines=lines)
+
+
 def read_path(
-    path: Path, run: Settings, now: datetime, lines: SourceLines | None = None
+    path: Path,
+    run: Settings,
+    now: datetime,
+    lines: SourceLines | None = None,
+    opened: Opened | None = None,
 ) -> list[Article | Reject]:
     """One file -> its articles and rejects, in file order, each with
     ``source_name(path)`` as its source. Never raises for bad content: every
     problem is a Reject stamped ``now``. ``lines`` is what ``learn_chrome``
-    found for the file's folder (without it, a page has the seed chrome only)."""
-    source = source_name(path)
-    if source != str(path):
-        return [Reject(source=source, reason="file name is not UTF-8", seen=now)]
-    limits = run.limits
-    try:
-        with path.open("rb") as stream:
-            stat = path.stat()
-            ctx = FileContext(
-                source=source,
-                settings=run,
-                now=now,
-                mtime=datetime.fromtimestamp(int(stat.st_mtime), tz=UTC).astimezone(run.tz),
-                lines=lines,
-            )
-            too_big = _too_big(stat.st_size, path.suffix.lower() in PAGE_SUFFIXES, limits)
-            if too_big:
-                return [ctx.reject(too_big)]
-            if path.suffix.lower() == ".jsonl":
-                return read_jsonl(stream, ctx)
-            data = stream.read(limits.max_file_bytes + 1)
-    except OSError as exc:
-        return [Reject(source, f"cannot read file: {exc.strerror or exc}", now)]
-    too_big = _too_big(len(data), path.suffix.lower() in PAGE_SUFFIXES, limits)
+    found for the file's folder (without it, a page has the seed chrome only).
+    ``opened``: the file as ``open_source`` already read it."""
+    if opened is None:
+        opened = open_source(path, run, now)
+    if opened.early is not None:
+        return opened.early
+    assert opened.stat is not None and opened.data is not None
+    ctx = _context(path, run, now, opened.stat, lines)
+    data = opened.data
+    if path.suffix.lower() == ".jsonl":
+        # Parsed from the bytes read (bounded like the file): read_jsonl sees
+        # a file that grew past the limit while read as it would streaming.
+        return read_jsonl(io.BytesIO(data), ctx)
+    too_big = _too_big(len(data), path.suffix.lower() in PAGE_SUFFIXES, run.limits)
     if too_big:  # it grew since stat()
         return [ctx.reject(too_big)]
     return _read_text(data, path, ctx)

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
 from feedpub.ingest.context import FileContext
 from feedpub.model import Article, Reject, Tag
@@ -58,13 +59,35 @@ def tags_for(given: Sequence[str], texts: Sequence[str], vocabulary: Vocabulary)
     """Given tags (mapped to their vocabulary name when they are a name or an
     alias), then vocabulary tags found in ``texts``; deduplicated by key."""
     result: dict[str, Tag] = {}
-    names = [vocabulary.canonical(tag_key(name)) or name for name in given]
+    names = [vocabulary.canonical(_key(name)) or name for name in given]
     names.extend(vocabulary.matches("\n".join(texts)))
     for name in names:
-        tag = make_tag(strip_tags(strip_xml_illegal(name)))
+        tag = _tag(name)
         if tag is not None and tag.key not in result:
             result[tag.key] = tag
     return tuple(result.values())
+
+
+# A site has a few thousand tags, repeated over every article: each spelling
+# is worked out once per run (an nh3 pass and a slug each). Names longer than
+# this are not kept, so hostile input cannot fill the caches with big strings.
+_CACHED_NAME_CHARS = 200
+
+
+def _key(name: str) -> str:
+    return _cached_key(name) if len(name) <= _CACHED_NAME_CHARS else tag_key(name)
+
+
+def _tag(name: str) -> Tag | None:
+    return _cached_tag(name) if len(name) <= _CACHED_NAME_CHARS else _make_tag(name)
+
+
+def _make_tag(name: str) -> Tag | None:
+    return make_tag(strip_tags(strip_xml_illegal(name)))
+
+
+_cached_key = lru_cache(maxsize=8192)(tag_key)
+_cached_tag = lru_cache(maxsize=8192)(_make_tag)
 
 
 def long_tag(tags: Sequence[Tag]) -> str | None:

@@ -24,6 +24,9 @@ class Settings:
     vocabulary: Vocabulary
     tz: tzinfo
     site_url: str
+    # Everything above and the parser's code, hashed: a file read under
+    # another fingerprint may read differently (``ingest.fingerprint``).
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)

@@ -236,7 +236,6 @@ def _fields(record: dict[str, Any], size: int, ctx: FileContext) -> Fields:
         content = clean_content(paragraphs_to_html([p for p in map(collapse_ws, blocks) if p]))
     else:
         content = ""
-    body = html_paragraphs(content)
 
     summary = plain(_text_field(record, "summary"))
     if not summary:
@@ -245,7 +244,10 @@ def _fields(record: dict[str, Any], size: int, ctx: FileContext) -> Fields:
         summary = plain(lead[0]) if lead else ""
     if not content and summary:
         content = clean_content(paragraphs_to_html([summary]))
-        body = [summary]
+    # The body's text is only for the vocabulary: without one, not worth an
+    # nh3 pass per paragraph.
+    vocabulary = settings.vocabulary
+    body = html_paragraphs(content) if vocabulary.entries else []
 
     raw_tags = record.get("tags")
     if raw_tags is None:
@@ -266,7 +268,7 @@ def _fields(record: dict[str, Any], size: int, ctx: FileContext) -> Fields:
         author=plain(_text_field(record, "author")) or None,
         url=_url_field(record, "url", settings.site_url),
         image=_url_field(record, "image", settings.site_url),
-        tags=tags_for(raw_tags, [title, summary, *body], settings.vocabulary),
+        tags=tags_for(raw_tags, [title, summary, *body], vocabulary),
         published=pub,
         updated=max(updated or pub, pub),
         published_given=published is not None or updated is not None,

@@ -16,8 +16,8 @@ The contract, for every method of every Protocol below:
 - Lists are in a documented, stable order; nothing returned is mutable.
 
 Only this package imports SQLAlchemy. ``SqlStore`` is composed of one part
-per domain (``articles``, ``rejects``, ``editions``, ``subscribers``,
-``deliveries``, ``runs``, ``entries`` the feeds' printed-entry cache,
+per domain (``articles``, ``rejects``, ``source_files``, ``editions``,
+``subscribers``, ``deliveries``, ``runs``, ``entries`` the feeds' printed-entry cache,
 ``journal`` the change journal) over ``engine``, and ``locks`` the named
 cross-process locks; ``schema`` holds the tables, ``migrations``
 upgrades an older store in place, ``decide`` holds the pure upsert rules.
@@ -40,6 +40,7 @@ from feedpub.model import (
     Edition,
     JobRun,
     Reject,
+    SourceFile,
     Subscriber,
     SubscriberStatus,
     Tag,
@@ -56,6 +57,7 @@ from feedpub.store.migrations import ensure_schema
 from feedpub.store.rejects import RejectsMixin
 from feedpub.store.runs import RunsMixin
 from feedpub.store.schema import SCHEMA_VERSION
+from feedpub.store.source_files import ReadFile, SourceFilesMixin
 from feedpub.store.subscribers import SubscribersMixin
 
 __all__ = [
@@ -66,9 +68,11 @@ __all__ = [
     "EditionStore",
     "EntryStore",
     "LockHolder",
+    "ReadFile",
     "Recipient",
     "RejectStore",
     "RunStore",
+    "SourceFileStore",
     "SqlStore",
     "Store",
     "StoreError",
@@ -113,6 +117,25 @@ class RejectStore(Protocol):
     def add_reject(self, reject: Reject) -> bool: ...
     def replace_rejects(self, source: str, rejects: Sequence[Reject]) -> list[bool]: ...
     def rejects(self) -> list[Reject]: ...
+
+
+class SourceFileStore(Protocol):
+    """What ingest last read from each source file (``source_files``), and
+    the batch write of read files: rejects, articles and rows in one
+    transaction (``source_files``)."""
+
+    def source_files(self) -> dict[str, SourceFile]: ...
+    def article_hashes(self, ids: Iterable[str]) -> dict[str, str]: ...
+    def reject_counts(self, sources: Iterable[str]) -> dict[str, int]: ...
+    def write_read_files(
+        self,
+        files: Sequence[ReadFile],
+        now: datetime,
+        *,
+        unchanged: Sequence[SourceFile] = (),
+        still_rejected: Sequence[str] = (),
+    ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]: ...
+    def finish_ingest(self, seen: Iterable[str]) -> None: ...
 
 
 class EditionStore(Protocol):
@@ -200,6 +223,7 @@ class EntryStore(Protocol):
 class Store(
     ArticleStore,
     RejectStore,
+    SourceFileStore,
     EditionStore,
     SubscriberStore,
     DeliveryStore,
@@ -214,6 +238,7 @@ class Store(
 
 
 class SqlStore(
+    SourceFilesMixin,
     ArticlesMixin,
     RejectsMixin,
     EditionsMixin,

@@ -77,12 +77,34 @@ def _v6_feed_entries_and_changes(conn: Connection) -> None:
     )
 
 
+def _v7_source_files(conn: Connection) -> None:
+    """What ingest last read from each source file, so an unchanged file is
+    skipped; and an index for replacing a file's rejects by source. The DDL
+    is written out: later versions may alter the table."""
+    conn.execute(
+        text(
+            "CREATE TABLE source_files (path TEXT NOT NULL, size BIGINT NOT NULL, "
+            "mtime_ns BIGINT NOT NULL, ctime_ns BIGINT NOT NULL, sha256 VARCHAR(64) NOT NULL, "
+            "context VARCHAR(64) NOT NULL, parse_key VARCHAR(64) NOT NULL, "
+            "articles TEXT NOT NULL, rejects INTEGER NOT NULL, "
+            f"read {_timestamp(conn)} NOT NULL, PRIMARY KEY (path))"
+        )
+    )
+    conn.execute(text("CREATE INDEX ix_rejects_source ON rejects (source)"))
+
+
+def _timestamp(conn: Connection) -> str:
+    # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
+    return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_first_url,
     3: _v3_subscribers_and_deliveries,
     4: _v4_feed_generation,
     5: _v5_runs,
     6: _v6_feed_entries_and_changes,
+    7: _v7_source_files,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from feedpub.model import Reject
 from feedpub.store.engine import IN_CHUNK, StoreBase, chunks
@@ -49,26 +51,37 @@ class RejectsMixin(StoreBase):
             if reject.source != source:
                 raise ValueError(f"reject of {reject.source!r} given for {source!r}")
         with self._guard("cannot write rejects"), self._writing() as conn:
+            return self._replace_rejects_many(conn, [(source, rejects)])[0]
+
+    def _replace_rejects_many(
+        self, conn: Connection, files: Sequence[tuple[str, Sequence[Reject]]]
+    ) -> list[list[bool]]:
+        """``replace_rejects`` for several sources in the caller's
+        transaction, with one SELECT per ``IN_CHUNK`` sources (a batch of
+        pages is hundreds of sources, nearly all without rejects). Each
+        source at most once."""
+        stored: dict[str, dict[tuple[str | None, str], list[int]]] = {}
+        for chunk in chunks(list(dict.fromkeys(source for source, _ in files)), IN_CHUNK):
             rows = conn.execute(
-                select(t_rejects.c.id, t_rejects.c.location, t_rejects.c.reason).where(
-                    t_rejects.c.source == source
-                )
+                select(t_rejects.c.id, t_rejects.c.source, t_rejects.c.location, t_rejects.c.reason)
+                .where(t_rejects.c.source.in_(chunk))
+                .order_by(t_rejects.c.id)
             ).all()
-            wanted = {(r.location, r.reason): r for r in rejects}
-            stored: dict[tuple[str | None, str], list[int]] = {}
             for row in rows:
-                stored.setdefault((row.location, row.reason), []).append(row.id)
-            stale = [i for what, row_ids in stored.items() if what not in wanted for i in row_ids]
-            for chunk in chunks(stale, IN_CHUNK):
-                conn.execute(t_rejects.delete().where(t_rejects.c.id.in_(chunk)))
-            fresh = []
+                stored.setdefault(row.source, {}).setdefault((row.location, row.reason), []).append(
+                    row.id
+                )
+        stale: list[int] = []
+        seen: list[tuple[list[int], datetime]] = []
+        fresh: list[dict[str, object]] = []
+        news: list[list[bool]] = []
+        for source, rejects in files:
+            before = stored.get(source, {})
+            wanted = {(r.location, r.reason): r for r in rejects}
+            stale += [i for what, row_ids in before.items() if what not in wanted for i in row_ids]
             for what, reject in wanted.items():
-                if what in stored:
-                    conn.execute(
-                        t_rejects.update()
-                        .where(t_rejects.c.id.in_(stored[what]))
-                        .values(seen=reject.seen)
-                    )
+                if what in before:
+                    seen.append((before[what], reject.seen))
                 else:
                     fresh.append(
                         {
@@ -78,9 +91,14 @@ class RejectsMixin(StoreBase):
                             "location": reject.location,
                         }
                     )
-            if fresh:
-                conn.execute(t_rejects.insert(), fresh)
-        return [(r.location, r.reason) not in stored for r in rejects]
+            news.append([(r.location, r.reason) not in before for r in rejects])
+        for stale_ids in chunks(stale, IN_CHUNK):
+            conn.execute(t_rejects.delete().where(t_rejects.c.id.in_(stale_ids)))
+        for row_ids, when in seen:
+            conn.execute(t_rejects.update().where(t_rejects.c.id.in_(row_ids)).values(seen=when))
+        if fresh:
+            conn.execute(t_rejects.insert(), fresh)
+        return news
 
     def rejects(self) -> list[Reject]:
         """Every reject, newest first (ties: most recently added first)."""

@@ -9,6 +9,7 @@ compares a migrated version-1 store with a fresh one keeps the two in step.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ForeignKey,
     Index,
@@ -24,7 +25,7 @@ from sqlalchemy import (
 
 from feedpub.store.engine import UtcDateTime
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 metadata = MetaData()
 
@@ -100,6 +101,8 @@ t_rejects = Table(
     Column("seen", UtcDateTime, nullable=False),
     Column("location", Text),
     Index("ix_rejects_seen", "seen"),
+    # v7: ingest replaces a file's rejects, and counts them, by source.
+    Index("ix_rejects_source", "source"),
 )
 
 t_editions = Table(
@@ -203,4 +206,26 @@ t_feed_changes = Table(
     # whose feeds an article write changed ("" for the main feed).
     Column("generation", Integer, primary_key=True, autoincrement=False),
     Column("tag_key", String(255), primary_key=True),
+)
+
+# v7 ---------------------------------------------------------------------------
+
+# What ingest last read from each source file (``model.SourceFile``): a file
+# whose size, mtime and settings are unchanged is not read again.
+t_source_files = Table(
+    "source_files",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("ctime_ns", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("context", String(64), nullable=False),
+    Column("parse_key", String(64), nullable=False),
+    # JSON list of [id, content_hash]: checked against the articles table
+    # before a file is skipped, so a store changed behind ingest's back (a
+    # restored backup, a deleted article) makes it read the file again.
+    Column("articles", Text, nullable=False),
+    Column("rejects", Integer, nullable=False),
+    Column("read", UtcDateTime, nullable=False),
 )

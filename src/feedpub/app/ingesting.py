@@ -1,0 +1,267 @@
+"""The ingest job: every source file into the store, skipping the files that
+are unchanged since they were last read.
+
+A file is unchanged, and neither read nor parsed, when its size, mtime and
+ctime match its ``source_files`` row and it was read under the same settings (and,
+for a page, with the same files in its folder, whose pages teach its chrome).
+A file whose size or mtime moved but whose bytes hash the same (a touch, a
+copy) is not parsed either: only its row is updated. Either way, what the
+row says the file gave must still be in the store (each article with its
+content hash, the number of its rejects), and no file read earlier in this
+run may have written one of its ids (a later file with an article of the
+same id wins, as when every file was read in turn); else it is read again.
+A skipped file counts its articles as unchanged and its rejects as still
+rejected, exactly as reading it again would.
+
+Writes go in batches of files, one transaction each (rejects, articles and
+rows together): a crash or Ctrl-C loses at most the batch in flight, and on
+Ctrl-C the files already read are written first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from feedpub import ingest
+from feedpub.app.reports import Progress, log
+from feedpub.config import Config
+from feedpub.model import Article, IngestReport, Reject, SourceFile
+from feedpub.store import BATCH_SIZE, ReadFile, SqlStore
+
+# Files per write transaction at most (one article each for pages).
+FILES_PER_BATCH = 500
+# A file modified this close to when it was read may change again within the
+# same mtime tick, unseen by size and mtime: its row is kept with an
+# untrusted mtime, so the next run hashes it (git's "racily clean" files).
+RACY_NS = 2_000_000_000
+
+
+def _file_system_now_ns() -> int:
+    """The file system's clock, which stamps mtimes, read from a new
+    temporary file: not the run's ``now`` (FEEDPUB_NOW may pin that
+    anywhere), and not a time anything is stamped with."""
+    with tempfile.TemporaryFile() as probe:
+        return os.fstat(probe.fileno()).st_mtime_ns
+
+
+def ingest_sources(
+    cfg: Config,
+    store: SqlStore,
+    now: datetime,
+    *,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Read every source file into the store. Bad input is logged, recorded as
+    a reject and skipped. The rejects recorded for a file (or a source path)
+    are its problems as of this reading: a file fixed since the last run
+    loses its rejects. See the module docstring for skipping and batches."""
+    run = ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
+    paths, problems = ingest.discover(cfg.sources, now)
+    job = _Job(store, run, now, paths)
+    job.rejected = len(problems)
+    files = {ingest.source_name(path) for path in paths}
+    for root in dict.fromkeys(str(source.path) for source in cfg.sources):
+        if root not in files:  # a source naming one file: its reading decides
+            _log_rejects(
+                [p for p in problems if p.source == root],
+                store.replace_rejects(root, [p for p in problems if p.source == root]),
+            )
+    try:
+        for done, path in enumerate(paths, start=1):
+            job.one(path)
+            if progress is not None:
+                progress(done, len(paths))
+    except KeyboardInterrupt:
+        job.flush()  # what was read completely is worth keeping
+        raise
+    job.flush()
+    store.finish_ingest(files)
+    return IngestReport(
+        new=job.counts["new"],
+        updated=job.counts["updated"],
+        unchanged=job.counts["unchanged"],
+        rejected=job.rejected,
+    )
+
+
+class _Job:
+    def __init__(self, store: SqlStore, run: ingest.Settings, now: datetime, paths: list[Path]):
+        self.store, self.run, self.now = store, run, now
+        self.counts = {"new": 0, "updated": 0, "unchanged": 0}
+        self.rejected = 0
+        self.rows = store.source_files()
+        self.stats = {path: _stat(path) for path in paths}
+        self.read_at_ns = _file_system_now_ns()
+        self.folders: dict[Path, list[Path]] = {}
+        for path in paths:
+            if path.suffix.lower() in ingest.PAGE_SUFFIXES:
+                self.folders.setdefault(path.parent, []).append(path)
+        self.folder_state = {folder: self._state(pages) for folder, pages in self.folders.items()}
+        self.learned: dict[Path, ingest.SourceLines] = {}
+        # Every id some remembered file gave; an id two files give is never
+        # skipped (each run rewrote it in file order, and still does).
+        shared = Counter(
+            i for path in paths if (row := self.rows.get(str(path))) for i, _ in row.articles
+        )
+        self.shared = {i for i, n in shared.items() if n > 1}
+        remembered = [self.rows[str(p)] for p in paths if str(p) in self.rows]
+        self.hashes = store.article_hashes(i for row in remembered for i, _ in row.articles)
+        self.reject_counts = store.reject_counts(row.path for row in remembered)
+        self.written: set[str] = set()  # ids written by files read in this run
+        self.pending: list[ReadFile] = []
+        self.pending_articles = 0
+        self.refreshed: list[SourceFile] = []
+        self.still: list[str] = []
+
+    def _state(self, pages: Sequence[Path]) -> str:
+        listing = "\n".join(
+            f"{ingest.source_name(p)}\0{st[0]}\0{st[1]}\0{st[2]}"
+            if (st := self.stats[p])
+            else str(p)
+            for p in pages
+        )
+        return hashlib.sha256(listing.encode("utf-8", "backslashreplace")).hexdigest()
+
+    def _context(self, path: Path) -> str:
+        if path.parent in self.folder_state and path.suffix.lower() in ingest.PAGE_SUFFIXES:
+            return _sha(self.run.fingerprint, self.folder_state[path.parent])
+        return self.run.fingerprint
+
+    def _lines(self, path: Path) -> ingest.SourceLines | None:
+        if path.suffix.lower() not in ingest.PAGE_SUFFIXES:
+            return None
+        folder = path.parent
+        if folder not in self.learned:  # read the folder's pages only when one is read
+            self.learned.update(ingest.learn_chrome(self.folders[folder], self.run.limits))
+        return self.learned.get(folder)
+
+    def _still_true(self, row: SourceFile) -> bool:
+        """What ``row`` says the file gave is what the store holds."""
+        return (
+            all(
+                i not in self.shared and i not in self.written and self.hashes.get(i) == h
+                for i, h in row.articles
+            )
+            and self.reject_counts.get(row.path, 0) == row.rejects
+        )
+
+    def one(self, path: Path) -> None:
+        source = ingest.source_name(path)
+        row = self.rows.get(source)
+        stat = self.stats[path]
+        context = self._context(path)
+        if (
+            row is not None
+            and stat is not None
+            and (row.size, row.mtime_ns, row.ctime_ns) == stat
+            and row.context == context
+            and self._still_true(row)
+        ):
+            self._skip(row)
+            return
+        opened = ingest.open_source(path, self.run, self.now)
+        lines = self._lines(path)
+        key = sha256 = ""
+        if opened.early is None and opened.data is not None and opened.stat is not None:
+            sha256 = hashlib.sha256(opened.data).hexdigest()
+            key = self.run.fingerprint
+            if path.suffix.lower() in ingest.PAGE_SUFFIXES:
+                key = _sha(key, *ingest.page_chrome(opened.data, lines))
+            same = row is not None and (row.sha256, row.parse_key) == (sha256, key)
+            if row is not None and same and self._still_true(row):
+                self.refreshed.append(self._row(source, opened, sha256, context, key, row))
+                self._skip(row)
+                return
+        items = ingest.read_path(path, self.run, self.now, lines, opened)
+        # A later record with the same id updates an earlier one: only the
+        # last is written. Writing each in turn would store the last version
+        # anyway, but as "updated" (and with ``updated`` moved to now) on
+        # every run, as the first copy never matches what is stored.
+        latest = {item.id: item for item in items if isinstance(item, Article)}
+        rejects = [item for item in items if isinstance(item, Reject)]
+        self.rejected += len(rejects)
+        self.written.update(latest)
+        remembered: SourceFile | None = None
+        if sha256 and source == str(path):
+            produced = tuple((a.id, a.content_hash) for a in latest.values())
+            remembered = self._row(source, opened, sha256, context, key, None, produced, rejects)
+        self.pending.append(ReadFile(source, list(latest.values()), rejects, remembered))
+        self.pending_articles += len(latest)
+        if self.pending_articles >= BATCH_SIZE or len(self.pending) >= FILES_PER_BATCH:
+            self.flush()
+
+    def _row(
+        self,
+        source: str,
+        opened: ingest.Opened,
+        sha256: str,
+        context: str,
+        key: str,
+        was: SourceFile | None,
+        articles: tuple[tuple[str, str], ...] = (),
+        rejects: Sequence[Reject] = (),
+    ) -> SourceFile:
+        assert opened.stat is not None
+        ctime_ns = opened.stat.st_ctime_ns
+        if abs(ctime_ns - self.read_at_ns) < RACY_NS:
+            ctime_ns = -1
+        return SourceFile(
+            path=source,
+            size=opened.stat.st_size,
+            mtime_ns=opened.stat.st_mtime_ns,
+            ctime_ns=ctime_ns,
+            sha256=sha256,
+            context=context,
+            parse_key=key,
+            articles=was.articles if was else articles,
+            rejects=was.rejects if was else len(rejects),
+        )
+
+    def _skip(self, row: SourceFile) -> None:
+        self.counts["unchanged"] += len(row.articles)
+        self.rejected += row.rejects
+        if row.rejects:
+            self.still.append(row.path)
+
+    def flush(self) -> None:
+        if not (self.pending or self.refreshed or self.still):
+            return
+        counts, news, kept = self.store.write_read_files(
+            self.pending, self.now, unchanged=self.refreshed, still_rejected=self.still
+        )
+        for outcome, count in counts.items():
+            self.counts[outcome] += count
+        for read, new in zip(self.pending, news, strict=True):
+            _log_rejects(read.rejects, new)
+        for reject in kept:
+            log.info("still rejected %s", reject.describe())
+        self.pending, self.refreshed, self.still = [], [], []
+        self.pending_articles = 0
+
+
+def _log_rejects(rejects: Sequence[Reject], new: Sequence[bool]) -> None:
+    # Warn once per problem (cron mails it); a file still bad on the next run
+    # is counted in the summary but not repeated in the log.
+    for reject, is_new in zip(rejects, new, strict=True):
+        if is_new:
+            log.warning("rejected %s", reject.describe())
+        else:
+            log.info("still rejected %s", reject.describe())
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "backslashreplace")).hexdigest()

@@ -1,0 +1,178 @@
+"""What ingest last read from each source file (``model.SourceFile``), and
+the one transaction that writes a batch of read files: their rejects, their
+articles and their ``source_files`` rows together, so a row never claims a
+reading whose articles did not commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
+
+from feedpub.model import Article, Reject, SourceFile, UpsertOutcome, require_aware
+from feedpub.store.articles import (
+    _ANALYZE_AT_END,
+    _ANALYZED,
+    ANALYZE_AFTER,
+    BATCH_SIZE,
+    ArticlesMixin,
+)
+from feedpub.store.engine import IN_CHUNK, analyze, chunks
+from feedpub.store.rejects import RejectsMixin
+from feedpub.store.schema import t_articles, t_rejects, t_source_files
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    """One source file as just read: its articles (the last of each id),
+    its rejects, and its row (None: not to be remembered, read it again)."""
+
+    source: str
+    articles: Sequence[Article]
+    rejects: Sequence[Reject]
+    row: SourceFile | None
+
+
+class SourceFilesMixin(ArticlesMixin, RejectsMixin):
+    _unanalysed = 0
+
+    def source_files(self) -> dict[str, SourceFile]:
+        """Every remembered source file, by path."""
+        with self._guard("cannot read source files"), self._engine.connect() as conn:
+            return {r.path: _from_row(r) for r in conn.execute(select(t_source_files))}
+
+    def article_hashes(self, ids: Iterable[str]) -> dict[str, str]:
+        """The stored content hash of each of these ids that is stored."""
+        found: dict[str, str] = {}
+        with self._guard("cannot read articles"), self._engine.connect() as conn:
+            for chunk in chunks(dict.fromkeys(ids), IN_CHUNK):
+                query = select(t_articles.c.id, t_articles.c.content_hash).where(
+                    t_articles.c.id.in_(chunk)
+                )
+                found.update((r.id, r.content_hash) for r in conn.execute(query))
+        return found
+
+    def reject_counts(self, sources: Iterable[str]) -> dict[str, int]:
+        """How many rejects are recorded for each of these sources (absent: none)."""
+        found: dict[str, int] = {}
+        with self._guard("cannot read rejects"), self._engine.connect() as conn:
+            for chunk in chunks(dict.fromkeys(sources), IN_CHUNK):
+                query = (
+                    select(t_rejects.c.source, func.count())
+                    .where(t_rejects.c.source.in_(chunk))
+                    .group_by(t_rejects.c.source)
+                )
+                found.update((r[0], int(r[1])) for r in conn.execute(query))
+        return found
+
+    def write_read_files(
+        self,
+        files: Sequence[ReadFile],
+        now: datetime,
+        *,
+        unchanged: Sequence[SourceFile] = (),
+        still_rejected: Sequence[str] = (),
+    ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]:
+        """In one transaction: each file's rejects replace its earlier ones
+        (as ``replace_rejects``), the articles of all of them are upserted in
+        file order (as ``upsert_articles``), and their rows are remembered;
+        the rows of ``unchanged`` files (found by their hash) are stored as
+        given, and the rejects of ``still_rejected`` sources (skipped files)
+        have their ``seen`` moved to ``now``. Returns the upsert counts, per
+        file whether each of its rejects is new, and the still-rejected
+        rejects."""
+        require_aware("now", now)
+        if len({f.source for f in files}) != len(files):
+            raise ValueError("a source given twice in one batch")
+        for f in files:
+            for reject in f.rejects:
+                if reject.source != f.source:
+                    raise ValueError(f"reject of {reject.source!r} given for {f.source!r}")
+        counts: dict[UpsertOutcome, int] = {"new": 0, "updated": 0, "unchanged": 0}
+        with self._guard("cannot write ingested files"), self._writing() as conn:
+            news = self._replace_rejects_many(conn, [(f.source, f.rejects) for f in files])
+            for batch in chunks((a for f in files for a in f.articles), BATCH_SIZE):
+                for outcome in self._upsert_batch(conn, batch, now):
+                    counts[outcome] += 1
+                    self._unanalysed += outcome != "unchanged"
+            if self._unanalysed >= ANALYZE_AFTER:
+                analyze(conn, _ANALYZED)
+                self._unanalysed = 0
+            rows = [f.row for f in files if f.row is not None] + list(unchanged)
+            _put_rows(conn, rows, now)
+            kept = _touch_rejects(conn, still_rejected, now)
+        return counts, news, kept
+
+    def finish_ingest(self, seen: Iterable[str]) -> None:
+        """After a whole ingest: forget the rows of files not ``seen`` (removed
+        from the sources: read again should they come back; their articles
+        and rejects stay, as they always did), and refresh PostgreSQL's
+        statistics if much was written since they last were."""
+        keep = set(seen)
+        with self._guard("cannot write source files"), self._writing() as conn:
+            stale = [
+                p for p in conn.execute(select(t_source_files.c.path)).scalars() if p not in keep
+            ]
+            for chunk in chunks(stale, IN_CHUNK):
+                conn.execute(t_source_files.delete().where(t_source_files.c.path.in_(chunk)))
+            if self._unanalysed >= _ANALYZE_AT_END:
+                analyze(conn, _ANALYZED)
+                self._unanalysed = 0
+
+
+def _from_row(r: Any) -> SourceFile:
+    return SourceFile(
+        path=r.path,
+        size=int(r.size),
+        mtime_ns=int(r.mtime_ns),
+        ctime_ns=int(r.ctime_ns),
+        sha256=r.sha256,
+        context=r.context,
+        parse_key=r.parse_key,
+        articles=tuple((str(i), str(h)) for i, h in json.loads(r.articles)),
+        rejects=int(r.rejects),
+    )
+
+
+def _put_rows(conn: Connection, rows: Sequence[SourceFile], now: datetime) -> None:
+    latest = {row.path: row for row in rows}
+    for chunk in chunks(list(latest), IN_CHUNK):
+        conn.execute(t_source_files.delete().where(t_source_files.c.path.in_(chunk)))
+    if latest:
+        conn.execute(
+            t_source_files.insert(),
+            [
+                {
+                    "path": row.path,
+                    "size": row.size,
+                    "mtime_ns": row.mtime_ns,
+                    "ctime_ns": row.ctime_ns,
+                    "sha256": row.sha256,
+                    "context": row.context,
+                    "parse_key": row.parse_key,
+                    "articles": json.dumps(row.articles, ensure_ascii=False),
+                    "rejects": row.rejects,
+                    "read": now,
+                }
+                for row in latest.values()
+            ],
+        )
+
+
+def _touch_rejects(conn: Connection, sources: Sequence[str], now: datetime) -> list[Reject]:
+    """Move the ``seen`` of these sources' rejects to ``now``, as reading the
+    unchanged file again would, and return them."""
+    found: list[Reject] = []
+    for chunk in chunks(dict.fromkeys(sources), IN_CHUNK):
+        conn.execute(update(t_rejects).where(t_rejects.c.source.in_(chunk)).values(seen=now))
+        query = select(t_rejects).where(t_rejects.c.source.in_(chunk)).order_by(t_rejects.c.id)
+        found.extend(
+            Reject(source=r.source, reason=r.reason, seen=r.seen, location=r.location)
+            for r in conn.execute(query)
+        )
+    return found
