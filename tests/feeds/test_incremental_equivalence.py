@@ -14,9 +14,9 @@ import pytest
 
 from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config
 from feedpub import app as pipeline
+from feedpub.app.stages import feed_site
 from feedpub.config import Config
 from feedpub.feeds import build as feed_build
-from feedpub.feeds.site import FeedSite
 from feedpub.model import Article, Tag
 from feedpub.store import SqlStore
 
@@ -39,20 +39,23 @@ def config(root: Path, name: str) -> Config:
 
 def steps() -> list[list[Article]]:
     """new articles; an edit; a re-tag; more new ones (one moving a tag below
-    the cap); a step that re-ingests nothing new (deleted from the source:
+    the cap); a url-less article (it has its own page) gaining a URL (its
+    page goes); a step that re-ingests nothing new (deleted from the source:
     the store keeps the article)."""
     first = [article(n, POLITICS, *([PUTIN] if n % 2 else [])) for n in range(6)]
+    first.append(article(7, POLITICS, url=None))
     edited = [article(2, POLITICS, title="عنوان معدل", content_hash="hash2-v2")]
     retagged = [article(3, SPORT, DOTNET, content_hash="hash3-v2")]
     newer = [article(n, SPORT, POLITICS) for n in range(10, 13)]
     moved = [article(4, PUTIN, published=article(20).published, content_hash="hash4-v2")]
-    return [first, edited, retagged, newer, moved, []]
+    gained_url = [article(7, POLITICS, content_hash="hash7-v2")]
+    return [first, edited, retagged, newer, moved, gained_url, []]
 
 
 # Steps built from the whole store; the others read the change journal (or,
 # the last, only the generation). Step 2 adds two tags, so two new feeds and
 # a new feed list: a full build. With archive pages every change is one.
-FULL_BUILDS = {False: [0, 2], True: [0, 1, 2, 3, 4]}
+FULL_BUILDS = {False: [0, 2], True: [0, 1, 2, 3, 4, 5]}
 
 
 @pytest.mark.parametrize("archive", [True, False])
@@ -86,9 +89,11 @@ def test_incremental_builds_equal_a_from_scratch_build(
             assert tree(cfg.feeds.output) == tree(fresh.feeds.output), f"after step {n}"
             # Both of those took entries from the store's cache: a build
             # without one prints every entry, and must print the same bytes.
-            site = FeedSite(cfg.site.title, cfg.site.url, cfg.site.language, cfg.site.description)
+            site = feed_site(cfg)
             cold = feed_build.build(store, cfg.feeds, site).files
             assert cold == tree(cfg.feeds.output), f"after step {n}, against a cold build"
+            page = cfg.feeds.output / "articles" / "a7.html"
+            assert page.exists() == (n < 5), f"after step {n}: the page of a7"
         for path, data in tree(cfg.feeds.output).items():
             if path.endswith(".xml") and not path.endswith(".opml"):
                 assert not feedparser.parse(data).bozo, path
