@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import html5lib
 import lxml.html
 import pytest
 
@@ -105,8 +106,12 @@ def test_every_url_less_article_has_its_page_and_every_link_is_real(
             checked += 1
     assert checked >= 3 * 6
 
-    # Each page's tags link to tag feeds that exist in the output.
+    # Each page is HTML5 without a single parse error (html5lib implements
+    # the WHATWG parsing algorithm; strict mode raises at the first error),
+    # and its tags link to tag feeds that exist in the output.
+    html5 = html5lib.HTMLParser(strict=True)
     for page in pages:
+        html5.parse((out / page).read_text("utf-8"))  # text: no charset sniffing (chardet)
         doc = lxml.html.fromstring((out / page).read_bytes())
         tag_links = [a.get("href") for a in doc.cssselect(".tags a")]
         assert tag_links
