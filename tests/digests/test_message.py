@@ -267,8 +267,10 @@ def test_long_token_keeps_list_unsubscribe_readable(
     message = build(rendered, cfg, token=token)
     web = f"https://news.example.org/unsubscribe/daily/{token}"
     mailto = f"mailto:unsubscribe@news.example.org?subject=unsubscribe%20{token}"
-    result = Outbox(tmp_path).send(message, "daily-long-token")
+    outbox = Outbox(tmp_path)
+    result = outbox.send(message, "daily-long-token")
     assert result.status == "sent"
+    outbox.sync()
     written = Path(result.detail).read_bytes()
     for raw, end in ((message.as_bytes(), "\r\n"), (written, "\n")):
         head = raw.split((end * 2).encode(), 1)[0].decode("ascii")

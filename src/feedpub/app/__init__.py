@@ -33,9 +33,6 @@ from feedpub.app.mailing import (
     RESUME_EDITIONS as RESUME_EDITIONS,
 )
 from feedpub.app.mailing import (
-    RESUME_UNQUEUED_WITHIN as RESUME_UNQUEUED_WITHIN,
-)
-from feedpub.app.mailing import (
     EditionDeliveries as EditionDeliveries,
 )
 from feedpub.app.mailing import (
