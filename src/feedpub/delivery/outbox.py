@@ -56,7 +56,12 @@ def message_key(digest: str, slot: datetime, recipient: str) -> str:
         address = getaddresses([recipient])[0][1] or recipient
     else:
         address = recipient
-    return f"{digest}-{slot.astimezone(UTC):%Y%m%dT%H%MZ}-{address.lower()}"
+    return f"{digest}-{_utc_stamp(slot)}-{address.lower()}"
+
+
+@functools.lru_cache(maxsize=64)  # one slot for a whole edition's messages
+def _utc_stamp(slot: datetime) -> str:
+    return f"{slot.astimezone(UTC):%Y%m%dT%H%MZ}"
 
 
 class Outbox:
@@ -74,7 +79,7 @@ class Outbox:
         # Names in cur/ with a flags suffix (``name:2,S``), listed once per
         # batch (at ``sync``) rather than globbed per message.
         self._taken: set[str] | None = None
-        self._pending: dict[Path, Path] = {}  # target in new/ -> its file in tmp/
+        self._pending: dict[str, str] = {}  # target in new/ -> its file in tmp/
 
     def name_for(self, key: str) -> str:
         name = _UNSAFE.sub("_", key)
@@ -92,7 +97,10 @@ class Outbox:
     def holds(self, key: str) -> bool:
         """Whether the message of ``key`` is in ``new/`` or was taken into ``cur/``."""
         name = self.name_for(key)
-        if (self.new / name).exists() or (self.cur / name).exists():
+        # os.path on strings: this runs once per message.
+        if os.path.exists(os.path.join(self.new, name)) or os.path.exists(
+            os.path.join(self.cur, name)
+        ):
             return True
         if self._taken is None:
             self._taken = {
@@ -107,15 +115,15 @@ class Outbox:
         next ``sync``; "duplicate" when that message is already there, in
         ``cur/`` or waiting for the sync. Raises OSError when the folder is
         not writable."""
-        target = self.path_for(key)
+        target = os.path.join(self.new, self.name_for(key))
         if target in self._pending or self.holds(key):
-            return SendResult("duplicate", str(target))
+            return SendResult("duplicate", target)
         if not self._made:
             for folder in (self.tmp, self.new, self.cur):
                 folder.mkdir(parents=True, exist_ok=True)
             self._made = True
         data = Outgoing.of(message).with_linesep(b"\n")
-        temp_name = self.tmp / f"outbox-{secrets.token_hex(8)}.tmp"
+        temp_name = os.path.join(self.tmp, f"outbox-{secrets.token_hex(8)}.tmp")
         fd = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.fchmod(fd, 0o640)
@@ -128,7 +136,7 @@ class Outbox:
             raise
         os.close(fd)
         self._pending[target] = temp_name
-        return SendResult("sent", str(target))
+        return SendResult("sent", target)
 
     def sync(self) -> None:
         """Every message sent so far on disk and in ``new/``. Hard links, not

@@ -70,6 +70,8 @@ class DeliveryQueue(Protocol):
 def variant_key(tags: Iterable[str]) -> str | None:
     """The content variant of a subscriber's tag choice: None for the whole
     edition, else the sorted tags as JSON (one render per distinct key)."""
+    if not tags:
+        return None
     chosen = sorted(set(tags))
     return json.dumps(chosen, ensure_ascii=False) if chosen else None
 
