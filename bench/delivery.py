@@ -117,12 +117,32 @@ def prepare(folder: Path, subscribers: int, backend: str, port: int = 25) -> Con
     return cfg
 
 
-def timed_digest(cfg: Config) -> Sample:
+@contextmanager
+def signing_secret() -> Iterator[None]:
+    """$FEEDPUB_SECRET set for the run, as it was afterwards (the smoke test
+    runs in pytest's process)."""
+    before = os.environ.get("FEEDPUB_SECRET")
     os.environ["FEEDPUB_SECRET"] = SECRET
-    with SqlStore.open(cfg.store.url) as store, make_publisher(cfg, now=NOW, store=store) as pub:
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["FEEDPUB_SECRET"]
+        else:
+            os.environ["FEEDPUB_SECRET"] = before
+
+
+def timed_digest(cfg: Config) -> Sample:
+    with (
+        signing_secret(),
+        SqlStore.open(cfg.store.url) as store,
+        make_publisher(cfg, now=NOW, store=store) as pub,
+    ):
         wall, cpu = time.perf_counter(), time.process_time()
         outcome = pub.digest("daily")
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if outcome.failed or outcome.deferred:
+        raise AssertionError(f"{outcome.failed} failed, {outcome.deferred} deferred")
     return Sample(len(outcome.delivered), wall, cpu)
 
 
