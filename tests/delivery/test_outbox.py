@@ -1,5 +1,6 @@
 """The outbox: a Maildir, one file per message key, written atomically,
-never twice (not even after a reader took it into cur/)."""
+never twice (not even after a reader took it into cur/), and in new/ only
+once ``sync`` made it durable."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def test_send_puts_one_file_into_new_and_never_a_second_copy(tmp_path: Path) -> 
     result = outbox.send(message(), key)
     path = tmp_path / "outbox" / "new" / "daily-20261128T0400Z-editor@news.example.org.eml"
     assert (result.status, result.detail) == ("sent", str(path))
+    assert not path.exists()  # not before it is durable
+    outbox.sync()
     assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == ["cur", "new", "tmp"]
     first = path.read_bytes()
     again = outbox.send(message("نسخة ثانية"), key)
@@ -52,6 +55,7 @@ def test_a_message_taken_into_cur_is_not_written_again(tmp_path: Path, taken_as:
     outbox = Outbox(tmp_path)
     key = message_key("daily", SLOT, "editor@news.example.org")
     sent = Path(outbox.send(message(), key).detail)
+    outbox.sync()
     sent.rename(outbox.cur / taken_as.format(name=sent.name))
     assert outbox.send(message(), key).status == "duplicate"
     assert not any(outbox.new.iterdir())
@@ -71,13 +75,42 @@ def test_racing_run_that_loses_gets_duplicate_and_leaves_no_temp_file(
     key = "daily-20261128T0400Z-x@example.com"
     winner = outbox.send(message(), key)
     assert winner.status == "sent"
-    # The loser checked before the winner's file appeared.
+    outbox.sync()
+    # The loser (another process) checked before the winner's file appeared:
+    # its link into new/ fails, and its copy is dropped.
+    loser = Outbox(tmp_path)
     monkeypatch.setattr(Outbox, "holds", lambda self, key: False)
-    assert outbox.send(message("الخاسر"), key).status == "duplicate"
+    assert loser.send(message("الخاسر"), key).status == "sent"
+    loser.sync()
     monkeypatch.undo()
     assert [p.name for p in outbox.new.iterdir()] == [Path(winner.detail).name]
     assert not any(outbox.tmp.iterdir())
     assert b"=D8=A7=D9=84=D8=AE=D8=A7=D8=B3=D8=B1" not in Path(winner.detail).read_bytes()
+
+
+def test_a_key_waiting_for_sync_is_a_duplicate_and_close_drops_unsynced_files(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path)
+    key = message_key("daily", SLOT, "a@example.com")
+    assert outbox.send(message(), key).status == "sent"
+    assert outbox.send(message("ثانية"), key).status == "duplicate"
+    assert len(list(outbox.tmp.iterdir())) == 1
+    outbox.close()  # never synced: never handed over, nothing left behind
+    assert not any(outbox.tmp.iterdir()) and not any(outbox.new.iterdir())
+
+
+def test_sync_puts_a_whole_batch_into_new(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path)
+    keys = [message_key("daily", SLOT, f"r{i}@example.com") for i in range(30)]
+    for key in keys:
+        assert outbox.send(message(), key).status == "sent"
+    assert not any(outbox.new.iterdir())
+    outbox.sync()
+    assert sorted(p.name for p in outbox.new.iterdir()) == sorted(map(outbox.name_for, keys))
+    assert not any(outbox.tmp.iterdir())
+    for path in outbox.new.iterdir():
+        assert message_from_bytes(path.read_bytes(), policy=policy.default)["To"]
 
 
 def test_an_unwritable_outbox_raises_oserror(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 from email import message_from_bytes, policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from _digest_fixtures import (
 from feedpub.config import EmailConfig
 from feedpub.delivery import Outbox
 from feedpub.digests import RenderedEdition, Site, plan_edition, render_edition
-from feedpub.digests.message import build_message
+from feedpub.digests.message import build_message, prepare_message
 from feedpub.model import Article
 
 GOLDEN = Path(__file__).parents[1] / "golden"
@@ -65,7 +66,14 @@ def rendered(cfg: Inputs) -> RenderedEdition:
 
 def build(rendered: RenderedEdition, cfg: Inputs, token: str | None = "t0k/+=") -> EmailMessage:
     return build_message(
-        rendered, DAILY, cfg.site, cfg.email, to=TO, unsubscribe_token=token, now=NOW
+        rendered,
+        DAILY,
+        cfg.site,
+        cfg.email,
+        to=TO,
+        unsubscribe_token=token,
+        now=NOW,
+        preferences_token=None if token is None else "pr3f/+=",
     )
 
 
@@ -267,11 +275,101 @@ def test_long_token_keeps_list_unsubscribe_readable(
     message = build(rendered, cfg, token=token)
     web = f"https://news.example.org/unsubscribe/daily/{token}"
     mailto = f"mailto:unsubscribe@news.example.org?subject=unsubscribe%20{token}"
-    result = Outbox(tmp_path).send(message, "daily-long-token")
+    outbox = Outbox(tmp_path)
+    result = outbox.send(message, "daily-long-token")
     assert result.status == "sent"
+    outbox.sync()
     written = Path(result.detail).read_bytes()
     for raw, end in ((message.as_bytes(), "\r\n"), (written, "\n")):
         head = raw.split((end * 2).encode(), 1)[0].decode("ascii")
         assert f"List-Unsubscribe: <{web}>,{end} <{mailto}>{end}" in head
         assert all(len(line) <= 998 for line in head.split(end))
     assert reparsed(message)["List-Unsubscribe"] == f"<{web}>, <{mailto}>"
+
+
+# --- the message prepared once per variant -------------------------------------------
+
+
+@pytest.mark.parametrize("linesep", [b"\r\n", b"\n"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "سامي",  # one RFC 2047 word, written by hand
+        "Sami Haddad",  # plain ASCII
+        None,  # no display name: the bare address and a plain greeting
+        'Odd "quoted" <name>',  # specials: encoded, never a second address
+        "سامي بن عبد الرحمن الدمشقي الحلبي",  # longer than one word: the stdlib folds it
+    ],
+)
+def test_prepared_message_equals_the_built_one(
+    rendered: RenderedEdition, cfg: Inputs, name: str | None, linesep: bytes
+) -> None:
+    address = "sami@example.com"
+    to = str(Address(display_name=name, addr_spec=address)) if name else address
+    built = build_message(
+        rendered,
+        DAILY,
+        cfg.site,
+        cfg.email,
+        to=to,
+        unsubscribe_token="t0k/+=",
+        preferences_token="pr3f/+=",
+        now=NOW,
+        message_id="<feedpub.1.2@news.example.org>",
+    )
+    raw = prepare_message(rendered, DAILY, cfg.site, cfg.email).fill(
+        name=name,
+        address=address,
+        unsubscribe_token="t0k/+=",
+        preferences_token="pr3f/+=",
+        message_id="<feedpub.1.2@news.example.org>",
+        date=format_datetime(NOW),
+        linesep=linesep,
+    )
+    assert (b"\r\n" in raw) == (linesep == b"\r\n") and b"\r\r" not in raw
+    lines = raw.split(linesep)
+    assert max(len(line) for line in lines) <= 78  # quoted-printable keeps to 76
+    prepared = message_from_bytes(raw, policy=policy.default)
+    expected = message_from_bytes(built.as_bytes().replace(b"\r\n", linesep), policy=policy.default)
+    assert isinstance(prepared, EmailMessage) and isinstance(expected, EmailMessage)
+    assert not prepared.defects and not any(p.defects for p in prepared.walk())
+    assert list(prepared.keys()) == list(expected.keys())
+    for header in expected:
+        if header != "Content-Type":  # the boundary differs
+            assert str(prepared[header]) == str(expected[header]), header
+    for kind in ("plain", "html"):
+        got, want = prepared.get_body((kind,)), expected.get_body((kind,))
+        assert got is not None and want is not None
+        assert got.get_content() == want.get_content(), kind
+        assert got["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+def test_prepared_message_fills_every_recipient_by_position(cfg: Inputs) -> None:
+    # Titles that look like slot markers or like the placeholders stay text.
+    tricky = [
+        dataclasses.replace(a, title=f"%%UNSUBSCRIBE_URL%% feedpubplace {a.title}")
+        for a in articles()
+    ]
+    rendered = render(cfg, tricky)
+    prepared = prepare_message(rendered, DAILY, cfg.site, cfg.email)
+    for i in range(3):
+        raw = prepared.fill(
+            name=f"قارئ {i}",
+            address=f"r{i}@example.org",
+            unsubscribe_token=f"u{i}",
+            preferences_token=f"p{i}",
+            message_id=f"<m{i}@news.example.org>",
+            date=format_datetime(NOW),
+        )
+        message = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        assert message["To"].addresses[0].addr_spec == f"r{i}@example.org"
+        assert message["Message-ID"] == f"<m{i}@news.example.org>"
+        text = message.get_body(("plain",))
+        html = message.get_body(("html",))
+        assert text is not None and html is not None
+        for body in (text.get_content(), html.get_content()):
+            assert body.count(f"https://news.example.org/unsubscribe/daily/u{i}") == 1
+            assert body.count(f"https://news.example.org/preferences/p{i}") == 1
+            assert "%%UNSUBSCRIBE_URL%% feedpubplace" in body
+            assert "مرحباً قارئ " in body  # the digit is wrapped as LTR in the HTML

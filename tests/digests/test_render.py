@@ -210,11 +210,12 @@ def test_preheader_is_the_top_story_lead(site: Site) -> None:
 def test_header_and_footer(site: Site) -> None:
     rendered = rendered_demo(site)
     # One slot each, in place: the greeting cell's content and the footer
-    # link's href.
-    assert rendered.html.slots == ("greeting", "unsubscribe_url")
+    # links' hrefs (unsubscribe, then the preferences page beside it).
+    assert rendered.html.slots == ("greeting", "unsubscribe_url", "preferences_url")
     assert re.search(r'<td class="greeting"[^>]*>$', rendered.html.chunks[0])
     assert rendered.html.chunks[1].endswith('href="')
-    assert rendered.text.slots == ("greeting", "unsubscribe_url")
+    assert rendered.html.chunks[2].endswith('href="')
+    assert rendered.text.slots == ("greeting", "unsubscribe_url", "preferences_url")
     doc = email_doc(rendered)
     page = doc.text_content()
     assert "أخبار الشام" in page and "النشرة اليومية" in page
@@ -226,6 +227,14 @@ def test_header_and_footer(site: Site) -> None:
     }
     assert links["عرض في المتصفح"] == "https://news.example.org/archive/daily/2026-11-28.html"
     assert links["إلغاء الاشتراك"] == "https://news.example.org/unsubscribe/daily/t0k"
+    # The editors' copy (no token): the page that asks for an address.
+    assert links["تفضيلات الاشتراك"] == "https://news.example.org/preferences/"
+
+
+def test_no_preferences_link_without_a_preferences_page(site: Site) -> None:
+    rendered = rendered_demo(site, email=dataclasses.replace(EMAIL, preferences_url=""))
+    assert "preferences_url" not in rendered.html.slots + rendered.text.slots
+    assert "تفضيلات الاشتراك" not in rendered.html.fill(VALUES)
 
 
 def test_latin_digits_when_configured(tmp_path: Path) -> None:

@@ -196,3 +196,83 @@ def test_workers_claiming_at_once_never_share_a_row(store_url: str) -> None:
     assert len(claimed) == len(set(claimed)) == total
     with SqlStore.open(store_url) as check:
         assert check.delivery_counts(edition)["sent"] == total
+
+
+# --- the edition and its deliveries in one transaction; batches finished at once ---
+
+
+def test_edition_and_deliveries_are_recorded_together_once(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedpub.store import deliveries
+
+    monkeypatch.setattr(deliveries, "ENQUEUE_CHUNK", 2)  # several statements, one transaction
+    edition = Edition("daily", T0, ("a1",), created=T0)
+    queue = [*recipients(5), (None, "r0@x.org", "again")]
+    edition_id = store.add_edition_with_deliveries(edition, queue, NOW)
+    assert edition_id is not None and edition_id == store.edition_id("daily", T0)
+    assert [d.address for d in store.deliveries(edition_id)] == [f"r{i}@x.org" for i in range(5)]
+    # A second run of the same slot (another machine): nothing written.
+    assert store.add_edition_with_deliveries(edition, recipients(9), NOW) is None
+    assert len(store.deliveries(edition_id)) == 5
+    assert len(store.editions("daily")) == 1
+
+
+def test_edition_is_not_recorded_when_its_deliveries_cannot_be(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedpub.store import editions
+
+    real = editions.delivery_rows
+    calls = []
+
+    def fails_second_chunk(*args: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise StoreError("the disk filled up")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(editions, "ENQUEUE_CHUNK", 2)
+    monkeypatch.setattr(editions, "delivery_rows", fails_second_chunk)
+    with pytest.raises(StoreError):
+        store.add_edition_with_deliveries(
+            Edition("daily", T0, ("a1",), created=T0), recipients(5), NOW
+        )
+    assert store.editions("daily") == [] and store.edition_id("daily", T0) is None
+
+
+def test_finish_deliveries_records_a_batch_and_skips_rows_another_worker_took(
+    store: SqlStore,
+) -> None:
+    edition = edition_of(store)
+    store.enqueue_deliveries(edition, recipients(4), T0)
+    rows = store.claim_deliveries(edition, "w1", 4, NOW, STALE)
+    # w1 was slow: its claims went stale and w2 took the oldest over.
+    later = NOW + STALE
+    (taken,) = [r.id for r in store.claim_deliveries(edition, "w2", 1, later, STALE)]
+    assert taken == rows[0].id
+    outcomes = [
+        (taken, "sent", "<m0@x.org>", None),
+        (rows[1].id, "sent", "<m1@x.org>", None),
+        (rows[2].id, "failed", None, "550 no such user"),
+        (rows[3].id, "skipped", None, "unsubscribed since"),
+    ]
+    recorded = store.finish_deliveries(outcomes, later, worker="w1")  # type: ignore[arg-type]
+    assert recorded == {rows[1].id, rows[2].id, rows[3].id}
+    by_id = {d.id: d for d in store.deliveries(edition)}
+    other, sent, failed, skipped = (by_id[r.id] for r in rows)
+    assert (sent.status, sent.message_id, sent.sent_at, sent.attempts) == (
+        "sent",
+        "<m1@x.org>",
+        later,
+        1,
+    )
+    assert (failed.status, failed.last_error, failed.attempts) == ("failed", "550 no such user", 1)
+    assert (skipped.status, skipped.last_error, skipped.attempts) == (
+        "skipped",
+        "unsubscribed since",
+        0,
+    )
+    assert (other.status, other.claimed_by) == ("claimed", "w2")
+    with pytest.raises(ValueError, match="pending"):
+        store.finish_deliveries([(rows[0].id, "pending", None, None)], later, worker="w1")

@@ -104,7 +104,6 @@ from feedpub.tokens import SecretError, load_secret
 _MAILING = frozenset(
     {
         "RESUME_EDITIONS",
-        "RESUME_UNQUEUED_WITHIN",
         "EditionDeliveries",
         "ImportReport",
         "StoreSubscriptions",
@@ -122,7 +121,6 @@ _MAILING = frozenset(
 if TYPE_CHECKING:
     from feedpub import delivery, digests
     from feedpub.app.mailing import RESUME_EDITIONS as RESUME_EDITIONS
-    from feedpub.app.mailing import RESUME_UNQUEUED_WITHIN as RESUME_UNQUEUED_WITHIN
     from feedpub.app.mailing import EditionDeliveries as EditionDeliveries
     from feedpub.app.mailing import ImportReport as ImportReport
     from feedpub.app.mailing import StoreSubscriptions as StoreSubscriptions

@@ -12,9 +12,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import getaddresses
+from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +30,6 @@ from feedpub.model import (
     DeliveryStatus,
     Edition,
     Preferences,
-    Subscriber,
 )
 from feedpub.roster import split_list as split_list  # for the CLI, which may not import roster
 from feedpub.store import SqlStore, StoreError
@@ -46,18 +44,16 @@ if TYPE_CHECKING:
 # --- subscribers and delivery ------------------------------------------------------
 #
 # The exactly-once flow of one digest: plan -> render -> write the archive ->
-# RECORD the edition (or join the one another run recorded first) -> enqueue
-# one delivery per recipient (idempotent) -> claim a batch -> compose, send,
-# mark -> next batch until none. The loop lives in ``delivery.run``; what
-# each message says is composed here, from ``digests``.
+# RECORD the edition together with one delivery per recipient, in one
+# transaction (or join the edition another run recorded first, deliveries and
+# all) -> claim a batch -> compose, send, mark -> next batch until none. The
+# loop lives in ``delivery.run``; what each message says is composed here,
+# from ``digests``.
 
 # Recorded editions looked at for unfinished deliveries on each run: the
 # latest, and the one before it (a run that died in yesterday's slot is
 # finished by today's).
 RESUME_EDITIONS = 2
-# An edition recorded this recently with no delivery queued at all is one a
-# run died with before queueing; older ones are left alone.
-RESUME_UNQUEUED_WITHIN = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -91,8 +87,9 @@ def make_edition(pub: Publisher, name: str) -> tuple[Edition | None, bool]:
     """Make and record the due edition of ``name`` (None when none is due);
     True when another run (maybe on another machine) recorded that slot
     first: this run then joins the stored edition instead of making a second.
-    Recording comes before any delivery, so a crash after this point leaves a
-    recorded edition whose deliveries the next run finishes."""
+    The edition and its deliveries are recorded in one transaction, before
+    any message goes: a crash before leaves neither (the next run makes the
+    edition), a crash after leaves deliveries the next run finishes."""
     digest_cfg = pub.cfg.digest(name)
     tz = pub.cfg.site.timezone
     planned = digests.plan_edition(pub._store, digest_cfg, pub.now, tz=tz)
@@ -105,7 +102,11 @@ def make_edition(pub: Publisher, name: str) -> tuple[Edition | None, bool]:
     site, email = pub._renderer.site, pub.cfg.email
     # The web copy first: the email's «view in browser» link points at it.
     digests.write_archive(pub._store, digest_cfg, rendered, site, email)
-    if pub._store.add_edition(edition):
+    editor = _bare(delivery.outbox_recipient(digest_cfg))
+    queue = delivery.plan_queue(
+        pub._store.subscribers_for(name), name, recorded=edition.created, editor=editor
+    )
+    if pub._store.add_edition_with_deliveries(edition, queue, _publisher_clock(pub)) is not None:
         return edition, False
     stored = pub._store.get_edition(name, edition.slot)
     if stored is None:  # cannot happen: add_edition refused only an existing slot
@@ -131,14 +132,10 @@ def _unfinished(pub: Publisher, edition: Edition) -> bool:
     edition_id = pub._store.edition_id(edition.digest, edition.slot)
     if edition_id is None:
         return False
+    # An edition with no row at all predates the deliveries table (a store
+    # upgraded in place: it was delivered the old way): nothing to finish.
     counts = pub._store.delivery_counts(edition_id)
-    if counts["pending"] + counts["claimed"] > 0:
-        return True
-    # No row at all: a run died between recording and enqueueing, or the
-    # edition predates the deliveries table (a store upgraded in place: its
-    # editions were delivered the old way). Only a recent one is finished.
-    recent = pub.now - edition.created <= RESUME_UNQUEUED_WITHIN
-    return sum(counts.values()) == 0 and recent
+    return counts["pending"] + counts["claimed"] > 0
 
 
 def resume_and_deliver(pub: Publisher, name: str, made: Edition | None) -> DigestOutcome:
@@ -178,16 +175,12 @@ def resume_and_deliver(pub: Publisher, name: str, made: Edition | None) -> Diges
 def deliver_edition(
     pub: Publisher, digest_cfg: DigestConfig, edition: Edition
 ) -> delivery.DeliveryReport:
-    """Enqueue the edition's recipients (idempotent) and send what is left."""
+    """Send what is left of the edition's deliveries (queued when it was
+    recorded)."""
     store, name = pub._store, digest_cfg.name
     edition_id = store.edition_id(name, edition.slot)
     if edition_id is None:
         raise StoreError(f"digest {name}: edition {edition.slot} is not recorded")
-    editor = _bare(delivery.outbox_recipient(digest_cfg))
-    queue = delivery.plan_queue(
-        store.subscribers_for(name), name, recorded=edition.created, editor=editor
-    )
-    store.enqueue_deliveries(edition_id, queue, _publisher_clock(pub))
     compose = _composer(pub, digest_cfg, edition, edition_id)
     return delivery.deliver(
         store,
@@ -207,16 +200,6 @@ def _bare(address: str) -> str:
     return getaddresses([address])[0][1] or address
 
 
-def _recipient(subscriber: Subscriber) -> str:
-    """The To header: the subscriber's name (quoted if need be) and address."""
-    if not subscriber.name:
-        return subscriber.email
-    try:
-        return str(Address(display_name=subscriber.name, addr_spec=subscriber.email))
-    except (ValueError, IndexError):  # an address the header parser cannot split
-        return subscriber.email
-
-
 def variant_articles(articles: Sequence[Article], tags: Sequence[str]) -> tuple[Article, ...]:
     """The articles of an edition a subscriber with tag preferences gets:
     those with one of the tags (compared as keys, so spelling variants match);
@@ -233,45 +216,70 @@ def _composer(
     site, email, name = pub._renderer.site, pub.cfg.email, digest_cfg.name
     planned = _planned_from(pub, digest_cfg, edition)
     domain = ascii_domain(site.domain)
+    # One prepared message per content variant (the articles it holds).
+    prepared: dict[tuple[str, ...], digests.Prepared] = {}
 
-    def compose(row: Delivery) -> EmailMessage | str:
+    def message_id(row: Delivery) -> str:
         # Stable per delivery: a message sent again after a crash carries
         # the same Message-ID, which receiving systems dedupe on.
-        message_id = f"<feedpub.{edition_id}.{row.id}@{domain}>"
+        return f"<feedpub.{edition_id}.{row.id}@{domain}>"
+
+    def compose(rows: Sequence[Delivery]) -> list[delivery.Outgoing | EmailMessage | str]:
         now = _publisher_clock(pub)
-        if row.subscriber_id is None:  # the editors' copy: no subscriber list yet
-            return digests.build_message(
-                pub._renderer.render(planned),
-                digest_cfg,
-                site,
-                email,
-                to=delivery.outbox_recipient(digest_cfg),
-                unsubscribe_token=None,
-                now=now,
-                message_id=message_id,
-            )
-        subscriber = pub._store.get_subscriber(row.address)
-        # Looked up at send time: an unsubscribe since the queueing counts.
-        if subscriber is None:
-            return "the subscriber was removed"
-        if not subscriber.receives(name):
-            return f"the subscriber is {subscriber.status} or left this digest"
-        chosen = variant_articles(planned.articles, subscriber.tags)
-        if not chosen:
-            return "no article of this edition has the subscriber's tags"
-        rendered = pub._renderer.render(replace(planned, articles=chosen))  # once per variant
-        secret = pub.secret()
-        return digests.build_message(
-            rendered,
-            digest_cfg,
-            site,
-            email,
-            to=_recipient(subscriber),
-            unsubscribe_token=make_token(secret, "unsubscribe", name, subscriber.email),
-            preferences_token=make_token(secret, "preferences", ALL_LISTS, subscriber.email),
-            now=now,
-            message_id=message_id,
+        date = format_datetime(now)  # one Date for the batch: sent within moments
+        # Looked up at send time, a batch in one query: an unsubscribe since
+        # the queueing counts.
+        found = pub._store.subscribers_by_ids(
+            [row.subscriber_id for row in rows if row.subscriber_id is not None]
         )
+        made: list[delivery.Outgoing | EmailMessage | str] = []
+        linesep = pub.sender().linesep  # written as the backend keeps it: no conversion
+        for row in rows:
+            if row.subscriber_id is None:  # the editors' copy: no subscriber list yet
+                made.append(
+                    digests.build_message(
+                        pub._renderer.render(planned),
+                        digest_cfg,
+                        site,
+                        email,
+                        to=delivery.outbox_recipient(digest_cfg),
+                        unsubscribe_token=None,
+                        now=now,
+                        message_id=message_id(row),
+                    )
+                )
+                continue
+            subscriber = found.get(row.subscriber_id)
+            if subscriber is None:  # removed, maybe added again since (a new id)
+                subscriber = pub._store.get_subscriber(row.address)
+            if subscriber is None:
+                made.append("the subscriber was removed")
+                continue
+            if not subscriber.receives(name):
+                made.append(f"the subscriber is {subscriber.status} or left this digest")
+                continue
+            chosen = variant_articles(planned.articles, subscriber.tags)
+            if not chosen:
+                made.append("no article of this edition has the subscriber's tags")
+                continue
+            key = tuple(a.id for a in chosen)
+            if key not in prepared:  # rendered and inlined once per variant
+                rendered = pub._renderer.render(replace(planned, articles=chosen))
+                prepared[key] = digests.prepare_message(rendered, digest_cfg, site, email)
+            variant = prepared[key]
+            secret = pub.secret()
+            mid = message_id(row)
+            data = variant.fill(
+                name=subscriber.name,
+                address=subscriber.email,
+                unsubscribe_token=make_token(secret, "unsubscribe", name, subscriber.email),
+                preferences_token=make_token(secret, "preferences", ALL_LISTS, subscriber.email),
+                message_id=mid,
+                date=date,
+                linesep=linesep,
+            )
+            made.append(delivery.Outgoing(data, variant.sender, (subscriber.email,), mid, linesep))
+        return made
 
     return compose
 

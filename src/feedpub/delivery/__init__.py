@@ -18,7 +18,7 @@ from feedpub.delivery.run import (
     plan_queue,
     variant_key,
 )
-from feedpub.delivery.sender import Sender, SendResult, SendStatus
+from feedpub.delivery.sender import Outgoing, Sender, SendResult, SendStatus
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "DeliveryQueue",
     "DeliveryReport",
     "Outbox",
+    "Outgoing",
     "QueueEntry",
     "SendResult",
     "SendStatus",

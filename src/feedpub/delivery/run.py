@@ -8,6 +8,13 @@ pure plan (who gets a row, with which content variant) and the loop; what a
 message says is the caller's ``Compose`` (digests builds it: delivery never
 renders), so the layers stay as they are.
 
+Recording: a batch is composed at once (the composer reads its subscribers
+in one query), then each message is handed over. An SMTP relay's acceptance
+is recorded at once, message by message; the outbox's files (idempotent: one
+file per key) are synced once for the batch and the batch is recorded in one
+transaction, so a crash before that record makes the rerun find the files
+and write none twice.
+
 The one window left: the relay accepted a message and the process died
 before ``mark_sent``. The claim goes stale, another run takes it over and
 sends that one message again, with the same Message-ID (so a receiving
@@ -19,15 +26,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
 from feedpub.delivery.outbox import message_key
-from feedpub.delivery.sender import Sender
-from feedpub.model import Delivery, Subscriber
+from feedpub.delivery.sender import Outgoing, Sender
+from feedpub.model import Delivery, DeliveryStatus, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +42,10 @@ QueueEntry = tuple[int | None, str, str | None]  # (subscriber id, address, vari
 
 # What a composer returns instead of a message: the reason nothing is sent.
 Skip = str
-Compose = Callable[[Delivery], "EmailMessage | Skip"]
+# One message (or Skip) per claimed delivery, in the batch's order.
+Compose = Callable[[Sequence[Delivery]], Sequence["Outgoing | EmailMessage | Skip"]]
+# (delivery id, status, Message-ID of a sent one, reason of a failed or skipped one)
+Finished = tuple[int, DeliveryStatus, str | None, str | None]
 Clock = Callable[[], datetime]
 
 
@@ -43,21 +53,15 @@ class DeliveryQueue(Protocol):
     """What sending needs of the store (``store.SqlStore`` has it); declared
     here by its consumer."""
 
-    def enqueue_deliveries(
-        self, edition_id: int, recipients: Iterable[QueueEntry], now: datetime
-    ) -> int: ...
     def claim_deliveries(
         self, edition_id: int, worker: str, limit: int, now: datetime, stale_after: timedelta
     ) -> list[Delivery]: ...
     def mark_sent(
         self, delivery_id: int, message_id: str, now: datetime, *, worker: str | None = None
     ) -> bool: ...
-    def mark_failed(
-        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
-    ) -> bool: ...
-    def mark_skipped(
-        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
-    ) -> bool: ...
+    def finish_deliveries(
+        self, outcomes: Sequence[Finished], now: datetime, *, worker: str
+    ) -> set[int]: ...
     def release(
         self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
     ) -> bool: ...
@@ -66,6 +70,8 @@ class DeliveryQueue(Protocol):
 def variant_key(tags: Iterable[str]) -> str | None:
     """The content variant of a subscriber's tag choice: None for the whole
     edition, else the sorted tags as JSON (one render per distinct key)."""
+    if not tags:
+        return None
     chosen = sorted(set(tags))
     return json.dumps(chosen, ensure_ascii=False) if chosen else None
 
@@ -130,79 +136,113 @@ def deliver(
     again, and is then released for a later run."""
     report = DeliveryReport()
     deferred: dict[int, str] = {}
+    batch_run = _Batch(queue, sender, digest, slot, worker, clock, report, deferred)
     try:
         while True:
             claimed = queue.claim_deliveries(edition_id, worker, batch, clock(), stale_after)
             if not claimed:
                 return report
-            for done, row in enumerate(claimed, start=1):
-                try:
-                    _deliver_one(
-                        queue, row, compose, sender, digest, slot, worker, clock, report, deferred
-                    )
-                except BaseException:
-                    # The rest of the batch was never tried: give it back now
-                    # rather than leave it to go stale.
-                    for untried in claimed[done:]:
-                        deferred[untried.id] = "not sent: the run stopped"
-                    raise
+            batch_run.run(claimed, compose)
     finally:
         for delivery_id, reason in deferred.items():
             with contextlib.suppress(Exception):  # the store may be what failed
                 queue.release(delivery_id, reason, clock(), worker=worker)
 
 
-def _deliver_one(
-    queue: DeliveryQueue,
-    row: Delivery,
-    compose: Compose,
-    sender: Sender,
-    digest: str,
-    slot: datetime,
-    worker: str,
-    clock: Clock,
-    report: DeliveryReport,
-    deferred: dict[int, str],
-) -> None:
-    try:
-        made = compose(row)
-    except BaseException:
-        deferred[row.id] = "not sent: the run failed while composing"
-        raise
-    if isinstance(made, str):
-        report.skipped += 1
-        _finished(queue.mark_skipped(row.id, made, clock(), worker=worker), row, report)
-        return
-    try:
-        result = sender.send(made, message_key(digest, slot, row.address))
-    except BaseException:
-        # The backend as a whole is unusable (or we are interrupted): this
-        # message was not handed over, so it may go in the next run.
-        deferred[row.id] = "not sent: the backend failed"
-        raise
-    message_id = str(made["Message-ID"] or "")
-    if result.status in ("sent", "duplicate"):
-        # A duplicate is the outbox holding this very message from a run that
-        # died before recording it: it was handed over, so it counts as sent.
-        report.sent += 1
-        assert report.where is not None
-        report.where.append(result.detail)
-        _finished(queue.mark_sent(row.id, message_id, clock(), worker=worker), row, report)
-    elif result.status == "failed":
-        report.failed += 1
-        log.warning("delivery %s to %s failed: %s", digest, row.address, result.detail)
-        _finished(queue.mark_failed(row.id, result.detail, clock(), worker=worker), row, report)
-    else:
-        report.deferred += 1
-        deferred[row.id] = result.detail or "deferred"
+@dataclass
+class _Batch:
+    queue: DeliveryQueue
+    sender: Sender
+    digest: str
+    slot: datetime
+    worker: str
+    clock: Clock
+    report: DeliveryReport
+    deferred: dict[int, str]
 
+    def run(self, claimed: Sequence[Delivery], compose: Compose) -> None:
+        try:
+            made = compose(claimed)
+        except BaseException:
+            for row in claimed:
+                self.deferred[row.id] = "not sent: the run failed while composing"
+            raise
+        finished: list[Finished] = []
+        done = 0  # rows tried so far, the one in hand included
+        try:
+            for row, message in zip(claimed, made, strict=True):
+                done += 1
+                self._one(row, message, finished)
+            self._record(finished)
+        except BaseException:
+            # The rest of the batch was never tried: give it back now rather
+            # than leave it to go stale. What was handed over is recorded if
+            # the sender and the store still can; else it is released too
+            # (the outbox finds its files again, nothing goes twice).
+            for untried in claimed[done:]:
+                self.deferred[untried.id] = "not sent: the run stopped"
+            try:
+                self._record(finished)
+            except Exception:
+                for delivery_id, status, _, _ in finished:
+                    if status == "sent":
+                        self.deferred[delivery_id] = "not recorded: the run stopped"
+            raise
 
-def _finished(recorded: bool, row: Delivery, report: DeliveryReport) -> None:
-    if not recorded:
-        report.lost += 1
+    def _one(
+        self, row: Delivery, message: Outgoing | EmailMessage | Skip, finished: list[Finished]
+    ) -> None:
+        report = self.report
+        if isinstance(message, str):
+            report.skipped += 1
+            finished.append((row.id, "skipped", None, message))
+            return
+        outgoing = Outgoing.of(message)
+        try:
+            result = self.sender.send(outgoing, message_key(self.digest, self.slot, row.address))
+        except BaseException:
+            # The backend as a whole is unusable (or we are interrupted): this
+            # message was not handed over, so it may go in the next run.
+            self.deferred[row.id] = "not sent: the backend failed"
+            raise
+        if result.status in ("sent", "duplicate"):
+            # A duplicate is the outbox holding this very message from a run that
+            # died before recording it: it was handed over, so it counts as sent.
+            report.sent += 1
+            assert report.where is not None
+            report.where.append(result.detail)
+            if self.sender.idempotent:
+                finished.append((row.id, "sent", outgoing.message_id, None))
+            else:  # a relay's acceptance is recorded before the next message goes
+                recorded = self.queue.mark_sent(
+                    row.id, outgoing.message_id, self.clock(), worker=self.worker
+                )
+                if not recorded:
+                    self._lost(row.id, row.address)
+        elif result.status == "failed":
+            report.failed += 1
+            log.warning("delivery %s to %s failed: %s", self.digest, row.address, result.detail)
+            finished.append((row.id, "failed", None, result.detail))
+        else:
+            report.deferred += 1
+            self.deferred[row.id] = result.detail or "deferred"
+
+    def _record(self, finished: list[Finished]) -> None:
+        if not finished:
+            return
+        if any(status == "sent" for _, status, _, _ in finished):
+            self.sender.sync()  # on disk before the store says sent
+        recorded = self.queue.finish_deliveries(finished, self.clock(), worker=self.worker)
+        for delivery_id, _, _, _ in finished:
+            if delivery_id not in recorded:
+                self._lost(delivery_id, "")
+        finished.clear()
+
+    def _lost(self, delivery_id: int, address: str) -> None:
+        self.report.lost += 1
         log.warning(
-            "delivery %d to %s: the claim was taken over by another worker (stale_after "
+            "delivery %d%s: the claim was taken over by another worker (stale_after "
             "too short for this batch?); it may have been sent twice",
-            row.id,
-            row.address,
+            delivery_id,
+            f" to {address}" if address else "",
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import getaddresses
 from typing import Literal, Protocol
 
 SendStatus = Literal["sent", "duplicate", "failed", "deferred"]
@@ -33,12 +34,62 @@ class SendResult:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A finished message as bytes with its envelope: how messages built at
+    volume reach a backend, with no ``EmailMessage`` to serialise per
+    recipient. ``linesep`` is the line end ``data`` was written with: the
+    composer uses the sender's own (``Sender.linesep``), so nothing is
+    converted per message."""
+
+    data: bytes
+    sender: str  # the bare envelope sender
+    recipients: tuple[str, ...]  # the bare envelope recipients
+    message_id: str
+    linesep: bytes = b"\r\n"
+
+    def with_linesep(self, linesep: bytes) -> bytes:
+        """``data`` with ``linesep`` line ends (CRLF, LF)."""
+        if linesep == self.linesep:
+            return self.data
+        return self.data.replace(self.linesep, linesep)
+
+    @classmethod
+    def of(cls, message: EmailMessage | Outgoing) -> Outgoing:
+        """``message`` as bytes, in the message's own policy (which keeps
+        pre-folded headers as they are)."""
+        if isinstance(message, Outgoing):
+            return message
+        senders = [a for _, a in getaddresses(message.get_all("From", [])) if a]
+        recipients = [a for _, a in getaddresses(message.get_all("To", [])) if a]
+        return cls(
+            message.as_bytes(policy=message.policy.clone(linesep="\r\n")),
+            senders[0] if senders else "",
+            tuple(recipients),
+            str(message["Message-ID"] or ""),
+        )
+
+
 class Sender(Protocol):
-    def send(self, message: EmailMessage, key: str) -> SendResult:
+    # True when handing over the message of one key twice leaves one copy
+    # (the outbox: the file name is the key). Delivery then records a whole
+    # batch at once after ``sync``: a crash before that makes the rerun find
+    # the messages already there, not send them again. False (SMTP): each
+    # message is recorded as soon as it is accepted.
+    idempotent: bool
+    # The line end the backend writes (LF in a Maildir, CRLF on the wire).
+    linesep: bytes
+
+    def send(self, message: EmailMessage | Outgoing, key: str) -> SendResult:
         """Hand over ``message``; ``key`` is its identity (digest, slot,
         recipient), stable across reruns. Raises nothing for a per-message
         problem (that is a result); raises ``OSError`` only when the backend
         as a whole is unusable (outbox folder not writable)."""
+        ...
+
+    def sync(self) -> None:
+        """Make every message handed over so far durable (the outbox: one
+        file system sync for a batch of files); raises ``OSError``."""
         ...
 
     def close(self) -> None:

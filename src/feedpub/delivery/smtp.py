@@ -32,10 +32,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import getaddresses
 from typing import Literal, NoReturn
 
-from feedpub.delivery.sender import SendResult
+from feedpub.delivery.sender import Outgoing, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -139,16 +138,6 @@ def _ascii_address(address: str) -> str:
         return address
 
 
-def envelope(message: EmailMessage) -> tuple[str, list[str]]:
-    """The bare From address and the bare To addresses of ``message``."""
-    senders = [a for _, a in getaddresses(message.get_all("From", [])) if a]
-    recipients = [a for _, a in getaddresses(message.get_all("To", [])) if a]
-    return (
-        _ascii_address(senders[0]) if senders else "",
-        [_ascii_address(a) for a in recipients],
-    )
-
-
 def _words(code: int, text: bytes | str) -> str:
     said = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     return f"{code} {' '.join(said.split())}"
@@ -177,12 +166,17 @@ class SmtpSender:
 
     # --- the Sender protocol ----------------------------------------------------
 
-    def send(self, message: EmailMessage, key: str) -> SendResult:
-        from_addr, to_addrs = envelope(message)
+    idempotent = False  # a relay takes the same message twice
+    linesep = b"\r\n"
+
+    def send(self, message: EmailMessage | Outgoing, key: str) -> SendResult:
+        outgoing = Outgoing.of(message)
+        from_addr = _ascii_address(outgoing.sender) if outgoing.sender else ""
+        to_addrs = [_ascii_address(a) for a in outgoing.recipients]
         if not from_addr or not to_addrs:
             return SendResult("failed", "the message has no From or no To address")
         options = [] if (from_addr + "".join(to_addrs)).isascii() else ["SMTPUTF8"]
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        data = outgoing.with_linesep(b"\r\n")
         s = self.settings
         detail = ""
         for attempt in range(1, s.max_attempts + 1):
@@ -203,6 +197,9 @@ class SmtpSender:
                     ) from None
         log.warning("smtp: %s deferred after %d attempts: %s", key, s.max_attempts, detail)
         return SendResult("deferred", detail)
+
+    def sync(self) -> None:
+        """Nothing to do: a message is the relay's once it answered 250."""
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -13,7 +13,7 @@ declared here, beside their consumers).
 """
 
 from feedpub.digests.archive import ArchiveReader, archive_path, archive_stem, write_archive
-from feedpub.digests.message import build_message, personalize
+from feedpub.digests.message import Prepared, build_message, personalize, prepare_message
 from feedpub.digests.plan import EditionReader, PlannedEdition, plan_edition, preview_edition
 from feedpub.digests.render import RenderedEdition, Renderer, edition_record, render_edition
 from feedpub.digests.site import Site
@@ -22,6 +22,7 @@ __all__ = [
     "ArchiveReader",
     "EditionReader",
     "PlannedEdition",
+    "Prepared",
     "RenderedEdition",
     "Renderer",
     "Site",
@@ -31,6 +32,7 @@ __all__ = [
     "edition_record",
     "personalize",
     "plan_edition",
+    "prepare_message",
     "preview_edition",
     "render_edition",
     "write_archive",

@@ -200,14 +200,14 @@ def _subject(
     return " ".join(subject.split())
 
 
-def _prose_rlm(text: str, link_slot: str) -> str:
-    """RLM at the start of every prose line; link lines (and the unsubscribe
-    slot, which becomes one) are left alone so a terminal still recognises
-    the URL."""
+def _prose_rlm(text: str, link_slots: tuple[str, ...]) -> str:
+    """RLM at the start of every prose line; link lines (and the URL slots,
+    which become ones) are left alone so a terminal still recognises the
+    URL."""
     lines = []
     for line in text.split("\n"):
         bare = line.strip()
-        is_link = bare.startswith(("http://", "https://", "mailto:", link_slot))
+        is_link = bare.startswith(("http://", "https://", "mailto:", *link_slots))
         has_letters = any(ch.isalpha() for ch in bare)
         lines.append(rtl.RLM + line if has_letters and not is_link else line)
     return "\n".join(lines)
@@ -280,6 +280,7 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
             "postal_address": email.postal_address,
             "unsubscribe_url": markers["unsubscribe_url"],
             "preferences_url": markers["preferences_url"],
+            "has_preferences": bool(email.preferences_url),
             "greeting": markers["greeting"],
             "image_width": IMAGE_WIDTH,
         }
@@ -315,7 +316,7 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
 
     ctx = context(dropped)
     text = env.get_template("digests/digest.txt.j2").render(**ctx)
-    text = _prose_rlm(text, markers["unsubscribe_url"])
+    text = _prose_rlm(text, (markers["unsubscribe_url"], markers["preferences_url"]))
     archive_html = env.get_template("digests/archive.html.j2").render(**ctx)
     return RenderedEdition(
         planned=planned,

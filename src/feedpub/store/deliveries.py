@@ -9,12 +9,24 @@ worker that died mid-send: its rows are claimable again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 from feedpub.model import DELIVERY_STATUSES, Delivery, DeliveryStatus, require_aware
@@ -26,8 +38,29 @@ from feedpub.store.schema import t_deliveries
 ENQUEUE_CHUNK = 500
 
 Recipient = tuple[int | None, str, str | None]  # (subscriber id, address, variant key)
+# (delivery id, status, Message-ID of a sent one, reason of a failed or skipped one)
+Finished = tuple[int, DeliveryStatus, str | None, str | None]
 
 _d = t_deliveries.c
+
+
+def delivery_rows(
+    edition_id: int, recipients: Iterable[tuple[str, tuple[int | None, str | None]]], now: datetime
+) -> list[dict[str, Any]]:
+    """Pending delivery rows for (address, (subscriber id, variant key))."""
+    return [
+        {
+            "edition_id": edition_id,
+            "subscriber_id": sid,
+            "address": address,
+            "variant_key": key,
+            "status": "pending",
+            "attempts": 0,
+            "created": now,
+            "updated": now,
+        }
+        for address, (sid, key) in recipients
+    ]
 
 
 def _delivery(row: Row[Any]) -> Delivery:
@@ -72,19 +105,7 @@ class DeliveriesMixin(StoreBase):
                 ).scalars()
                 for address in queued:
                     del wanted[address]
-                rows = [
-                    {
-                        "edition_id": edition_id,
-                        "subscriber_id": sid,
-                        "address": address,
-                        "variant_key": key,
-                        "status": "pending",
-                        "attempts": 0,
-                        "created": now,
-                        "updated": now,
-                    }
-                    for address, (sid, key) in wanted.items()
-                ]
+                rows = delivery_rows(edition_id, wanted.items(), now)
                 if rows:
                     conn.execute(t_deliveries.insert(), rows)
             added += len(rows)
@@ -176,6 +197,56 @@ class DeliveriesMixin(StoreBase):
             claimed_by=None,
             claimed_at=None,
         )
+
+    def finish_deliveries(
+        self, outcomes: Sequence[Finished], now: datetime, *, worker: str
+    ) -> set[int]:
+        """Record a batch of claimed deliveries in one transaction, each
+        ``(id, status, message_id, reason)`` with status sent, failed or
+        skipped (as ``mark_sent``, ``mark_failed``, ``mark_skipped``). Returns
+        the ids recorded: those still claimed by ``worker`` (the others were
+        taken over as stale and are left to their new claimant)."""
+        require_aware("now", now)
+        if not outcomes:
+            return set()
+        for _, status, _, _ in outcomes:
+            if status not in ("sent", "failed", "skipped"):
+                raise ValueError(f"delivery status {status!r} does not finish a delivery")
+        ids = [o[0] for o in outcomes]
+        still = (
+            select(_d.id)
+            .where(_d.id.in_(ids), _d.status == "claimed", _d.claimed_by == worker)
+            .with_for_update()
+        )
+        update = (
+            t_deliveries.update()
+            .where(_d.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                message_id=func.coalesce(bindparam("b_message_id", type_=Text), _d.message_id),
+                sent_at=bindparam("b_sent_at"),
+                last_error=func.coalesce(bindparam("b_error", type_=Text), _d.last_error),
+                attempts=_d.attempts + bindparam("b_tried", type_=Integer),
+                updated=now,
+            )
+        )
+        with self._guard("cannot update deliveries"), self._claiming() as conn:
+            mine = set(conn.execute(still).scalars())
+            rows = [
+                {
+                    "b_id": delivery_id,
+                    "b_status": status,
+                    "b_message_id": message_id if status == "sent" else None,
+                    "b_sent_at": now if status == "sent" else None,
+                    "b_error": reason,
+                    "b_tried": 0 if status == "skipped" else 1,  # skipping tries nothing
+                }
+                for delivery_id, status, message_id, reason in outcomes
+                if delivery_id in mine
+            ]
+            if rows:
+                conn.execute(update, rows)
+        return mine
 
     def delivery_counts(self, edition_id: int) -> dict[DeliveryStatus, int]:
         """Deliveries of the edition per status, every status present."""

@@ -1,8 +1,11 @@
-"""Digest editions: one per (digest, slot), written once."""
+"""Digest editions: one per (digest, slot), written once; recorded together
+with their deliveries (``add_edition_with_deliveries``), so no edition is
+ever stored without the deliveries it owes."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +13,19 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from feedpub.model import Edition, require_aware
-from feedpub.store.engine import StoreBase
-from feedpub.store.schema import t_editions
+from feedpub.store.deliveries import ENQUEUE_CHUNK, Recipient, delivery_rows
+from feedpub.store.engine import StoreBase, StoreError, chunks
+from feedpub.store.schema import t_deliveries, t_editions
+
+
+def _values(edition: Edition) -> dict[str, Any]:
+    return {
+        "digest": edition.digest,
+        "slot": edition.slot,
+        "created": edition.created,
+        "dropped": edition.dropped,
+        "article_ids": json.dumps(list(edition.article_ids)),
+    }
 
 
 class EditionsMixin(StoreBase):
@@ -19,13 +33,7 @@ class EditionsMixin(StoreBase):
         """Record an edition. False, and nothing written, when its (digest,
         slot) exists already, also when another process wins the race.
         ``edition_id`` gives its id for enqueueing deliveries."""
-        values = {
-            "digest": edition.digest,
-            "slot": edition.slot,
-            "created": edition.created,
-            "dropped": edition.dropped,
-            "article_ids": json.dumps(list(edition.article_ids)),
-        }
+        values = _values(edition)
         with self._guard("cannot write edition"):
             # The transaction must end before the IntegrityError is handled:
             # PostgreSQL refuses further work in a failed transaction.
@@ -35,6 +43,35 @@ class EditionsMixin(StoreBase):
             except IntegrityError:
                 return False
         return True
+
+    def add_edition_with_deliveries(
+        self, edition: Edition, recipients: Iterable[Recipient], now: datetime
+    ) -> int | None:
+        """Record an edition and queue a pending delivery per recipient
+        address (the first entry of a repeated one) in ONE transaction, and
+        return the edition's id; None, and nothing written, when its (digest,
+        slot) exists already, also when another process wins the race (its
+        deliveries came with it). A crash leaves both or neither."""
+        require_aware("now", now)
+        values = _values(edition)
+        wanted: dict[str, tuple[int | None, str | None]] = {}
+        for sid, address, key in recipients:
+            wanted.setdefault(address, (sid, key))
+        with self._guard("cannot write edition"):
+            # The transaction must end before the IntegrityError is handled:
+            # PostgreSQL refuses further work in a failed transaction.
+            try:
+                with self._writing() as conn:
+                    inserted = conn.execute(t_editions.insert().values(**values))
+                    key = inserted.inserted_primary_key
+                    if key is None:  # every dialect feedpub runs on reports it
+                        raise StoreError("the edition's new id was not reported")
+                    edition_id = int(key[0])
+                    for chunk in chunks(wanted.items(), ENQUEUE_CHUNK):
+                        conn.execute(t_deliveries.insert(), delivery_rows(edition_id, chunk, now))
+            except IntegrityError:
+                return None
+        return edition_id
 
     def edition_id(self, digest: str, slot: datetime) -> int | None:
         """The stored id of the (digest, slot) edition, None when not stored."""

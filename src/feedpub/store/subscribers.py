@@ -92,6 +92,65 @@ class SubscribersMixin(StoreBase):
             stored = conn.execute(select(t_subscribers).where(_by_email(email))).one()
         return _subscriber(stored), new
 
+    def add_subscribers(
+        self,
+        entries: Sequence[tuple[str, str | None]],
+        now: datetime,
+        *,
+        status: SubscriberStatus = "active",
+    ) -> int:
+        """Insert many (email, name) subscribers with no preferences, in
+        chunks of ``PAGE_SIZE`` rows per statement; addresses already stored
+        (ignoring case) are left as they are. Returns how many were added.
+        For bulk loads (benchmarks, large imports): one transaction per chunk
+        instead of one per address."""
+        require_aware("now", now)
+        added = 0
+        for start in range(0, len(entries), PAGE_SIZE):
+            chunk = [(e.strip(), n) for e, n in entries[start : start + PAGE_SIZE]]
+            with self._guard("cannot write subscribers"), self._writing() as conn:
+                lowered = [e.lower() for e, _ in chunk]
+                known = set(
+                    conn.execute(
+                        select(func.lower(t_subscribers.c.email)).where(
+                            func.lower(t_subscribers.c.email).in_(lowered)
+                        )
+                    ).scalars()
+                )
+                rows = []
+                for email, name in chunk:
+                    if not email or email.lower() in known:
+                        continue
+                    known.add(email.lower())
+                    rows.append(
+                        {
+                            "email": email,
+                            "name": name,
+                            "status": _check_status(status),
+                            "token": secrets.token_urlsafe(24),
+                            "digests": "[]",
+                            "tags": "[]",
+                            "created": now,
+                            "updated": now,
+                        }
+                    )
+                if rows:
+                    conn.execute(t_subscribers.insert(), rows)
+            added += len(rows)
+        return added
+
+    def subscribers_by_ids(self, ids: Sequence[int]) -> dict[int, Subscriber]:
+        """The stored subscribers among ``ids`` (one query per ``PAGE_SIZE``),
+        by id; a removed one is absent."""
+        found: dict[int, Subscriber] = {}
+        for start in range(0, len(ids), PAGE_SIZE):
+            query = select(t_subscribers).where(
+                t_subscribers.c.id.in_(list(ids[start : start + PAGE_SIZE]))
+            )
+            with self._guard("cannot read subscribers"), self._engine.connect() as conn:
+                found.update((r.id, _subscriber(r)) for r in conn.execute(query))
+        return found
+
     def get_subscriber(self, email: str) -> Subscriber | None:
         """The subscriber with this address (ignoring case), or None."""
         return self._one(select(t_subscribers).where(_by_email(email)))
