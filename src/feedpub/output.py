@@ -13,13 +13,17 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from feedpub.model import BuildReport
 
 TEMP_PREFIX = ".feedpub-tmp-"
+# A file's new bytes, a producer of them (called once, while the tree is
+# written, so a build never holds every file; None from it: not produced
+# after all), or None: keep the existing file.
+Output = bytes | Callable[[], bytes | None] | None
 
 
 class OutputError(Exception):
@@ -47,38 +51,28 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _write_batch(files: Mapping[Path, bytes]) -> None:
-    """Replace many files atomically with one disk flush instead of one fsync
-    per file (500 tags: 1,500 fsyncs, most of a build's wall time).
+def _replace_all(temps: Sequence[tuple[str, Path]]) -> None:
+    """Put many written temp files in place with one disk flush instead of
+    one fsync per file (500 tags: 1,500 fsyncs, most of a build's wall time).
 
-    Order: every temp file written, one ``os.sync()``, every rename, then one
-    fsync per touched folder. A crash (process killed) at any point leaves
-    each path with its old or new complete bytes; a power loss leaves each
-    path old or new complete too, because no rename is issued before the data
-    of every temp file is on disk, and the folder fsyncs make the renames
-    durable before the manifest (written after this returns) can name them.
-    Leftover temp files are swept by the next build."""
-    if not files:
+    Order: every temp file already written (``sync_tree`` writes them one by
+    one as it renders), one ``os.sync()``, every rename, then one fsync per
+    touched folder. A crash (process killed) at any point leaves each path
+    with its old or new complete bytes; a power loss leaves each path old or
+    new complete too, because no rename is issued before the data of every
+    temp file is on disk, and the folder fsyncs make the renames durable
+    before the manifest (written after this returns) can name them. The
+    caller removes the temp files when this raises; leftovers of a killed
+    build are swept by the next one."""
+    if not temps:
         return
-    temps: list[tuple[str, Path]] = []
-    try:
-        for path, data in files.items():
-            try:
-                temps.append((_write_temp(path, data), path))
-            except OSError as exc:
-                raise OutputError(f"{path}: cannot write: {exc}") from exc
-        os.sync()  # one flush for every temp file's data (fsync each: ~ms per file)
-        for temp_name, path in temps:
-            try:
-                os.replace(temp_name, path)
-            except OSError as exc:
-                raise OutputError(f"{path}: cannot write: {exc}") from exc
-    except BaseException:
-        for temp_name, _ in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp_name)
-        raise
-    for folder in {path.parent for path in files}:
+    os.sync()  # one flush for every temp file's data (fsync each: ~ms per file)
+    for temp_name, path in temps:
+        try:
+            os.replace(temp_name, path)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write: {exc}") from exc
+    for folder in {path.parent for _, path in temps}:
         fsync_folder(folder)
 
 
@@ -206,7 +200,7 @@ def _check_name(relative: str) -> None:
 
 def sync_tree(
     output: Path,
-    files: Mapping[str, bytes | None],
+    files: Mapping[str, Output],
     managed: Manifest | None = None,
     *,
     fingerprints: Mapping[str, str] | None = None,
@@ -214,7 +208,9 @@ def sync_tree(
 ) -> BuildReport:
     """Make the managed part of ``output`` hold exactly ``files``.
 
-    ``files`` maps relative paths to new bytes, or to None for "inputs
+    ``files`` maps relative paths to new bytes, to a producer of them
+    (called once each, in path order, and written to its temp file at once:
+    memory holds one file, not the tree), or to None for "inputs
     unchanged, keep the existing file". Only files whose bytes differ are
     written (the others keep bytes and mtime); files the previous build
     managed (``managed``, read from disk when None) that are no longer
@@ -254,23 +250,38 @@ def sync_tree(
     written: list[str] = []
     unchanged: list[str] = []
     kept_prints: dict[str, str] = {}
-    pending: dict[str, bytes] = {}
-    for relative in sorted(targets):
-        target, data = targets[relative], files[relative]
-        if data is None:
-            if not target.is_file():
-                # Someone deleted it; without a fingerprint the next build renders it.
-                notes.append(f"{relative}: expected to keep it, but it is missing")
-                continue
-            unchanged.append(relative)
-        elif _same_bytes(target, data):
-            unchanged.append(relative)
-        else:
-            pending[relative] = data
-            written.append(relative)
-        if relative in fingerprints:
-            kept_prints[relative] = fingerprints[relative]
-    _write_batch({targets[r]: data for r, data in pending.items()})
+    temps: list[tuple[str, Path]] = []
+    try:
+        for relative in sorted(targets):
+            target, data = targets[relative], files[relative]
+            if callable(data):
+                data = data()
+                if data is None:  # not produced after all: like a stale file
+                    if relative in previous.files:
+                        stale[relative] = target
+                    continue
+            if data is None:
+                if not target.is_file():
+                    # Someone deleted it; without a fingerprint the next build renders it.
+                    notes.append(f"{relative}: expected to keep it, but it is missing")
+                    continue
+                unchanged.append(relative)
+            elif _same_bytes(target, data):
+                unchanged.append(relative)
+            else:
+                try:
+                    temps.append((_write_temp(target, data), target))
+                except OSError as exc:
+                    raise OutputError(f"{target}: cannot write: {exc}") from exc
+                written.append(relative)
+            if relative in fingerprints:
+                kept_prints[relative] = fingerprints[relative]
+        _replace_all(temps)
+    except BaseException:
+        for temp_name, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_name)
+        raise
 
     removed: list[str] = []
     root = output.resolve()

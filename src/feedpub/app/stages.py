@@ -79,7 +79,7 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
             changes=store,
         )
         report = publish.sync_tree(
-            output, tree.files, manifest, fingerprints=tree.fingerprints, stamp=tree.stamp
+            output, tree.outputs, manifest, fingerprints=tree.fingerprints, stamp=tree.stamp
         )
     for note in tree.notes + report.notes:
         log.warning("build: %s", note)

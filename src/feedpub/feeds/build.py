@@ -16,7 +16,7 @@ from feedpub.config import FeedsConfig
 from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, pages, rss, select
 from feedpub.feeds.entries import EntryBytes, EntryCache
 from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, ItemCache
-from feedpub.feeds.incremental import RenderedTree, TreeCollector, digest
+from feedpub.feeds.incremental import Lazy, RenderedTree, TreeCollector, batched, digest
 from feedpub.feeds.select import ArchivePage, ChangeReader, FeedPlan, FeedReader, FeedSpec
 from feedpub.feeds.site import FeedSite, SiteValues
 from feedpub.feeds.urls import (
@@ -31,6 +31,11 @@ from feedpub.model import Article, Tag
 from feedpub.text.uri import percent_encode
 
 Document = Callable[[FeedHead, Sequence[bytes]], bytes]
+Job = tuple[FeedHead, Sequence[Article], Mapping[str, str]]
+# Feeds rendered together: their entries in one cache query and one printing
+# run per format, their documents held until written (at L: 20 entries of
+# 3-6 KB, three formats, ~15 MB per batch).
+FEEDS_PER_BATCH = 50
 
 
 def build(
@@ -75,7 +80,7 @@ def build(
         stamp = f"{made_from}.{generation}"
         if stamp == previous_stamp and previous:
             return RenderedTree(
-                files=dict.fromkeys(previous), fingerprints=dict(previous), stamp=stamp
+                outputs=dict.fromkeys(previous), fingerprints=dict(previous), stamp=stamp
             )
         before = _generation_of(previous_stamp, made_from)
         if changes is not None and before is not None and previous and not feeds.archive:
@@ -116,7 +121,7 @@ def _article_pages(
     """The page of every article without a URL (feeds/pages.py), its tags
     linking to the tag feeds in ``feeds``."""
     return pages.render_pages(
-        site, reader.page_versions(), tags, feeds.files, reader.articles_by_ids, previous
+        site, reader.page_versions(), tags, feeds.outputs, reader.articles_by_ids, previous
     )
 
 
@@ -126,7 +131,7 @@ def _without_pages(tree: RenderedTree) -> RenderedTree:
     gained a URL is removed)."""
     prefix = links.ARTICLES_DIR + "/"
     return RenderedTree(
-        files={p: d for p, d in tree.files.items() if not p.startswith(prefix)},
+        outputs={p: d for p, d in tree.outputs.items() if not p.startswith(prefix)},
         fingerprints={p: f for p, f in tree.fingerprints.items() if not p.startswith(prefix)},
         notes=tree.notes,
         stamp=tree.stamp,
@@ -193,9 +198,32 @@ class _Renderer:
             "json": jsonfeed.document,
         }
 
-    def render(
-        self, jobs: Sequence[tuple[FeedHead, Sequence[Article], Mapping[str, str]]]
-    ) -> dict[str, bytes]:
+    def render(self, jobs: Sequence[Job]) -> dict[str, Lazy]:
+        """Each (head, articles, format -> path) as documents rendered when
+        written (``output.sync_tree`` takes them in path order), in batches
+        of feeds that sit together in that order: one batch's documents and
+        entry bytes are in memory at a time, not the tree's."""
+        groups: dict[str, list[Job]] = {}
+        for job in sorted(jobs, key=lambda job: min(job[2].values(), default="")):
+            # The main feed's files sit at the top, apart from tag/...: a batch
+            # of its own, so it is not held while other folders are written.
+            groups.setdefault(job[0].directory.split("/")[0], []).append(job)
+        chunks = [
+            group[start : start + FEEDS_PER_BATCH]
+            for group in groups.values()
+            for start in range(0, len(group), FEEDS_PER_BATCH)
+        ]
+        return batched(
+            [
+                ([path for job in chunk for path in job[2].values()], self._renderer_of(chunk))
+                for chunk in chunks
+            ]
+        )
+
+    def _renderer_of(self, jobs: Sequence[Job]) -> Callable[[], dict[str, bytes]]:
+        return lambda: self.render_now(jobs)
+
+    def render_now(self, jobs: Sequence[Job]) -> dict[str, bytes]:
         """Each (head, articles, format -> path) as documents: every entry
         they need is found or printed once (``EntryBytes.fill``), then each
         document is its head with the entries' bytes spliced in."""
@@ -211,11 +239,13 @@ class _Renderer:
                 documents.append((path, fmt, slots))
             planned.append((head, documents))
         self.entries.fill()
-        return {
+        done = {
             path: self.documents[fmt](head, self.entries.get(slots))
             for head, documents in planned
             for path, fmt, slots in documents
         }
+        self.entries.release()
+        return done
 
     def feeds(self, plan: FeedPlan, previous: Mapping[str, str]) -> RenderedTree:
         out = TreeCollector(previous)
@@ -335,10 +365,17 @@ class _Renderer:
             )
             paths = archive.archive_paths(n, self.site.formats)
             if not out.keep(paths.values(), fingerprint):
-                out.put(self.archive_page(page, total))
+                # Loaded again when written: holding every page to render
+                # (whole articles) would hold the archive in memory.
+                out.put(batched([(list(paths.values()), self._archive_of(load, n, total))]))
         return out.tree()
+
+    def _archive_of(
+        self, load: Callable[[int], ArchivePage], n: int, total: int
+    ) -> Callable[[], dict[str, bytes]]:
+        return lambda: self.archive_page(load(n), total)
 
     def archive_page(self, page: ArchivePage, total: int) -> dict[str, bytes]:
         head = archive.page_head(self.site, page.index, total, page.articles)
         paths = archive.archive_paths(page.index, self.site.formats)
-        return self.render([(head, page.articles, paths)])
+        return self.render_now([(head, page.articles, paths)])

@@ -157,5 +157,14 @@ class EntryBytes:
         if self.cache is not None and fresh:
             self.cache.keep_entries(fresh)
 
+    def release(self) -> None:
+        """Drop what the documents just assembled needed: the FeedItems
+        (made again if a later batch prints the article in another slot)
+        and, with a cache to read them back from, the entry bytes, so a
+        build holds one batch of entries, not every entry it printed."""
+        self.items.clear()
+        if self.cache is not None:
+            self._bytes.clear()
+
     def get(self, slots: Iterable[str]) -> list[bytes]:
         return [self._bytes[slot] for slot in slots]

@@ -211,6 +211,9 @@ class ItemCache:
             item = self._items[ident] = make_item(article, self.site)
         return item
 
+    def clear(self) -> None:
+        self._items.clear()
+
 
 _HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Any scheme, "mailto:" included: such a reference is not relative.

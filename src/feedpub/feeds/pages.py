@@ -19,7 +19,7 @@ from datetime import datetime
 from markupsafe import Markup
 
 from feedpub import links, templating
-from feedpub.feeds.incremental import RenderedTree, TreeCollector, digest
+from feedpub.feeds.incremental import RenderedTree, TreeCollector, batched, digest
 from feedpub.feeds.site import SiteValues
 from feedpub.feeds.urls import FORMATS, clean, feed_paths
 from feedpub.model import Article, Tag
@@ -118,25 +118,37 @@ def render_pages(
     key = site_key(site)
     tag_links = tag_feed_links(site, tags, built)
     out = TreeCollector(previous)
-    stale: list[tuple[str, str]] = []
+    stale: list[tuple[str, str]] = []  # (path, article id)
     for version in versions:
         path = links.page_path(version[0])
-        print_ = fingerprint(key, version, tag_links)
-        if previous.get(path) == print_:
-            out.add([path], print_, dict)  # kept: never rendered
-        else:
-            stale.append((version[0], print_))
-    for start in range(0, len(stale), LOAD_CHUNK):
-        chunk = stale[start : start + LOAD_CHUNK]
-        loaded = {a.id: a for a in load([article_id for article_id, _ in chunk])}
-        for article_id, print_ in chunk:
-            article = loaded.get(article_id)
-            if article is None or links.has_own_url(article):
-                continue  # deleted or given a URL since page_versions: no page
-            path = links.page_path(article_id)
-
-            def page(a: Article = article, p: str = path) -> dict[str, bytes]:
-                return {p: render(site, a, tag_links)}
-
-            out.add([path], print_, page)
+        if not out.keep([path], fingerprint(key, version, tag_links)):
+            stale.append((path, version[0]))
+    # Rendered when written, LOAD_CHUNK pages per batch in path order (the
+    # order output.sync_tree writes in): one chunk of articles in memory.
+    stale.sort()
+    chunks = [stale[start : start + LOAD_CHUNK] for start in range(0, len(stale), LOAD_CHUNK)]
+    out.put(
+        batched(
+            [([p for p, _ in chunk], _pages_of(site, chunk, load, tag_links)) for chunk in chunks]
+        )
+    )
     return out.tree()
+
+
+def _pages_of(
+    site: SiteValues,
+    chunk: Sequence[tuple[str, str]],
+    load: Callable[[Sequence[str]], list[Article]],
+    tag_links: Mapping[str, str],
+) -> Callable[[], dict[str, bytes | None]]:
+    def render_chunk() -> dict[str, bytes | None]:
+        loaded = {a.id: a for a in load([article_id for _, article_id in chunk])}
+        found: dict[str, bytes | None] = {}
+        for path, article_id in chunk:
+            article = loaded.get(article_id)
+            # Deleted or given a URL since page_versions: no page after all.
+            ok = article is not None and not links.has_own_url(article)
+            found[path] = render(site, article, tag_links) if article and ok else None
+        return found
+
+    return render_chunk
