@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,12 +39,12 @@ PAST = 1_000_000_000  # 2001: any file a build rewrites gets a newer mtime
 
 
 def build(cfg: Config, articles: list[Article]) -> BuildReport:
-    """What the pipeline does: lock, read the manifest, render, sync."""
+    """What the pipeline does: lock, read the manifest, render (lazily), sync."""
     out = cfg.feeds.output
     with publish.build_lock(out):
         manifest = publish.read_manifest(out)
         tree = render(plan_for(articles), cfg.feeds, manifest.fingerprints)
-        return publish.sync_tree(out, tree.files, manifest, fingerprints=tree.fingerprints)
+        return publish.sync_tree(out, tree.outputs, manifest, fingerprints=tree.fingerprints)
 
 
 def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:
@@ -341,7 +342,7 @@ def test_archive_pages_are_published_with_the_feeds_and_removed_when_turned_off(
             tree = render(plan, cfg.feeds, manifest.fingerprints).merged(
                 feed_build.render_archive(pages, cfg.feeds, SITE, load, manifest.fingerprints)
             )
-            return publish.sync_tree(out, tree.files, manifest, fingerprints=tree.fingerprints)
+            return publish.sync_tree(out, tree.outputs, manifest, fingerprints=tree.fingerprints)
 
     first = build_with_archive(2)
     assert {"feed-archive/1/atom.xml", "feed-archive/2/rss.xml"} <= set(first.written)
@@ -408,3 +409,59 @@ def test_stale_temp_files_are_removed_and_fresh_ones_kept(tmp_path: Path) -> Non
     os.utime(other, (now - 7200, now - 7200))
     assert remove_stale_temp_files(tmp_path, reference=reference) == 1
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_producers_are_written_one_at_a_time_and_renamed_only_after_the_last(
+    tmp_path: Path,
+) -> None:
+    """Each producer is called after the one before it went to its temp file
+    (nothing waits in memory), and no path changes before all are written."""
+    out = tmp_path / "out"
+    publish.sync_tree(out, {"a.xml": b"old a", "b.xml": b"old b", "c.xml": b"old c"})
+    seen: list[tuple[str, bytes, bytes, int]] = []
+
+    def producer(path: str) -> Callable[[], bytes]:
+        def produce() -> bytes:
+            temps = len(list(out.glob(f"{TEMP_PREFIX}*")))
+            seen.append((path, (out / "a.xml").read_bytes(), (out / "b.xml").read_bytes(), temps))
+            return f"new {path}".encode()
+
+        return produce
+
+    files: dict[str, publish.Output] = {p: producer(p) for p in ("c.xml", "a.xml", "b.xml")}
+    report = publish.sync_tree(out, files)
+    assert seen == [
+        ("a.xml", b"old a", b"old b", 0),
+        ("b.xml", b"old a", b"old b", 1),
+        ("c.xml", b"old a", b"old b", 2),
+    ]
+    assert report.written == ("a.xml", "b.xml", "c.xml")
+    assert {p: (out / p).read_bytes() for p in files} == {p: f"new {p}".encode() for p in files}
+
+
+def test_a_failing_producer_leaves_every_old_file_and_no_temp_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    publish.sync_tree(out, {"a.xml": b"old a", "tag/b/atom.xml": b"old b"})
+    before = snapshot(out)
+
+    def broken() -> bytes:
+        raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError, match="renderer failed"):
+        publish.sync_tree(out, {"a.xml": lambda: b"new a", "tag/b/atom.xml": broken})
+    assert snapshot(out) == before
+    assert not [p for p in out.rglob("*") if p.name.startswith(TEMP_PREFIX)]
+
+
+@pytest.mark.parametrize("managed_before", [True, False])
+def test_a_producer_that_gives_nothing_means_no_such_file(
+    tmp_path: Path, managed_before: bool
+) -> None:
+    """None from a producer (an article page whose article went away while
+    the build ran): the path is not published, and removed if it was ours."""
+    out = tmp_path / "out"
+    publish.sync_tree(out, {"a.xml": b"a", **({"gone.html": b"page"} if managed_before else {})})
+    report = publish.sync_tree(out, {"a.xml": None, "gone.html": lambda: None})
+    assert not (out / "gone.html").exists()
+    assert report.removed == (("gone.html",) if managed_before else ())
+    assert publish.read_manifest(out).files == {"a.xml"}
