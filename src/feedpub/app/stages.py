@@ -96,11 +96,13 @@ def _record_rejects(store: SqlStore, source: str, rejects: list[Reject]) -> None
 # --- feeds ---------------------------------------------------------------------
 
 
-def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
+def build_feeds(cfg: Config, store: SqlStore, *, adopt: bool = False) -> BuildReport:
     """Write every feed under ``feeds.output``, rendering only feeds whose
     inputs changed and writing only files whose bytes changed, then tell the
     WebSub hub (if any) which feeds changed. One build per output folder at a
-    time: a second one fails at once with a clear message."""
+    time: a second one fails at once with a clear message. A file in the way
+    that feedpub did not write stops the build (``ForeignFileError``) unless
+    ``adopt``."""
     output = cfg.feeds.output
     with publish.build_lock(output):
         manifest = publish.read_manifest(output)
@@ -114,7 +116,12 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
             previous_stamp=manifest.stamp if manifest.complete else "",
         )
         report = publish.sync_tree(
-            output, tree.files, manifest, fingerprints=tree.fingerprints, stamp=tree.stamp
+            output,
+            tree.files,
+            manifest,
+            fingerprints=tree.fingerprints,
+            stamp=tree.stamp,
+            adopt=adopt,
         )
     for note in tree.notes + report.notes:
         log.warning("build: %s", note)
