@@ -22,7 +22,8 @@ stale    public/ (except archive/) equals a build of the same store into an
 store    `articles --json` parses; every id the sources ever held is there,
          with the current title and every tag of its source.
 outbox   every .eml parses with a text and an html part; no two messages for
-         one (digest, slot, recipient); one message per archived edition.
+         one (digest, slot, recipient); messages of exactly the archived
+         editions; every subscriber without tag preferences in each one.
 
 Exit status 0 when every check of every trial passed, 1 otherwise.
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy as copy_module
+import csv
 import email
 import email.policy
 import json
@@ -427,6 +429,7 @@ def check_store(site: Site, now: datetime, trial: Trial) -> None:
 
 def check_outbox(site: Site, final: dict[str, bytes], trial: Trial) -> None:
     seen: dict[tuple[str, str, str], str] = {}
+    editions: dict[str, set[str]] = {}  # subject (one per slot) -> addresses
     count = 0
     # The outbox is a Maildir: delivered messages wait in new/ (cur/ once handed on).
     boxes = [site.outbox / "new", site.outbox / "cur"]
@@ -442,11 +445,35 @@ def check_outbox(site: Site, final: dict[str, bytes], trial: Trial) -> None:
         if key in seen:
             trial.fail("outbox", f"{path.name} duplicates {seen[key]}")
         seen[key] = path.name
+        editions.setdefault(str(message["Subject"]), set()).update(
+            address.addr_spec.lower() for address in message["To"].addresses
+        )
     pages = [k for k in final if k.startswith("archive/daily/") and not k.endswith("index.html")]
     pages = [k for k in pages if not hidden(k)]
     # Every archived edition reached its recipients (the demo list has several).
     if count < len(pages):
         trial.fail("outbox", f"{count} messages for {len(pages)} archived editions")
+    if len(editions) != len(pages):
+        trial.fail("outbox", f"messages of {len(editions)} editions, {len(pages)} archived")
+    # No recipient lost: everyone who takes every tag of the daily digest is
+    # in every edition (those with tag preferences may rightly be skipped).
+    everyone = unconditional_recipients(site)
+    for subject, recipients in sorted(editions.items()):
+        lost = sorted(everyone - recipients)
+        if lost:
+            trial.fail("outbox", f"edition {subject!r} never reached {', '.join(lost)}")
+
+
+def unconditional_recipients(site: Site) -> set[str]:
+    """The seeded subscribers of ``daily`` with no tag preferences."""
+    with (site.root / "samples" / "subscribers.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {
+        row["email"].strip().lower()
+        for row in rows
+        if not (row.get("tags") or "").strip()
+        and (not (row.get("digests") or "").strip() or "daily" in row["digests"])
+    }
 
 
 # --- timing ----------------------------------------------------------------------
