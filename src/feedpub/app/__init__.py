@@ -413,7 +413,9 @@ class Publisher:
 
     # --- operations: timed and recorded jobs, the run lock, status ---------------
 
-    def run_jobs(self, progress: Progress | None = None, *, adopt: bool = False) -> list[JobOutcome]:
+    def run_jobs(
+        self, progress: Progress | None = None, *, adopt: bool = False
+    ) -> list[JobOutcome]:
         """One cron run as separate jobs: ingest, build, then every digest.
         A job that fails is logged and recorded and the others still run
         (a build can publish what is stored when ingest failed; a broken
