@@ -280,6 +280,7 @@ class Trial:
     command: str
     delay: float
     killed: bool = True
+    aimed: bool = False  # killed a delay after the build's first temp file, not at random
     midway: bool = False  # public/ was neither the old nor the new tree when killed
     failures: dict[str, list[str]] = field(default_factory=dict)
 
@@ -299,6 +300,32 @@ def kill_after(proc: subprocess.Popen[bytes], delay: float) -> bool:
     if proc.stderr is not None:
         proc.stderr.close()
     return killed
+
+
+def temp_file_in(folder: Path) -> bool:
+    """Whether a build's temp file is in ``folder`` or one level of tag folders
+    below (where sync_tree writes); cheap enough to poll every few ms."""
+    stack = [folder, folder / "tag"]
+    while stack:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(stack.pop()):
+                if entry.name.startswith(TEMP_PREFIX):
+                    return True
+                if entry.is_dir() and entry.path.startswith(str(folder / "tag") + os.sep):
+                    stack.append(Path(entry.path))
+    return False
+
+
+def kill_at_write(proc: subprocess.Popen[bytes], folder: Path, lag: float) -> bool:
+    """SIGKILL ``proc`` ``lag`` seconds after its first temp file shows up in
+    ``folder`` (a build writing: temp files, one sync, renames, manifest);
+    False when it ended first."""
+    deadline = time.monotonic() + PROC_TIMEOUT
+    while proc.poll() is None and time.monotonic() < deadline:
+        if temp_file_in(folder):
+            return kill_after(proc, lag)
+        time.sleep(0.002)
+    return kill_after(proc, 0.0)
 
 
 def copy_site(site: Site, dest: Path, pg_name: str | None) -> Site:
@@ -323,6 +350,7 @@ def run_trial(
     timing: dict[str, tuple[float, float]],
     ref_pg: str | None,
     stale_every: int = 1,
+    at_write: float = 0.0,
 ) -> Trial:
     rng = site.rng
     now = NOW0 + timedelta(days=number + 1)
@@ -330,10 +358,18 @@ def run_trial(
     command = rng.choice(COMMANDS)
     low, high = timing[command]
     trial = Trial(number, command, rng.uniform(low, high))
+    # Aimed at sync_tree: the delay is then counted from the first temp file.
+    aimed = at_write > 0 and command in ("build", "run") and rng.random() < at_write
+    if aimed:
+        trial.delay = rng.uniform(0.0, 0.5)
     before = snapshot(site.public)
 
     proc = site.start(command, now)
-    trial.killed = kill_after(proc, trial.delay)
+    if aimed:
+        trial.killed = kill_at_write(proc, site.public, trial.delay)
+        trial.aimed = True
+    else:
+        trial.killed = kill_after(proc, trial.delay)
     mid = snapshot(site.public)
 
     # The "new" versions: the same command, run to completion from the killed state.
@@ -546,11 +582,12 @@ def worker(
                 with results.lock:
                     results.cut_short = True
                 break
-            trial = run_trial(site, number, timing, pg_ref, args.stale_every)
+            trial = run_trial(site, number, timing, pg_ref, args.stale_every, args.at_write)
             with results.lock:
                 results.trials.append(trial)
                 status = "ok" if not trial.failures else "FAIL " + ",".join(trial.failures)
                 moment = f"killed at {trial.delay:.2f}s" if trial.killed else "ended first"
+                moment += " after 1st temp" if trial.aimed else ""
                 moment += " mid-write" if trial.midway else ""
                 print(f"trial {number:4d} {trial.command:<13} {moment:<26} {status}", flush=True)
                 for check, details in trial.failures.items():
@@ -571,6 +608,7 @@ def summarize(results: Results, args: argparse.Namespace) -> dict[str, Any]:
     for command in COMMANDS:
         trials = [t for t in results.trials if t.command == command]
         row = {"trials": len(trials), "killed": sum(t.killed for t in trials)}
+        row["aimed"] = sum(t.aimed for t in trials)
         row["midway"] = sum(t.midway for t in trials)
         row["failed"] = sum(bool(t.failures) for t in trials)
         for check in CHECKS:
@@ -593,7 +631,7 @@ def summarize(results: Results, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(summary: dict[str, Any]) -> None:
-    head = ["command", "trials", "killed", "midway", "failed", *CHECKS]
+    head = ["command", "trials", "killed", "aimed", "midway", "failed", *CHECKS]
     print(f"{head[0]:<13}" + "".join(f"{h:>9}" for h in head[1:]))
     rows = list(summary["per_command"].items())
     total = {k: sum(r[k] for _, r in rows) for k in head[1:]}
@@ -627,6 +665,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tags", type=int, default=60, help="generated tags")
     parser.add_argument(
         "--stale-every", type=int, default=1, help="the stale check on every Nth trial (1: all)"
+    )
+    parser.add_argument(
+        "--at-write",
+        type=float,
+        default=0.0,
+        help="share of build/run trials killed 0-0.5 s after the first temp file (0-1)",
     )
     parser.add_argument("--budget", type=float, default=3600, help="stop after this many s")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "stress-results.json")
