@@ -19,10 +19,11 @@ recover  the same command, then `run` (ingest + build + digests), exit 0.
 tmp      no .feedpub-tmp-* file under public/ survives that completed run.
 stale    public/ (except archive/) equals a build of the same store into an
          empty folder: nothing left behind that no build manages.
-store    `articles --json` parses; every id the sources ever held is there,
+store    `articles --json` parses; every id the sources held at a completed run is there,
          with the current title and every tag of its source.
 outbox   every .eml parses with a text and an html part; no two messages for
-         one (digest, slot, recipient); one message per archived edition.
+         one (digest, slot, recipient); messages of exactly the archived
+         editions; every subscriber without tag preferences in each one.
 
 Exit status 0 when every check of every trial passed, 1 otherwise.
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy as copy_module
+import csv
 import email
 import email.policy
 import json
@@ -58,6 +60,7 @@ COMMANDS = ("ingest", "build", "run", "digest daily")
 CHECKS = ("recover", "torn", "tmp", "stale", "store", "outbox")
 TEMP_PREFIX = ".feedpub-tmp-"
 NOW0 = datetime.fromisoformat("2026-11-29T08:00:00+03:00")
+STALE_AFTER = timedelta(minutes=15)  # delivery.stale_after of the shipped config (default)
 PROC_TIMEOUT = 120.0  # no feedpub process of this site may take longer
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -178,7 +181,8 @@ class Site:
             self.records[rid]["tags"] = rng.sample(self.tags, rng.randint(1, 3))
         for rid in rng.sample(ids, min(len(ids), rng.randint(0, 2) * scale)):
             del self.records[rid]
-        self.ever.update(self.records)
+        # ``ever`` grows only when a run completes (run_trial): a record added
+        # and deleted again before any ingest completed never had to be stored.
         self.write_sources()
 
 
@@ -278,6 +282,7 @@ class Trial:
     command: str
     delay: float
     killed: bool = True
+    aimed: bool = False  # killed a delay after the build's first temp file, not at random
     midway: bool = False  # public/ was neither the old nor the new tree when killed
     failures: dict[str, list[str]] = field(default_factory=dict)
 
@@ -297,6 +302,32 @@ def kill_after(proc: subprocess.Popen[bytes], delay: float) -> bool:
     if proc.stderr is not None:
         proc.stderr.close()
     return killed
+
+
+def temp_file_in(folder: Path) -> bool:
+    """Whether a build's temp file is in ``folder`` or one level of tag folders
+    below (where sync_tree writes); cheap enough to poll every few ms."""
+    stack = [folder, folder / "tag"]
+    while stack:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(stack.pop()):
+                if entry.name.startswith(TEMP_PREFIX):
+                    return True
+                if entry.is_dir() and entry.path.startswith(str(folder / "tag") + os.sep):
+                    stack.append(Path(entry.path))
+    return False
+
+
+def kill_at_write(proc: subprocess.Popen[bytes], folder: Path, lag: float) -> bool:
+    """SIGKILL ``proc`` ``lag`` seconds after its first temp file shows up in
+    ``folder`` (a build writing: temp files, one sync, renames, manifest);
+    False when it ended first."""
+    deadline = time.monotonic() + PROC_TIMEOUT
+    while proc.poll() is None and time.monotonic() < deadline:
+        if temp_file_in(folder):
+            return kill_after(proc, lag)
+        time.sleep(0.002)
+    return kill_after(proc, 0.0)
 
 
 def copy_site(site: Site, dest: Path, pg_name: str | None) -> Site:
@@ -321,6 +352,7 @@ def run_trial(
     timing: dict[str, tuple[float, float]],
     ref_pg: str | None,
     stale_every: int = 1,
+    at_write: float = 0.0,
 ) -> Trial:
     rng = site.rng
     now = NOW0 + timedelta(days=number + 1)
@@ -328,10 +360,18 @@ def run_trial(
     command = rng.choice(COMMANDS)
     low, high = timing[command]
     trial = Trial(number, command, rng.uniform(low, high))
+    # Aimed at sync_tree: the delay is then counted from the first temp file.
+    aimed = at_write > 0 and command in ("build", "run") and rng.random() < at_write
+    if aimed:
+        trial.delay = rng.uniform(0.0, 0.5)
     before = snapshot(site.public)
 
     proc = site.start(command, now)
-    trial.killed = kill_after(proc, trial.delay)
+    if aimed:
+        trial.killed = kill_at_write(proc, site.public, trial.delay)
+        trial.aimed = True
+    else:
+        trial.killed = kill_after(proc, trial.delay)
     mid = snapshot(site.public)
 
     # The "new" versions: the same command, run to completion from the killed state.
@@ -367,6 +407,8 @@ def run_trial(
     rc, out = site.call("run", now)
     if rc != 0:
         trial.fail("recover", f"run after the kill exited {rc}: {out}")
+    else:
+        site.ever.update(site.records)  # what a completed ingest read must stay stored
     final = snapshot(site.public)
     for relative in sorted(final):
         if relative.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
@@ -375,7 +417,13 @@ def run_trial(
     if number % stale_every == 0:
         check_stale(site, now, final, trial)
     check_store(site, now, trial)
-    check_outbox(site, final, trial)
+    # The killed process's claimed deliveries wait for delivery.stale_after
+    # (15 min on the pinned clock) before another run takes them over: one
+    # more run just past that, in the same slot, before counting recipients.
+    rc, out = site.call("run", now + STALE_AFTER + timedelta(minutes=1))
+    if rc != 0:
+        trial.fail("recover", f"run after the claims went stale exited {rc}: {out}")
+    check_outbox(site, snapshot(site.public), trial)
     return trial
 
 
@@ -427,6 +475,7 @@ def check_store(site: Site, now: datetime, trial: Trial) -> None:
 
 def check_outbox(site: Site, final: dict[str, bytes], trial: Trial) -> None:
     seen: dict[tuple[str, str, str], str] = {}
+    editions: dict[str, set[str]] = {}  # subject (one per slot) -> addresses
     count = 0
     # The outbox is a Maildir: delivered messages wait in new/ (cur/ once handed on).
     boxes = [site.outbox / "new", site.outbox / "cur"]
@@ -442,11 +491,35 @@ def check_outbox(site: Site, final: dict[str, bytes], trial: Trial) -> None:
         if key in seen:
             trial.fail("outbox", f"{path.name} duplicates {seen[key]}")
         seen[key] = path.name
+        editions.setdefault(str(message["Subject"]), set()).update(
+            address.addr_spec.lower() for address in message["To"].addresses
+        )
     pages = [k for k in final if k.startswith("archive/daily/") and not k.endswith("index.html")]
     pages = [k for k in pages if not hidden(k)]
     # Every archived edition reached its recipients (the demo list has several).
     if count < len(pages):
         trial.fail("outbox", f"{count} messages for {len(pages)} archived editions")
+    if len(editions) != len(pages):
+        trial.fail("outbox", f"messages of {len(editions)} editions, {len(pages)} archived")
+    # No recipient lost: everyone who takes every tag of the daily digest is
+    # in every edition (those with tag preferences may rightly be skipped).
+    everyone = unconditional_recipients(site)
+    for subject, recipients in sorted(editions.items()):
+        lost = sorted(everyone - recipients)
+        if lost:
+            trial.fail("outbox", f"edition {subject!r} never reached {', '.join(lost)}")
+
+
+def unconditional_recipients(site: Site) -> set[str]:
+    """The seeded subscribers of ``daily`` with no tag preferences."""
+    with (site.root / "samples" / "subscribers.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {
+        row["email"].strip().lower()
+        for row in rows
+        if not (row.get("tags") or "").strip()
+        and (not (row.get("digests") or "").strip() or "daily" in row["digests"])
+    }
 
 
 # --- timing ----------------------------------------------------------------------
@@ -519,11 +592,12 @@ def worker(
                 with results.lock:
                     results.cut_short = True
                 break
-            trial = run_trial(site, number, timing, pg_ref, args.stale_every)
+            trial = run_trial(site, number, timing, pg_ref, args.stale_every, args.at_write)
             with results.lock:
                 results.trials.append(trial)
                 status = "ok" if not trial.failures else "FAIL " + ",".join(trial.failures)
                 moment = f"killed at {trial.delay:.2f}s" if trial.killed else "ended first"
+                moment += " after 1st temp" if trial.aimed else ""
                 moment += " mid-write" if trial.midway else ""
                 print(f"trial {number:4d} {trial.command:<13} {moment:<26} {status}", flush=True)
                 for check, details in trial.failures.items():
@@ -544,6 +618,7 @@ def summarize(results: Results, args: argparse.Namespace) -> dict[str, Any]:
     for command in COMMANDS:
         trials = [t for t in results.trials if t.command == command]
         row = {"trials": len(trials), "killed": sum(t.killed for t in trials)}
+        row["aimed"] = sum(t.aimed for t in trials)
         row["midway"] = sum(t.midway for t in trials)
         row["failed"] = sum(bool(t.failures) for t in trials)
         for check in CHECKS:
@@ -566,7 +641,7 @@ def summarize(results: Results, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(summary: dict[str, Any]) -> None:
-    head = ["command", "trials", "killed", "midway", "failed", *CHECKS]
+    head = ["command", "trials", "killed", "aimed", "midway", "failed", *CHECKS]
     print(f"{head[0]:<13}" + "".join(f"{h:>9}" for h in head[1:]))
     rows = list(summary["per_command"].items())
     total = {k: sum(r[k] for _, r in rows) for k in head[1:]}
@@ -600,6 +675,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tags", type=int, default=60, help="generated tags")
     parser.add_argument(
         "--stale-every", type=int, default=1, help="the stale check on every Nth trial (1: all)"
+    )
+    parser.add_argument(
+        "--at-write",
+        type=float,
+        default=0.0,
+        help="share of build/run trials killed 0-0.5 s after the first temp file (0-1)",
     )
     parser.add_argument("--budget", type=float, default=3600, help="stop after this many s")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "stress-results.json")

@@ -5,8 +5,9 @@ deliveries, status); the work behind each is one call into ``app``.
 
 Exit codes: 0 done (rejected input included: it is reported and recorded),
 1 a job failed (store unreachable, a file could not be written; the other
-jobs of a ``run`` still ran), 2 bad usage or config, 3 another run holds
-the lock (``run --wait SECONDS`` waits for it).
+jobs of a ``run`` still ran), 2 bad usage or config, or ``build`` refused
+to overwrite a file feedpub did not write (``--adopt`` takes it over), 3
+another run holds the lock (``run --wait SECONDS`` waits for it).
 
 Quiet under cron: without a terminal ``run`` prints nothing when all went
 well; rejects and failures go to stderr, so cron mails only what needs a
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wait up to SECONDS for another run to end (default: exit 3 at once)",
     )
+    _add_adopt(run)
     status = commands.add_parser(
         "status",
         help="last run of each job, next scheduled times, store counts, last editions",
@@ -100,10 +102,16 @@ def _parser() -> argparse.ArgumentParser:
         "rejects", help="list rejected input with reasons", description="List rejected input."
     )
     rejects.add_argument("--json", action="store_true", help="one JSON object per line")
-    commands.add_parser(
-        "build",
-        help="write the feeds (only what changed)",
-        description="Write Atom, RSS and JSON feeds, one per tag, OPML and index.html.",
+    _add_adopt(
+        commands.add_parser(
+            "build",
+            help="write the feeds (only what changed)",
+            description=(
+                "Write Atom, RSS and JSON feeds, one per tag, OPML and index.html. "
+                "Exits 2, writing nothing, if a file it would write is there but "
+                "feedpub did not write it (see --adopt)."
+            ),
+        )
     )
     digest = commands.add_parser(
         "digest",
@@ -137,6 +145,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # --- subscribers, deliveries and the web server (kept apart to ease merging) ----------
+
+
+def _add_adopt(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--adopt",
+        action="store_true",
+        help="take over files in feeds.output that feedpub did not write (overwrite them)",
+    )
 
 
 def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
@@ -335,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except app.LOCK_FAILURES as exc:
         print(f"feedpub: {exc}", file=sys.stderr)
         return EXIT_LOCKED
+    except app.OPERATOR_FAILURES as exc:
+        print(f"feedpub: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (``feedpub articles | head``): nothing to
         # report; stdout is pointed at /dev/null so the exit flush is quiet.
@@ -457,7 +476,7 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
     elif args.command == "rejects":
         _list_rejects(publisher, out, tz, as_json=args.json)
     elif args.command == "build":
-        print(publisher.build().summary(), file=out)
+        print(publisher.build(adopt=args.adopt).summary(), file=out)
     elif args.command == "digest":
         return _digest(args, publisher, out)
     elif args.command == "run":
@@ -472,7 +491,7 @@ def _run(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
     on stderr). The summaries only with -v or on a terminal: cron mails
     whatever is printed."""
     with publisher.exclusive_run(wait=args.wait):
-        outcomes = publisher.run_jobs(_progress_bar())
+        outcomes = publisher.run_jobs(_progress_bar(), adopt=args.adopt)
     if args.verbose or out.isatty():
         for outcome in outcomes:
             if outcome.report is not None:

@@ -1,4 +1,6 @@
-"""Writing files so that a reader never sees half of one.
+"""Writing files so that a reader never sees half of one, and never over a
+file feedpub did not write. (A little over 400 lines: atomic writes, locks and
+the manifest-keeping tree sync belong together.)
 
 Every file is written to a hidden temporary file (dot-prefixed, same folder,
 so the rename stays on one file system), flushed to disk and renamed into
@@ -13,7 +15,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,12 @@ class OutputError(Exception):
 
 class LockedError(OutputError):
     """Another process holds the lock (the CLI exits 3 on it)."""
+
+
+class ForeignFileError(OutputError):
+    """A build would overwrite a file that feedpub did not write (one that is
+    not in the manifest): an operator's decision, so ``feedpub build`` exits 2
+    and names ``--adopt``."""
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -155,6 +163,9 @@ class Manifest:
     # What the whole build was made from (store generation + config), when
     # the builder gave one; "" otherwise.
     stamp: str = ""
+    # Why no manifest could be used ("" when one was read): named in the
+    # refusal when files feedpub cannot prove it wrote are in the way.
+    problem: str = field(default="", compare=False)
 
     @property
     def complete(self) -> bool:
@@ -170,26 +181,62 @@ def build_lock(output: Path) -> contextlib.AbstractContextManager[None]:
 
 def read_manifest(output: Path) -> Manifest:
     """The last build's manifest; empty when missing or unreadable (the next
-    build then renders everything and removes nothing). Fingerprints of files
-    that are gone from disk are dropped, so those files get rendered again."""
+    build then renders everything, removes nothing and overwrites nothing
+    that is already on disk without ``adopt``). Fingerprints of files that are
+    gone from disk are dropped, so those files get rendered again.
+
+    Ownership needs only ``files``: a version-1 manifest lacking (or with a
+    damaged) ``fingerprints`` or ``stamp`` still owns its files, so those
+    files are just rendered again. An unknown version owns nothing."""
+    path = output / MANIFEST_NAME
     try:
-        raw = json.loads((output / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return Manifest()
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Manifest(problem=f"{path} is missing")
+    except (OSError, ValueError) as exc:
+        return Manifest(problem=f"{path} is unreadable: {exc}")
     if not isinstance(raw, dict) or raw.get("version") != _MANIFEST_VERSION:
-        return Manifest()
+        return Manifest(problem=f"{path} is not a version {_MANIFEST_VERSION} manifest")
     files = raw.get("files")
+    if not isinstance(files, list):
+        return Manifest(problem=f"{path} has no list of files")
     prints = raw.get("fingerprints")
-    if not isinstance(files, list) or not isinstance(prints, dict):
-        return Manifest()
     managed = frozenset(p for p in files if isinstance(p, str))
     kept = {
-        path: value
-        for path, value in prints.items()
-        if path in managed and isinstance(value, str) and (output / path).is_file()
+        name: value
+        for name, value in (prints.items() if isinstance(prints, dict) else ())
+        if name in managed and isinstance(value, str) and (output / name).is_file()
     }
     stamp = raw.get("stamp")
     return Manifest(files=managed, fingerprints=kept, stamp=stamp if isinstance(stamp, str) else "")
+
+
+def _refuse_foreign(output: Path, foreign: list[str], previous: Manifest) -> None:
+    """One line naming the first file in the way and what to do about it."""
+    first = output / foreign[0]
+    more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+    why = previous.problem or f"not in {output / MANIFEST_NAME}"
+    raise ForeignFileError(
+        f"{first}{more}: feedpub did not write this file ({why}); refusing to overwrite "
+        "it: move it away, or run 'feedpub build --adopt' once to let feedpub own it"
+    )
+
+
+def _write_manifest(
+    output: Path, files: Iterable[str], fingerprints: Mapping[str, str], stamp: str
+) -> None:
+    manifest: dict[str, object] = {
+        "version": _MANIFEST_VERSION,
+        "files": sorted(files),
+        "fingerprints": dict(fingerprints),
+    }
+    if stamp:
+        manifest["stamp"] = stamp
+    data = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode("utf-8")
+    manifest_path = output / MANIFEST_NAME
+    if not _same_bytes(manifest_path, data):
+        write_atomic(manifest_path, data)
+        fsync_folder(output)  # the manifest's rename is durable before anything relies on it
 
 
 def _check_name(relative: str) -> None:
@@ -205,12 +252,14 @@ def sync_tree(
     *,
     fingerprints: Mapping[str, str] | None = None,
     stamp: str = "",
+    adopt: bool = False,
 ) -> BuildReport:
     """Make the managed part of ``output`` hold exactly ``files``.
 
     ``files`` maps relative paths to new bytes, to a producer of them
     (called once each, in path order, and written to its temp file at once:
-    memory holds one file, not the tree), or to None for "inputs
+    memory holds one file, not the tree; see below for a file in the way of
+    a path new to the manifest), or to None for "inputs
     unchanged, keep the existing file". Only files whose bytes differ are
     written (the others keep bytes and mtime); files the previous build
     managed (``managed``, read from disk when None) that are no longer
@@ -219,6 +268,13 @@ def sync_tree(
     ``output`` is touched. Every path is checked before anything is written.
     The manifest is written last, after every file succeeded, so a crashed
     build is simply redone by the next one.
+
+    Ownership: a path that is on disk but not in the previous manifest was
+    not written by feedpub, and the whole build is refused (ForeignFileError,
+    nothing written) unless ``adopt``, which takes such files over: they are
+    overwritten and enter the manifest. Paths new to the manifest are added
+    to it *before* their files are written, so a build killed midway leaves
+    only files the next build owns (and removes, if it no longer makes them).
     """
     previous = read_manifest(output) if managed is None else managed
     fingerprints = fingerprints or {}
@@ -233,6 +289,25 @@ def sync_tree(
             targets[relative] = output / relative
         else:
             targets[relative] = safe_join(output, relative)
+    claimed = sorted(files.keys() - previous.files)
+    # lexists on the unresolved path: a symlink or a folder there is in the way
+    # too. A file already holding exactly the new bytes is not overwritten, so
+    # it is taken over without --adopt (a lost manifest over an unchanged tree).
+    # A producer is called here too for such a file (its bytes compared, then
+    # dropped), since nothing may be written before the refusal; it is called
+    # again when written. Only a lost manifest or --adopt gets here.
+    present = [r for r in claimed if os.path.lexists(output / r)]
+    identical: list[str] = []
+    foreign: list[str] = []
+    for relative in present:
+        data = files[relative]
+        data = data() if callable(data) else data
+        if data is None:
+            continue  # not produced after all: never written, so not in the way
+        same = _same_bytes(output / relative, data, follow=False)
+        (identical if same else foreign).append(relative)
+    if foreign and not adopt:
+        _refuse_foreign(output, foreign, previous)
     notes: list[str] = []
     stale: dict[str, Path] = {}
     for relative in sorted(previous.files - files.keys()):
@@ -250,6 +325,19 @@ def sync_tree(
     written: list[str] = []
     unchanged: list[str] = []
     kept_prints: dict[str, str] = {}
+    if claimed:
+        # Own the new paths first. No stamp and no fingerprint for what may
+        # be about to change: the next build, after a crash, checks every file.
+        owned = previous.files | files.keys()
+        prints = {p: v for p, v in previous.fingerprints.items() if files.get(p) is None}
+        _write_manifest(output, owned, prints, "")
+    for count, what, paths in (
+        (len(identical), "identical file(s) not in the manifest", identical),
+        (len(foreign), "file(s) feedpub did not write (--adopt)", foreign),
+    ):
+        if count:
+            shown = ", ".join(paths[:5]) + (" …" if count > 5 else "")
+            notes.append(f"took over {count} {what}: {shown}")
     temps: list[tuple[str, Path]] = []
     try:
         for relative in sorted(targets):
@@ -296,17 +384,7 @@ def sync_tree(
             removed.append(relative)
         _prune_empty_folders(target.parent, root)
 
-    manifest: dict[str, object] = {
-        "version": _MANIFEST_VERSION,
-        "files": sorted(unchanged + written),
-        "fingerprints": kept_prints,
-    }
-    if stamp:
-        manifest["stamp"] = stamp
-    data = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode("utf-8")
-    manifest_path = output / MANIFEST_NAME
-    if not _same_bytes(manifest_path, data):
-        write_atomic(manifest_path, data)
+    _write_manifest(output, unchanged + written, kept_prints, stamp)
     return BuildReport(
         written=tuple(written),
         unchanged=tuple(unchanged),
@@ -315,10 +393,14 @@ def sync_tree(
     )
 
 
-def _same_bytes(path: Path, data: bytes) -> bool:
+def _same_bytes(path: Path, data: bytes | None, *, follow: bool = True) -> bool:
     # The size check first: most changed files differ in length, and then we
-    # never read them.
+    # never read them. ``follow`` False: a symlink is never "the same".
+    if data is None:
+        return False
     try:
+        if not follow and path.is_symlink():
+            return False
         if path.stat().st_size != len(data):
             return False
         return path.read_bytes() == data

@@ -34,6 +34,9 @@ from feedpub.app.reports import (
     LOCK_FAILURES as LOCK_FAILURES,
 )
 from feedpub.app.reports import (
+    OPERATOR_FAILURES as OPERATOR_FAILURES,
+)
+from feedpub.app.reports import (
     WORK_FAILURES as WORK_FAILURES,
 )
 from feedpub.app.reports import (
@@ -245,8 +248,9 @@ class Publisher:
         ``path`` with the role the parser gives it and why."""
         return explain_page(self.cfg, path, self.now)
 
-    def build(self) -> BuildReport:
-        return build_feeds(self.cfg, self._store)
+    def build(self, *, adopt: bool = False) -> BuildReport:
+        """``adopt``: take over files in the way that feedpub did not write."""
+        return build_feeds(self.cfg, self._store, adopt=adopt)
 
     def articles(self, limit: int | None = None) -> list[Article]:
         """The stored articles, newest first."""
@@ -441,14 +445,16 @@ class Publisher:
 
     # --- operations: timed and recorded jobs, the run lock, status ---------------
 
-    def run_jobs(self, progress: Progress | None = None) -> list[JobOutcome]:
+    def run_jobs(
+        self, progress: Progress | None = None, *, adopt: bool = False
+    ) -> list[JobOutcome]:
         """One cron run as separate jobs: ingest, build, then every digest.
         A job that fails is logged and recorded and the others still run
         (a build can publish what is stored when ingest failed; a broken
-        digest does not stop the next)."""
+        digest does not stop the next). ``adopt`` goes to the build."""
         outcomes = [
             self.run_job("ingest", lambda: self.ingest(progress)),
-            self.run_job("build", self.build),
+            self.run_job("build", lambda: self.build(adopt=adopt)),
         ]
         for digest in self.cfg.digests:
             work = functools.partial(self.digest, digest.name)

@@ -107,6 +107,9 @@ class LockHeld(Exception):
 
 # What a process refused a lock raises (the CLI exits 3 on these).
 LOCK_FAILURES: tuple[type[Exception], ...] = (LockHeld, publish.LockedError)
+# What needs an operator's decision, not a retry: a build that would overwrite
+# a file feedpub did not write (``feedpub build`` exits 2 and names --adopt).
+OPERATOR_FAILURES: tuple[type[Exception], ...] = (publish.ForeignFileError,)
 
 
 def job_counts(report: object) -> dict[str, int]:

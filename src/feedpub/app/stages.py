@@ -59,11 +59,13 @@ def feed_site(cfg: Config) -> FeedSite:
     )
 
 
-def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
+def build_feeds(cfg: Config, store: SqlStore, *, adopt: bool = False) -> BuildReport:
     """Write every feed under ``feeds.output``, rendering only feeds whose
     inputs changed and writing only files whose bytes changed, then tell the
     WebSub hub (if any) which feeds changed. One build per output folder at a
-    time: a second one fails at once with a clear message."""
+    time: a second one fails at once with a clear message. A file in the way
+    that feedpub did not write stops the build (``ForeignFileError``) unless
+    ``adopt``."""
     output = cfg.feeds.output
     with publish.build_lock(output):
         manifest = publish.read_manifest(output)
@@ -79,7 +81,12 @@ def build_feeds(cfg: Config, store: SqlStore) -> BuildReport:
             changes=store,
         )
         report = publish.sync_tree(
-            output, tree.outputs, manifest, fingerprints=tree.fingerprints, stamp=tree.stamp
+            output,
+            tree.outputs,
+            manifest,
+            fingerprints=tree.fingerprints,
+            stamp=tree.stamp,
+            adopt=adopt,
         )
     for note in tree.notes + report.notes:
         log.warning("build: %s", note)
