@@ -356,10 +356,15 @@ def sync_tree(
     temps: list[tuple[str, Path]] = []
     try:
         base = os.fspath(output)
+        on_disk = previous.fingerprints if previous.on_disk else {}
         for relative in sorted(files):
             data = files[relative]
             if data is None:
-                if not os.path.isfile(f"{base}/{relative}"):
+                # read_manifest found each fingerprinted file a moment ago; one
+                # deleted since is in the manifest, whose next reading drops
+                # its fingerprint, so the build after renders it again.
+                found = on_disk.get(relative) == fingerprints.get(relative, "")
+                if not found and not os.path.isfile(f"{base}/{relative}"):
                     # Someone deleted it; without a fingerprint the next build renders it.
                     notes.append(f"{relative}: expected to keep it, but it is missing")
                     continue
