@@ -41,13 +41,16 @@ def steps() -> list[list[Article]]:
     """new articles; an edit; a re-tag; more new ones (one moving a tag below
     the cap); a url-less article (it has its own page) gaining a URL (its
     page goes); a step that re-ingests nothing new (deleted from the source:
-    the store keeps the article)."""
+    the store keeps the article). Url-less articles are added and edited on
+    the way (their pages through the journal path)."""
     first = [article(n, POLITICS, *([PUTIN] if n % 2 else [])) for n in range(6)]
     first.append(article(7, POLITICS, url=None))
     edited = [article(2, POLITICS, title="عنوان معدل", content_hash="hash2-v2")]
     retagged = [article(3, SPORT, DOTNET, content_hash="hash3-v2")]
     newer = [article(n, SPORT, POLITICS) for n in range(10, 13)]
+    newer.append(article(13, POLITICS, url=None))
     moved = [article(4, PUTIN, published=article(20).published, content_hash="hash4-v2")]
+    moved.append(article(13, POLITICS, url=None, title="صفحة معدلة", content_hash="hash13-v2"))
     gained_url = [article(7, POLITICS, content_hash="hash7-v2")]
     return [first, edited, retagged, newer, moved, gained_url, []]
 
@@ -66,6 +69,7 @@ def test_incremental_builds_equal_a_from_scratch_build(
     cfg = dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, archive=archive))
     store = SqlStore.open(store_url)
     full: list[int] = []
+    asked: list[tuple[int, frozenset[str] | None]] = []  # page_versions(ids)
     try:
         for n, batch in enumerate(steps()):
             store.upsert_articles(batch, NOW + timedelta(hours=n))
@@ -79,6 +83,14 @@ def test_incremental_builds_equal_a_from_scratch_build(
                     return result
 
                 patch.setattr(store, "latest_per_tag", counted)
+
+                def versions(
+                    ids: Any = None, n: int = n, every: Any = store.page_versions
+                ) -> list[Any]:
+                    asked.append((n, None if ids is None else frozenset(ids)))
+                    return list(every(ids))
+
+                patch.setattr(store, "page_versions", versions)
                 pipeline.build_feeds(cfg, store)
 
             fresh = dataclasses.replace(
@@ -98,6 +110,12 @@ def test_incremental_builds_equal_a_from_scratch_build(
             if path.endswith(".xml") and not path.endswith(".opml"):
                 assert not feedparser.parse(data).bozo, path
         assert full == FULL_BUILDS[archive]
+        # A journal build checks the pages of the articles just written only.
+        written = {n: frozenset(a.id for a in batch) for n, batch in enumerate(steps())}
+        journal = [n for n in range(len(steps()) - 1) if n not in FULL_BUILDS[archive]]
+        assert [(n, ids) for n, ids in asked if ids is not None] == [
+            (n, written[n]) for n in journal
+        ]
     finally:
         store.close()
 

@@ -1,5 +1,6 @@
 """The change journal: each article write records, with the generation it
-bumps, the tag keys whose feeds it changed (old and new), and a builder
+bumps, the tag keys whose feeds it changed (old and new) and the ids it
+wrote, and a builder
 learns the union since its last build, or that it cannot know."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pytest
 
 from feedfactory import DOTNET, POLITICS, PUTIN, article
 from feedpub.store import SqlStore, journal
+from feedpub.store.schema import t_feed_changed_articles
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 MAIN = journal.MAIN
@@ -40,6 +42,7 @@ def test_a_write_journals_the_tags_it_had_and_has(
     store.upsert_articles(batch, NOW)
     assert store.changed_tags(since) == frozenset(changed)
     assert store.generation() == since + (1 if changed else 0)
+    assert store.changed_articles(since) == ({a.id for a in batch} if changed else set())
 
 
 def test_changes_accumulate_over_generations(store: SqlStore) -> None:
@@ -50,6 +53,9 @@ def test_changes_accumulate_over_generations(store: SqlStore) -> None:
     assert store.changed_tags(since) == {MAIN, PUTIN.key, DOTNET.key}
     assert store.changed_tags(since + 1) == {MAIN, DOTNET.key}
     assert store.changed_tags(store.generation()) == frozenset()
+    assert store.changed_articles(since) == {"a2", "a3"}
+    assert store.changed_articles(since + 1) == {"a3"}
+    assert store.changed_articles(store.generation()) == frozenset()
 
 
 def test_a_journal_that_does_not_reach_back_says_so(
@@ -62,6 +68,24 @@ def test_a_journal_that_does_not_reach_back_says_so(
     assert store.changed_tags(now - 1) == {MAIN, POLITICS.key}
     assert store.changed_tags(now - 3) is None  # pruned: build everything
     assert store.changed_tags(now + 1) is None  # a store older than the build
+    assert store.changed_articles(now - 1) == {"a3"}
+    assert store.changed_articles(now - 3) is None
+    assert store.changed_articles(now + 1) is None
+
+
+def test_generations_written_before_the_article_journal_are_not_covered(
+    store: SqlStore,
+) -> None:
+    """A store upgraded to v8 journals no ids for its older generations: a
+    build behind them checks every article page."""
+    store.upsert_articles([article(1, POLITICS)], NOW)
+    since = store.generation()
+    store.upsert_articles([article(2, POLITICS)], NOW)
+    with store._engine.begin() as conn:  # as a write made before v8 left it
+        conn.execute(t_feed_changed_articles.delete())
+    store.upsert_articles([article(3, POLITICS)], NOW)
+    assert store.changed_articles(since) is None
+    assert store.changed_articles(since + 1) == {"a3"}
 
 
 def test_tag_counts_gives_only_the_tags_asked_for(store: SqlStore) -> None:

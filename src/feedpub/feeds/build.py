@@ -1,4 +1,5 @@
 """One feed build: from the store (through ``select``) to the rendered tree.
+(A little over 400 lines: the full, no-op and journal paths share one renderer.)
 
 ``build`` is what the composition root calls. ``render_feeds`` and
 ``render_archive`` do the same from a plan already selected (tests, bench).
@@ -89,12 +90,20 @@ def build(
                 tree = renderer.update(reader, changes, changed, feeds, site.title, previous)
                 if tree is not None:
                     # The set of feeds is as it was (else update is None), so
-                    # pages link the tags they linked; the journal names tags,
-                    # not articles, so every page is checked by fingerprint.
-                    with_feeds = [t for t, n in reader.tags() if n >= feeds.min_items]
-                    tree = _without_pages(tree).merged(
-                        _article_pages(reader, renderer.site, with_feeds, tree, previous)
-                    )
+                    # pages link the tags they linked: only the pages of the
+                    # articles written since can change (all are checked when
+                    # the journal does not name them).
+                    written = changes.changed_articles(before)
+                    if written is None:
+                        with_feeds = [t for t, n in reader.tags() if n >= feeds.min_items]
+                        pages_tree = _article_pages(
+                            reader, renderer.site, with_feeds, tree, previous
+                        )
+                    else:
+                        pages_tree = _changed_pages(
+                            reader, changes, renderer.site, feeds, written, tree, previous
+                        )
+                    tree = _without_pages(tree).merged(pages_tree)
                     return dataclasses.replace(tree, stamp=stamp)
     plan = select.feed_plan(reader, feeds, site.title, light=cache is not None)
     tree = renderer.feeds(plan, previous or {})
@@ -123,6 +132,28 @@ def _article_pages(
     return pages.render_pages(
         site, reader.page_versions(), tags, feeds.outputs, reader.articles_by_ids, previous
     )
+
+
+def _changed_pages(
+    reader: FeedReader,
+    changes: ChangeReader,
+    site: SiteValues,
+    feeds: FeedsConfig,
+    written: frozenset[str],
+    tree: RenderedTree,
+    previous: Mapping[str, str],
+) -> RenderedTree:
+    """Every previous article page kept, but those of ``written``, which
+    are worked out again (gone when the article is deleted or has a URL)."""
+    redo = {links.page_path(article_id) for article_id in written}
+    prefix = links.ARTICLES_DIR + "/"
+    kept = [p for p in previous if p.startswith(prefix) and p not in redo]
+    versions = reader.page_versions(sorted(written))
+    keys = sorted({key for version in versions for key in version[3]})
+    tags = [t for t, n in changes.tag_counts(keys) if n >= feeds.min_items]
+    fresh = pages.render_pages(site, versions, tags, tree.outputs, reader.articles_by_ids, previous)
+    old = RenderedTree(outputs=dict.fromkeys(kept), fingerprints={p: previous[p] for p in kept})
+    return old.merged(fresh)
 
 
 def _without_pages(tree: RenderedTree) -> RenderedTree:

@@ -74,8 +74,11 @@ class FeedReader(Protocol):
 
     def tags(self) -> list[tuple[Tag, int]]: ...
 
-    def page_versions(self) -> list[tuple[str, str, datetime, tuple[str, ...]]]:
-        """(id, content_hash, updated, tag keys) of every article without a URL."""
+    def page_versions(
+        self, ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, datetime, tuple[str, ...]]]:
+        """(id, content_hash, updated, tag keys) of every article without a
+        URL (of ``ids`` only, when given)."""
         ...
 
 
@@ -85,6 +88,11 @@ class ChangeReader(Protocol):
     def changed_tags(self, since: int) -> frozenset[str] | None:
         """Tag keys whose feeds changed after generation ``since`` ("" is the
         main feed's); None when that is not known (then build everything)."""
+        ...
+
+    def changed_articles(self, since: int) -> frozenset[str] | None:
+        """Ids of the articles written after generation ``since``; None when
+        that is not known (then every article page is checked)."""
         ...
 
     def tag_counts(self, keys: Sequence[str]) -> list[tuple[Tag, int]]:

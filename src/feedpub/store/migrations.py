@@ -93,6 +93,18 @@ def _v7_source_files(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_rejects_source ON rejects (source)"))
 
 
+def _v8_changed_articles(conn: Connection) -> None:
+    """The ids each generation wrote (journal.py), beside its tag keys. It
+    starts empty: generations before the upgrade are not covered, so the
+    first build after it checks every page, as before."""
+    conn.execute(
+        text(
+            "CREATE TABLE feed_changed_articles (generation INTEGER NOT NULL, "
+            "article_id VARCHAR(255) NOT NULL, PRIMARY KEY (generation, article_id))"
+        )
+    )
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -105,6 +117,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: _v5_runs,
     6: _v6_feed_entries_and_changes,
     7: _v7_source_files,
+    8: _v8_changed_articles,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

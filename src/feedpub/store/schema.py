@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from feedpub.store.engine import UtcDateTime
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 metadata = MetaData()
 
@@ -228,4 +228,15 @@ t_source_files = Table(
     Column("articles", Text, nullable=False),
     Column("rejects", Integer, nullable=False),
     Column("read", UtcDateTime, nullable=False),
+)
+
+# v8 ---------------------------------------------------------------------------
+
+t_feed_changed_articles = Table(
+    "feed_changed_articles",
+    metadata,
+    # v8: beside feed_changes, the ids of the articles each generation wrote,
+    # so an incremental build checks the pages of those articles only.
+    Column("generation", Integer, primary_key=True, autoincrement=False),
+    Column("article_id", String(255), primary_key=True),
 )
