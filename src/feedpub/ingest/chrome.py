@@ -27,6 +27,21 @@ from functools import lru_cache
 
 from feedpub.text.arabic import collapse_ws, strip_xml_illegal, tag_key
 
+TAGS_MARKER = "الوسوم"
+# Widgets that only ever follow the article: after the title, they end it.
+FOOTER_MARKERS: tuple[str, ...] = (
+    TAGS_MARKER,
+    "مقالات ذات صلة",
+    "أخبار ذات صلة",
+    "الأكثر قراءة",
+    "الأكثر مشاهدة",
+    "النشرة البريدية",
+    "زر الذهاب إلى الأعلى",
+    "العودة إلى الأعلى",
+)
+# A "show more" button closes a tag block as a blank line does.
+MORE_MARKERS: tuple[str, ...] = ("اظهر المزيد", "أظهر المزيد", "إظهار المزيد", "عرض المزيد")
+
 # Lines of site chrome (navigation, share buttons, widgets) that scraped pages
 # carry around the article. Compared after whitespace is collapsed, in
 # ``tag_key`` form. ``ingest.chrome_lines`` in the config adds to these.
@@ -36,20 +51,8 @@ DEFAULT_CHROME_LINES: tuple[str, ...] = (
     "آخر الأخبار",
     "الرئيسية",
     "الصفحة الرئيسية",
-    "الوسوم",
-    "اظهر المزيد",
-    "أظهر المزيد",
-    "إظهار المزيد",
-    "عرض المزيد",
     "اقرأ أيضا",
     "اقرأ أيضاً",
-    "مقالات ذات صلة",
-    "أخبار ذات صلة",
-    "الأكثر قراءة",
-    "الأكثر مشاهدة",
-    "النشرة البريدية",
-    "زر الذهاب إلى الأعلى",
-    "العودة إلى الأعلى",
     "شارك",
     "شارك الخبر",
     "شارك هذا المقال",
@@ -80,22 +83,11 @@ DEFAULT_CHROME_LINES: tuple[str, ...] = (
     "Telegram",
     "LinkedIn",
     "X",
+    # The end-of-article widgets and "show more" buttons are chrome too.
+    *FOOTER_MARKERS,
+    *MORE_MARKERS,
 )
 
-TAGS_MARKER = "الوسوم"
-# Widgets that only ever follow the article: after the title, they end it.
-FOOTER_MARKERS: tuple[str, ...] = (
-    TAGS_MARKER,
-    "مقالات ذات صلة",
-    "أخبار ذات صلة",
-    "الأكثر قراءة",
-    "الأكثر مشاهدة",
-    "النشرة البريدية",
-    "زر الذهاب إلى الأعلى",
-    "العودة إلى الأعلى",
-)
-# A "show more" button closes a tag block as a blank line does.
-MORE_MARKERS: tuple[str, ...] = ("اظهر المزيد", "أظهر المزيد", "إظهار المزيد", "عرض المزيد")
 
 # The learning rule (see the module docstring).
 MIN_PAGES = 3
