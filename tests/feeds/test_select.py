@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from _digest_fixtures import FakeStore as FakeReader  # the in-memory store, its ordering
 from feedpub.config import FeedsConfig
 from feedpub.feeds import select
 from feedpub.model import Article, Tag
@@ -28,45 +28,6 @@ def article(n: int, *tags: Tag, url: str | None = None) -> Article:
         id=f"a{n}", title=f"خبر {n}", summary="", content="", published=when, updated=when,
         url=url, tags=tags,
     )  # fmt: skip
-
-
-class FakeReader:
-    """In memory, with the store's ordering: newest first (published, then id)."""
-
-    def __init__(self, stored: Sequence[Article] = ()) -> None:
-        self.stored = list(stored)
-
-    def latest_articles(
-        self, limit: int | None = None, tag_key: str | None = None, offset: int = 0
-    ) -> list[Article]:
-        items = [a for a in self.stored if tag_key is None or tag_key in {t.key for t in a.tags}]
-        items = sorted(items, key=lambda a: (a.published, a.id), reverse=True)[offset:]
-        return items if limit is None else items[:limit]
-
-    def latest_per_tag(self, limit: int) -> dict[str, list[Article]]:
-        keys = {t.key for a in self.stored for t in a.tags}
-        return {key: self.latest_articles(limit=limit, tag_key=key) for key in keys}
-
-    def article_count(self) -> int:
-        return len(self.stored)
-
-    def tags(self) -> list[tuple[Tag, int]]:
-        counts: dict[Tag, int] = {}
-        for article in self.stored:
-            for t in article.tags:
-                counts[t] = counts.get(t, 0) + 1
-        return sorted(counts.items())
-
-    def page_versions(self) -> list[tuple[str, str, datetime, tuple[str, ...]]]:
-        return [
-            (a.id, a.content_hash, a.updated, tuple(sorted(t.key for t in a.tags)))
-            for a in sorted(self.stored, key=lambda a: a.id)
-            if not a.url
-        ]
-
-    def articles_by_ids(self, ids: Sequence[str]) -> list[Article]:
-        by_id = {a.id: a for a in self.stored}
-        return [by_id[i] for i in ids if i in by_id]
 
 
 FEEDS = FeedsConfig(
