@@ -465,3 +465,57 @@ def test_a_producer_that_gives_nothing_means_no_such_file(
     assert not (out / "gone.html").exists()
     assert report.removed == (("gone.html",) if managed_before else ())
     assert publish.read_manifest(out).files == {"a.xml"}
+
+
+@pytest.mark.parametrize(
+    ("files", "flush"),
+    [
+        (3, "fsync each"),
+        (publish.FSYNC_EACH_MAX, "fsync each"),
+        (publish.FSYNC_EACH_MAX + 1, "syncfs"),
+    ],
+)
+def test_every_written_file_is_flushed_before_any_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int, flush: str
+) -> None:
+    """A power loss must find each path old or new complete: no rename
+    before the data of every temp file is flushed, by one fsync each for a
+    small build and one file-system sync for a large one."""
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    folder_fds: set[int] = set()
+    real_open = os.open
+
+    def track_open(path: str | os.PathLike[str], flags: int, *args: int) -> int:
+        fd = real_open(path, flags, *args)
+        if flags & os.O_DIRECTORY:
+            folder_fds.add(fd)
+        else:
+            folder_fds.discard(fd)
+        return fd
+
+    def fsync(fd: int) -> None:
+        events.append("fsync folder" if fd in folder_fds else "fsync file")
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append("rename")
+        real_replace(src, dst)
+
+    # Owned already (the manifest of new paths is written before them, apart).
+    publish.sync_tree(tmp_path, {f"feed-{n}.xml": b"<old/>" for n in range(files)})
+    monkeypatch.setattr(os, "open", track_open)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(publish, "sync_file_system", lambda folder: events.append("syncfs"))
+    wanted = {f"feed-{n}.xml": f"<feed n='{n}'/>".encode() for n in range(files)}
+    publish.sync_tree(tmp_path, wanted)  # type: ignore[arg-type]
+
+    first_rename = events.index("rename")
+    flushes = events[:first_rename]
+    if flush == "syncfs":
+        assert flushes.count("syncfs") == 1 and "fsync file" not in flushes
+    else:
+        assert flushes.count("fsync file") == files and "syncfs" not in flushes
+    assert events[first_rename : first_rename + files] == ["rename"] * files
+    assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == set(wanted)

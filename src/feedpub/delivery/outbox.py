@@ -23,22 +23,19 @@ leaves only temporary files, the batch unrecorded and sent again by the rerun.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import hashlib
 import os
 import re
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
-from typing import cast
 
 from feedpub.config import DigestConfig
 from feedpub.delivery.sender import Outgoing, SendResult
-from feedpub.output import fsync_folder, remove_stale_temp_files
+from feedpub.output import fsync_folder, remove_stale_temp_files, sync_file_system
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 
@@ -146,7 +143,7 @@ class Outbox:
         self._taken = None  # the next batch lists cur/ afresh
         if not self._pending:
             return
-        _sync_file_system(self.tmp)
+        sync_file_system(self.tmp)
         pending, self._pending = self._pending, {}
         for target, temp_name in pending.items():
             with contextlib.suppress(FileExistsError):
@@ -169,26 +166,3 @@ class Outbox:
 
 # Maildir's own rule for abandoned files in tmp/ (qmail's maildir(5)).
 _MAILDIR_TMP_AGE = 36 * 3600.0
-
-
-def _sync_file_system(folder: Path) -> None:
-    """syncfs(2) of the file system holding ``folder`` (Linux; Python has no
-    binding), else a whole-machine sync."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        syncfs = _syncfs()
-        if syncfs is None or syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-@functools.cache
-def _syncfs() -> Callable[[int], int] | None:
-    try:
-        function = ctypes.CDLL(None, use_errno=True).syncfs  # libc, already loaded
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int]
-    function.restype = ctypes.c_int
-    return cast(Callable[[int], int], function)
