@@ -258,6 +258,55 @@ def test_a_deleted_file_is_rendered_again(cfg: Config) -> None:
     assert report.written == ("tag/c-net/rss.xml",)
 
 
+@pytest.mark.parametrize("change", ["delete", "leave a temp file", "replace by a folder"])
+def test_a_settled_folder_is_trusted_until_an_entry_in_it_changes(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """A folder unchanged since the manifest recorded it is not checked file
+    by file; any change of its entries shows in its mtime and gets it checked."""
+    monkeypatch.setattr(publish, "SETTLED_AFTER_NS", 0)  # no waiting in a test
+    build(cfg, sample_articles())
+    out = cfg.feeds.output
+    checked: list[str] = []
+    real_isfile = os.path.isfile
+
+    def isfile(path: str) -> bool:
+        checked.append(os.path.relpath(path, out))
+        return real_isfile(path)
+
+    monkeypatch.setattr(os.path, "isfile", isfile)
+    assert "tag/c-net" in publish.read_manifest(out).settled
+    assert not [c for c in checked if c.startswith("tag/")], "settled folders: no stat per file"
+
+    folder = out / "tag" / "c-net"
+    if change == "delete":
+        (folder / "rss.xml").unlink()
+    elif change == "leave a temp file":
+        (folder / f"{TEMP_PREFIX}crashed").write_bytes(b"half")
+    else:
+        (folder / "rss.xml").unlink()
+        (folder / "rss.xml").mkdir()
+    checked.clear()
+    manifest = publish.read_manifest(out)
+    assert "tag/c-net" not in manifest.settled
+    assert "tag/c-net/atom.xml" in checked and "tag/سياسة/atom.xml" not in checked
+    if change == "leave a temp file":
+        report = build(cfg, sample_articles())
+        assert report.written == () and not list(folder.glob(f"{TEMP_PREFIX}*"))
+    elif change == "delete":
+        assert "tag/c-net/rss.xml" not in manifest.fingerprints
+        assert build(cfg, sample_articles()).written == ("tag/c-net/rss.xml",)
+    else:
+        assert "tag/c-net/rss.xml" not in manifest.fingerprints
+
+
+def test_a_folder_changed_just_before_the_manifest_is_not_trusted(cfg: Config) -> None:
+    """Within SETTLED_AFTER_NS of the manifest a change could share the
+    folder's clock tick, so such a folder is checked file by file."""
+    build(cfg, sample_articles())
+    assert publish.read_manifest(cfg.feeds.output).settled == frozenset()
+
+
 def test_keeping_a_file_that_vanished_is_noted_not_fatal(tmp_path: Path) -> None:
     out = tmp_path / "public"
     report = publish.sync_tree(out, {"atom.xml": None}, fingerprints={"atom.xml": "f"})

@@ -1,6 +1,7 @@
 """Writing files so that a reader never sees half of one, and never over a
-file feedpub did not write. (A little over 400 lines: atomic writes, locks and
-the manifest-keeping tree sync belong together.)
+file feedpub did not write. (Near 600 lines: the tree sync is one protocol
+over atomic writes, the flush, the lock and the manifest, and its ordering
+rules, in the docstrings, read best next to each other.)
 
 Every file is written to a hidden temporary file (dot-prefixed, same folder,
 so the rename stays on one file system), flushed to disk and renamed into
@@ -215,6 +216,10 @@ class Manifest:
     # nothing dropped): a build ending with the same files, fingerprints and
     # stamp need not write it again (a no-op build at L: 0.25 s of JSON).
     on_disk: bool = field(default=False, compare=False)
+    # Folders whose entries are as the last build left them (see
+    # ``read_manifest``): their files were not checked one by one, and they
+    # hold no temp file to sweep.
+    settled: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def complete(self) -> bool:
@@ -228,18 +233,35 @@ def build_lock(output: Path) -> contextlib.AbstractContextManager[None]:
     return exclusive_lock(output / LOCK_NAME)
 
 
+# A folder whose mtime is what the manifest recorded, and older than the
+# manifest by this much, is trusted to hold exactly what the build left.
+# Creating, deleting or renaming an entry sets the folder's mtime; the margin
+# covers a change made in the same clock tick as the build's last write there
+# (coarse file-system clocks). Finer than 2 s: FAT's 2-second mtimes.
+SETTLED_AFTER_NS = 2_000_000_000
+
+
 def read_manifest(output: Path) -> Manifest:
     """The last build's manifest; empty when missing or unreadable (the next
     build then renders everything, removes nothing and overwrites nothing
     that is already on disk without ``adopt``). Fingerprints of files that are
     gone from disk are dropped, so those files get rendered again.
 
+    Checking that costs a stat per file (25,801 at L, most of a no-op
+    build's own work), so a folder is checked by its mtime instead when the
+    manifest recorded it (``folders``) and it is unchanged and settled (see
+    ``SETTLED_AFTER_NS``): a file deleted from it would have changed it.
+    Only the files of the other folders are checked one by one.
+
     Ownership needs only ``files``: a version-1 manifest lacking (or with a
-    damaged) ``fingerprints`` or ``stamp`` still owns its files, so those
-    files are just rendered again. An unknown version owns nothing."""
+    damaged) ``fingerprints``, ``stamp`` or ``folders`` still owns its files,
+    so those files are just checked or rendered again. An unknown version
+    owns nothing."""
     path = output / MANIFEST_NAME
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        written_ns = os.stat(path).st_mtime_ns
+        raw = json.loads(text)
     except FileNotFoundError:
         return Manifest(problem=f"{path} is missing")
     except (OSError, ValueError) as exc:
@@ -252,11 +274,14 @@ def read_manifest(output: Path) -> Manifest:
     prints = raw.get("fingerprints")
     managed = frozenset(p for p in files if isinstance(p, str))
     root = os.fspath(output)
+    settled = _settled_folders(root, raw.get("folders"), written_ns)
     kept = {
         name: value
         for name, value in (prints.items() if isinstance(prints, dict) else ())
-        # os.path on strings: a pathlib stat is 3x slower, 25,000 files at L
-        if name in managed and isinstance(value, str) and os.path.isfile(f"{root}/{name}")
+        if name in managed
+        and isinstance(value, str)
+        # os.path on strings: a pathlib stat is 3x slower
+        and (name.rpartition("/")[0] in settled or os.path.isfile(f"{root}/{name}"))
     }
     stamp = raw.get("stamp")
     exact = len(managed) == len(files) and isinstance(prints, dict) and len(kept) == len(prints)
@@ -265,7 +290,28 @@ def read_manifest(output: Path) -> Manifest:
         fingerprints=kept,
         stamp=stamp if isinstance(stamp, str) else "",
         on_disk=exact and isinstance(stamp, str | None),
+        settled=settled,
     )
+
+
+def _settled_folders(root: str, recorded: object, written_ns: int) -> frozenset[str]:
+    """The folders (relative, never the output folder itself, which the
+    manifest's own rename touches) unchanged since the manifest recorded
+    their mtimes, and settled before it was written."""
+    if not isinstance(recorded, dict):
+        return frozenset()
+    settled: list[str] = []
+    for folder, mtime_ns in recorded.items():
+        if not (isinstance(folder, str) and folder and isinstance(mtime_ns, int)):
+            continue
+        if mtime_ns > written_ns - SETTLED_AFTER_NS:
+            continue
+        try:
+            if os.stat(f"{root}/{folder}", follow_symlinks=False).st_mtime_ns == mtime_ns:
+                settled.append(folder)
+        except OSError:
+            continue
+    return frozenset(settled)
 
 
 def _refuse_foreign(output: Path, foreign: list[str], previous: Manifest) -> None:
@@ -282,10 +328,12 @@ def _refuse_foreign(output: Path, foreign: list[str], previous: Manifest) -> Non
 def _write_manifest(
     output: Path, files: Iterable[str], fingerprints: Mapping[str, str], stamp: str
 ) -> None:
+    files = sorted(files)
     manifest: dict[str, object] = {
         "version": _MANIFEST_VERSION,
-        "files": sorted(files),
+        "files": files,
         "fingerprints": dict(fingerprints),
+        "folders": _folder_times(output, files),
     }
     if stamp:
         manifest["stamp"] = stamp
@@ -294,6 +342,19 @@ def _write_manifest(
     if not _same_bytes(manifest_path, data):
         write_atomic(manifest_path, data)
         fsync_folder(output)  # the manifest's rename is durable before anything relies on it
+
+
+def _folder_times(output: Path, files: Iterable[str]) -> dict[str, int]:
+    """The mtime of every folder holding a managed file (but the output
+    folder itself), as this build leaves them (``read_manifest``)."""
+    root = os.fspath(output)
+    times: dict[str, int] = {}
+    for folder in sorted({name.rpartition("/")[0] for name in files} - {""}):
+        try:
+            times[folder] = os.stat(f"{root}/{folder}", follow_symlinks=False).st_mtime_ns
+        except OSError:
+            continue  # gone: nothing to trust
+    return times
 
 
 def _check_name(relative: str) -> None:
@@ -377,7 +438,8 @@ def sync_tree(
             notes.append(str(exc))
 
     folders = {output.resolve()} | {t.parent for t in [*targets.values(), *stale.values()]}
-    folders |= {output / folder for folder in kept_folders}
+    # A settled folder got no temp file since the last build (its mtime would show it).
+    folders |= {output / folder for folder in kept_folders - previous.settled}
     swept = _remove_temp_files(folders)
     if swept:
         notes.append(f"removed {swept} leftover temporary file(s) of an interrupted build")

@@ -17,8 +17,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
-
 COLUMNS = ("email", "name", "digests", "tags")
 _LIST_SEPARATORS = re.compile(r"[;|]")
 MAX_NAME_CHARS = 200
@@ -42,6 +40,10 @@ def split_list(value: str | None) -> tuple[str, ...]:
 
 def check_address(address: str) -> str | None:
     """Why ``address`` is refused, or None."""
+    # Imported here: every command imports this module (split_list) and
+    # email_validator costs 50 ms of imports (idna, its RFC tables).
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
