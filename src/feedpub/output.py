@@ -285,6 +285,7 @@ def read_manifest(output: Path) -> Manifest:
     }
     stamp = raw.get("stamp")
     exact = len(managed) == len(files) and isinstance(prints, dict) and len(kept) == len(prints)
+    exact = exact and isinstance(raw.get("folders"), dict)  # else written once with them
     return Manifest(
         files=managed,
         fingerprints=kept,
