@@ -205,6 +205,18 @@ def test_a_symlinked_folder_pointing_outside_is_refused(tmp_path: Path) -> None:
     assert list(elsewhere.iterdir()) == []
 
 
+def test_a_managed_file_turned_symlink_to_outside_is_refused(tmp_path: Path) -> None:
+    out, outside = tmp_path / "public", tmp_path / "outside.xml"
+    publish.sync_tree(out, {"tag/a/atom.xml": b"<old/>", "tag/b/atom.xml": b"<old/>"})
+    outside.write_bytes(b"theirs")
+    (out / "tag/a/atom.xml").unlink()
+    (out / "tag/a/atom.xml").symlink_to(outside)
+    with pytest.raises(OutputError, match="resolves outside"):
+        publish.sync_tree(out, {"tag/a/atom.xml": b"<new/>", "tag/b/atom.xml": b"<new/>"})
+    assert outside.read_bytes() == b"theirs"
+    assert (out / "tag/b/atom.xml").read_bytes() == b"<old/>", "checked before anything is written"
+
+
 def test_a_hostile_slug_never_reaches_the_disk(cfg: Config) -> None:
     evil = POLITICS.__class__(key="evil", name="evil", slug="..")
     report = build(cfg, [article(1, evil, POLITICS)])

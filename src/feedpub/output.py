@@ -171,6 +171,31 @@ def safe_join(root: Path, relative: str) -> Path:
     return target
 
 
+class _FolderResolver:
+    """``safe_join`` for many paths: each folder resolved once (a stat per
+    component per file was 1.1 s of a 3,550-file build), the last component
+    checked with one lstat and fully resolved only when it is a symlink."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.resolved_root = root.resolve()
+        self.folders: dict[str, Path] = {"": self.resolved_root}
+
+    def join(self, relative: str) -> Path:
+        _check_plain(relative)
+        folder, _, name = relative.rpartition("/")
+        parent = self.folders.get(folder)
+        if parent is None:
+            parent = (self.root / folder).resolve()
+            if not parent.is_relative_to(self.resolved_root):
+                raise OutputError(
+                    f"refusing to write {relative!r}: it resolves outside {self.root}"
+                )
+            self.folders[folder] = parent
+        target = parent / name
+        return safe_join(self.root, relative) if os.path.islink(target) else target
+
+
 @contextlib.contextmanager
 def exclusive_lock(lock_path: Path, *, wait: bool = False) -> Iterator[None]:
     """Hold an exclusive flock on ``lock_path`` (one build at a time per
@@ -397,6 +422,7 @@ def sync_tree(
     """
     previous = read_manifest(output) if managed is None else managed
     fingerprints = fingerprints or {}
+    resolver = _FolderResolver(output)
     targets: dict[str, Path] = {}
     kept_folders: set[str] = set()
     for relative, data in files.items():
@@ -409,7 +435,7 @@ def sync_tree(
             _check_plain(relative)
             kept_folders.add(relative.rpartition("/")[0])
         else:
-            targets[relative] = safe_join(output, relative)
+            targets[relative] = resolver.join(relative)
     claimed = sorted(files.keys() - previous.files)
     # lexists on the unresolved path: a symlink or a folder there is in the way
     # too. A file already holding exactly the new bytes is not overwritten, so
@@ -434,7 +460,7 @@ def sync_tree(
     for relative in sorted(previous.files - files.keys()):
         try:
             _check_name(relative)
-            stale[relative] = safe_join(output, relative)
+            stale[relative] = resolver.join(relative)
         except OutputError as exc:  # a hand-edited manifest: leave that path alone
             notes.append(str(exc))
 
