@@ -195,6 +195,72 @@ def test_only_pages_whose_inputs_changed_are_rendered_again() -> None:
     assert all(b"tag/" not in (data or b"") for data in gone.files.values())
 
 
+class DictCache:
+    """The store's cache of rendered bytes, in a dict."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, tuple[str, bytes]] = {}
+
+    def cached_entries(self, slots: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        return {slot: self.held[slot] for slot in slots if slot in self.held}
+
+    def keep_entries(self, entries: Sequence[tuple[str, str, bytes]]) -> None:
+        self.held.update({slot: (print_, data) for slot, print_, data in entries})
+
+
+@pytest.mark.parametrize(
+    ("change", "loaded_again"),
+    [
+        ("nothing: an empty output folder", []),
+        ("an edited article", ["a2"]),
+        ("the tag's feed gone", ["a1", "a2", "a3"]),
+    ],
+)
+def test_a_cached_page_is_neither_loaded_nor_rendered_again(
+    change: str, loaded_again: list[str]
+) -> None:
+    items = [article(n, POLITICS, url=None, content_hash=f"h{n}") for n in (1, 2, 3)]
+    loaded: list[str] = []
+
+    def load(ids: Sequence[str]) -> list[Article]:
+        loaded.extend(ids)
+        return [a for a in items if a.id in ids]
+
+    cache = DictCache()
+    built: dict[str, object] = {"tag/سياسة/atom.xml": b""}
+    first = pages.render_pages(SITE_VALUES, _versions(items), [POLITICS], built, load, {}, cache)
+    cold = first.files
+    assert len(cache.held) == 3 and loaded == ["a1", "a2", "a3"]
+
+    loaded.clear()
+    if change == "an edited article":
+        items[1] = article(2, POLITICS, url=None, content_hash="edited")
+    elif change == "the tag's feed gone":
+        built = {}
+    # No previous fingerprints: every page must be produced, from the cache where it can.
+    again = pages.render_pages(SITE_VALUES, _versions(items), [POLITICS], built, load, {}, cache)
+    files = again.files
+    assert sorted(loaded) == loaded_again
+    uncached = pages.render_pages(
+        SITE_VALUES, _versions(items), [POLITICS], built, lambda ids: items, {}
+    )
+    assert files == uncached.files, "cached pages are the pages a cold build renders"
+    if change == "nothing: an empty output folder":
+        assert files == cold
+
+
+def test_a_page_of_an_article_written_while_building_is_not_cached() -> None:
+    """Rendered from the newer article, but not kept under the fingerprint
+    of the version selected earlier (the next build would take it as current)."""
+    selected = article(1, url=None, content_hash="old")
+    written_since = article(1, url=None, content_hash="new")
+    cache = DictCache()
+    tree = pages.render_pages(
+        SITE_VALUES, _versions([selected]), [], {}, lambda ids: [written_since], {}, cache
+    )
+    assert list(tree.files) == [links.page_path("a1")] and cache.held == {}
+
+
 def test_an_article_given_a_url_since_the_versions_were_read_gets_no_page() -> None:
     item = article(1, url=None)
     moved = article(1, url="https://a.sy/1")

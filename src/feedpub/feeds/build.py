@@ -97,18 +97,18 @@ def build(
                     if written is None:
                         with_feeds = [t for t, n in reader.tags() if n >= feeds.min_items]
                         pages_tree = _article_pages(
-                            reader, renderer.site, with_feeds, tree, previous
+                            reader, renderer.site, with_feeds, tree, previous, cache
                         )
                     else:
                         pages_tree = _changed_pages(
-                            reader, changes, renderer.site, feeds, written, tree, previous
+                            reader, changes, renderer.site, feeds, written, tree, previous, cache
                         )
                     tree = _without_pages(tree).merged(pages_tree)
                     return dataclasses.replace(tree, stamp=stamp)
     plan = select.feed_plan(reader, feeds, site.title, light=cache is not None)
     tree = renderer.feeds(plan, previous or {})
     tags = [spec.tag for spec in plan.tags if spec.tag is not None]
-    tree = tree.merged(_article_pages(reader, renderer.site, tags, tree, previous or {}))
+    tree = tree.merged(_article_pages(reader, renderer.site, tags, tree, previous or {}, cache))
     if plan.archive_pages:
         tree = tree.merged(
             renderer.archive(
@@ -126,12 +126,13 @@ def _article_pages(
     tags: Sequence[Tag],
     feeds: RenderedTree,
     previous: Mapping[str, str],
+    cache: EntryCache | None,
 ) -> RenderedTree:
     """The page of every article without a URL (feeds/pages.py), its tags
     linking to the tag feeds in ``feeds``."""
-    return pages.render_pages(
-        site, reader.page_versions(), tags, feeds.outputs, reader.articles_by_ids, previous
-    )
+    versions = reader.page_versions()
+    load = reader.articles_by_ids
+    return pages.render_pages(site, versions, tags, feeds.outputs, load, previous, cache)
 
 
 def _changed_pages(
@@ -142,6 +143,7 @@ def _changed_pages(
     written: frozenset[str],
     tree: RenderedTree,
     previous: Mapping[str, str],
+    cache: EntryCache | None,
 ) -> RenderedTree:
     """Every previous article page kept, but those of ``written``, which
     are worked out again (gone when the article is deleted or has a URL)."""
@@ -151,7 +153,8 @@ def _changed_pages(
     versions = reader.page_versions(sorted(written))
     keys = sorted({key for version in versions for key in version[3]})
     tags = [t for t, n in changes.tag_counts(keys) if n >= feeds.min_items]
-    fresh = pages.render_pages(site, versions, tags, tree.outputs, reader.articles_by_ids, previous)
+    load = reader.articles_by_ids
+    fresh = pages.render_pages(site, versions, tags, tree.outputs, load, previous, cache)
     old = RenderedTree(outputs=dict.fromkeys(kept), fingerprints={p: previous[p] for p in kept})
     return old.merged(fresh)
 

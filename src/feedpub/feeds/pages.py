@@ -9,12 +9,18 @@ ago. The page lives at ``links.page_path(article.id)``, is rendered from
 the article's (id, content hash, updated) and the feeds its tags link to,
 read in two light queries (``page_versions``), so an incremental build loads
 and renders only the articles whose page changed.
+
+With a cache (the store's ``EntryCache``, which keeps feed entries too) a
+page is rendered once per fingerprint: a build that finds a page's bytes
+under its fingerprint (a full rebuild into an empty folder, a second output
+folder) neither loads its article nor renders it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from markupsafe import Markup
 
@@ -34,6 +40,22 @@ LOAD_CHUNK = 500
 
 # (id, content_hash, updated, tag keys): what the store's page_versions gives.
 PageVersion = tuple[str, str, datetime, tuple[str, ...]]
+
+
+class PageCache(Protocol):
+    """Where rendered pages outlive a build (``feeds.entries.EntryCache``:
+    the store keeps pages beside the feed entries, by slot)."""
+
+    def cached_entries(self, slots: Sequence[str]) -> dict[str, tuple[str, bytes]]: ...
+
+    def keep_entries(self, entries: Sequence[tuple[str, str, bytes]]) -> None: ...
+
+
+def cache_slot(path: str) -> str:
+    """The cache slot of the page at ``path``: a digest like an entry's slot,
+    which never collides with one (entry slots digest a tuple that starts
+    with a feed format)."""
+    return digest(["page", path])
 
 
 def template_text() -> str:
@@ -111,44 +133,73 @@ def render_pages(
     built: Mapping[str, object],
     load: Callable[[Sequence[str]], list[Article]],
     previous: Mapping[str, str],
+    cache: PageCache | None = None,
 ) -> RenderedTree:
     """A page for every version (every article without a URL), rendering
-    only those whose fingerprint differs from ``previous``; ``load(ids)``
-    reads the articles to render (``articles_by_ids``), in chunks."""
+    only those whose fingerprint differs from ``previous`` and that the
+    ``cache`` does not hold under it; ``load(ids)`` reads the articles to
+    render (``articles_by_ids``), in chunks."""
     key = site_key(site)
     tag_links = tag_feed_links(site, tags, built)
     out = TreeCollector(previous)
-    stale: list[tuple[str, str]] = []  # (path, article id)
+    stale: list[_Stale] = []
     for version in versions:
         path = links.page_path(version[0])
-        if not out.keep([path], fingerprint(key, version, tag_links)):
-            stale.append((path, version[0]))
+        page_print = fingerprint(key, version, tag_links)
+        if not out.keep([path], page_print):
+            stale.append((path, version, page_print))
     # Rendered when written, LOAD_CHUNK pages per batch in path order (the
     # order output.sync_tree writes in): one chunk of articles in memory.
     stale.sort()
     chunks = [stale[start : start + LOAD_CHUNK] for start in range(0, len(stale), LOAD_CHUNK)]
     out.put(
         batched(
-            [([p for p, _ in chunk], _pages_of(site, chunk, load, tag_links)) for chunk in chunks]
+            [
+                ([path for path, _, _ in chunk], _pages_of(site, chunk, load, tag_links, cache))
+                for chunk in chunks
+            ]
         )
     )
     return out.tree()
 
 
+# (path, the version the fingerprint was made from, that fingerprint)
+_Stale = tuple[str, PageVersion, str]
+
+
 def _pages_of(
     site: SiteValues,
-    chunk: Sequence[tuple[str, str]],
+    chunk: Sequence[_Stale],
     load: Callable[[Sequence[str]], list[Article]],
     tag_links: Mapping[str, str],
+    cache: PageCache | None,
 ) -> Callable[[], dict[str, bytes | None]]:
     def render_chunk() -> dict[str, bytes | None]:
-        loaded = {a.id: a for a in load([article_id for _, article_id in chunk])}
         found: dict[str, bytes | None] = {}
-        for path, article_id in chunk:
-            article = loaded.get(article_id)
+        slots = {path: cache_slot(path) for path, _, _ in chunk}
+        held = cache.cached_entries(list(slots.values())) if cache is not None else {}
+        todo: list[_Stale] = []
+        for path, version, page_print in chunk:
+            hit = held.get(slots[path])
+            if hit is not None and hit[0] == page_print:
+                found[path] = hit[1]
+            else:
+                todo.append((path, version, page_print))
+        loaded = {a.id: a for a in load([version[0] for _, version, _ in todo])} if todo else {}
+        fresh: list[tuple[str, str, bytes]] = []
+        for path, version, page_print in todo:
+            article = loaded.get(version[0])
             # Deleted or given a URL since page_versions: no page after all.
-            ok = article is not None and not links.has_own_url(article)
-            found[path] = render(site, article, tag_links) if article and ok else None
+            if article is None or links.has_own_url(article):
+                found[path] = None
+                continue
+            data = found[path] = render(site, article, tag_links)
+            # Kept only under the version it was selected at: one written
+            # since is printed in this build but fingerprinted by the next.
+            if (article.content_hash, article.updated) == (version[1], version[2]):
+                fresh.append((slots[path], page_print, data))
+        if cache is not None and fresh:
+            cache.keep_entries(fresh)
         return found
 
     return render_chunk

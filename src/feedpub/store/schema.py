@@ -192,8 +192,9 @@ t_feed_entries = Table(
     "feed_entries",
     metadata,
     # One printed feed entry per slot (article, format, feed variations: see
-    # feeds/entries.py), valid while its fingerprint is the build's. A cache:
-    # emptying it only makes the next build print every entry again.
+    # feeds/entries.py), or one article page (feeds/pages.py: cache_slot),
+    # valid while its fingerprint is the build's. A cache: emptying it only
+    # makes the next build print every entry and page again.
     Column("slot", String(32), primary_key=True),
     Column("fingerprint", String(32), nullable=False),
     Column("data", LargeBinary, nullable=False),
