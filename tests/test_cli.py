@@ -398,3 +398,66 @@ def test_help_loads_none_of_the_heavy_libraries() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+_BUILD_IN_A_FRESH_PROCESS = (
+    "import sys\n"
+    "from feedpub.cli import main\n"
+    "code = main(['--config', sys.argv[1], 'build'])\n"
+    "print('sqlalchemy' in sys.modules, code)\n"
+)
+
+
+def build_in_a_fresh_process(config: Path) -> tuple[str, bool]:
+    """``feedpub build`` in a new interpreter: its summary line, and whether
+    it imported SQLAlchemy (opened the store the usual way)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILD_IN_A_FRESH_PROCESS, str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary, flags = done.stdout.strip().splitlines()[-2:]
+    imported, code = flags.split()
+    assert code == "0", done.stderr
+    return summary, imported == "True"
+
+
+@pytest.mark.parametrize(
+    ("change", "opens_the_store"),
+    [
+        ("nothing", False),
+        ("an edited page, ingested", True),
+        ("a feed file deleted", True),
+        ("the config", True),
+    ],
+)
+def test_a_no_op_build_reads_one_row_without_opening_the_store(
+    site: Path, change: str, opens_the_store: bool
+) -> None:
+    assert run(site, "ingest") == 0 and run(site, "build") == 0
+    public = site.parent / "public"
+    before = {p: p.read_bytes() for p in public.rglob("*.xml")}
+    if change == "an edited page, ingested":
+        page = sorted((site.parent / "pages").iterdir())[0]
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace("السورية", "السورية المحدثة", 1), encoding="utf-8")
+        assert run(site, "ingest") == 0
+    elif change == "a feed file deleted":
+        (public / "rss.xml").unlink()
+    elif change == "the config":
+        text = site.read_text(encoding="utf-8")
+        site.write_text(text.replace("  output: public\n", "  output: public\n  items: 5\n"))
+    summary, opened = build_in_a_fresh_process(site)
+    assert opened == opens_the_store
+    if change == "nothing":
+        assert summary.startswith("build: 0 written,") and summary.endswith(" 0 removed")
+        assert {p: p.read_bytes() for p in public.rglob("*.xml")} == before
+    else:
+        assert not summary.startswith("build: 0 written,")
+    if change == "a feed file deleted":
+        assert (public / "rss.xml").read_bytes() == before[public / "rss.xml"]
+    # Whatever that build did, the next one finds nothing changed, from one row.
+    again, opened = build_in_a_fresh_process(site)
+    assert again.startswith("build: 0 written,") and again.endswith(" 0 removed")
+    assert not opened

@@ -5,6 +5,8 @@ the clock read only at the top."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,4 +129,24 @@ def test_only_the_entry_points_read_the_clock() -> None:
 def test_the_rules_see_the_imports_they_judge() -> None:
     # The walker itself: without it every rule above would pass vacuously.
     assert "model" in feedpub_targets("app")
-    assert "sqlalchemy" in {name.split(".")[0] for name in imports_of("store")}
+    assert "sqlalchemy" in {name.split(".")[0] for name in imports_of("store.sql")}
+
+
+def test_the_store_parts_a_no_op_build_uses_need_no_sql_library() -> None:
+    """``store.interface`` and ``store.probe`` are what a no-op build and the
+    front ends' error handling import; the package's ``__init__`` loads the
+    SQLAlchemy parts on first use (``SqlStore``)."""
+    for module in ("store.interface", "store.probe"):
+        outside = {n.split(".")[0] for n in imports_of(module) if not n.startswith("feedpub.")}
+        assert outside <= set(sys.stdlib_module_names), (module, outside)
+        assert feedpub_targets(module) <= {"model", "store.interface"}, module
+    probe = (
+        "import sys\n"
+        "import feedpub.app, feedpub.store, feedpub.store.probe\n"
+        "from feedpub.store import StoreError, LockHolder, SCHEMA_VERSION\n"
+        "print('sqlalchemy' in sys.modules)\n"
+        "from feedpub.store import SqlStore\n"
+        "print('sqlalchemy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

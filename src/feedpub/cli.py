@@ -343,6 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"feedpub: {NOW_ENV}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if args.command == "build" and not args.adopt:
+            # Nothing changed (one row says so): done without opening the store.
+            quick = app.quick_build(cfg)
+            if quick is not None:
+                print(quick.summary(), file=sys.stdout)
+                return EXIT_OK
         with app.make_publisher(cfg, now=now, clock=_clock(now)) as publisher:
             return _dispatch(args, cfg, publisher)
     except ConfigError as exc:

@@ -87,6 +87,9 @@ from feedpub.app.stages import (
 from feedpub.app.stages import (
     ingest_sources as ingest_sources,
 )
+from feedpub.app.stages import (
+    quick_build as quick_build,
+)
 from feedpub.config import Config
 from feedpub.model import (
     SUBSCRIBER_STATUSES,
@@ -98,7 +101,7 @@ from feedpub.model import (
     Subscriber,
 )
 from feedpub.roster import split_list as split_list  # for the CLI, which may not import roster
-from feedpub.store import LockHolder, SqlStore, StoreError
+from feedpub.store import LockHolder, StoreError
 from feedpub.tokens import SecretError, load_secret
 
 # Digests, delivery and subscriber files (premailer, cssutils, requests,
@@ -136,6 +139,7 @@ if TYPE_CHECKING:
     from feedpub.app.mailing import resume_and_deliver as resume_and_deliver
     from feedpub.app.mailing import seed_from as seed_from
     from feedpub.app.mailing import variant_articles as variant_articles
+    from feedpub.store import SqlStore
 
 
 def __getattr__(name: str) -> Any:
@@ -173,6 +177,9 @@ def make_publisher(
     the publisher fails, and by ``Publisher.close`` (a store handed in stays
     the caller's to close). ``clock`` (the caller's, read when a job starts
     and ends) times the jobs; without it every job takes no time at ``now``."""
+    # Here: SqlStore imports SQLAlchemy, which quick_build does without.
+    from feedpub.store import SqlStore
+
     opened = store is None
     used = SqlStore.open(cfg.store.url) if store is None else store
     try:

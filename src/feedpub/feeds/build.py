@@ -75,14 +75,11 @@ def build(
     renderer = _Renderer(SiteValues.of(site, feeds), cache, load)
     stamp = ""
     if generation is not None:
-        made_from = digest(
-            [renderer.key, repr(feeds), repr(site), index.template_text(), pages.template_text()]
-        )
+        kept = unchanged_tree(feeds, site, previous, generation, previous_stamp)
+        if kept is not None:
+            return kept
+        made_from = _made_from(feeds, site)
         stamp = f"{made_from}.{generation}"
-        if stamp == previous_stamp and previous:
-            return RenderedTree(
-                outputs=dict.fromkeys(previous), fingerprints=dict(previous), stamp=stamp
-            )
         before = _generation_of(previous_stamp, made_from)
         if changes is not None and before is not None and previous and not feeds.archive:
             changed = changes.changed_tags(before)
@@ -170,6 +167,32 @@ def _without_pages(tree: RenderedTree) -> RenderedTree:
         notes=tree.notes,
         stamp=tree.stamp,
     )
+
+
+def unchanged_tree(
+    feeds: FeedsConfig,
+    site: FeedSite,
+    previous: Mapping[str, str] | None,
+    generation: int,
+    previous_stamp: str,
+) -> RenderedTree | None:
+    """Every file of the last build kept as it is, when its stamp says it was
+    made from this store ``generation``, config and code (nothing to select
+    or render); None when a build must look at the store. ``build`` asks this
+    first; a no-op build asks it alone, without the store (``store.probe``)."""
+    if not previous or not previous_stamp:
+        return None
+    stamp = f"{_made_from(feeds, site)}.{generation}"
+    if stamp != previous_stamp:
+        return None
+    return RenderedTree(outputs=dict.fromkeys(previous), fingerprints=dict(previous), stamp=stamp)
+
+
+def _made_from(feeds: FeedsConfig, site: FeedSite) -> str:
+    """What a build's files depend on besides the store: the renderers'
+    config and code (``_Renderer.key``) and the page templates."""
+    key = incremental.site_key(SiteValues.of(site, feeds), engine=atom.FEEDGEN_VERSION)
+    return digest([key, repr(feeds), repr(site), index.template_text(), pages.template_text()])
 
 
 def _generation_of(stamp: str, made_from: str) -> int | None:

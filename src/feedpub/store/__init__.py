@@ -15,7 +15,10 @@ The contract, for every method of every Protocol below:
   enqueues: per batch).
 - Lists are in a documented, stable order; nothing returned is mutable.
 
-Only this package imports SQLAlchemy. ``SqlStore`` is composed of one part
+Only this package imports SQLAlchemy, and only when ``SqlStore`` (``sql``)
+is first used: ``interface`` holds the error, lock types and schema version,
+and ``probe`` reads a SQLite store's generation with the stdlib driver for a
+build that turns out to be a no-op. ``SqlStore`` is composed of one part
 per domain (``articles``, ``rejects``, ``source_files``, ``editions``,
 ``subscribers``, ``deliveries``, ``runs``, ``entries`` the feeds' printed-entry cache,
 ``journal`` the change journal) over ``engine``, and ``locks`` the named
@@ -25,13 +28,10 @@ upgrades an older store in place, ``decide`` holds the pure upsert rules.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Protocol
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any, Protocol
 
 from feedpub.model import (
     Article,
@@ -46,19 +46,35 @@ from feedpub.model import (
     Tag,
     UpsertOutcome,
 )
-from feedpub.store.articles import BATCH_SIZE, ArticlesMixin
-from feedpub.store.deliveries import DeliveriesMixin, Finished, Recipient
-from feedpub.store.editions import EditionsMixin
-from feedpub.store.engine import StoreError, UtcDateTime, mask_password, open_engine
-from feedpub.store.entries import EntriesMixin
-from feedpub.store.journal import JournalMixin
-from feedpub.store.locks import LockHolder, StoreLock, lock_for
-from feedpub.store.migrations import ensure_schema
-from feedpub.store.rejects import RejectsMixin
-from feedpub.store.runs import RunsMixin
-from feedpub.store.schema import SCHEMA_VERSION
-from feedpub.store.source_files import ReadFile, SourceFilesMixin
-from feedpub.store.subscribers import SubscribersMixin
+from feedpub.store.interface import SCHEMA_VERSION, LockHolder, StoreError, StoreLock
+
+if TYPE_CHECKING:
+    from feedpub.store.articles import BATCH_SIZE
+    from feedpub.store.deliveries import Finished, Recipient
+    from feedpub.store.engine import UtcDateTime
+    from feedpub.store.source_files import ReadFile
+    from feedpub.store.sql import SqlStore
+
+# Imported on first use (PEP 562): these need SQLAlchemy, which a command
+# that never opens the store through it does not pay for (``interface``).
+_LAZY = {
+    "BATCH_SIZE": "feedpub.store.articles",
+    "Finished": "feedpub.store.deliveries",
+    "ReadFile": "feedpub.store.source_files",
+    "Recipient": "feedpub.store.deliveries",
+    "SqlStore": "feedpub.store.sql",
+    "UtcDateTime": "feedpub.store.engine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BATCH_SIZE",
@@ -252,67 +268,3 @@ class Store(
 
     def lock(self, name: str, *, timeout: float = 10.0) -> StoreLock: ...
     def close(self) -> None: ...
-
-
-class SqlStore(
-    SourceFilesMixin,
-    ArticlesMixin,
-    RejectsMixin,
-    EditionsMixin,
-    SubscribersMixin,
-    DeliveriesMixin,
-    RunsMixin,
-    EntriesMixin,
-    JournalMixin,
-):
-    """The ``Store`` over one SQL database. Open with ``SqlStore.open(url)``;
-    close with ``close()`` or use it as a context manager. Safe to share
-    between threads (one pooled engine)."""
-
-    BATCH_SIZE = BATCH_SIZE
-    SCHEMA_VERSION = SCHEMA_VERSION
-
-    @classmethod
-    def open(cls, url: str) -> SqlStore:
-        """Connect, then create the schema of an empty store or migrate an
-        older one in place. Raises ``StoreError`` when the URL is malformed,
-        the database is unreachable, or its schema is newer than this code."""
-        try:
-            parsed = make_url(url)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store {mask_password(url)}: bad URL: {exc}") from exc
-        where = parsed.render_as_string(hide_password=True)
-        try:
-            engine = open_engine(parsed)
-        except (SQLAlchemyError, ImportError, OSError) as exc:
-            raise StoreError(f"store {where}: cannot open: {exc}") from exc
-        store = cls(engine)
-        try:
-            with store._guard("cannot open"):
-                ensure_schema(engine, where)
-        except BaseException:
-            engine.dispose()
-            raise
-        return store
-
-    def lock(self, name: str, *, timeout: float = 10.0) -> StoreLock:
-        """The named lock (``run``, ``leader``) over this store, not yet
-        taken: a file beside a SQLite database, a session advisory lock on
-        a dedicated connection for PostgreSQL (see ``locks``). ``timeout``
-        bounds how long a vanished holder keeps a PostgreSQL lock."""
-        return lock_for(self._engine, self._where, name, timeout=timeout)
-
-    def close(self) -> None:
-        """Release every pooled connection. Safe to call twice."""
-        self._engine.dispose()
-
-    def __enter__(self) -> SqlStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

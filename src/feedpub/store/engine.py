@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.types import TypeDecorator
 
 from feedpub.model import require_aware
+from feedpub.store.interface import StoreError as StoreError
 
 T = TypeVar("T")
 
@@ -25,12 +26,6 @@ IN_CHUNK = 900
 
 # Execution option naming the statement that opens a SQLite transaction.
 _SQLITE_BEGIN = "feedpub_sqlite_begin"
-
-
-class StoreError(Exception):
-    """The store cannot be reached, its schema is unusable, or a database
-    operation failed. The message names the URL with the password hidden and
-    the reason; the SQLAlchemy error, if any, is the ``__cause__``."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):

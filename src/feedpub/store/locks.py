@@ -20,10 +20,9 @@ import fcntl
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, Connection
@@ -31,48 +30,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from feedpub.store.engine import StoreError
+from feedpub.store.interface import LockHolder, StoreLock
 
 _POLL_SECONDS = 0.2
 _APP_PREFIX = "feedpub "
-
-
-@dataclass(frozen=True)
-class LockHolder:
-    """Who holds a lock: written by the holder, read by whoever is refused."""
-
-    host: str
-    pid: int
-    since: datetime
-
-    def describe(self) -> str:
-        return f"{self.host} pid {self.pid} since {self.since.astimezone(UTC):%Y-%m-%d %H:%M:%SZ}"
-
-
-class StoreLock(Protocol):
-    """One named lock; not shared between threads."""
-
-    def acquire(self, holder: LockHolder, *, wait: float = 0.0) -> bool:
-        """Take the lock, waiting up to ``wait`` seconds; False when another
-        process holds it still. True at once when this object holds it."""
-        ...
-
-    def holder(self) -> LockHolder | None:
-        """Who holds the lock now, as far as can be told; None when free."""
-        ...
-
-    def healthy(self) -> bool:
-        """Whether this object still holds the lock (PostgreSQL: its
-        connection answers and the server still grants it). A lock found
-        lost is released, so ``acquire`` may be tried again."""
-        ...
-
-    def release(self) -> None:
-        """Give the lock up; safe when not held."""
-        ...
-
-    def close(self) -> None:
-        """Release, and free whatever the lock opened (its connection)."""
-        ...
 
 
 def _deadline_loop(wait: float) -> Iterator[None]:

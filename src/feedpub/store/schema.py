@@ -24,8 +24,7 @@ from sqlalchemy import (
 )
 
 from feedpub.store.engine import UtcDateTime
-
-SCHEMA_VERSION = 8
+from feedpub.store.interface import SCHEMA_VERSION as SCHEMA_VERSION
 
 metadata = MetaData()
 
