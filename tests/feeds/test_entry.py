@@ -3,17 +3,23 @@ and tags (the rest is checked through the documents in test_build.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import feedparser
 import lxml.html
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
-from feedfactory import PUTIN, article, feeds_config, plan_for, render
-from feedpub.feeds.entry import MAX_CATEGORIES
+from feedfactory import PUTIN, SITE, article, feeds_config, plan_for, render
+from feedpub.feeds.entry import _PLAIN_URI, MAX_CATEGORIES, make_item
+from feedpub.feeds.site import SiteValues
 from feedpub.model import Tag
 from feedpub.text.sanitize import strip_tags
+from feedpub.text.uri import iri_to_uri
 
 A = "{http://www.w3.org/2005/Atom}"
 FEED_FILES = ("atom.xml", "rss.xml", "feed.json")
@@ -107,3 +113,69 @@ def test_a_tag_name_with_markup_characters_shows_as_that_text_in_feed_titles() -
         assert parsed.bozo == 0
         assert _shown(parsed.feed.title_detail) == "أخبار المثال: <b>", path
     assert json.loads(tree.files["tag/b/feed.json"] or b"")["title"] == "أخبار المثال: <b>"
+
+
+# The fast path of entry._absolute: a URL it leaves as it is must be what
+# iri_to_uri returns for it.
+_URL_CHARS = "aAzZ09.-_~/:@!$&'()*+,;=?#"
+_OTHER_CHARS = "%éA \t[]\\"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://news.example.org/sports/2024-01-01-000000",
+        "https://News.Example.org:8080/a/b?x=1&y=2#top",
+        "http://h//x;p=1",
+        "https://example.org",
+    ],
+)
+def test_a_plain_uri_is_left_as_it_is(url: str) -> None:
+    assert _PLAIN_URI.fullmatch(url)
+    assert iri_to_uri(url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "HTTPS://example.org/",  # urlsplit lowercases the scheme
+        "https://example.org/?",  # an empty query is dropped
+        "https://example.org/#",
+        "https://example.org/%d8%a3",  # escapes are uppercased
+        "https://example.org/أخبار",
+        "https://أخبار.example/",
+        "https://[::1]/",
+    ],
+)
+def test_a_uri_the_conversion_changes_is_not_plain(url: str) -> None:
+    assert not _PLAIN_URI.fullmatch(url)
+    assert iri_to_uri(url) != url or url.startswith("https://[")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "ftp", "Http", "a+b"]),
+    rest=st.one_of(
+        st.text(alphabet=_URL_CHARS, max_size=40),
+        st.text(alphabet=_URL_CHARS + _OTHER_CHARS, max_size=40),
+    ),
+)
+def test_whatever_the_fast_path_keeps_the_conversion_keeps(scheme: str, rest: str) -> None:
+    url = f"{scheme}://{rest}"
+    if _PLAIN_URI.fullmatch(url):
+        assert iri_to_uri(url) == url
+
+
+def test_an_article_keeps_the_id_of_the_url_it_was_first_stored_with() -> None:
+    moved = dataclasses.replace(
+        article(1), url="https://example.org/new", first_url="https://example.org/old"
+    )
+    item = make_item(moved, SiteValues.of(SITE, feeds_config(Path("public"))))
+    assert (item.id, item.link, item.permalink) == (
+        "https://example.org/old",
+        "https://example.org/new",
+        False,
+    )
+    same = dataclasses.replace(moved, first_url=" https://example.org/new\x00 ")
+    item = make_item(same, SiteValues.of(SITE, feeds_config(Path("public"))))
+    assert (item.id, item.permalink) == ("https://example.org/new", True)

@@ -95,6 +95,9 @@ class EntryBytes:
         # Per article id (one version per build): its entry shape, its slots.
         self._shapes: dict[str, tuple[bool, bool]] = {}
         self._slots: dict[tuple[str, str, str, str], str] = {}
+        # (slot, article key) -> fingerprint: release() drops the bytes, so
+        # a later batch needing the slot again would hash it again.
+        self._prints: dict[tuple[str, str], str] = {}
         self.printed = 0  # entries printed in this build
         self.cached = 0  # entries taken from the cache
 
@@ -116,7 +119,11 @@ class EntryBytes:
 
     def need(self, fmt: str, slot: str, article_key: str, article: Article, head: FeedHead) -> None:
         if slot not in self._bytes and slot not in self._needed:
-            fingerprint = digest([self.key, slot, article_key])
+            fingerprint = self._prints.get((slot, article_key))
+            if fingerprint is None:
+                fingerprint = self._prints[slot, article_key] = digest(
+                    [self.key, slot, article_key]
+                )
             self._needed[slot] = Needed(fmt, slot, fingerprint, article, head)
 
     def fill(self) -> None:

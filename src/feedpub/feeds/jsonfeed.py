@@ -46,8 +46,13 @@ def item_dict(item: FeedItem, feed_tag: Category | None = None) -> dict[str, obj
     return out
 
 
+# One encoder for every call: json.dumps makes a new one per call when given
+# any option, and a first build encodes thousands of entries.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def write(head: FeedHead, items: Sequence[FeedItem]) -> bytes:
