@@ -305,3 +305,12 @@ def test_is_collapsed_only_for_a_line_collapsing_leaves_alone(line: str) -> None
     if is_collapsed(line):
         assert collapse_ws(strip_xml_illegal(line)) == line
         assert line.splitlines() in ([], [line])
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(_LINE_CHARS), max_size=6)).map("\n".join))
+@settings(max_examples=500, deadline=None)
+def test_lines_collapsed_is_every_line_collapsed(text: str) -> None:
+    from feedpub.text.arabic import is_collapsed, lines_collapsed
+
+    if lines_collapsed(text):
+        assert all(is_collapsed(line) for line in text.split("\n"))

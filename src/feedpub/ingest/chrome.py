@@ -28,6 +28,7 @@ from functools import lru_cache
 from feedpub.text.arabic import (
     collapse_ws,
     is_collapsed,
+    lines_collapsed,
     strip_xml_illegal,
     tag_key,
 )
@@ -124,6 +125,10 @@ def page_texts(text: str) -> list[str]:
     through ``splitlines`` and both steps."""
     pieces = text.split("\n")
     tail = pieces.pop()  # after the last "\n": no line when empty
+    if lines_collapsed(text):  # nearly every page: each piece is a line as it is
+        if tail:
+            pieces.append(tail)
+        return pieces
     out: list[str] = []
     for piece in pieces:
         if is_collapsed(piece):

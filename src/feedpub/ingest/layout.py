@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
+from typing import NamedTuple
 
 from feedpub.ingest.chrome import FOOTER_KEYS, MORE_KEYS, TAGS_KEY, SourceLines, page_texts
 from feedpub.ingest.dates import MAX_LINE_CHARS as _DATE_LINE_MAX_CHARS
 from feedpub.ingest.dates import DateError, find_page_date
-from feedpub.text.arabic import is_blank, is_collapsed, normalize_lines
+from feedpub.text.arabic import is_blank, lines_collapsed, normalize_lines
 
 
 class Role(StrEnum):
@@ -33,8 +34,9 @@ class Role(StrEnum):
     TAG = "tag"
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
+    """One page line (a tuple: some forty are made per page)."""
+
     lineno: int
     text: str
     role: Role
@@ -78,13 +80,13 @@ def _keys_and_compares(norms: list[str]) -> tuple[list[str], list[str]]:
     """Per line, ``collapse_ws(norm)`` (the ``tag_key`` form the chrome lists
     hold) and ``_compare(norm)``. The replace and the regex run once over
     all lines (neither touches the "\n" joining them); when every norm
-    ``is_collapsed`` (nearly always: the lines were), the keys are the norms
+    is collapsed (nearly always: the lines were), the keys are the norms
     and the only whitespace the compare keys lose is the space."""
     if not norms:
         return [], []
     joined = "\n".join(norms)
     unquoted = _QUOTES.sub("", joined.replace("…", "..."))
-    if not all(is_collapsed(n) for n in norms if n):
+    if not lines_collapsed(joined):
         keys = [" ".join(n.split()) for n in norms]
         return keys, ["".join(part.split()) for part in unquoted.split("\n")]
     return norms, unquoted.replace(" ", "").split("\n")
@@ -114,10 +116,16 @@ def is_breadcrumb(line: str) -> bool:
     return len(parts) >= 2 and all(len(p.split()) <= 4 for p in parts)
 
 
+def _words(line: str) -> int:
+    """``len(line.split())`` for a collapsed line, as every page line is
+    (``page_texts``): one space between words, without making the words."""
+    return line.count(" ") + 1 if line else 0
+
+
 def byline_reason(line: str, norm: str) -> str | None:
-    """``norm``: ``line`` in ``normalize_arabic`` form (computed once per line)."""
-    words = line.split()
-    if len(words) > BYLINE_MAX_WORDS or ends_sentence(line):
+    """``line`` collapsed; ``norm``: it in ``normalize_arabic`` form
+    (computed once per line)."""
+    if _words(line) > BYLINE_MAX_WORDS or ends_sentence(line):
         return None
     text = norm
     if _BYLINE.match(text):  # both alternatives start with ^
@@ -132,9 +140,9 @@ def is_read_also(norm: str) -> bool:
 
 
 def reads_like_headline(line: str) -> bool:
-    words = line.split()
+    """``line`` collapsed."""
     return (
-        HEADLINE_MIN_WORDS <= len(words) <= HEADLINE_MAX_WORDS
+        HEADLINE_MIN_WORDS <= _words(line) <= HEADLINE_MAX_WORDS
         and not line.rstrip().endswith((".", ":", "،", ","))
         and not is_breadcrumb(line)
     )
@@ -145,9 +153,8 @@ def is_caption(line: str, next_norm: str | None, in_body: bool) -> bool:
     Amid the body such a line may instead be the first half of a sentence
     broken by a blank line, so it is a caption only when the next line
     opens a sentence (with و/ف or an opening particle such as أما, كما):
-    a continuation seldom does."""
-    words = line.split()
-    if len(words) > CAPTION_MAX_WORDS or ends_sentence(line):
+    a continuation seldom does. ``line`` collapsed."""
+    if _words(line) > CAPTION_MAX_WORDS or ends_sentence(line):
         return False
     if not in_body:
         return True
@@ -178,7 +185,10 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
     ``texts``: ``chrome.page_texts(text)``, when the caller made it already."""
     if texts is None:
         texts = page_texts(text)
-    texts = ["" if t and is_blank(t) else t for t in texts]  # RLM-only lines are blank
+    if not "\n".join(texts).replace("\n", "x").isprintable():
+        # Only then can a line be blank yet not empty (RLM-only): a
+        # collapsed line of printable characters has a visible one.
+        texts = ["" if t and is_blank(t) else t for t in texts]
     # Every per-line form is made once, for all lines in one call each
     # (``normalize_lines``): normalising is the cost of a page.
     norms = normalize_lines(texts)

@@ -123,6 +123,19 @@ def is_collapsed(line: str) -> bool:
     )
 
 
+def lines_collapsed(text: str) -> bool:
+    """``is_collapsed`` of every "\n"-separated line of ``text``, in a few
+    scans of the whole text (a page's lines are many and short)."""
+    return (
+        "  " not in text
+        and " \n" not in text
+        and "\n " not in text
+        and not text.startswith(" ")
+        and not text.endswith(" ")
+        and text.replace("\n", "x").isprintable()
+    )
+
+
 def is_blank(text: str) -> bool:
     """True for text that is only whitespace and invisible format characters
     (RLM, LRM, ZWNJ, BOM ...)."""
