@@ -102,6 +102,8 @@ def test_strip_tags_passes_text_through_as_nh3_does() -> None:
 
     kept = [ch for ch in _all_code_points() if not _PLAIN_REWRITTEN.search(ch)]
     assert "\r" not in kept and "<" not in kept
+    # strip_tags rules out the rest of them with isprintable.
+    assert not any(ch.isprintable() for ch in "\x00\r\ufeff\xa0")
     for start in range(0, len(kept), 4000):
         batch = kept[start : start + 4000]
         inside = " ".join(f"a{ch}b" for ch in batch)

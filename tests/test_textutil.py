@@ -314,3 +314,11 @@ def test_lines_collapsed_is_every_line_collapsed(text: str) -> None:
 
     if lines_collapsed(text):
         assert all(is_collapsed(line) for line in text.split("\n"))
+
+
+def test_every_xml_illegal_character_is_unprintable() -> None:
+    """``strip_xml_illegal`` returns printable text as it is."""
+    from feedpub.text.arabic import _XML_ILLEGAL
+
+    illegal = [chr(c) for c in range(0x110000) if _XML_ILLEGAL.match(chr(c))]
+    assert illegal and not any(ch.isprintable() for ch in illegal)

@@ -100,6 +100,8 @@ SLUG_MAX_CHARS = 60
 def strip_xml_illegal(text: str) -> str:
     """Remove the characters XML 1.0 forbids (C0 controls other than tab, LF
     and CR, lone surrogates, U+FFFE, U+FFFF)."""
+    if text.isprintable():  # each of them is unprintable: one C scan, no regex
+        return text
     return _XML_ILLEGAL.sub("", text)
 
 

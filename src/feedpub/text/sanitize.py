@@ -106,7 +106,14 @@ def clean_html(fragment: str) -> str:
 
 def strip_tags(fragment: str) -> str:
     """Plain text of an HTML fragment (or of text that merely might hold
-    markup): tags dropped, script/style content dropped, entities decoded."""
+    markup): tags dropped, script/style content dropped, entities decoded.
+    Text nh3 would give back unchanged is not sent (``_PLAIN_REWRITTEN``);
+    NUL, CR and BOM are unprintable, so isprintable (a C scan) rules them
+    out before the regex is needed."""
+    if "<" not in fragment and "&" not in fragment and fragment.isprintable():
+        return fragment
+    if not _PLAIN_REWRITTEN.search(fragment):
+        return fragment
     return html.unescape(str(_TEXT_ONLY.clean(fragment)))
 
 
@@ -128,6 +135,7 @@ def clean_paragraphs_html(paragraphs: list[str]) -> str:
     ``<p>`` is already the markup nh3 writes, unless it holds a character
     nh3 rewrites there."""
     fragment = paragraphs_to_html(paragraphs)
-    if any(_ESCAPED_REWRITTEN.search(p) for p in paragraphs):
+    # NUL, CR and NBSP are unprintable: most paragraphs need no regex.
+    if any(not p.isprintable() and _ESCAPED_REWRITTEN.search(p) for p in paragraphs):
         return clean_html(fragment)
     return fragment
