@@ -83,3 +83,44 @@ def test_paragraphs_to_html_escapes_each_paragraph() -> None:
     assert paragraphs_to_html(["أ < ب", "<script>x</script>", "ج & د"]) == (
         "<p>أ &lt; ب</p><p>&lt;script&gt;x&lt;/script&gt;</p><p>ج &amp; د</p>"
     )
+
+
+def _all_code_points() -> list[str]:
+    return [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+
+
+def test_strip_tags_passes_text_through_as_nh3_does() -> None:
+    """``strip_tags`` skips nh3 for text without NUL, CR, <, & or BOM: nh3
+    gives every other code point back unchanged, alone, first, last and
+    inside text (checked in batches, each batch one nh3 call)."""
+    import html
+
+    from feedpub.text.sanitize import _PLAIN_REWRITTEN, _TEXT_ONLY
+
+    def through_nh3(text: str) -> str:
+        return html.unescape(str(_TEXT_ONLY.clean(text)))
+
+    kept = [ch for ch in _all_code_points() if not _PLAIN_REWRITTEN.search(ch)]
+    assert "\r" not in kept and "<" not in kept
+    # strip_tags rules out the rest of them with isprintable.
+    assert not any(ch.isprintable() for ch in "\x00\r\ufeff\xa0")
+    for start in range(0, len(kept), 4000):
+        batch = kept[start : start + 4000]
+        inside = " ".join(f"a{ch}b" for ch in batch)
+        assert through_nh3(inside) == inside
+    # First and last in the text (a leading BOM is dropped by nh3).
+    for ch in kept:
+        if not ch.isalnum():
+            assert through_nh3(f"{ch}x{ch}") == f"{ch}x{ch}", hex(ord(ch))
+    assert strip_tags("\ufeffنص") == "نص" and strip_tags("a\r\nb") == "a\nb"
+
+
+def test_clean_paragraphs_html_is_clean_html_of_the_escaped_paragraphs() -> None:
+    from feedpub.text.sanitize import _ESCAPED_REWRITTEN, clean_paragraphs_html
+
+    kept = [ch for ch in _all_code_points() if not _ESCAPED_REWRITTEN.search(ch)]
+    for start in range(0, len(kept), 4000):
+        paragraphs = [f"{ch}a{ch}" for ch in kept[start : start + 4000]]
+        assert clean_paragraphs_html(paragraphs) == clean_html(paragraphs_to_html(paragraphs))
+    for odd in (["a\xa0b"], ["a\rb", "c"], ["<b>&amp;</b>", "x > y"]):
+        assert clean_paragraphs_html(odd) == clean_html(paragraphs_to_html(odd))

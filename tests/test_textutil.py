@@ -275,3 +275,50 @@ def test_is_blank_is_only_whitespace_and_format_characters(text: str) -> None:
 
     expected = all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
     assert is_blank(text) == expected
+
+
+_LINE_CHARS = [*_SPACES, "a", "ب", "\u200f", "\u064b", "\ufe70", "\u0653", "\x00", "\x01", "ﷲ", "İ"]
+
+
+@given(
+    st.lists(st.text(alphabet=st.sampled_from([c for c in _LINE_CHARS if c != "\n"]), max_size=8))
+    | st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\n"), max_size=12))
+)
+@settings(max_examples=500, deadline=None)
+def test_normalize_lines_is_normalize_arabic_of_each_line(lines: list[str]) -> None:
+    from feedpub.text.arabic import normalize_lines
+
+    assert normalize_lines(lines) == [normalize_arabic(line) for line in lines]
+
+
+def test_normalize_lines_takes_a_line_with_a_line_feed_one_by_one() -> None:
+    from feedpub.text.arabic import normalize_lines
+
+    assert normalize_lines(["أ\nب", "ة"]) == ["ا\nب", "ه"]
+
+
+@given(st.text(alphabet=st.sampled_from(_LINE_CHARS), max_size=10))
+@settings(max_examples=500, deadline=None)
+def test_is_collapsed_only_for_a_line_collapsing_leaves_alone(line: str) -> None:
+    from feedpub.text.arabic import collapse_ws, is_collapsed, strip_xml_illegal
+
+    if is_collapsed(line):
+        assert collapse_ws(strip_xml_illegal(line)) == line
+        assert line.splitlines() in ([], [line])
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(_LINE_CHARS), max_size=6)).map("\n".join))
+@settings(max_examples=500, deadline=None)
+def test_lines_collapsed_is_every_line_collapsed(text: str) -> None:
+    from feedpub.text.arabic import is_collapsed, lines_collapsed
+
+    if lines_collapsed(text):
+        assert all(is_collapsed(line) for line in text.split("\n"))
+
+
+def test_every_xml_illegal_character_is_unprintable() -> None:
+    """``strip_xml_illegal`` returns printable text as it is."""
+    from feedpub.text.arabic import _XML_ILLEGAL
+
+    illegal = [chr(c) for c in range(0x110000) if _XML_ILLEGAL.match(chr(c))]
+    assert illegal and not any(ch.isprintable() for ch in illegal)

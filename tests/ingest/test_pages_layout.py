@@ -9,6 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_ingest import NOW, make_config, one_article, paragraphs, read_path, read_sources, write
 
 from feedpub import ingest
@@ -214,3 +216,55 @@ def test_layout_compare_key_agrees_with_text_arabic(text: str) -> None:
     from feedpub.text.arabic import compare_key, normalize_arabic
 
     assert _compare(normalize_arabic(text)) == compare_key(text)
+
+
+_ODD = [
+    " ",
+    "\n",
+    "\r",
+    "\r\n",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x85",
+    "\u2028",
+    "\t",
+    "\xa0",
+    "\x00",
+    "\x01",
+]
+_ODD += ["\u200f", "\ufeff", "\ufe70", "\u064b", "«", "»", "…", '"', "a", "ب", "أ", ".", "ة"]
+
+
+@given(st.lists(st.sampled_from(_ODD), max_size=14).map("".join))
+@settings(max_examples=1000, deadline=None)
+def test_page_texts_is_each_line_stripped_and_collapsed(text: str) -> None:
+    from feedpub.ingest.chrome import page_texts
+    from feedpub.text.arabic import collapse_ws, strip_xml_illegal
+
+    assert page_texts(text) == [collapse_ws(strip_xml_illegal(line)) for line in text.splitlines()]
+
+
+@given(st.lists(st.lists(st.sampled_from([c for c in _ODD if c not in "\n\r"]), max_size=8)))
+@settings(max_examples=500, deadline=None)
+def test_keys_and_compares_are_those_of_each_line(lines: list[list[str]]) -> None:
+    from feedpub.ingest.layout import _compare, _keys_and_compares
+    from feedpub.text.arabic import collapse_ws, normalize_arabic
+
+    norms = [normalize_arabic(collapse_ws("".join(line))) for line in lines]
+    assert _keys_and_compares(norms) == (
+        [collapse_ws(n) for n in norms],
+        [_compare(n) for n in norms],
+    )
+
+
+@given(st.lists(st.sampled_from([*_ODD, "!", "؟", ":", "۔", ")", "]", "”", "’", "'"]), max_size=8))
+@settings(max_examples=500, deadline=None)
+def test_ends_sentence_is_its_regex(chars: list[str]) -> None:
+    import re
+
+    from feedpub.ingest.layout import ends_sentence
+
+    text = "".join(chars)
+    pattern = re.compile("[.!?…؟!:۔][\"'”’»)\\]]*$")
+    assert ends_sentence(text) == bool(pattern.search(text.rstrip()))

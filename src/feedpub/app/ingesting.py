@@ -172,7 +172,7 @@ class _Job:
             sha256 = hashlib.sha256(opened.data).hexdigest()
             key = self.run.fingerprint
             if path.suffix.lower() in ingest.PAGE_SUFFIXES:
-                key = _sha(key, *ingest.page_chrome(opened.data, lines))
+                key = _sha(key, *ingest.page_chrome(opened, lines))
             same = row is not None and (row.sha256, row.parse_key) == (sha256, key)
             if row is not None and same and self._still_true(row):
                 self.refreshed.append(self._row(source, opened, sha256, context, key, row))

@@ -31,19 +31,19 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from feedpub.config import IngestConfig, SourceConfig, TagsConfig
 from feedpub.ingest.article import content_hash
-from feedpub.ingest.chrome import SourceLines, count_lines
+from feedpub.ingest.chrome import SourceLines, count_lines, page_texts
 from feedpub.ingest.context import FileContext, Settings
 from feedpub.ingest.dates import DateError, find_page_date, parse_record_date
 from feedpub.ingest.pages import DEFAULT_CHROME_LINES, chrome_keys, explain, parse_page
 from feedpub.ingest.records import decode, read_json, read_jsonl, read_yaml
 from feedpub.ingest.sources import PAGE_SUFFIXES, SUFFIXES, discover, source_name
 from feedpub.model import Article, Reject
-from feedpub.text.arabic import collapse_ws, compile_vocabulary, strip_xml_illegal
+from feedpub.text.arabic import compile_vocabulary
 
 __all__ = [
     "DEFAULT_CHROME_LINES",
@@ -99,17 +99,13 @@ def _code_hash() -> str:
     return digest.hexdigest()
 
 
-def page_chrome(data: bytes, lines: SourceLines | None) -> list[str]:
+def page_chrome(opened: Opened, lines: SourceLines | None) -> list[str]:
     """The lines of a page its folder's learned chrome removes: with the
     page's bytes, all a page's reading depends on besides the settings
     (``layout`` asks the learned chrome only whether a line repeats)."""
-    if lines is None or not lines.threshold:
+    if lines is None or not lines.threshold or opened.texts is None:
         return []
-    text, _ = decode(data)
-    if text is None:
-        return []
-    found = {collapse_ws(strip_xml_illegal(line)) for line in text.splitlines()}
-    return sorted(line for line in found if line and lines.repeats(line))
+    return sorted(line for line in set(opened.texts) if line and lines.repeats(line))
 
 
 def learn_chrome(paths: Iterable[Path], limits: IngestConfig) -> dict[Path, SourceLines]:
@@ -169,6 +165,18 @@ class Opened:
     data: bytes | None = None
     early: list[Article | Reject] | None = None
 
+    @cached_property
+    def decoded(self) -> tuple[str | None, str]:
+        """``records.decode`` of the bytes, once for the parse key and the parse."""
+        return decode(self.data) if self.data is not None else (None, "")
+
+    @cached_property
+    def texts(self) -> list[str] | None:
+        """A page's lines as ``chrome.page_texts`` makes them (None when the
+        bytes are not text): shared by ``page_chrome`` and the classifier."""
+        text = self.decoded[0]
+        return None if text is None else page_texts(text)
+
 
 def open_source(path: Path, run: Settings, now: datetime) -> Opened:
     """Read ``path`` in a bounded way (its size checked with stat() first,
@@ -227,7 +235,7 @@ def read_path(
     too_big = _too_big(len(data), path.suffix.lower() in PAGE_SUFFIXES, run.limits)
     if too_big:  # it grew since stat()
         return [ctx.reject(too_big)]
-    return _read_text(data, path, ctx)
+    return _read_text(opened, path, ctx)
 
 
 def _too_big(size: int, is_page: bool, limits: IngestConfig) -> str | None:
@@ -242,19 +250,21 @@ def _too_big(size: int, is_page: bool, limits: IngestConfig) -> str | None:
     return None
 
 
-def _read_text(data: bytes, path: Path, ctx: FileContext) -> list[Article | Reject]:
+def _read_text(opened: Opened, path: Path, ctx: FileContext) -> list[Article | Reject]:
+    data = opened.data
+    assert data is not None
     if b"\x00" in data:
         return [ctx.reject("binary file (contains NUL bytes; UTF-16 or not text)")]
     if not data.strip():
         return [ctx.reject("empty file")]
-    text, error = decode(data)
+    text, error = opened.decoded
     if text is None:
         return [ctx.reject(error)]
     if not text.strip(" \t\r\n\ufeff"):
         return [ctx.reject("empty file")]
     suffix = path.suffix.lower()
     if suffix in PAGE_SUFFIXES:
-        return parse_page(text, path, ctx)
+        return parse_page(text, path, ctx, opened.texts)
     if suffix == ".json":
         return list(read_json(text, ctx))
     return list(read_yaml(text, ctx))

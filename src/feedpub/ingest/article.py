@@ -17,7 +17,7 @@ from functools import lru_cache
 from feedpub.ingest.context import FileContext
 from feedpub.model import Article, Reject, Tag
 from feedpub.text.arabic import Vocabulary, collapse_ws, make_tag, strip_xml_illegal, tag_key
-from feedpub.text.sanitize import clean_html, strip_tags
+from feedpub.text.sanitize import clean_html, clean_paragraphs_html, strip_tags
 
 # Article ids and tag keys are the store's keys: at most this many characters
 # (PostgreSQL refuses longer ones, which would fail the whole batch).
@@ -41,6 +41,13 @@ def plain(text: str) -> str:
 
 def clean_content(fragment: str) -> str:
     return nfc(strip_xml_illegal(clean_html(strip_xml_illegal(fragment)))).strip()
+
+
+def clean_paragraphs(paragraphs: list[str]) -> str:
+    """``clean_content(paragraphs_to_html(paragraphs))``, where nh3 runs only
+    when it would change the escaped text (``clean_paragraphs_html``)."""
+    safe = [strip_xml_illegal(p) for p in paragraphs]
+    return nfc(strip_xml_illegal(clean_paragraphs_html(safe))).strip()
 
 
 def shorten(text: str, limit: int) -> str:

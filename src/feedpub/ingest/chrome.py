@@ -25,7 +25,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from feedpub.text.arabic import collapse_ws, strip_xml_illegal, tag_key
+from feedpub.text.arabic import (
+    collapse_ws,
+    is_collapsed,
+    lines_collapsed,
+    strip_xml_illegal,
+    tag_key,
+)
 
 TAGS_MARKER = "الوسوم"
 # Widgets that only ever follow the article: after the title, they end it.
@@ -110,6 +116,34 @@ MORE_KEYS = frozenset(line_key(marker) for marker in MORE_MARKERS)
 TAGS_KEY = line_key(TAGS_MARKER)
 
 
+def page_texts(text: str) -> list[str]:
+    """``[collapse_ws(strip_xml_illegal(line)) for line in text.splitlines()]``:
+    the form learning, the parse key and the classifier all read, made once
+    per page and shared. Cut after each "\n" first (always the end of a line,
+    so ``splitlines`` of the pieces is that of the text): a piece that
+    ``is_collapsed`` (nearly all) is one line as it stands, any other goes
+    through ``splitlines`` and both steps."""
+    pieces = text.split("\n")
+    tail = pieces.pop()  # after the last "\n": no line when empty
+    if lines_collapsed(text):  # nearly every page: each piece is a line as it is
+        if tail:
+            pieces.append(tail)
+        return pieces
+    out: list[str] = []
+    for piece in pieces:
+        if is_collapsed(piece):
+            out.append(piece)
+        else:
+            out.extend(_slow_lines(piece + "\n"))
+    if tail:
+        out.extend([tail] if is_collapsed(tail) else _slow_lines(tail))
+    return out
+
+
+def _slow_lines(text: str) -> list[str]:
+    return [collapse_ws(strip_xml_illegal(line)) for line in text.splitlines()]
+
+
 @dataclass(frozen=True)
 class SourceLines:
     """How many pages of one source folder each line stands on, by the hash
@@ -120,18 +154,24 @@ class SourceLines:
 
     pages: int = 0
     counts: Counter[int] = field(default_factory=Counter)
+    # ``threshold``, worked out once: ``repeats`` is asked for every line.
+    _threshold: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        threshold = 0
+        if self.pages >= MIN_PAGES:
+            threshold = max(MIN_PAGES, math.ceil(MIN_SHARE * self.pages))
+        object.__setattr__(self, "_threshold", threshold)
 
     @property
     def threshold(self) -> int:
         """Pages a line must stand on to be chrome; 0 when nothing is learned."""
-        if self.pages < MIN_PAGES:
-            return 0
-        return max(MIN_PAGES, math.ceil(MIN_SHARE * self.pages))
+        return self._threshold
 
     def repeats(self, line: str) -> int:
         """On how many pages ``line`` (whitespace collapsed) stands, when that
         makes it chrome; else 0."""
-        threshold = self.threshold
+        threshold = self._threshold
         if not threshold:
             return 0
         count = self.counts.get(hash(line), 0)
@@ -144,6 +184,5 @@ def count_lines(texts: Iterable[str]) -> SourceLines:
     pages = 0
     for text in texts:
         pages += 1
-        lines = {collapse_ws(strip_xml_illegal(line)) for line in text.splitlines()}
-        counts.update(hash(line) for line in lines if line)
+        counts.update(hash(line) for line in set(page_texts(text)) if line)
     return SourceLines(pages=pages, counts=counts)

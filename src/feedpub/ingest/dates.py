@@ -111,7 +111,8 @@ _DATE_LINE_WORDS = frozenset(
 )
 _UPDATE_WORDS = frozenset(("تحديث", "التحديث"))
 _DATE_LINE_SPARE_WORDS = 2  # e.g. a place or agency name: "دمشق - سانا"
-_DATE_LINE_MAX_CHARS = 80
+# A longer line is not a date line (the classifier skips those unread).
+MAX_LINE_CHARS = 80
 
 
 class DateError(ValueError):
@@ -169,7 +170,7 @@ def find_page_date(line: str, tz: tzinfo, mtime: datetime | None = None) -> _Fou
     a few label words and nothing else); raises DateError for a date line
     whose date does not exist (31/02/2026). With ``mtime``, relative dates
     («منذ ساعتين», «أمس الساعة 18:40») are read too."""
-    if len(line) > _DATE_LINE_MAX_CHARS:
+    if len(line) > MAX_LINE_CHARS:
         return None
     text = normalize_arabic(ascii_digits(line))
     if mtime is not None:

@@ -9,15 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
+from typing import NamedTuple
 
-from feedpub.ingest.chrome import FOOTER_KEYS, MORE_KEYS, TAGS_KEY, SourceLines
+from feedpub.ingest.chrome import FOOTER_KEYS, MORE_KEYS, TAGS_KEY, SourceLines, page_texts
+from feedpub.ingest.dates import MAX_LINE_CHARS as _DATE_LINE_MAX_CHARS
 from feedpub.ingest.dates import DateError, find_page_date
-from feedpub.text.arabic import (
-    collapse_ws,
-    is_blank,
-    normalize_arabic,
-    strip_xml_illegal,
-)
+from feedpub.text.arabic import is_blank, lines_collapsed, normalize_lines
 
 
 class Role(StrEnum):
@@ -37,8 +34,9 @@ class Role(StrEnum):
     TAG = "tag"
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
+    """One page line (a tuple: some forty are made per page)."""
+
     lineno: int
     text: str
     role: Role
@@ -50,7 +48,8 @@ class Line:
 # A paragraph ending like this ends a sentence; any other is joined with the
 # next one (pages are broken mid-sentence by blank lines). Closing quotes and
 # brackets may follow the punctuation.
-_SENTENCE_END = re.compile("[.!?…؟!:۔][\"'”’»)\\]]*$")
+_SENTENCE_PUNCT = ".!?…؟!:۔"
+_CLOSERS = "\"'”’»)]"
 # The headline is looked for among the first few headline-like lines, and
 # its repeat (teaser, then article) within this many lines after it.
 TITLE_CANDIDATES = 6
@@ -77,27 +76,59 @@ def _compare(norm: str) -> str:
     return "".join(_QUOTES.sub("", norm.replace("…", "...")).split())  # split(): \s, faster
 
 
+def _keys_and_compares(norms: list[str]) -> tuple[list[str], list[str]]:
+    """Per line, ``collapse_ws(norm)`` (the ``tag_key`` form the chrome lists
+    hold) and ``_compare(norm)``. The replace and the regex run once over
+    all lines (neither touches the "\n" joining them); when every norm
+    is collapsed (nearly always: the lines were), the keys are the norms
+    and the only whitespace the compare keys lose is the space."""
+    if not norms:
+        return [], []
+    joined = "\n".join(norms)
+    unquoted = _QUOTES.sub("", joined.replace("…", "..."))
+    if not lines_collapsed(joined):
+        keys = [" ".join(n.split()) for n in norms]
+        return keys, ["".join(part.split()) for part in unquoted.split("\n")]
+    return norms, unquoted.replace(" ", "").split("\n")
+
+
 _CRUMB_SPLIT = re.compile(r"\s*(?:›|»|>|/|\\)\s*")
 
 
 def ends_sentence(text: str) -> bool:
-    return bool(_SENTENCE_END.search(text.rstrip()))
+    r"""Sentence-final punctuation, maybe followed by closing quotes or
+    brackets, at the end (the regex ``[.!?…؟!:۔]["'”’»)\]]*$`` read from
+    the end: a regex search with ``$`` tries every position of the line)."""
+    body = text.rstrip().rstrip(_CLOSERS)
+    return bool(body) and body[-1] in _SENTENCE_PUNCT
+
+
+# The separators ``_CRUMB_SPLIT`` splits at: a line with none is one part.
+_CRUMB_CHARS = ("›", "»", ">", "/", "\\")
 
 
 def is_breadcrumb(line: str) -> bool:
     if "«" in line:  # » closes a quote there
         return False
+    if not any(sep in line for sep in _CRUMB_CHARS):
+        return False
     parts = [p for p in _CRUMB_SPLIT.split(line) if p]
     return len(parts) >= 2 and all(len(p.split()) <= 4 for p in parts)
 
 
+def _words(line: str) -> int:
+    """``len(line.split())`` for a collapsed line, as every page line is
+    (``page_texts``): one space between words, without making the words."""
+    return line.count(" ") + 1 if line else 0
+
+
 def byline_reason(line: str, norm: str) -> str | None:
-    """``norm``: ``line`` in ``normalize_arabic`` form (computed once per line)."""
-    words = line.split()
-    if len(words) > BYLINE_MAX_WORDS or ends_sentence(line):
+    """``line`` collapsed; ``norm``: it in ``normalize_arabic`` form
+    (computed once per line)."""
+    if _words(line) > BYLINE_MAX_WORDS or ends_sentence(line):
         return None
     text = norm
-    if _BYLINE.search(text):
+    if _BYLINE.match(text):  # both alternatives start with ^
         return "a byline or source credit"
     if _DATELINE.match(text):
         return "a dateline: place and author"
@@ -105,13 +136,13 @@ def byline_reason(line: str, norm: str) -> str | None:
 
 
 def is_read_also(norm: str) -> bool:
-    return bool(_READ_ALSO.search(norm))
+    return bool(_READ_ALSO.match(norm))  # both alternatives start with ^
 
 
 def reads_like_headline(line: str) -> bool:
-    words = line.split()
+    """``line`` collapsed."""
     return (
-        HEADLINE_MIN_WORDS <= len(words) <= HEADLINE_MAX_WORDS
+        HEADLINE_MIN_WORDS <= _words(line) <= HEADLINE_MAX_WORDS
         and not line.rstrip().endswith((".", ":", "،", ","))
         and not is_breadcrumb(line)
     )
@@ -122,9 +153,8 @@ def is_caption(line: str, next_norm: str | None, in_body: bool) -> bool:
     Amid the body such a line may instead be the first half of a sentence
     broken by a blank line, so it is a caption only when the next line
     opens a sentence (with و/ف or an opening particle such as أما, كما):
-    a continuation seldom does."""
-    words = line.split()
-    if len(words) > CAPTION_MAX_WORDS or ends_sentence(line):
+    a continuation seldom does. ``line`` collapsed."""
+    if _words(line) > CAPTION_MAX_WORDS or ends_sentence(line):
         return False
     if not in_body:
         return True
@@ -150,17 +180,27 @@ class PageContext:
     mtime: datetime
 
 
-def classify(text: str, page: PageContext) -> list[Line]:
-    """Every line of ``text`` with its role and why, in page order."""
-    texts = [collapse_ws(strip_xml_illegal(raw)) for raw in text.splitlines()]
-    texts = ["" if is_blank(t) else t for t in texts]  # RLM-only lines are blank
-    # Normalised once per line: normalize_arabic is the cost of a page.
-    norms = [normalize_arabic(t) if t else "" for t in texts]
-    keys = [collapse_ws(n) for n in norms]  # ``tag_key`` form, as the chrome lists
-    cmps = [_compare(n) for n in norms]
+def classify(text: str, page: PageContext, texts: list[str] | None = None) -> list[Line]:
+    """Every line of ``text`` with its role and why, in page order.
+    ``texts``: ``chrome.page_texts(text)``, when the caller made it already."""
+    if texts is None:
+        texts = page_texts(text)
+    if not "\n".join(texts).replace("\n", "x").isprintable():
+        # Only then can a line be blank yet not empty (RLM-only): a
+        # collapsed line of printable characters has a visible one.
+        texts = ["" if t and is_blank(t) else t for t in texts]
+    # Every per-line form is made once, for all lines in one call each
+    # (``normalize_lines``): normalising is the cost of a page.
+    norms = normalize_lines(texts)
+    keys, cmps = _keys_and_compares(norms)
     dates: dict[int, Line] = {}
     for i, line in enumerate(texts):
-        if line and (_DIGIT.search(line) or norms[i].startswith(_RELATIVE_WORDS)):
+        # A longer line is never a date line (``find_page_date``).
+        if (
+            line
+            and len(line) <= _DATE_LINE_MAX_CHARS
+            and (_DIGIT.search(line) or norms[i].startswith(_RELATIVE_WORDS))
+        ):
             found = _date_line(i, line, page)
             if found is not None:
                 dates[i] = found
@@ -247,7 +287,7 @@ def classify(text: str, page: PageContext) -> list[Line]:
             out.append(dates[i])
         else:
             out.append(Line(lineno, line, role, reason))
-    return _mark_duplicates(out, paragraphs)
+    return _mark_duplicates(out, paragraphs, cmps)
 
 
 def _date_line(i: int, line: str, page: PageContext) -> Line | None:
@@ -302,10 +342,13 @@ def _last_text(out: list[Line], paragraph: list[int]) -> str:
     return out[paragraph[-1]].text
 
 
-def _mark_duplicates(out: list[Line], paragraphs: list[list[int]]) -> list[Line]:
+def _mark_duplicates(out: list[Line], paragraphs: list[list[int]], cmps: list[str]) -> list[Line]:
+    """A paragraph's key is ``_compare(normalize_arabic(" ".join(its lines)))``,
+    which is its lines' compare keys joined (normalising and comparing work
+    per character, and the space is dropped), so no text is normalised again."""
     seen: set[str] = set()
     for paragraph in paragraphs:
-        key = _compare(normalize_arabic(" ".join(out[k].text for k in paragraph)))
+        key = "".join(cmps[out[k].lineno - 1] for k in paragraph)
         if key in seen:
             for k in paragraph:
                 line = out[k]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from feedpub.ingest.article import Fields, assemble, clean_content, nfc, plain, tags_for
+from feedpub.ingest.article import Fields, assemble, clean_paragraphs, nfc, plain, tags_for
 from feedpub.ingest.chrome import (
     DEFAULT_CHROME_LINES,
     FOOTER_MARKERS,
@@ -23,7 +23,6 @@ from feedpub.ingest.chrome import (
 from feedpub.ingest.context import FileContext
 from feedpub.ingest.layout import Line, PageContext, Role, classify, ends_sentence
 from feedpub.model import Article, Reject
-from feedpub.text.sanitize import paragraphs_to_html
 
 __all__ = [
     "DEFAULT_CHROME_LINES",
@@ -38,14 +37,19 @@ __all__ = [
 # Tags on one line: «سياسة، اقتصاد» or «5G, دمشق» (a comma inside 1,000 is not a separator).
 _TAG_SPLIT = re.compile(r"\s*(?:،|,(?=\s))\s*")
 _PARAGRAPH_ROLES = (Role.PARAGRAPH, Role.JOINED)
+_NOTHING_LEARNED = SourceLines()
 
 
-def page_lines(text: str, ctx: FileContext) -> list[Line]:
+def page_lines(text: str, ctx: FileContext, texts: list[str] | None = None) -> list[Line]:
+    """``texts``: ``chrome.page_texts(text)`` when the caller has it already."""
     settings = ctx.settings
     page = PageContext(
-        chrome=settings.chrome, source=ctx.lines or SourceLines(), tz=settings.tz, mtime=ctx.mtime
+        chrome=settings.chrome,
+        source=ctx.lines or _NOTHING_LEARNED,
+        tz=settings.tz,
+        mtime=ctx.mtime,
     )
-    return classify(text, page)
+    return classify(text, page, texts)
 
 
 def explain(text: str, ctx: FileContext) -> list[str]:
@@ -57,11 +61,13 @@ def explain(text: str, ctx: FileContext) -> list[str]:
     ]
 
 
-def parse_page(text: str, path: Path, ctx: FileContext) -> list[Article | Reject]:
+def parse_page(
+    text: str, path: Path, ctx: FileContext, texts: list[str] | None = None
+) -> list[Article | Reject]:
     """A scraped page -> Article, built from ``page_lines``: the TITLE line,
     the PARAGRAPH lines (with the JOINED ones appended), the TAG lines, and
     the first DATE line that is not «آخر تحديث» (else the first update)."""
-    lines = page_lines(text, ctx)
+    lines = page_lines(text, ctx, texts)
     for line in lines:
         if line.role is Role.BAD_DATE:
             return [ctx.reject(line.reason, f"line {line.lineno}")]
@@ -90,7 +96,7 @@ def parse_page(text: str, path: Path, ctx: FileContext) -> list[Article | Reject
     published_line = next((d for d in dates if not d.update), dates[0] if dates else None)
     published = published_line.date if published_line else None
     summary = plain(paragraphs[0])
-    content = clean_content(paragraphs_to_html(paragraphs))
+    content = clean_paragraphs(paragraphs)
     tags = tags_for(page_tags, [title, *paragraphs], ctx.settings.vocabulary)
     fields = Fields(
         id=nfc(path.stem),

@@ -100,6 +100,8 @@ SLUG_MAX_CHARS = 60
 def strip_xml_illegal(text: str) -> str:
     """Remove the characters XML 1.0 forbids (C0 controls other than tab, LF
     and CR, lone surrogates, U+FFFE, U+FFFF)."""
+    if text.isprintable():  # each of them is unprintable: one C scan, no regex
+        return text
     return _XML_ILLEGAL.sub("", text)
 
 
@@ -108,6 +110,32 @@ def collapse_ws(text: str) -> str:
     # str.split() splits at exactly the characters re's \s matches, in C
     # without the regex machinery: a third of the time.
     return " ".join(text.split())
+
+
+def is_collapsed(line: str) -> bool:
+    """True when ``line`` certainly is ``collapse_ws(strip_xml_illegal(line))``
+    and holds no line break: a few C scans instead of a split and a join.
+    ``isprintable`` is False for every whitespace character but the space
+    (and for every XML-illegal one); a False here may still be collapsed."""
+    return (
+        line.isprintable()
+        and "  " not in line
+        and not line.startswith(" ")
+        and not line.endswith(" ")
+    )
+
+
+def lines_collapsed(text: str) -> bool:
+    """``is_collapsed`` of every "\n"-separated line of ``text``, in a few
+    scans of the whole text (a page's lines are many and short)."""
+    return (
+        "  " not in text
+        and " \n" not in text
+        and "\n " not in text
+        and not text.startswith(" ")
+        and not text.endswith(" ")
+        and text.replace("\n", "x").isprintable()
+    )
 
 
 def is_blank(text: str) -> bool:
@@ -137,6 +165,21 @@ def normalize_arabic(text: str) -> str:
             if letter in text:
                 text = text.replace(letter, folded)
     return text.casefold()
+
+
+def normalize_lines(lines: list[str]) -> list[str]:
+    """``[normalize_arabic(line) for line in lines]`` for lines holding no
+    line feed, in one call over the lines joined by "\n": a page's lines are
+    short, and the per-call steps (NFKC, the removal regex, the letter folds)
+    cost more than their text. Exact: every step is per character except
+    NFKC, and NFKC never composes or reorders across "\n" (a starter that
+    combines with nothing), nor does any step make or remove one."""
+    if not lines:
+        return []
+    out = normalize_arabic("\n".join(lines)).split("\n")
+    if len(out) != len(lines):  # a line holding "\n" after all: one by one
+        return [normalize_arabic(line) for line in lines]
+    return out
 
 
 def tag_key(name: str) -> str:
