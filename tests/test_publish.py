@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import subprocess
@@ -312,11 +313,38 @@ def test_a_settled_folder_is_trusted_until_an_entry_in_it_changes(
         assert "tag/c-net/rss.xml" not in manifest.fingerprints
 
 
-def test_a_folder_changed_just_before_the_manifest_is_not_trusted(cfg: Config) -> None:
-    """Within SETTLED_AFTER_NS of the manifest a change could share the
-    folder's clock tick, so such a folder is checked file by file."""
-    build(cfg, sample_articles())
-    assert publish.read_manifest(cfg.feeds.output).settled == frozenset()
+@pytest.mark.parametrize(
+    ("before_manifest_ns", "settled"),
+    [
+        (10_000_000, False),  # fine timestamps, within a clock tick or so
+        (100_000_000, True),  # fine timestamps, well before
+        (1_000_000_000 - 123, True),
+        (3_000_000_000, True),  # settled even by the coarse margin
+    ],
+)
+@pytest.mark.parametrize("coarse", [False, True])
+def test_a_folder_changed_just_before_the_manifest_is_not_trusted(
+    tmp_path: Path, before_manifest_ns: int, settled: bool, coarse: bool
+) -> None:
+    """A change in the same clock tick as the build's last write there would
+    not show in the folder's mtime: only a folder older than the manifest by
+    a margin is trusted, 2 s when the file system's mtimes are coarse."""
+    out = tmp_path / "public"
+    publish.sync_tree(out, {"tag/a/atom.xml": b"<a/>"})
+    manifest = out / MANIFEST_NAME
+    written = manifest.stat().st_mtime_ns // 1_000_000_000 * 1_000_000_000 - 5_000_000_000
+    if not coarse:
+        written += 987_654_321
+    folder_time = written - before_manifest_ns
+    if coarse:
+        folder_time -= folder_time % 1_000_000_000
+    os.utime(out / "tag/a", ns=(folder_time, folder_time))
+    raw = json.loads(manifest.read_text(encoding="utf-8"))
+    raw["folders"] = {"tag/a": folder_time}
+    manifest.write_text(json.dumps(raw), encoding="utf-8")
+    os.utime(manifest, ns=(written, written))
+    expected = settled and not (coarse and written - folder_time < 2_000_000_000)
+    assert ("tag/a" in publish.read_manifest(out).settled) == expected
 
 
 def test_keeping_a_file_that_vanished_is_noted_not_fatal(tmp_path: Path) -> None:

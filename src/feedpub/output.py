@@ -259,11 +259,14 @@ def build_lock(output: Path) -> contextlib.AbstractContextManager[None]:
 
 
 # A folder whose mtime is what the manifest recorded, and older than the
-# manifest by this much, is trusted to hold exactly what the build left.
-# Creating, deleting or renaming an entry sets the folder's mtime; the margin
-# covers a change made in the same clock tick as the build's last write there
-# (coarse file-system clocks). Finer than 2 s: FAT's 2-second mtimes.
-SETTLED_AFTER_NS = 2_000_000_000
+# manifest by a margin, is trusted to hold exactly what the build left:
+# creating, deleting or renaming an entry sets the folder's mtime. The margin
+# covers a change made in the same clock tick as the build's last write there.
+# File-system timestamps come from a clock that ticks every jiffy (10 ms at
+# most); a file system whose mtimes are whole milliseconds or coarser (FAT:
+# 2 s; some network file systems: 1 s) gets the coarse margin.
+SETTLED_AFTER_NS = 50_000_000
+COARSE_SETTLED_AFTER_NS = 2_000_000_000
 
 
 def read_manifest(output: Path) -> Manifest:
@@ -330,7 +333,8 @@ def _settled_folders(root: str, recorded: object, written_ns: int) -> frozenset[
     for folder, mtime_ns in recorded.items():
         if not (isinstance(folder, str) and folder and isinstance(mtime_ns, int)):
             continue
-        if mtime_ns > written_ns - SETTLED_AFTER_NS:
+        coarse = mtime_ns % 1_000_000 == 0 or written_ns % 1_000_000 == 0
+        if mtime_ns > written_ns - (COARSE_SETTLED_AFTER_NS if coarse else SETTLED_AFTER_NS):
             continue
         try:
             if os.stat(f"{root}/{folder}", follow_symlinks=False).st_mtime_ns == mtime_ns:
