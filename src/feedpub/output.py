@@ -1,5 +1,5 @@
 """Writing files so that a reader never sees half of one, and never over a
-file feedpub did not write. (Near 600 lines: the tree sync is one protocol
+file feedpub did not write. (Over 600 lines: the tree sync is one protocol
 over atomic writes, the flush, the lock and the manifest, and its ordering
 rules, in the docstrings, read best next to each other.)
 
