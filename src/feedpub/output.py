@@ -88,11 +88,7 @@ def _replace_all(temps: Sequence[tuple[str, Path]]) -> None:
         return
     if len(temps) <= FSYNC_EACH_MAX:
         for temp_name, _ in temps:
-            fd = os.open(temp_name, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync_path(temp_name, os.O_RDONLY)
     else:
         sync_file_system(temps[0][1].parent)
     for temp_name, path in temps:
@@ -148,7 +144,11 @@ def _write_temp(path: Path, data: bytes) -> str:
 def fsync_folder(folder: Path) -> None:
     """Make the renames in ``folder`` durable (its entries are metadata of
     the folder, not of the files)."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    _fsync_path(folder, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def _fsync_path(path: str | Path, flags: int) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:
