@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
@@ -31,6 +31,10 @@ from feedpub.feeds.urls import FORMATS, clean, feed_paths
 from feedpub.model import Article, Tag
 from feedpub.text import rtl
 
+if TYPE_CHECKING:
+    # The store keeps pages beside the feed entries, by slot (``cache_slot``).
+    from feedpub.feeds.entries import EntryCache
+
 TEMPLATE = "feeds/article.html.j2"
 # Bump when the page's markup changes in code (template edits are hashed).
 PAGE_VERSION = "1"
@@ -40,15 +44,6 @@ LOAD_CHUNK = 500
 
 # (id, content_hash, updated, tag keys): what the store's page_versions gives.
 PageVersion = tuple[str, str, datetime, tuple[str, ...]]
-
-
-class PageCache(Protocol):
-    """Where rendered pages outlive a build (``feeds.entries.EntryCache``:
-    the store keeps pages beside the feed entries, by slot)."""
-
-    def cached_entries(self, slots: Sequence[str]) -> dict[str, tuple[str, bytes]]: ...
-
-    def keep_entries(self, entries: Sequence[tuple[str, str, bytes]]) -> None: ...
 
 
 def cache_slot(path: str) -> str:
@@ -133,7 +128,7 @@ def render_pages(
     built: Mapping[str, object],
     load: Callable[[Sequence[str]], list[Article]],
     previous: Mapping[str, str],
-    cache: PageCache | None = None,
+    cache: EntryCache | None = None,
 ) -> RenderedTree:
     """A page for every version (every article without a URL), rendering
     only those whose fingerprint differs from ``previous`` and that the
@@ -172,7 +167,7 @@ def _pages_of(
     chunk: Sequence[_Stale],
     load: Callable[[Sequence[str]], list[Article]],
     tag_links: Mapping[str, str],
-    cache: PageCache | None,
+    cache: EntryCache | None,
 ) -> Callable[[], dict[str, bytes | None]]:
     def render_chunk() -> dict[str, bytes | None]:
         found: dict[str, bytes | None] = {}
