@@ -3,6 +3,7 @@ its own config section and the store."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from feedpub.config import Config
 from feedpub.feeds import build as feed_build
 from feedpub.feeds import urls as feed_urls
 from feedpub.feeds import websub
+from feedpub.feeds.incremental import RenderedTree
 from feedpub.feeds.site import FeedSite
 from feedpub.model import (
     BuildReport,
@@ -74,21 +76,13 @@ def quick_build(cfg: Config) -> BuildReport | None:
     generation = probe.generation(cfg.store.url)
     if generation is None:
         return None
-    output = cfg.feeds.output
-    with publish.build_lock(output):
-        manifest = publish.read_manifest(output)
-        previous_stamp = manifest.stamp if manifest.complete else ""
-        tree = feed_build.unchanged_tree(
+
+    def kept(manifest: publish.Manifest, previous_stamp: str) -> RenderedTree | None:
+        return feed_build.unchanged_tree(
             cfg.feeds, feed_site(cfg), manifest.fingerprints, generation, previous_stamp
         )
-        if tree is None:
-            return None
-        report = publish.sync_tree(
-            output, tree.outputs, manifest, fingerprints=tree.fingerprints, stamp=tree.stamp
-        )
-    for note in report.notes:
-        log.warning("build: %s", note)
-    return report
+
+    return _publish(cfg, kept, adopt=False)
 
 
 def build_feeds(cfg: Config, store: SqlStore, *, adopt: bool = False) -> BuildReport:
@@ -98,20 +92,40 @@ def build_feeds(cfg: Config, store: SqlStore, *, adopt: bool = False) -> BuildRe
     time: a second one fails at once with a clear message. A file in the way
     that feedpub did not write stops the build (``ForeignFileError``) unless
     ``adopt``."""
-    output = cfg.feeds.output
-    with publish.build_lock(output):
-        manifest = publish.read_manifest(output)
-        site = feed_site(cfg)
-        tree = feed_build.build(
+
+    def rendered(manifest: publish.Manifest, previous_stamp: str) -> RenderedTree:
+        return feed_build.build(
             store,
             cfg.feeds,
-            site,
+            feed_site(cfg),
             manifest.fingerprints,
             generation=store.generation(),
-            previous_stamp=manifest.stamp if manifest.complete else "",
+            previous_stamp=previous_stamp,
             cache=store,
             changes=store,
         )
+
+    report = _publish(cfg, rendered, adopt=adopt)
+    assert report is not None  # rendered always gives a tree
+    return report
+
+
+def _publish(
+    cfg: Config,
+    render: Callable[[publish.Manifest, str], RenderedTree | None],
+    *,
+    adopt: bool,
+) -> BuildReport | None:
+    """Under the output's build lock: the last manifest, the tree ``render``
+    makes from it (and from its stamp when every file it names is there),
+    the tree synced to disk; then its notes and paths logged and the WebSub
+    hub told. None (nothing done) when ``render`` gives no tree."""
+    output = cfg.feeds.output
+    with publish.build_lock(output):
+        manifest = publish.read_manifest(output)
+        tree = render(manifest, manifest.stamp if manifest.complete else "")
+        if tree is None:
+            return None
         report = publish.sync_tree(
             output,
             tree.outputs,

@@ -75,11 +75,11 @@ def build(
     renderer = _Renderer(SiteValues.of(site, feeds), cache, load)
     stamp = ""
     if generation is not None:
-        kept = unchanged_tree(feeds, site, previous, generation, previous_stamp)
-        if kept is not None:
-            return kept
         made_from = _made_from(feeds, site)
         stamp = f"{made_from}.{generation}"
+        kept = _kept_as_it_was(previous, stamp, previous_stamp)
+        if kept is not None:
+            return kept
         before = _generation_of(previous_stamp, made_from)
         if changes is not None and before is not None and previous and not feeds.archive:
             changed = changes.changed_tags(before)
@@ -182,8 +182,14 @@ def unchanged_tree(
     first; a no-op build asks it alone, without the store (``store.probe``)."""
     if not previous or not previous_stamp:
         return None
-    stamp = f"{_made_from(feeds, site)}.{generation}"
-    if stamp != previous_stamp:
+    return _kept_as_it_was(previous, f"{_made_from(feeds, site)}.{generation}", previous_stamp)
+
+
+def _kept_as_it_was(
+    previous: Mapping[str, str] | None, stamp: str, previous_stamp: str
+) -> RenderedTree | None:
+    """Every previous file kept, when the build's ``stamp`` is the last one's."""
+    if not previous or stamp != previous_stamp:
         return None
     return RenderedTree(outputs=dict.fromkeys(previous), fingerprints=dict(previous), stamp=stamp)
 
