@@ -34,6 +34,8 @@ from feedpub.feeds import build as feed_build
 from feedpub.feeds.select import ArchivePage
 from feedpub.model import Article, BuildReport
 from feedpub.output import MANIFEST_NAME, TEMP_PREFIX, OutputError
+from feedpub.output import files as output_files
+from feedpub.output import manifest as output_manifest
 from feedpub.store import SqlStore
 
 PAST = 1_000_000_000  # 2001: any file a build rewrites gets a newer mtime
@@ -233,7 +235,7 @@ def test_a_crashed_build_leaves_complete_files_and_is_redone(
     build(cfg, sample_articles())
     out = cfg.feeds.output
     manifest_before = (out / MANIFEST_NAME).read_bytes()
-    real = publish._write_temp
+    real = output_files.write_temp
     calls = 0
 
     def dying(path: Path, data: bytes) -> str:
@@ -243,14 +245,14 @@ def test_a_crashed_build_leaves_complete_files_and_is_redone(
             raise OSError(28, "No space left on device")
         return real(path, data)
 
-    monkeypatch.setattr(publish, "_write_temp", dying)
+    monkeypatch.setattr(output_files, "write_temp", dying)
     newer = [*sample_articles(), article(10, POLITICS, PUTIN)]
     with pytest.raises(OutputError, match="No space left"):
         build(cfg, newer)
     assert (out / MANIFEST_NAME).read_bytes() == manifest_before, "manifest only after success"
     for path in out.rglob("*.xml"):
         etree.fromstring(path.read_bytes())  # every file old or new, never half
-    monkeypatch.setattr(publish, "_write_temp", real)
+    monkeypatch.setattr(output_files, "write_temp", real)
     assert not list(out.rglob(".feedpub-tmp-*")), "a failed batch removes its temp files"
 
     report = build(cfg, newer)
@@ -277,7 +279,7 @@ def test_a_settled_folder_is_trusted_until_an_entry_in_it_changes(
 ) -> None:
     """A folder unchanged since the manifest recorded it is not checked file
     by file; any change of its entries shows in its mtime and gets it checked."""
-    monkeypatch.setattr(publish, "SETTLED_AFTER_NS", 0)  # no waiting in a test
+    monkeypatch.setattr(output_manifest, "SETTLED_AFTER_NS", 0)  # no waiting in a test
     build(cfg, sample_articles())
     out = cfg.feeds.output
     checked: list[str] = []
@@ -596,7 +598,7 @@ def test_every_written_file_is_flushed_before_any_rename(
     monkeypatch.setattr(os, "open", track_open)
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
-    monkeypatch.setattr(publish, "sync_file_system", lambda folder: events.append("syncfs"))
+    monkeypatch.setattr(output_files, "sync_file_system", lambda folder: events.append("syncfs"))
     wanted = {f"feed-{n}.xml": f"<feed n='{n}'/>".encode() for n in range(files)}
     publish.sync_tree(tmp_path, wanted)  # type: ignore[arg-type]
 
