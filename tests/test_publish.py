@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -610,3 +611,56 @@ def test_every_written_file_is_flushed_before_any_rename(
         assert flushes.count("fsync file") == files and "syncfs" not in flushes
     assert events[first_rename : first_rename + files] == ["rename"] * files
     assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == set(wanted)
+
+
+def test_kept_paths_are_checked_in_one_pass_exactly_as_one_by_one() -> None:
+    """The one-regex check of kept paths refuses what the per-path checks
+    refuse, no more and no less, alone or among good paths."""
+    segments = ["", ".", "..", "a", "...", ".a", "a.", "ع", MANIFEST_NAME, publish.LOCK_NAME]
+    segments += [f"{publish.TEMP_PREFIX}x", publish.TEMP_PREFIX, f"x{publish.LOCK_NAME}"]
+    paths = ["/".join(combo) for n in (1, 2, 3) for combo in itertools.product(segments, repeat=n)]
+
+    def refused(candidates: list[str]) -> bool:
+        try:
+            publish._check_kept(candidates)
+        except OutputError:
+            return True
+        return False
+
+    def refused_one_by_one(path: str) -> bool:
+        try:
+            publish._check_name(path)
+            output_files.check_plain(path)
+        except OutputError:
+            return True
+        return False
+
+    assert not refused([])
+    for path in [*paths, "/a", "a/", "/"]:
+        for candidates in ([path], ["ok/x", path], [path, "ok/y"], ["a", path, "b/c"]):
+            assert refused(candidates) == refused_one_by_one(path), candidates
+
+
+@pytest.mark.parametrize(
+    ("manifest", "peeked"),
+    [
+        (None, "s1.42"),  # as sync_tree writes it
+        ('{"version": 1, "stamp": "a\\"b", "files": []}', 'a"b'),
+        ('{"version": 1, "files": [], "stamp": "late"}', None),  # not at the start: unknown
+        ('{\n "fingerprints": {},\n "stamp": "x.1",\n "version": 1\n}', None),  # older layout
+        ('{"version": 2, "stamp": "x.1"}', None),
+        ("not json", None),
+        ("", None),
+    ],
+)
+def test_the_stamp_is_peeked_from_the_start_of_the_manifest_or_not_at_all(
+    tmp_path: Path, manifest: str | None, peeked: str | None
+) -> None:
+    publish.sync_tree(tmp_path, {"a.xml": b"<a/>"}, stamp="s1.42")
+    if manifest is not None:
+        (tmp_path / MANIFEST_NAME).write_text(manifest, encoding="utf-8")
+    assert publish.peek_stamp(tmp_path) == peeked
+
+
+def test_no_manifest_peeks_no_stamp(tmp_path: Path) -> None:
+    assert publish.peek_stamp(tmp_path) is None

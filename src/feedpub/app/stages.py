@@ -76,6 +76,9 @@ def quick_build(cfg: Config) -> BuildReport | None:
     generation = probe.generation(cfg.store.url)
     if generation is None:
         return None
+    last = publish.peek_stamp(cfg.feeds.output)
+    if last is not None and last != feed_build.stamp_of(cfg.feeds, feed_site(cfg), generation):
+        return None  # something changed: the build reads the manifest (3.5 MB at L) once
 
     def kept(manifest: publish.Manifest, previous_stamp: str) -> RenderedTree | None:
         return feed_build.unchanged_tree(

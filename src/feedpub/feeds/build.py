@@ -76,7 +76,7 @@ def build(
     stamp = ""
     if generation is not None:
         made_from = _made_from(feeds, site)
-        stamp = f"{made_from}.{generation}"
+        stamp = f"{made_from}.{generation}"  # stamp_of, with made_from kept for below
         kept = _kept_as_it_was(previous, stamp, previous_stamp)
         if kept is not None:
             return kept
@@ -182,7 +182,12 @@ def unchanged_tree(
     first; a no-op build asks it alone, without the store (``store.probe``)."""
     if not previous or not previous_stamp:
         return None
-    return _kept_as_it_was(previous, f"{_made_from(feeds, site)}.{generation}", previous_stamp)
+    return _kept_as_it_was(previous, stamp_of(feeds, site, generation), previous_stamp)
+
+
+def stamp_of(feeds: FeedsConfig, site: FeedSite, generation: int) -> str:
+    """The stamp of a build from store ``generation`` with this config and code."""
+    return f"{_made_from(feeds, site)}.{generation}"
 
 
 def _kept_as_it_was(

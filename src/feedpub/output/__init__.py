@@ -41,6 +41,7 @@ from feedpub.output.files import (
 from feedpub.output.manifest import (
     MANIFEST_NAME,
     Manifest,
+    peek_stamp,
     read_manifest,
     write_manifest,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "build_lock",
     "exclusive_lock",
     "fsync_folder",
+    "peek_stamp",
     "read_manifest",
     "remove_stale_temp_files",
     "safe_join",
@@ -96,6 +98,26 @@ def _check_name(relative: str) -> None:
         raise OutputError(f"refusing to write {relative!r}: the name is reserved for feedpub")
 
 
+# Segments that make ``check_plain`` or ``_check_name`` refuse a path.
+_REFUSED_SEGMENTS = frozenset(("", ".", "..", MANIFEST_NAME, LOCK_NAME))
+
+
+def _check_kept(paths: list[str]) -> None:
+    """``check_plain`` and ``_check_name`` of every kept path, answered for
+    all at once (25,801 calls of each: 18 ms of a 9-file build at L). The
+    segments of the paths joined by "/" are exactly theirs, plus an empty
+    one for an empty path or one starting with "/": when none is empty, "."
+    or "..", and none is or starts with a reserved name, every path passes.
+    Else the per-path checks run, to name the path they refuse."""
+    joined = "/".join(paths)
+    segments = set(joined.split("/")) if paths else set()
+    if not (segments & _REFUSED_SEGMENTS) and f"/{TEMP_PREFIX}" not in f"/{joined}":
+        return
+    for relative in paths:
+        _check_name(relative)
+        check_plain(relative)
+
+
 def sync_tree(
     output: Path,
     files: Mapping[str, Output],
@@ -131,18 +153,19 @@ def sync_tree(
     fingerprints = fingerprints or {}
     resolver = FolderResolver(output)
     targets: dict[str, Path] = {}
-    kept_folders: set[str] = set()
+    kept: list[str] = []
     for relative, data in files.items():
-        _check_name(relative)
         # A kept file is never opened for writing, so the symlink-resolving
         # check (a stat per path component, most of a small build's time
         # with thousands of kept files) is for files to write only; and no
         # Path for it (pathlib: 0.3 s per 25,000 files, a no-op build at L).
         if data is None:
-            check_plain(relative)
-            kept_folders.add(relative.rpartition("/")[0])
+            kept.append(relative)
         else:
+            _check_name(relative)
             targets[relative] = resolver.join(relative)
+    _check_kept(kept)
+    kept_folders = {relative.rpartition("/")[0] for relative in kept}
     claimed = sorted(files.keys() - previous.files)
     # lexists on the unresolved path: a symlink or a folder there is in the way
     # too. A file already holding exactly the new bytes is not overwritten, so

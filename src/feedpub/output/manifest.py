@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,19 +136,41 @@ def write_manifest(
     output: Path, files: Iterable[str], fingerprints: Mapping[str, str], stamp: str
 ) -> None:
     files = sorted(files)
-    manifest: dict[str, object] = {
-        "version": MANIFEST_VERSION,
-        "files": files,
-        "fingerprints": dict(fingerprints),
-        "folders": folder_times(output, files),
-    }
+    # "version" and "stamp" first, so ``peek_stamp`` reads a few hundred
+    # bytes of a 3.5 MB manifest (L); the rest sorted by hand. No indent=:
+    # it selects json's pure-Python encoder (80 ms at L, the C one 13 ms).
+    manifest: dict[str, object] = {"version": MANIFEST_VERSION}
     if stamp:
         manifest["stamp"] = stamp
-    data = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode("utf-8")
+    manifest["files"] = files
+    manifest["fingerprints"] = dict(sorted(fingerprints.items()))
+    manifest["folders"] = folder_times(output, files)
+    data = (json.dumps(manifest, ensure_ascii=False) + "\n").encode("utf-8")
     manifest_path = output / MANIFEST_NAME
     if not same_bytes(manifest_path, data):
         write_atomic(manifest_path, data)
         fsync_folder(output)  # the manifest's rename is durable before anything relies on it
+
+
+# The start of a manifest as ``write_manifest`` writes it, up to the stamp.
+_STAMP_AT_START = re.compile(r'\{"version": (\d+), "stamp": ("(?:[^"\\]|\\.)*")')
+
+
+def peek_stamp(output: Path) -> str | None:
+    """The stamp of the last build, read from the manifest's first bytes
+    without parsing the rest; None when that does not tell (no manifest, no
+    stamp, another layout): then only ``read_manifest`` knows. A stamp is
+    no proof that the files are there: this only rules a no-op build out."""
+    try:
+        with open(output / MANIFEST_NAME, "rb") as stream:
+            start = stream.read(4096).decode("utf-8", "ignore")
+    except OSError:
+        return None
+    found = _STAMP_AT_START.match(start)
+    if found is None or int(found.group(1)) != MANIFEST_VERSION:
+        return None
+    stamp = json.loads(found.group(2))
+    return stamp if isinstance(stamp, str) else None
 
 
 def folder_times(output: Path, files: Iterable[str]) -> dict[str, int]:
