@@ -46,6 +46,7 @@ _INGEST_LINE = re.compile(
 _BUILD_LINE = re.compile(
     r"build: (?P<written>\d+) written, (?P<unchanged>\d+) unchanged, (?P<removed>\d+) removed"
 )
+_WORK_LINE = re.compile(r"work: (?P<work_us>\d+) us")  # bench/inprocess.py
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("build-noop", "build again, nothing changed", "build", 120, 0.05),
     Scenario("build-full", "full rebuild: output folder deleted, store kept", "build",
              120, 0.05),
+    Scenario("write-floor", "the files build-full left, as many and as big, written by a bare "
+             "loop + one syncfs (bench/floor.py)", "build", 120, 0.05),
     Scenario("build-incremental", "build after one new article (one new record file, ingested)",
              "build", 120, 0.05),
+    Scenario("build-incremental-work", "the same after another new article, the build timed "
+             "inside the process, its imports apart (bench/inprocess.py: work ms)", "build",
+             120, 0.05),
     Scenario("reingest-unchanged", "ingest again over the unchanged sources", "ingest",
              120, 0.05),
     Scenario("ingest-pages-sqlite", "ingest the scraped pages into an empty SQLite store",
@@ -158,7 +164,7 @@ def run_child(
     child.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4, not by Popen
     text = log.read_text(encoding="utf-8", errors="replace")
     counts: dict[str, int] = {}
-    for pattern in (_INGEST_LINE, _BUILD_LINE):
+    for pattern in (_INGEST_LINE, _BUILD_LINE, _WORK_LINE):
         found = pattern.search(text)
         if found:
             counts.update({key: int(value) for key, value in found.groupdict().items()})
@@ -306,15 +312,25 @@ class Round:
         if name == "build-full":
             set_aside(records.parent / "public", self.trash)
             return self.feedpub_run(scenario, records, "build")
-        if name == "build-incremental":
-            record = corpus.new_article_record(self.number, self.info.tags)
-            (self.extra / f"new-{self.number:04d}.jsonl").write_text(
+        if name == "write-floor":
+            floor = [sys.executable, str(BENCH_DIR / "floor.py"), str(records.parent / "public")]
+            sample = self.run(scenario, [*floor, str(self.folder / "floor")], None)
+            set_aside(self.folder / "floor", self.trash)
+            return sample
+        if name in ("build-incremental", "build-incremental-work"):
+            # A new article each (round 1: 1 and 2), its record file ingested untimed.
+            serial = 2 * self.number - (name == "build-incremental")
+            record = corpus.new_article_record(serial, self.info.tags)
+            (self.extra / f"new-{serial:04d}.jsonl").write_text(
                 json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8"
             )
-            ingested = self.feedpub_run(scenario, records, "ingest")  # untimed preparation
+            ingested = self.feedpub_run(scenario, records, "ingest")
             if ingested.exit_code != 0:
                 return ingested
-            return self.feedpub_run(scenario, records, "build")
+            if name == "build-incremental":
+                return self.feedpub_run(scenario, records, "build")
+            inprocess = [sys.executable, str(BENCH_DIR / "inprocess.py")]
+            return self.run(scenario, [*inprocess, "--config", str(records)], records)
         if name == "reingest-unchanged":
             return self.feedpub_run(scenario, records, "ingest")
         if name == "ingest-pages-sqlite":
@@ -383,7 +399,7 @@ def expected_problems(
         }
     elif name == "build-noop":
         expect = {"written": 0, "removed": 0}
-    elif name == "build-incremental":
+    elif name in ("build-incremental", "build-incremental-work"):
         # the main feeds and the feeds of the article's two tags, in three formats
         expect = {"written": 9, "removed": 0}
     for key, value in expect.items():
@@ -445,6 +461,8 @@ def summarise(results: dict[str, ScenarioResult], articles: int) -> list[dict[st
         per_s = None
         if result.kind == "ingest" and median:
             per_s = round(articles / median, 1)
+        works = [s.counts["work_us"] for s in result.ok_samples() if "work_us" in s.counts]
+        work_ms = round(statistics.median(works) / 1000, 1) if works else None
         rows.append(
             {
                 "scenario": result.name,
@@ -454,6 +472,7 @@ def summarise(results: dict[str, ScenarioResult], articles: int) -> list[dict[st
                 "ratio_to_naive": ratio,
                 "median_peak_rss_mb": result.median_rss_mb(),
                 "records_per_s": per_s,
+                "median_work_ms": work_ms,
                 "runs": len(result.ok_samples()),
                 "skipped": result.skipped,
                 "samples": [asdict(s) for s in result.samples],
@@ -467,18 +486,19 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
         return "–" if value is None else format(value, form)
 
     lines = [
-        "| scenario | median wall s | median CPU s | ratio to naive | peak RSS MB | records/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | median wall s | median CPU s | ratio to naive | peak RSS MB | records/s "
+        "| in-process work ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         if row["skipped"]:
-            lines.append(f"| {row['scenario']} | skipped: {row['skipped']} | | | | |")
+            lines.append(f"| {row['scenario']} | skipped: {row['skipped']} | | | | | |")
             continue
         lines.append(
             f"| {row['scenario']} | {cell(row['median_wall_s'], '.3f')} "
             f"| {cell(row['median_cpu_s'], '.3f')} "
             f"| {cell(row['ratio_to_naive'], '.2f')} | {cell(row['median_peak_rss_mb'], '.0f')} "
-            f"| {cell(row['records_per_s'], ',.0f')} |"
+            f"| {cell(row['records_per_s'], ',.0f')} | {cell(row.get('median_work_ms'), '.1f')} |"
         )
     return "\n".join(lines)
 

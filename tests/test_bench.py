@@ -113,5 +113,24 @@ def test_every_scenario_runs(tmp_path: Path) -> None:
         assert row["median_wall_s"] is not None
         assert row["median_peak_rss_mb"] > 0
     assert rows["build-noop"]["samples"][0]["counts"]["written"] == 0
+    # The in-process build wrote its article's 9 files and timed its own work.
+    work = rows["build-incremental-work"]
+    assert work["samples"][0]["counts"]["written"] == 9
+    assert 0 < work["median_work_ms"] < 1000 * work["median_wall_s"]
+    assert rows["write-floor"]["ratio_to_naive"] is not None
     assert rows["build-first"]["ratio_to_naive"] is not None
     assert rows["ingest-records-sqlite"]["records_per_s"] is not None
+
+
+def test_the_write_floor_writes_as_many_files_as_big(tmp_path: Path) -> None:
+    import floor
+
+    source = tmp_path / "source"
+    (source / "tag" / "ع").mkdir(parents=True)
+    (source / "atom.xml").write_bytes(b"<feed/>")
+    (source / "tag" / "ع" / "rss.xml").write_bytes(b"r" * 5000)
+    (source / ".feedpub-manifest.json").write_text("{}")
+    sizes = floor.tree_sizes(source)
+    assert sizes == [("atom.xml", 7), ("tag/ع/rss.xml", 5000)]
+    assert floor.write_floor(sizes, tmp_path / "dest") == 5007
+    assert floor.tree_sizes(tmp_path / "dest") == sizes
