@@ -613,8 +613,47 @@ def test_every_written_file_is_flushed_before_any_rename(
     assert {p.name for p in tmp_path.iterdir() if not p.name.startswith(".")} == set(wanted)
 
 
+@pytest.mark.parametrize(
+    ("folders", "flush"),
+    [
+        (2, "fsync each"),
+        (publish.FSYNC_EACH_MAX, "fsync each"),
+        (publish.FSYNC_EACH_MAX + 1, "syncfs"),
+    ],
+)
+def test_every_rename_is_flushed_before_the_manifest_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folders: int, flush: str
+) -> None:
+    """After the renames, the folders holding them are flushed (an fsync each
+    for a few, one file-system sync for many) before the manifest is written."""
+    paths = [f"tag/t{n}/feed.xml" for n in range(folders)]
+    publish.sync_tree(tmp_path, dict.fromkeys(paths, b"<old/>"))
+    events: list[str] = []
+    real_replace, real_fsync_folder = os.replace, output_files.fsync_folder
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append("manifest" if str(dst).endswith(MANIFEST_NAME) else "rename")
+        real_replace(src, dst)
+
+    def fsync_folder(folder: Path) -> None:
+        events.append("fsync folder")
+        real_fsync_folder(folder)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(output_files, "fsync_folder", fsync_folder)
+    monkeypatch.setattr(output_files, "sync_file_system", lambda folder: events.append("syncfs"))
+    publish.sync_tree(tmp_path, {p: b"<new/>" for p in paths})
+
+    last_rename = len(events) - 1 - events[::-1].index("rename")
+    between = events[last_rename + 1 : events.index("manifest")]
+    if flush == "syncfs":
+        assert between == ["syncfs"]
+    else:
+        assert between == ["fsync folder"] * folders
+
+
 def test_kept_paths_are_checked_in_one_pass_exactly_as_one_by_one() -> None:
-    """The one-regex check of kept paths refuses what the per-path checks
+    """The one-pass check of kept paths refuses what the per-path checks
     refuse, no more and no less, alone or among good paths."""
     segments = ["", ".", "..", "a", "...", ".a", "a.", "ع", MANIFEST_NAME, publish.LOCK_NAME]
     segments += [f"{publish.TEMP_PREFIX}x", publish.TEMP_PREFIX, f"x{publish.LOCK_NAME}"]
