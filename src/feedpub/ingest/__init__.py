@@ -29,14 +29,14 @@ import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 from feedpub.config import IngestConfig, SourceConfig, TagsConfig
 from feedpub.ingest.article import content_hash
-from feedpub.ingest.chrome import SourceLines, count_lines, page_texts
+from feedpub.ingest.chrome import SourceLines, count_lines, merge_lines, page_texts
 from feedpub.ingest.context import FileContext, Settings
 from feedpub.ingest.dates import DateError, find_page_date, parse_record_date
 from feedpub.ingest.pages import DEFAULT_CHROME_LINES, chrome_keys, explain, parse_page
@@ -58,6 +58,7 @@ __all__ = [
     "explain_path",
     "find_page_date",
     "learn_chrome",
+    "merge_lines",
     "open_source",
     "page_chrome",
     "parse_record_date",
@@ -76,7 +77,8 @@ def settings(
     vocabulary = compile_vocabulary(tags.vocabulary)
     parts = [
         _code_hash(),
-        repr(ingest),
+        # How many processes read a file is not what it reads as.
+        repr(replace(ingest, workers="auto")),
         repr(sorted(chrome)),
         repr([(name, sorted(keys)) for name, keys, _pattern in vocabulary.entries]),
         str(timezone),

@@ -177,6 +177,26 @@ class SourceLines:
         count = self.counts.get(hash(line), 0)
         return count if count >= threshold else 0
 
+    def chrome_only(self) -> SourceLines:
+        """The same answers (``threshold``, ``repeats``) from the counts of
+        the chrome lines alone: a few dozen, not one per line of the folder,
+        so cheap to hand to a worker process. Hashes, like the counts: only
+        a process forked from this one (same ``hash`` salt) may ask it."""
+        threshold = self._threshold
+        kept = {h: n for h, n in self.counts.items() if n >= threshold} if threshold else {}
+        return SourceLines(pages=self.pages, counts=Counter(kept))
+
+
+def merge_lines(parts: Iterable[SourceLines]) -> SourceLines:
+    """``count_lines`` of a folder counted in shares of its pages (each page in
+    one share): the same counts, as a line is counted once per page."""
+    counts: Counter[int] = Counter()
+    pages = 0
+    for part in parts:
+        pages += part.pages
+        counts.update(part.counts)
+    return SourceLines(pages=pages, counts=counts)
+
 
 def count_lines(texts: Iterable[str]) -> SourceLines:
     """One pass over a folder's pages: each distinct line counted once per page."""
