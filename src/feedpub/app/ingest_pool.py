@@ -114,10 +114,9 @@ def _read_chunk(lines: ingest.SourceLines | None, files: list[tuple[Path, Expect
     return [read_file(path, run, now, lines, expect) for path, expect in files]
 
 
-def _learn_chunk(pages: list[Path]) -> ingest.SourceLines:
+def _learn_chunk(pages: list[Path]) -> tuple[int, list[int]]:
     assert _worker is not None
-    learned = ingest.learn_chrome(pages, _worker[0].limits)
-    return learned.get(pages[0].parent, ingest.SourceLines()) if pages else ingest.SourceLines()
+    return ingest.chrome_share(pages, _worker[0].limits)
 
 
 class Pool:
@@ -127,8 +126,11 @@ class Pool:
         self.workers, self.run, self.now = workers, run, now
         # Tasks handed out and not taken yet, at most: enough that no worker
         # waits for the writer, few enough that their results stay small.
-        self.depth = 2 * workers
+        self.depth = 4 * workers
         self._executor: ProcessPoolExecutor | None = None
+        # The last chunk's learned chrome, and what of it a worker is handed.
+        self._lines: ingest.SourceLines | None = None
+        self._shipped: ingest.SourceLines | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -145,8 +147,10 @@ class Pool:
     ) -> Future[list[Read]]:
         """``read_file`` of each of ``files`` (pages of one folder, whose
         learned chrome is ``lines``), in a worker."""
-        shipped = lines.chrome_only() if lines is not None else None
-        return self._pool().submit(_read_chunk, shipped, files)
+        if lines is not self._lines:  # pruned once per folder (chunks come by folder)
+            self._lines = lines
+            self._shipped = lines.chrome_only() if lines is not None else None
+        return self._pool().submit(_read_chunk, self._shipped, files)
 
     def learn(self, pages: Sequence[Path]) -> ingest.SourceLines:
         """``learn_chrome`` of one folder's ``pages``, counted in shares by the workers."""

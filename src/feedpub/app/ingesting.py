@@ -132,6 +132,7 @@ def _read_in_order(job: _Job, paths: Sequence[Path], pool: Pool, progress: Progr
         nonlocal in_flight, done
         path, chunk, index = queue[0]
         if chunk is None:
+            queue.popleft()  # first: a file is taken at most once, even when interrupted
             job.one(path)
         else:
             if chunk.future is None:
@@ -141,11 +142,12 @@ def _read_in_order(job: _Job, paths: Sequence[Path], pool: Pool, progress: Progr
             assert chunk.future is not None
             if not wait and not chunk.future.done():
                 return False
-            job.take(path, chunk.future.result()[index])
+            read = chunk.future.result()[index]
+            queue.popleft()
             chunk.left -= 1
             if not chunk.left:
                 in_flight -= 1
-        queue.popleft()
+            job.take(path, read)
         done += 1
         if progress is not None:
             progress(done, len(paths))

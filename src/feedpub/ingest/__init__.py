@@ -36,7 +36,7 @@ from pathlib import Path
 
 from feedpub.config import IngestConfig, SourceConfig, TagsConfig
 from feedpub.ingest.article import content_hash
-from feedpub.ingest.chrome import SourceLines, count_lines, merge_lines, page_texts
+from feedpub.ingest.chrome import SourceLines, count_lines, line_hashes, merge_lines, page_texts
 from feedpub.ingest.context import FileContext, Settings
 from feedpub.ingest.dates import DateError, find_page_date, parse_record_date
 from feedpub.ingest.pages import DEFAULT_CHROME_LINES, chrome_keys, explain, parse_page
@@ -53,6 +53,7 @@ __all__ = [
     "Opened",
     "Settings",
     "SourceLines",
+    "chrome_share",
     "content_hash",
     "discover",
     "explain_path",
@@ -120,6 +121,12 @@ def learn_chrome(paths: Iterable[Path], limits: IngestConfig) -> dict[Path, Sour
         if path.suffix.lower() in PAGE_SUFFIXES:
             folders.setdefault(path.parent, []).append(path)
     return {folder: count_lines(_page_texts(pages, limits)) for folder, pages in folders.items()}
+
+
+def chrome_share(pages: Iterable[Path], limits: IngestConfig) -> tuple[int, list[int]]:
+    """``learn_chrome`` of a share of one folder's pages, as ``chrome.line_hashes``:
+    ``merge_lines`` of the shares of a folder is what ``learn_chrome`` learns."""
+    return line_hashes(_page_texts(pages, limits))
 
 
 def _page_texts(paths: Iterable[Path], limits: IngestConfig) -> Iterator[str]:

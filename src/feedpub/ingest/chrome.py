@@ -187,14 +187,27 @@ class SourceLines:
         return SourceLines(pages=self.pages, counts=Counter(kept))
 
 
-def merge_lines(parts: Iterable[SourceLines]) -> SourceLines:
-    """``count_lines`` of a folder counted in shares of its pages (each page in
-    one share): the same counts, as a line is counted once per page."""
+def line_hashes(texts: Iterable[str]) -> tuple[int, list[int]]:
+    """What ``count_lines`` counts, not counted: the number of pages and,
+    flattened, the hashes of each page's distinct lines. A folder's pages
+    can be read in shares (by worker processes) and merged (``merge_lines``)
+    by a C-speed ``Counter.update``, where summing Counters is a Python loop."""
+    hashes: list[int] = []
+    pages = 0
+    for text in texts:
+        pages += 1
+        hashes.extend(hash(line) for line in set(page_texts(text)) if line)
+    return pages, hashes
+
+
+def merge_lines(shares: Iterable[tuple[int, list[int]]]) -> SourceLines:
+    """``count_lines`` of a folder read in shares (``line_hashes``, each page
+    in one share): the same counts."""
     counts: Counter[int] = Counter()
     pages = 0
-    for part in parts:
-        pages += part.pages
-        counts.update(part.counts)
+    for share_pages, hashes in shares:
+        pages += share_pages
+        counts.update(hashes)
     return SourceLines(pages=pages, counts=counts)
 
 
