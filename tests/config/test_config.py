@@ -53,7 +53,14 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path: Path) -> None:
         300,
         1000,
     )
+    assert cfg.ingest.workers == "auto"
     assert cfg.delivery.outbox == tmp_path.resolve() / "var" / "outbox"
+
+
+@pytest.mark.parametrize(("text", "expected"), [("auto", "auto"), ("1", 1), ("3", 3)])
+def test_ingest_workers_is_auto_or_a_count(tmp_path: Path, text: str, expected: object) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + f"ingest:\n  workers: {text}\n"))
+    assert cfg.ingest.workers == expected
 
 
 def test_store_url_comes_from_the_environment_when_set(

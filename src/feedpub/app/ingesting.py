@@ -23,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 
 from feedpub import ingest
+from feedpub.app.ingest_pool import CHUNK, Expect, Pool, Read, read_file, sha, usable, worker_count
 from feedpub.app.reports import Progress, log
 from feedpub.config import Config
 from feedpub.model import Article, IngestReport, Reject, SourceFile
@@ -72,14 +74,24 @@ def ingest_sources(
                 [p for p in problems if p.source == root],
                 store.replace_rejects(root, [p for p in problems if p.source == root]),
             )
+    workers = worker_count(cfg.ingest.workers)
+    pool = None
+    if usable(workers, sum(1 for path in paths if job.to_read(path))):
+        pool = job.pool = Pool(workers, run, now)
     try:
-        for done, path in enumerate(paths, start=1):
-            job.one(path)
-            if progress is not None:
-                progress(done, len(paths))
+        if pool is None:
+            for done, path in enumerate(paths, start=1):
+                job.one(path)
+                if progress is not None:
+                    progress(done, len(paths))
+        else:
+            _read_in_order(job, paths, pool, progress)
     except KeyboardInterrupt:
         job.flush()  # what was read completely is worth keeping
         raise
+    finally:
+        if pool is not None:
+            pool.close()
     job.flush()
     store.finish_ingest(files)
     return IngestReport(
@@ -87,6 +99,95 @@ def ingest_sources(
         updated=job.counts["updated"],
         unchanged=job.counts["unchanged"],
         rejected=job.rejected,
+    )
+
+
+class _Chunk:
+    """Pages of one folder handed to a worker as one task."""
+
+    def __init__(self, lines: ingest.SourceLines | None) -> None:
+        self.lines = lines
+        self.files: list[tuple[Path, Expect]] = []
+        self.future: Future[list[Read]] | None = None
+        self.left = 0  # files of the chunk not taken yet
+
+
+def _read_in_order(job: _Job, paths: Sequence[Path], pool: Pool, progress: Progress | None) -> None:
+    """``job.one`` for every file, with the pages to read read by ``pool``
+    ahead of time, and every reading taken in file order. A file that is not
+    a page to read may be skipped, which depends on the ids of the files
+    before it: it waits until all of them are taken (only in mixed runs)."""
+    queue: deque[tuple[Path, _Chunk | None, int]] = deque()
+    filling: _Chunk | None = None
+    in_flight = done = 0
+
+    def submit(chunk: _Chunk) -> None:
+        nonlocal filling, in_flight
+        chunk.future = pool.read(chunk.lines, chunk.files)
+        in_flight += 1
+        if chunk is filling:
+            filling = None
+
+    def take_head(wait: bool) -> bool:
+        nonlocal in_flight, done
+        path, chunk, index = queue[0]
+        if chunk is None:
+            queue.popleft()  # first: a file is taken at most once, even when interrupted
+            job.one(path)
+        else:
+            if chunk.future is None:
+                if not wait:
+                    return False
+                submit(chunk)
+            assert chunk.future is not None
+            if not wait and not chunk.future.done():
+                return False
+            read = chunk.future.result()[index]
+            queue.popleft()
+            chunk.left -= 1
+            if not chunk.left:
+                in_flight -= 1
+            job.take(path, read)
+        done += 1
+        if progress is not None:
+            progress(done, len(paths))
+        return True
+
+    try:
+        for path in paths:
+            if job.to_read(path):
+                lines = job._lines(path)
+                if filling is not None and (
+                    filling.lines is not lines or len(filling.files) >= CHUNK
+                ):
+                    submit(filling)
+                if filling is None:
+                    filling = _Chunk(lines)
+                queue.append((path, filling, len(filling.files)))
+                filling.files.append((path, job._expect(path)))
+                filling.left += 1
+            else:
+                queue.append((path, None, 0))
+            # Take what is ready; wait only to keep the results in flight few.
+            while queue and take_head(wait=in_flight > pool.depth):
+                pass
+        if filling is not None:
+            submit(filling)
+        while queue:
+            take_head(wait=True)
+    except KeyboardInterrupt:
+        # What the workers have finished reading is read completely too.
+        while queue and (chunk := queue[0][1]) is not None and _finished(chunk.future):
+            take_head(wait=False)
+        raise
+
+
+def _finished(future: Future[list[Read]] | None) -> bool:
+    return (
+        future is not None
+        and future.done()
+        and not future.cancelled()
+        and future.exception() is None
     )
 
 
@@ -104,6 +205,7 @@ class _Job:
                 self.folders.setdefault(path.parent, []).append(path)
         self.folder_state = {folder: self._state(pages) for folder, pages in self.folders.items()}
         self.learned: dict[Path, ingest.SourceLines] = {}
+        self.pool: Pool | None = None  # when set, it learns each folder's chrome
         # Every id some remembered file gave; an id two files give is never
         # skipped (each run rewrote it in file order, and still does).
         shared = Counter(
@@ -130,7 +232,7 @@ class _Job:
 
     def _context(self, path: Path) -> str:
         if path.parent in self.folder_state and path.suffix.lower() in ingest.PAGE_SUFFIXES:
-            return _sha(self.run.fingerprint, self.folder_state[path.parent])
+            return sha(self.run.fingerprint, self.folder_state[path.parent])
         return self.run.fingerprint
 
     def _lines(self, path: Path) -> ingest.SourceLines | None:
@@ -138,7 +240,10 @@ class _Job:
             return None
         folder = path.parent
         if folder not in self.learned:  # read the folder's pages only when one is read
-            self.learned.update(ingest.learn_chrome(self.folders[folder], self.run.limits))
+            if self.pool is not None:
+                self.learned[folder] = self.pool.learn(self.folders[folder])
+            else:
+                self.learned.update(ingest.learn_chrome(self.folders[folder], self.run.limits))
         return self.learned.get(folder)
 
     def _still_true(self, row: SourceFile) -> bool:
@@ -151,34 +256,57 @@ class _Job:
             and self.reject_counts.get(row.path, 0) == row.rejects
         )
 
-    def one(self, path: Path) -> None:
-        source = ingest.source_name(path)
-        row = self.rows.get(source)
+    def _unchanged(self, path: Path) -> SourceFile | None:
+        """The file's row when its size, times and context say it is
+        unchanged (it is then skipped if ``_still_true``), else None."""
+        row = self.rows.get(ingest.source_name(path))
         stat = self.stats[path]
-        context = self._context(path)
         if (
             row is not None
             and stat is not None
             and (row.size, row.mtime_ns, row.ctime_ns) == stat
-            and row.context == context
-            and self._still_true(row)
+            and row.context == self._context(path)
         ):
+            return row
+        return None
+
+    def to_read(self, path: Path) -> bool:
+        """A page that will be read, not skipped, whatever the files before it
+        give (``_still_true`` only turns false as the run writes ids)."""
+        if path.suffix.lower() not in ingest.PAGE_SUFFIXES:
+            return False
+        row = self._unchanged(path)
+        return row is None or not self._still_true(row)
+
+    def _expect(self, path: Path) -> Expect:
+        """The hash and parse key that make a file unchanged after all (so
+        it is not parsed): its row's, while that row is still true."""
+        row = self.rows.get(ingest.source_name(path))
+        return (row.sha256, row.parse_key) if row and self._still_true(row) else None
+
+    def one(self, path: Path) -> None:
+        row = self._unchanged(path)
+        if row is not None and self._still_true(row):
             self._skip(row)
             return
-        opened = ingest.open_source(path, self.run, self.now)
         lines = self._lines(path)
-        key = sha256 = ""
-        if opened.early is None and opened.data is not None and opened.stat is not None:
-            sha256 = hashlib.sha256(opened.data).hexdigest()
-            key = self.run.fingerprint
-            if path.suffix.lower() in ingest.PAGE_SUFFIXES:
-                key = _sha(key, *ingest.page_chrome(opened, lines))
-            same = row is not None and (row.sha256, row.parse_key) == (sha256, key)
-            if row is not None and same and self._still_true(row):
-                self.refreshed.append(self._row(source, opened, sha256, context, key, row))
+        self.take(path, read_file(path, self.run, self.now, lines, self._expect(path)))
+
+    def take(self, path: Path, read: Read) -> None:
+        """A file's reading, in file order (whether read here or in a worker)."""
+        source = ingest.source_name(path)
+        row = self.rows.get(source)
+        context = self._context(path)
+        if read.items is None:  # the bytes hash as the row says: not parsed
+            assert row is not None
+            if not self._still_true(row):  # a file read since wrote one of its ids
+                read = read_file(path, self.run, self.now, self._lines(path), None)
+            else:
+                self.refreshed.append(self._row(source, read, context, row))
                 self._skip(row)
                 return
-        items = ingest.read_path(path, self.run, self.now, lines, opened)
+        items = read.items
+        assert items is not None
         # A later record with the same id updates an earlier one: only the
         # last is written. Writing each in turn would store the last version
         # anyway, but as "updated" (and with ``updated`` moved to now) on
@@ -188,9 +316,9 @@ class _Job:
         self.rejected += len(rejects)
         self.written.update(latest)
         remembered: SourceFile | None = None
-        if sha256 and source == str(path):
+        if read.sha256 and source == str(path):
             produced = tuple((a.id, a.content_hash) for a in latest.values())
-            remembered = self._row(source, opened, sha256, context, key, None, produced, rejects)
+            remembered = self._row(source, read, context, None, produced, rejects)
         self.pending.append(ReadFile(source, list(latest.values()), rejects, remembered))
         self.pending_articles += len(latest)
         if self.pending_articles >= BATCH_SIZE or len(self.pending) >= FILES_PER_BATCH:
@@ -199,26 +327,25 @@ class _Job:
     def _row(
         self,
         source: str,
-        opened: ingest.Opened,
-        sha256: str,
+        read: Read,
         context: str,
-        key: str,
         was: SourceFile | None,
         articles: tuple[tuple[str, str], ...] = (),
         rejects: Sequence[Reject] = (),
     ) -> SourceFile:
-        assert opened.stat is not None
-        ctime_ns = opened.stat.st_ctime_ns
+        stat = read.stat
+        assert stat is not None
+        ctime_ns = stat.st_ctime_ns
         if abs(ctime_ns - self.read_at_ns) < RACY_NS:
             ctime_ns = -1
         return SourceFile(
             path=source,
-            size=opened.stat.st_size,
-            mtime_ns=opened.stat.st_mtime_ns,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
             ctime_ns=ctime_ns,
-            sha256=sha256,
+            sha256=read.sha256,
             context=context,
-            parse_key=key,
+            parse_key=read.key,
             articles=was.articles if was else articles,
             rejects=was.rejects if was else len(rejects),
         )
@@ -261,7 +388,3 @@ def _stat(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns
-
-
-def _sha(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode("utf-8", "backslashreplace")).hexdigest()

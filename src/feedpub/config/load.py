@@ -18,12 +18,12 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from feedpub.config import checks, secrets
 from feedpub.config import yaml as yamlio
-from feedpub.config.reader import MAX_LIST_ITEMS, REQUIRED, Reader, Section
+from feedpub.config.reader import MAX_LIST_ITEMS, REQUIRED, Reader, Section, type_name
 from feedpub.config.schema import (
     CONFIG_ENV,
     DELIVERY_BACKENDS,
@@ -58,6 +58,8 @@ MIN_HTML_BYTES, MAX_HTML_BYTES = 20_000, 102_000
 # the claims of a worker that is merely slow; longer than a day leaves a dead
 # worker's recipients waiting past the next edition.
 MIN_STALE, MAX_STALE = timedelta(minutes=1), timedelta(days=1)
+# Parsing processes at most (``ingest.workers``): beyond the cores, more only cost memory.
+MAX_WORKERS = 64
 MAX_RATE = 10_000.0  # messages per second
 
 
@@ -192,9 +194,20 @@ def _ingest(s: Section) -> IngestConfig:
         max_tags=s.number("max_tags", 1, 1000),
         max_title_chars=s.number("max_title_chars", 20, 10_000),
         max_summary_chars=s.number("max_summary_chars", 20, 100_000),
+        workers=_workers(s),
     )
     s.done()
     return ingest
+
+
+def _workers(s: Section) -> int | Literal["auto"]:
+    raw = s.get("workers", object, s.default("workers"))
+    if raw == "auto":
+        return "auto"
+    if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= MAX_WORKERS:
+        return raw
+    got = raw if isinstance(raw, int) and not isinstance(raw, bool) else type_name(raw)
+    s.reader.fail(s.key("workers"), f"must be auto or a number from 1 to {MAX_WORKERS}, got {got}")
 
 
 def _feeds(s: Section, site: SiteConfig) -> FeedsConfig:

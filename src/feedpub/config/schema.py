@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 CONFIG_ENV = "FEEDPUB_CONFIG"
@@ -67,6 +68,10 @@ class IngestConfig:
     # Longer titles and summaries are shortened at a word, with an ellipsis.
     max_title_chars: int = 300
     max_summary_chars: int = 1000
+    # Processes that parse pages (``app.ingesting``): "auto" is
+    # min(os.cpu_count(), 4); 1 parses in the ingest process itself. Not part
+    # of what a file reads as (``ingest.settings`` leaves it out).
+    workers: int | Literal["auto"] = "auto"
 
 
 @dataclass(frozen=True)

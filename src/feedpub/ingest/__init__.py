@@ -29,14 +29,14 @@ import hashlib
 import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 from feedpub.config import IngestConfig, SourceConfig, TagsConfig
 from feedpub.ingest.article import content_hash
-from feedpub.ingest.chrome import SourceLines, count_lines, page_texts
+from feedpub.ingest.chrome import SourceLines, count_lines, line_hashes, merge_lines, page_texts
 from feedpub.ingest.context import FileContext, Settings
 from feedpub.ingest.dates import DateError, find_page_date, parse_record_date
 from feedpub.ingest.pages import DEFAULT_CHROME_LINES, chrome_keys, explain, parse_page
@@ -53,11 +53,13 @@ __all__ = [
     "Opened",
     "Settings",
     "SourceLines",
+    "chrome_share",
     "content_hash",
     "discover",
     "explain_path",
     "find_page_date",
     "learn_chrome",
+    "merge_lines",
     "open_source",
     "page_chrome",
     "parse_record_date",
@@ -76,7 +78,8 @@ def settings(
     vocabulary = compile_vocabulary(tags.vocabulary)
     parts = [
         _code_hash(),
-        repr(ingest),
+        # How many processes read a file is not what it reads as.
+        repr(replace(ingest, workers="auto")),
         repr(sorted(chrome)),
         repr([(name, sorted(keys)) for name, keys, _pattern in vocabulary.entries]),
         str(timezone),
@@ -118,6 +121,12 @@ def learn_chrome(paths: Iterable[Path], limits: IngestConfig) -> dict[Path, Sour
         if path.suffix.lower() in PAGE_SUFFIXES:
             folders.setdefault(path.parent, []).append(path)
     return {folder: count_lines(_page_texts(pages, limits)) for folder, pages in folders.items()}
+
+
+def chrome_share(pages: Iterable[Path], limits: IngestConfig) -> tuple[int, list[int]]:
+    """``learn_chrome`` of a share of one folder's pages, as ``chrome.line_hashes``:
+    ``merge_lines`` of the shares of a folder is what ``learn_chrome`` learns."""
+    return line_hashes(_page_texts(pages, limits))
 
 
 def _page_texts(paths: Iterable[Path], limits: IngestConfig) -> Iterator[str]:

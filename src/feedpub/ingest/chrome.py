@@ -177,6 +177,39 @@ class SourceLines:
         count = self.counts.get(hash(line), 0)
         return count if count >= threshold else 0
 
+    def chrome_only(self) -> SourceLines:
+        """The same answers (``threshold``, ``repeats``) from the counts of
+        the chrome lines alone: a few dozen, not one per line of the folder,
+        so cheap to hand to a worker process. Hashes, like the counts: only
+        a process forked from this one (same ``hash`` salt) may ask it."""
+        threshold = self._threshold
+        kept = {h: n for h, n in self.counts.items() if n >= threshold} if threshold else {}
+        return SourceLines(pages=self.pages, counts=Counter(kept))
+
+
+def line_hashes(texts: Iterable[str]) -> tuple[int, list[int]]:
+    """What ``count_lines`` counts, not counted: the number of pages and,
+    flattened, the hashes of each page's distinct lines. A folder's pages
+    can be read in shares (by worker processes) and merged (``merge_lines``)
+    by a C-speed ``Counter.update``, where summing Counters is a Python loop."""
+    hashes: list[int] = []
+    pages = 0
+    for text in texts:
+        pages += 1
+        hashes.extend(hash(line) for line in set(page_texts(text)) if line)
+    return pages, hashes
+
+
+def merge_lines(shares: Iterable[tuple[int, list[int]]]) -> SourceLines:
+    """``count_lines`` of a folder read in shares (``line_hashes``, each page
+    in one share): the same counts."""
+    counts: Counter[int] = Counter()
+    pages = 0
+    for share_pages, hashes in shares:
+        pages += share_pages
+        counts.update(hashes)
+    return SourceLines(pages=pages, counts=counts)
+
 
 def count_lines(texts: Iterable[str]) -> SourceLines:
     """One pass over a folder's pages: each distinct line counted once per page."""
