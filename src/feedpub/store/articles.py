@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from feedpub.model import Article, Tag, UpsertOutcome, require_aware
 from feedpub.store import journal
 from feedpub.store.decide import Stored, decide
-from feedpub.store.engine import IN_CHUNK, StoreBase, StoreError, analyze, chunks
+from feedpub.store.engine import IN_CHUNK, StoreBase, StoreError, analyze, chunks, insert_rows
 from feedpub.store.schema import t_article_tags, t_articles, t_feed_generation, t_tags
 
 # Articles per write transaction in bulk ingest: big enough to amortise commits,
@@ -337,8 +337,7 @@ class ArticlesMixin(StoreBase):
 
         inserts = [{"id": i, **v} for i, (_, v) in final.items() if i not in in_db]
         updates = [{"b_id": i, **v} for i, (_, v) in final.items() if i in in_db]
-        if inserts:
-            conn.execute(t_articles.insert(), inserts)
+        insert_rows(conn, t_articles, inserts)
         if updates:
             conn.execute(t_articles.update().where(t_articles.c.id == bindparam("b_id")), updates)
             changed = [u["b_id"] for u in updates]
@@ -348,8 +347,7 @@ class ArticlesMixin(StoreBase):
             for a, _ in final.values()
             for t in _first_per_key(a.tags)
         ]
-        if links:
-            conn.execute(t_article_tags.insert(), links)
+        insert_rows(conn, t_article_tags, links)
         return outcomes
 
     def _ensure_tags(self, conn: Connection, wanted: Sequence[Tag]) -> None:

@@ -13,27 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.engine import Connection
-
-from feedpub.store.engine import StoreBase, writing
+from feedpub.store.engine import StoreBase, driver_marks, writing
 from feedpub.store.schema import t_feed_entries
 
 # Bound parameters per statement (SQLite allows 32,766; stay well below).
 _CHUNK = 900
 # Rows per executemany: bounds the parameter list the driver holds at once.
 _ROWS = 2000
-
-
-def _marks(conn: Connection, count: int) -> list[str]:
-    """``count`` positional placeholders in the driver's own style."""
-    style = conn.dialect.paramstyle
-    if style == "qmark":
-        return ["?"] * count
-    if style in ("format", "pyformat"):
-        return ["%s"] * count
-    if style == "numeric":
-        return [f":{n}" for n in range(1, count + 1)]
-    raise ValueError(f"unsupported driver parameter style {style!r}")
 
 
 class EntriesMixin(StoreBase):
@@ -46,7 +32,7 @@ class EntriesMixin(StoreBase):
                 chunk = tuple(slots[start : start + _CHUNK])
                 query = (
                     f"SELECT slot, fingerprint, data FROM {table} "
-                    f"WHERE slot IN ({', '.join(_marks(conn, len(chunk)))})"
+                    f"WHERE slot IN ({', '.join(driver_marks(conn, len(chunk)))})"
                 )
                 for slot, fingerprint, data in conn.exec_driver_sql(query, chunk):
                     found[slot] = (fingerprint, bytes(data))
@@ -63,7 +49,7 @@ class EntriesMixin(StoreBase):
             self._engine.connect() as conn,
             writing(conn),
         ):
-            slot, fingerprint, data = _marks(conn, 3)
+            slot, fingerprint, data = driver_marks(conn, 3)
             upsert = (
                 f"INSERT INTO {table} (slot, fingerprint, data) "
                 f"VALUES ({slot}, {fingerprint}, {data}) ON CONFLICT (slot) DO UPDATE "

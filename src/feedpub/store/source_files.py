@@ -22,7 +22,7 @@ from feedpub.store.articles import (
     BATCH_SIZE,
     ArticlesMixin,
 )
-from feedpub.store.engine import IN_CHUNK, analyze, chunks
+from feedpub.store.engine import IN_CHUNK, analyze, chunks, insert_rows
 from feedpub.store.rejects import RejectsMixin
 from feedpub.store.schema import t_articles, t_rejects, t_source_files
 
@@ -143,25 +143,25 @@ def _put_rows(conn: Connection, rows: Sequence[SourceFile], now: datetime) -> No
     latest = {row.path: row for row in rows}
     for chunk in chunks(list(latest), IN_CHUNK):
         conn.execute(t_source_files.delete().where(t_source_files.c.path.in_(chunk)))
-    if latest:
-        conn.execute(
-            t_source_files.insert(),
-            [
-                {
-                    "path": row.path,
-                    "size": row.size,
-                    "mtime_ns": row.mtime_ns,
-                    "ctime_ns": row.ctime_ns,
-                    "sha256": row.sha256,
-                    "context": row.context,
-                    "parse_key": row.parse_key,
-                    "articles": json.dumps(row.articles, ensure_ascii=False),
-                    "rejects": row.rejects,
-                    "read": now,
-                }
-                for row in latest.values()
-            ],
-        )
+    insert_rows(
+        conn,
+        t_source_files,
+        [
+            {
+                "path": row.path,
+                "size": row.size,
+                "mtime_ns": row.mtime_ns,
+                "ctime_ns": row.ctime_ns,
+                "sha256": row.sha256,
+                "context": row.context,
+                "parse_key": row.parse_key,
+                "articles": json.dumps(row.articles, ensure_ascii=False),
+                "rejects": row.rejects,
+                "read": now,
+            }
+            for row in latest.values()
+        ],
+    )
 
 
 def _touch_rejects(conn: Connection, sources: Sequence[str], now: datetime) -> list[Reject]:
