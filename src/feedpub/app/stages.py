@@ -76,14 +76,13 @@ def quick_build(cfg: Config) -> BuildReport | None:
     generation = probe.generation(cfg.store.url)
     if generation is None:
         return None
+    stamp = feed_build.stamp_of(cfg.feeds, feed_site(cfg), generation)
     last = publish.peek_stamp(cfg.feeds.output)
-    if last is not None and last != feed_build.stamp_of(cfg.feeds, feed_site(cfg), generation):
+    if last is not None and last != stamp:
         return None  # something changed: the build reads the manifest (3.5 MB at L) once
 
     def kept(manifest: publish.Manifest, previous_stamp: str) -> RenderedTree | None:
-        return feed_build.unchanged_tree(
-            cfg.feeds, feed_site(cfg), manifest.fingerprints, generation, previous_stamp
-        )
+        return feed_build.unchanged_tree(manifest.fingerprints, stamp, previous_stamp)
 
     return _publish(cfg, kept, adopt=False)
 

@@ -76,7 +76,7 @@ def build(
     stamp = ""
     if generation is not None:
         made_from = _made_from(feeds, site)
-        stamp = f"{made_from}.{generation}"  # stamp_of, with made_from kept for below
+        stamp = _stamp(made_from, generation)
         kept = _kept_as_it_was(previous, stamp, previous_stamp)
         if kept is not None:
             return kept
@@ -170,24 +170,25 @@ def _without_pages(tree: RenderedTree) -> RenderedTree:
 
 
 def unchanged_tree(
-    feeds: FeedsConfig,
-    site: FeedSite,
-    previous: Mapping[str, str] | None,
-    generation: int,
-    previous_stamp: str,
+    previous: Mapping[str, str] | None, stamp: str, previous_stamp: str
 ) -> RenderedTree | None:
     """Every file of the last build kept as it is, when its stamp says it was
-    made from this store ``generation``, config and code (nothing to select
-    or render); None when a build must look at the store. ``build`` asks this
-    first; a no-op build asks it alone, without the store (``store.probe``)."""
+    made as this build would be (``stamp``, from ``stamp_of``: nothing to
+    select or render); None when a build must look at the store. ``build``
+    asks this first; a no-op build asks it alone, without the store
+    (``store.probe``)."""
     if not previous or not previous_stamp:
         return None
-    return _kept_as_it_was(previous, stamp_of(feeds, site, generation), previous_stamp)
+    return _kept_as_it_was(previous, stamp, previous_stamp)
 
 
 def stamp_of(feeds: FeedsConfig, site: FeedSite, generation: int) -> str:
     """The stamp of a build from store ``generation`` with this config and code."""
-    return f"{_made_from(feeds, site)}.{generation}"
+    return _stamp(_made_from(feeds, site), generation)
+
+
+def _stamp(made_from: str, generation: int) -> str:
+    return f"{made_from}.{generation}"  # read back by _generation_of
 
 
 def _kept_as_it_was(

@@ -32,15 +32,11 @@ class ForeignFileError(OutputError):
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically (creating parent folders)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    """Replace ``path`` with ``data`` atomically (creating parent folders):
+    ``write_temp``, flushed, renamed over it."""
+    temp_name = write_temp(path, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; web servers need to read it
+        fsync_path(temp_name, os.O_RDONLY)
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
