@@ -43,7 +43,10 @@ class Reader:
             probe = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", probe)
         line = self.lines.get(probe)
         where = f"{self.path}:{line}" if line else str(self.path)
-        raise ConfigError(f"{where}: {key or 'top level'}: {' '.join(reason.split())}")
+        # A key from the file (a vocabulary term) may hold a newline: escaped,
+        # so the error stays one line.
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in key)
+        raise ConfigError(f"{where}: {shown or 'top level'}: {' '.join(reason.split())}")
 
 
 class Section:
