@@ -32,11 +32,11 @@ from feedpub import app as pipeline
 from feedpub import output as publish
 from feedpub.config import Config
 from feedpub.feeds import build as feed_build
+from feedpub.feeds.incremental import RenderedTree
 from feedpub.feeds.select import ArchivePage
 from feedpub.model import Article, BuildReport
 from feedpub.output import MANIFEST_NAME, TEMP_PREFIX, OutputError
 from feedpub.output import files as output_files
-from feedpub.output import manifest as output_manifest
 from feedpub.store import SqlStore
 
 PAST = 1_000_000_000  # 2001: any file a build rewrites gets a newer mtime
@@ -280,7 +280,6 @@ def test_a_settled_folder_is_trusted_until_an_entry_in_it_changes(
 ) -> None:
     """A folder unchanged since the manifest recorded it is not checked file
     by file; any change of its entries shows in its mtime and gets it checked."""
-    monkeypatch.setattr(output_manifest, "SETTLED_AFTER_NS", 0)  # no waiting in a test
     build(cfg, sample_articles())
     out = cfg.feeds.output
     checked: list[str] = []
@@ -317,37 +316,44 @@ def test_a_settled_folder_is_trusted_until_an_entry_in_it_changes(
 
 
 @pytest.mark.parametrize(
-    ("before_manifest_ns", "settled"),
+    ("clock", "settled"),
     [
-        (10_000_000, False),  # fine timestamps, within a clock tick or so
-        (100_000_000, True),  # fine timestamps, well before
-        (1_000_000_000 - 123, True),
-        (3_000_000_000, True),  # settled even by the coarse margin
+        (1, True),  # the folder's mtime is older than the clock read before it
+        (0, False),  # the same tick: a later change could keep that mtime
+        (-1_000_000_000, False),
+        (None, False),  # an older feedpub's manifest: no clock, nothing trusted
     ],
 )
-@pytest.mark.parametrize("coarse", [False, True])
-def test_a_folder_changed_just_before_the_manifest_is_not_trusted(
-    tmp_path: Path, before_manifest_ns: int, settled: bool, coarse: bool
+def test_a_folder_is_trusted_only_when_older_than_the_recorded_clock(
+    tmp_path: Path, clock: int | None, settled: bool
 ) -> None:
-    """A change in the same clock tick as the build's last write there would
-    not show in the folder's mtime: only a folder older than the manifest by
-    a margin is trusted, 2 s when the file system's mtimes are coarse."""
+    """A change in the same tick of the file system's clock as the folder's
+    recorded mtime would not show in it: a folder is trusted only when its
+    mtime is older than the clock the manifest read before it."""
     out = tmp_path / "public"
     publish.sync_tree(out, {"tag/a/atom.xml": b"<a/>"})
     manifest = out / MANIFEST_NAME
-    written = manifest.stat().st_mtime_ns // 1_000_000_000 * 1_000_000_000 - 5_000_000_000
-    if not coarse:
-        written += 987_654_321
-    folder_time = written - before_manifest_ns
-    if coarse:
-        folder_time -= folder_time % 1_000_000_000
-    os.utime(out / "tag/a", ns=(folder_time, folder_time))
+    folder_time = (out / "tag/a").stat().st_mtime_ns
     raw = json.loads(manifest.read_text(encoding="utf-8"))
     raw["folders"] = {"tag/a": folder_time}
+    if clock is None:
+        del raw["folder_clock"]
+    else:
+        raw["folder_clock"] = folder_time + clock
     manifest.write_text(json.dumps(raw), encoding="utf-8")
-    os.utime(manifest, ns=(written, written))
-    expected = settled and not (coarse and written - folder_time < 2_000_000_000)
-    assert ("tag/a" in publish.read_manifest(out).settled) == expected
+    assert ("tag/a" in publish.read_manifest(out).settled) == settled
+
+
+def test_a_folder_written_in_the_clocks_tick_is_waited_for(tmp_path: Path) -> None:
+    """The build's last writes are milliseconds old when the manifest records
+    them: it waits out the clock's tick, so the folders it just wrote in are
+    trusted by the next build rather than listed entry by entry."""
+    out = tmp_path / "public"
+    publish.sync_tree(out, {"tag/a/atom.xml": b"<a/>", "tag/b/atom.xml": b"<b/>"})
+    raw = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert set(raw["folders"]) == {"tag/a", "tag/b"}  # the folders holding files
+    assert all(t < raw["folder_clock"] for t in raw["folders"].values())
+    assert {"tag/a", "tag/b"} <= publish.read_manifest(out).settled
 
 
 def test_keeping_a_file_that_vanished_is_noted_not_fatal(tmp_path: Path) -> None:
@@ -703,3 +709,60 @@ def test_the_stamp_is_peeked_from_the_start_of_the_manifest_or_not_at_all(
 
 def test_no_manifest_peeks_no_stamp(tmp_path: Path) -> None:
     assert publish.peek_stamp(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "removed", "files_after", "written"),
+    [
+        ({"a/1.xml": b"<a1 new/>"}, set(), {"a/1.xml", "a/2.xml", "b/1.xml", "top.xml"},
+         ("a/1.xml",)),
+        ({}, {"b/1.xml"}, {"a/1.xml", "a/2.xml", "top.xml"}, ()),
+        ({"c/1.xml": b"<c1/>"}, {"a/2.xml"}, {"a/1.xml", "b/1.xml", "c/1.xml", "top.xml"},
+         ("c/1.xml",)),
+        ({"a/1.xml": None}, set(), {"a/1.xml", "a/2.xml", "b/1.xml", "top.xml"}, ()),
+    ],
+)  # fmt: skip
+def test_a_change_to_the_tree_keeps_every_file_it_does_not_name(
+    tmp_path: Path,
+    change: dict[str, bytes | None],
+    removed: set[str],
+    files_after: set[str],
+    written: tuple[str, ...],
+) -> None:
+    """``keeps_rest``: only the named paths are looked at; the rest of the
+    last build stays, bytes, mtimes and fingerprints; ``removed`` goes (its
+    folder with it when emptied), and the result is what a whole-tree sync
+    of the same files would leave."""
+    out = tmp_path / "public"
+    first = {"a/1.xml": b"<a1/>", "a/2.xml": b"<a2/>", "b/1.xml": b"<b1/>", "top.xml": b"<t/>"}
+    prints = {path: f"print-{path}" for path in first}
+    publish.sync_tree(out, first, fingerprints=prints, stamp="s1")
+    before = snapshot(out)
+    new_prints = {path: f"new-{path}" for path in change}
+    report = publish.sync_tree(
+        out, change, None, fingerprints=new_prints, stamp="s2", keeps_rest=True,
+        removed=frozenset(removed),
+    )  # fmt: skip
+    assert report.written == written
+    assert set(report.removed) == removed
+    assert set(report.unchanged) == files_after - set(written)
+    after = snapshot(out)
+    assert set(after) == files_after
+    for path in files_after - change.keys():
+        assert after[path] == before[path], path
+    for path in removed:  # its folder stays only if a file is left in it
+        folder = path.rpartition("/")[0]
+        assert (out / folder).exists() == any(f.startswith(f"{folder}/") for f in files_after)
+    manifest = publish.read_manifest(out)
+    assert manifest.files == files_after and manifest.stamp == "s2"
+    expected = {p: prints[p] for p in files_after - change.keys()} | new_prints
+    assert manifest.fingerprints == {p: v for p, v in expected.items() if p in files_after}
+
+
+def test_a_whole_tree_and_a_change_to_one_do_not_merge() -> None:
+    whole = RenderedTree(outputs={"a.xml": b"<a/>"})
+    change = RenderedTree(outputs={"b.xml": b"<b/>"}, keeps_rest=True)
+    with pytest.raises(ValueError, match="cannot be merged"):
+        whole.merged(change)
+    both = change.merged(RenderedTree(keeps_rest=True, removed=frozenset({"b.xml", "c.xml"})))
+    assert both.removed == {"c.xml"}  # a path one tree makes is not removed by the other

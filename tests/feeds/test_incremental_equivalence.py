@@ -14,6 +14,7 @@ import pytest
 
 from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config
 from feedpub import app as pipeline
+from feedpub import output as publish
 from feedpub.app.stages import feed_site
 from feedpub.config import Config
 from feedpub.feeds import build as feed_build
@@ -99,6 +100,10 @@ def test_incremental_builds_equal_a_from_scratch_build(
             )
             pipeline.build_feeds(fresh, store)
             assert tree(cfg.feeds.output) == tree(fresh.feeds.output), f"after step {n}"
+            # A journal build changes the last manifest rather than writing it
+            # anew: it must own and fingerprint what a fresh build would.
+            kept, made = (publish.read_manifest(c.feeds.output) for c in (cfg, fresh))
+            assert (kept.files, kept.fingerprints) == (made.files, made.fingerprints), n
             # Both of those took entries from the store's cache: a build
             # without one prints every entry, and must print the same bytes.
             site = feed_site(cfg)
@@ -147,5 +152,34 @@ def test_a_build_after_no_change_renders_nothing(
 
         store.upsert_articles(steps()[1], NOW)
         assert store.generation() == before + 1
+    finally:
+        store.close()
+
+
+def test_a_journal_build_names_only_what_the_new_article_changes(tmp_path: Path) -> None:
+    """After one new article the build is a change to the last tree: the
+    main feed and its tags' feeds, nothing else listed (its cost follows the
+    change, not the tree)."""
+    cfg = config(tmp_path, "change")
+    cfg = dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, archive=False))
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        store.upsert_articles(steps()[0] + steps()[3], NOW)
+        pipeline.build_feeds(cfg, store)
+        store.upsert_articles([article(30, SPORT, published=article(40).published)], NOW)
+        manifest = publish.read_manifest(cfg.feeds.output)
+        changed = feed_build.build(
+            store, cfg.feeds, feed_site(cfg), manifest.fingerprints,
+            generation=store.generation(), previous_stamp=manifest.stamp,
+            cache=store, changes=store,
+        )  # fmt: skip
+        assert changed.keeps_rest and changed.removed == frozenset()
+        feeds = {
+            f"{d}{n}" for d in ("", "tag/رياضة/") for n in ("atom.xml", "rss.xml", "feed.json")
+        }
+        assert set(changed.outputs) == feeds
+        report = pipeline.build_feeds(cfg, store)
+        assert set(report.written) == feeds
+        assert len(report.unchanged) == len(manifest.files) - len(feeds)
     finally:
         store.close()

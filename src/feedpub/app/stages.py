@@ -135,6 +135,8 @@ def _publish(
             fingerprints=tree.fingerprints,
             stamp=tree.stamp,
             adopt=adopt,
+            keeps_rest=tree.keeps_rest,
+            removed=tree.removed,
         )
     for note in tree.notes + report.notes:
         log.warning("build: %s", note)

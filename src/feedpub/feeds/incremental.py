@@ -89,13 +89,21 @@ class RenderedTree:
     ``output.sync_tree`` writes it), to bytes, or to None when its
     fingerprint matches the previous build's (the existing file is kept, not
     re-rendered). ``fingerprints`` has an entry for every path; store them in
-    the manifest and pass them back as ``previous`` next time."""
+    the manifest and pass them back as ``previous`` next time.
+
+    A tree that ``keeps_rest`` is a change to the previous build's, not all
+    of it: every previous path it does not name stays as it is, with its
+    fingerprint, but those in ``removed``. An update after a few article
+    writes is one (feeds.build): its cost then follows what changed, not
+    the 25,801 paths of the tree at L."""
 
     outputs: dict[str, Output] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     # Store generation + config digest; equal stamps mean equal trees.
     stamp: str = ""
+    keeps_rest: bool = False
+    removed: frozenset[str] = frozenset()
 
     @functools.cached_property
     def files(self) -> dict[str, bytes | None]:
@@ -108,12 +116,17 @@ class RenderedTree:
 
     def merged(self, other: RenderedTree) -> RenderedTree:
         """Both trees as one (e.g. the feeds and the archive pages), for one
-        ``output.sync_tree`` call: files missing from it are removed."""
+        ``output.sync_tree`` call: files missing from it are removed (or,
+        for two trees that ``keeps_rest``, kept unless either removes them)."""
+        if self.keeps_rest != other.keeps_rest:
+            raise ValueError("a whole tree and a change to one cannot be merged")
         return RenderedTree(
             outputs={**self.outputs, **other.outputs},
             fingerprints={**self.fingerprints, **other.fingerprints},
             notes=self.notes + other.notes,
             stamp=self.stamp,
+            keeps_rest=self.keeps_rest,
+            removed=(self.removed | other.removed) - other.outputs.keys() - self.outputs.keys(),
         )
 
 
@@ -232,5 +245,7 @@ class TreeCollector:
         if not self.keep(group, fingerprint):
             self.put(batched([(group, render)]))
 
-    def tree(self, notes: Sequence[str] = ()) -> RenderedTree:
-        return RenderedTree(outputs=self.files, fingerprints=self.prints, notes=tuple(notes))
+    def tree(self, notes: Sequence[str] = (), *, keeps_rest: bool = False) -> RenderedTree:
+        return RenderedTree(
+            outputs=self.files, fingerprints=self.prints, notes=tuple(notes), keeps_rest=keeps_rest
+        )

@@ -18,7 +18,7 @@ folder) neither loads its article nor renders it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -58,9 +58,7 @@ def template_text() -> str:
     return (templating.templates_dir() / TEMPLATE).read_text(encoding="utf-8")
 
 
-def tag_feed_links(
-    site: SiteValues, tags: Iterable[Tag], built: Mapping[str, object]
-) -> dict[str, str]:
+def tag_feed_links(site: SiteValues, tags: Iterable[Tag], built: Container[str]) -> dict[str, str]:
     """Tag key -> URL of that tag's feed in the first configured format, for
     the tags whose feed file is in this build's tree (``built``): a page
     never links a feed that was skipped or not written."""
@@ -125,7 +123,7 @@ def render_pages(
     site: SiteValues,
     versions: Sequence[PageVersion],
     tags: Iterable[Tag],
-    built: Mapping[str, object],
+    built: Container[str],
     load: Callable[[Sequence[str]], list[Article]],
     previous: Mapping[str, str],
     cache: EntryCache | None = None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
 
 from feedpub.model import BuildReport
@@ -118,6 +118,45 @@ def _check_kept(paths: list[str]) -> None:
         check_plain(relative)
 
 
+def _changed_manifest(
+    output: Path,
+    previous: Manifest,
+    named: Iterable[str],
+    dropped: Set[str],
+    unchanged: list[str],
+    written: list[str],
+    kept_prints: dict[str, str],
+    notes: list[str],
+) -> tuple[Sequence[str], dict[str, str]]:
+    """The files and fingerprints of the previous manifest changed by a sync
+    that ``keeps_rest``: the paths it ``named`` as it left them, ``dropped``
+    ones gone. In the previous manifest's order, so sorting them again (and
+    the JSON written from them) costs little; ``previous.ordered`` itself
+    when the files are the same."""
+    now = {*unchanged, *written}
+    gone = ((set(named) | dropped) - now) & previous.files
+    # Without a fingerprint the previous build did not find the file (read_manifest).
+    for relative in sorted(previous.files - previous.fingerprints.keys() - now - gone):
+        if not os.path.isfile(f"{os.fspath(output)}/{relative}"):
+            notes.append(f"{relative}: expected to keep it, but it is missing")
+            gone.add(relative)
+    new = sorted(now - previous.files)
+    final: Sequence[str] = previous.ordered
+    if gone or new:
+        final = sorted([*(p for p in previous.ordered if p not in gone), *new])
+    prints = dict(previous.fingerprints)  # a C-speed copy, in the manifest's order
+    for relative in gone | (now - kept_prints.keys()):
+        prints.pop(relative, None)
+    prints.update(kept_prints)  # in place for a known path: the order stays
+    return final, prints
+
+
+def _ancestors(relative: str) -> list[str]:
+    """The folders holding ``relative``, innermost first ("a/b/c" -> "a/b", "a")."""
+    parts = relative.split("/")[:-1]
+    return ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
 def sync_tree(
     output: Path,
     files: Mapping[str, Output],
@@ -126,8 +165,14 @@ def sync_tree(
     fingerprints: Mapping[str, str] | None = None,
     stamp: str = "",
     adopt: bool = False,
+    keeps_rest: bool = False,
+    removed: frozenset[str] = frozenset(),
 ) -> BuildReport:
-    """Make the managed part of ``output`` hold exactly ``files``.
+    """Make the managed part of ``output`` hold exactly ``files``; with
+    ``keeps_rest``, ``files`` is a change to what the previous build left:
+    every managed file it does not name is kept, with its fingerprint, but
+    those in ``removed``, which are removed (the work then follows the size
+    of the change, not of the tree).
 
     ``files`` maps relative paths to new bytes, to a producer of them
     (called once each, in path order, and written to its temp file at once:
@@ -187,7 +232,10 @@ def sync_tree(
         _refuse_foreign(output, foreign, previous)
     notes: list[str] = []
     stale: dict[str, Path] = {}
-    for relative in sorted(previous.files - files.keys()):
+    dropped = (
+        (removed & previous.files) - files.keys() if keeps_rest else previous.files - files.keys()
+    )
+    for relative in sorted(dropped):
         try:
             _check_name(relative)
             stale[relative] = resolver.join(relative)
@@ -196,6 +244,8 @@ def sync_tree(
 
     folders = {output.resolve()} | {t.parent for t in [*targets.values(), *stale.values()]}
     # A settled folder got no temp file since the last build (its mtime would show it).
+    if keeps_rest:
+        kept_folders |= previous.folders
     folders |= {output / folder for folder in kept_folders - previous.settled}
     swept = remove_temp_files(folders)
     if swept:
@@ -260,7 +310,7 @@ def sync_tree(
                 os.unlink(temp_name)
         raise
 
-    removed: list[str] = []
+    deleted: list[str] = []
     root = output.resolve()
     for relative, target in stale.items():
         try:
@@ -270,15 +320,30 @@ def sync_tree(
         except OSError as exc:
             notes.append(f"{relative}: cannot remove: {exc}")
         else:
-            removed.append(relative)
+            deleted.append(relative)
         prune_empty_folders(target.parent, root)
 
-    same = previous.on_disk and not claimed and stamp == previous.stamp
-    if not (same and previous.files == set(unchanged) and previous.fingerprints == kept_prints):
-        write_manifest(output, unchanged + written, kept_prints, stamp)
+    if keeps_rest:
+        final, kept_prints = _changed_manifest(
+            output, previous, files.keys(), dropped, unchanged, written, kept_prints, notes
+        )
+        same_files = final is previous.ordered
+    else:
+        final = sorted({*unchanged, *written})
+        same_files = previous.files == set(final)
+    # Unchanged: not even a folder's mtime to record again.
+    same = previous.on_disk and not (claimed or written or deleted) and stamp == previous.stamp
+    if not (same and same_files and previous.fingerprints == kept_prints):
+        # Folders this build may have changed: those it wrote or removed in, and
+        # their parents (a folder made or pruned changes its parent's mtime).
+        touched = {f for r in (*written, *deleted) for f in _ancestors(r)}
+        write_manifest(output, final, kept_prints, stamp, known=previous.unchanged_times(touched))
+    if keeps_rest:  # the files kept without being named count as unchanged too
+        written_now = set(written)
+        unchanged = [p for p in final if p not in written_now]
     return BuildReport(
         written=tuple(written),
         unchanged=tuple(unchanged),
-        removed=tuple(removed),
+        removed=tuple(deleted),
         notes=tuple(notes),
     )

@@ -138,6 +138,18 @@ def write_temp(path: Path, data: bytes) -> str:
     return temp_name
 
 
+def file_system_now(folder: Path) -> int:
+    """The mtime (ns) the file system gives a change made in ``folder`` now,
+    from its own clock (coarse: a jiffy on Linux, 2 s on FAT; a network
+    file system's server's): that of a temp file made for it, then removed."""
+    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
+    try:
+        return os.fstat(fd).st_mtime_ns
+    finally:
+        os.close(fd)
+        os.unlink(temp_name)
+
+
 def fsync_folder(folder: Path) -> None:
     """Make the renames in ``folder`` durable (its entries are metadata of
     the folder, not of the files)."""
