@@ -127,7 +127,10 @@ def read_manifest(output: Path) -> Manifest:
         settled=settled,
         settled_times={f: recorded[f] for f in settled} if isinstance(recorded, dict) else {},
         folders=folders,
-        ordered=ordered if ordered == sorted(ordered) else sorted(managed),
+        # As written (sorted, each once), else put so.
+        ordered=ordered
+        if len(ordered) == len(managed) and ordered == sorted(ordered)
+        else sorted(managed),
     )
 
 
