@@ -41,14 +41,17 @@ from feedpub.output.files import (
 from feedpub.output.manifest import (
     MANIFEST_NAME,
     Manifest,
+    append_to_manifest,
     peek_stamp,
     read_manifest,
     write_manifest,
 )
+from feedpub.output.manifest_log import LOG_NAME as MANIFEST_LOG_NAME
 
 __all__ = [
     "FSYNC_EACH_MAX",
     "LOCK_NAME",
+    "MANIFEST_LOG_NAME",
     "MANIFEST_NAME",
     "TEMP_PREFIX",
     "ForeignFileError",
@@ -94,12 +97,12 @@ def _refuse_foreign(output: Path, foreign: list[str], previous: Manifest) -> Non
 
 def _check_name(relative: str) -> None:
     name = relative.rsplit("/", 1)[-1]
-    if name in (MANIFEST_NAME, LOCK_NAME) or name.startswith(TEMP_PREFIX):
+    if name in (MANIFEST_NAME, MANIFEST_LOG_NAME, LOCK_NAME) or name.startswith(TEMP_PREFIX):
         raise OutputError(f"refusing to write {relative!r}: the name is reserved for feedpub")
 
 
 # Segments that make ``check_plain`` or ``_check_name`` refuse a path.
-_REFUSED_SEGMENTS = frozenset(("", ".", "..", MANIFEST_NAME, LOCK_NAME))
+_REFUSED_SEGMENTS = frozenset(("", ".", "..", MANIFEST_NAME, MANIFEST_LOG_NAME, LOCK_NAME))
 
 
 def _check_kept(paths: list[str]) -> None:
@@ -118,21 +121,19 @@ def _check_kept(paths: list[str]) -> None:
         check_plain(relative)
 
 
-def _changed_manifest(
+def _change_of(
     output: Path,
     previous: Manifest,
     named: Iterable[str],
     dropped: Set[str],
     unchanged: list[str],
     written: list[str],
-    kept_prints: dict[str, str],
+    kept_prints: Mapping[str, str],
     notes: list[str],
-) -> tuple[Sequence[str], dict[str, str]]:
-    """The files and fingerprints of the previous manifest changed by a sync
-    that ``keeps_rest``: the paths it ``named`` as it left them, ``dropped``
-    ones gone. In the previous manifest's order, so sorting them again (and
-    the JSON written from them) costs little; ``previous.ordered`` itself
-    when the files are the same."""
+) -> tuple[set[str], dict[str, str | None]]:
+    """What a sync that ``keeps_rest`` changed in the previous manifest: the
+    paths gone from it (``dropped``, and those it ``named`` but did not
+    leave), and each path it left with its fingerprint (None: without)."""
     now = {*unchanged, *written}
     gone = ((set(named) | dropped) - now) & previous.files
     # Without a fingerprint the previous build did not find the file (read_manifest).
@@ -140,14 +141,27 @@ def _changed_manifest(
         if not os.path.isfile(f"{os.fspath(output)}/{relative}"):
             notes.append(f"{relative}: expected to keep it, but it is missing")
             gone.add(relative)
-    new = sorted(now - previous.files)
+    return gone, {relative: kept_prints.get(relative) for relative in sorted(now)}
+
+
+def _applied(
+    previous: Manifest, gone: Set[str], owned: Mapping[str, str | None]
+) -> tuple[Sequence[str], dict[str, str]]:
+    """The previous manifest's files and fingerprints with a change applied,
+    in its order, so sorting them again (and the JSON written from them)
+    costs little."""
+    new = [relative for relative in owned if relative not in previous.files]
     final: Sequence[str] = previous.ordered
     if gone or new:
         final = sorted([*(p for p in previous.ordered if p not in gone), *new])
     prints = dict(previous.fingerprints)  # a C-speed copy, in the manifest's order
-    for relative in gone | (now - kept_prints.keys()):
+    for relative in gone:
         prints.pop(relative, None)
-    prints.update(kept_prints)  # in place for a known path: the order stays
+    for relative, value in owned.items():
+        if value is None:
+            prints.pop(relative, None)
+        else:
+            prints[relative] = value  # in place for a known path: the order stays
     return final, prints
 
 
@@ -254,12 +268,18 @@ def sync_tree(
     written: list[str] = []
     unchanged: list[str] = []
     kept_prints: dict[str, str] = {}
+    # A change to a big tree goes to the manifest's log, not a whole manifest.
+    logged = keeps_rest and previous.takes_changes
     if claimed:
         # Own the new paths first. No stamp and no fingerprint for what may
         # be about to change: the next build, after a crash, checks every file.
-        owned = previous.files | files.keys()
-        prints = {p: v for p, v in previous.fingerprints.items() if files.get(p) is None}
-        write_manifest(output, owned, prints, "")
+        if logged:
+            claims = dict.fromkeys(p for p, data in files.items() if data is not None)
+            append_to_manifest(output, previous, stamp="", owned=claims | dict.fromkeys(claimed))
+        else:
+            owned = previous.files | files.keys()
+            prints = {p: v for p, v in previous.fingerprints.items() if files.get(p) is None}
+            write_manifest(output, owned, prints, "")
     for count, what, paths in (
         (len(identical), "identical file(s) not in the manifest", identical),
         (len(foreign), "file(s) feedpub did not write (--adopt)", foreign),
@@ -323,24 +343,39 @@ def sync_tree(
             deleted.append(relative)
         prune_empty_folders(target.parent, root)
 
+    # Folders this build may have changed: those it wrote or removed in, and
+    # their parents (a folder made or pruned changes its parent's mtime).
+    # And the folders read_manifest checked file by file: as the manifest says now.
+    touched = {f for r in (*written, *deleted) for f in _ancestors(r)}
+    touched |= kept_folders - previous.settled
+    unmoved = previous.on_disk and not (claimed or written or deleted) and stamp == previous.stamp
     if keeps_rest:
-        final, kept_prints = _changed_manifest(
+        gone, now_owned = _change_of(
             output, previous, files.keys(), dropped, unchanged, written, kept_prints, notes
         )
-        same_files = final is previous.ordered
+        prints_then = previous.fingerprints
+        same = not gone and all(
+            p in previous.files and prints_then.get(p) == v for p, v in now_owned.items()
+        )
+        if not (unmoved and same):
+            if logged:
+                append_to_manifest(
+                    output, previous, stamp=stamp, owned=now_owned, dropped=gone, touched=touched
+                )
+            else:
+                final, whole = _applied(previous, gone, now_owned)
+                write_manifest(output, final, whole, stamp, known=previous.unchanged_times(touched))
+        # The files kept without being named count as unchanged too.
+        left = set(written) | gone
+        unchanged = [p for p in previous.ordered if p not in left]
+        unchanged += [p for p, _ in now_owned.items() if p not in previous.files and p not in left]
     else:
         final = sorted({*unchanged, *written})
-        same_files = previous.files == set(final)
-    # Unchanged: not even a folder's mtime to record again.
-    same = previous.on_disk and not (claimed or written or deleted) and stamp == previous.stamp
-    if not (same and same_files and previous.fingerprints == kept_prints):
-        # Folders this build may have changed: those it wrote or removed in, and
-        # their parents (a folder made or pruned changes its parent's mtime).
-        touched = {f for r in (*written, *deleted) for f in _ancestors(r)}
-        write_manifest(output, final, kept_prints, stamp, known=previous.unchanged_times(touched))
-    if keeps_rest:  # the files kept without being named count as unchanged too
-        written_now = set(written)
-        unchanged = [p for p in final if p not in written_now]
+        same = previous.files == set(final) and previous.fingerprints == kept_prints
+        if not (unmoved and same):
+            write_manifest(
+                output, final, kept_prints, stamp, known=previous.unchanged_times(touched)
+            )
     return BuildReport(
         written=tuple(written),
         unchanged=tuple(unchanged),

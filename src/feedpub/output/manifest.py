@@ -1,6 +1,7 @@
 """The manifest: what the last successful build left in the output folder
 (the files feedpub owns, each file's fingerprint, the build's stamp and each
-folder's mtime), read and written as one JSON file beside the tree."""
+folder's mtime), one JSON file beside the tree, plus the changes of later
+builds appended to its log (``manifest_log``) until the next whole one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedpub.output.files import file_system_now, fsync_folder, same_bytes, write_atomic
+from feedpub.output.files import file_system_now, fsync_folder, write_atomic
+from feedpub.output.manifest_log import (
+    LOG_NAME,
+    append_change,
+    log_has_room,
+    read_log,
+    remove_log,
+)
 
 MANIFEST_NAME = ".feedpub-manifest.json"
 MANIFEST_VERSION = 1
@@ -47,6 +55,16 @@ class Manifest:
     settled_times: Mapping[str, int] = field(default_factory=dict, compare=False)
     # Every folder holding a managed file (relative; "" for the output folder).
     folders: frozenset[str] = field(default=frozenset(), compare=False)
+    # The serial of the whole manifest on disk, when its log may be appended
+    # to ("" else: write a whole manifest); the sizes of both.
+    serial: str = field(default="", compare=False)
+    size: int = field(default=0, compare=False)
+    log_size: int = field(default=0, compare=False)
+
+    @property
+    def takes_changes(self) -> bool:
+        """A change may be appended to the log rather than the manifest rewritten."""
+        return bool(self.serial) and log_has_room(self.size, self.log_size)
 
     @property
     def complete(self) -> bool:
@@ -93,7 +111,8 @@ def read_manifest(output: Path) -> Manifest:
     owns nothing."""
     path = output / MANIFEST_NAME
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        raw = json.loads(data)
     except FileNotFoundError:
         return Manifest(problem=f"{path} is missing")
     except (OSError, ValueError) as exc:
@@ -109,16 +128,42 @@ def read_manifest(output: Path) -> Manifest:
         if all(isinstance(p, str) for p in files)
         else [p for p in files if isinstance(p, str)]
     )
+    stamp, recorded, clock = raw.get("stamp"), raw.get("folders"), raw.get("folder_clock")
     managed = frozenset(ordered)
+    exact = len(managed) == len(files) and isinstance(prints, dict)
+    # Else written once with them.
+    exact = exact and isinstance(recorded, dict) and isinstance(clock, int)
+    log = read_log(output, raw.get("serial"))
+    if log.changes:
+        # Ownership from every line; fingerprints and folders only onto a
+        # manifest that has them (else it is written whole next time).
+        prints = dict(prints) if isinstance(prints, dict) else None
+        recorded = dict(recorded) if isinstance(recorded, dict) else None
+        present = set(managed)
+        for change in log.changes:
+            present.difference_update(change.dropped)
+            present.update(change.owned)
+            if prints is not None:
+                for name in change.dropped:
+                    prints.pop(name, None)
+                for name, value in change.owned.items():
+                    if value is None:
+                        prints.pop(name, None)
+                    else:
+                        prints[name] = value
+            stamp = change.stamp
+            if change.clock is not None and recorded is not None:
+                recorded.update(change.folders)
+                clock = max(change.clock, clock) if isinstance(clock, int) else None
+        if present != managed:  # in order again: a sorted list and a few, one pass
+            ordered = sorted([*(n for n in ordered if n in present), *(present - managed)])
+            managed = frozenset(present)
     root = os.fspath(output)
-    recorded, clock = raw.get("folders"), raw.get("folder_clock")
     settled = settled_folders(root, recorded, clock)
     folders = frozenset(name.rpartition("/")[0] for name in ordered)
     kept = _found_prints(root, prints, managed, ordered, folders - settled)
-    stamp = raw.get("stamp")
-    exact = len(managed) == len(files) and isinstance(prints, dict) and len(kept) == len(prints)
-    # Else written once with them.
-    exact = exact and isinstance(raw.get("folders"), dict) and isinstance(clock, int)
+    exact = exact and isinstance(prints, dict) and len(kept) == len(prints)
+    serial = raw.get("serial")
     return Manifest(
         files=managed,
         fingerprints=kept,
@@ -131,6 +176,9 @@ def read_manifest(output: Path) -> Manifest:
         ordered=ordered
         if len(ordered) == len(managed) and ordered == sorted(ordered)
         else sorted(managed),
+        serial=serial if isinstance(serial, str) and exact and log.intact else "",
+        size=len(data),
+        log_size=log.size,
     )
 
 
@@ -197,24 +245,57 @@ def write_manifest(
     """The manifest of ``files``; ``known``: folder mtimes known to be
     current (``Manifest.unchanged_times``), not looked up again."""
     files = sorted(files)
-    # "version" and "stamp" first, so ``peek_stamp`` reads a few hundred
-    # bytes of a 3.5 MB manifest (L); the rest sorted by hand. No indent=:
-    # it selects json's pure-Python encoder (80 ms at L, the C one 13 ms).
-    manifest: dict[str, object] = {"version": MANIFEST_VERSION}
+    # "version", "serial" and "stamp" first, so ``peek_stamp`` reads a few
+    # hundred bytes of a 3.5 MB manifest (L); the rest sorted by hand. No
+    # indent=: it selects json's pure-Python encoder (80 ms at L, C: 13 ms).
+    manifest: dict[str, object] = {"version": MANIFEST_VERSION, "serial": os.urandom(8).hex()}
     if stamp:
         manifest["stamp"] = stamp
     manifest["files"] = files
     manifest["fingerprints"] = dict(sorted(fingerprints.items()))
-    manifest["folder_clock"], manifest["folders"] = _settled_times(output, files, known or {})
+    folders = sorted({name.rpartition("/")[0] for name in files} - {""})
+    manifest["folder_clock"], manifest["folders"] = _settled_times(output, folders, known or {})
     data = (json.dumps(manifest, ensure_ascii=False) + "\n").encode("utf-8")
-    manifest_path = output / MANIFEST_NAME
-    if not same_bytes(manifest_path, data):
-        write_atomic(manifest_path, data)
-        fsync_folder(output)  # the manifest's rename is durable before anything relies on it
+    write_atomic(output / MANIFEST_NAME, data)
+    fsync_folder(output)  # the manifest's rename is durable before anything relies on it
+    remove_log(output)  # its lines, of the manifest replaced, are not applied to this one
+
+
+def append_to_manifest(
+    output: Path,
+    previous: Manifest,
+    *,
+    stamp: str,
+    owned: Mapping[str, str | None],
+    dropped: Iterable[str] = (),
+    touched: Iterable[str] | None = None,
+) -> None:
+    """Change the manifest ``previous`` (read from ``output``, and
+    ``takes_changes``) by one line of its log: ``owned`` paths (with their
+    fingerprints, or None), ``dropped`` ones no longer, the new ``stamp``;
+    with ``touched``, the folders the build wrote or removed in, whose
+    mtimes are recorded again (None: owning paths before writing them)."""
+    if touched is None:
+        append_change(output, previous.serial, stamp=stamp, owned=owned, dropped=dropped)
+        return
+    clock, times = _settled_times(output, sorted(set(touched) - {""}), {})
+    append_change(
+        output,
+        previous.serial,
+        stamp=stamp,
+        owned=owned,
+        dropped=dropped,
+        clock=clock,
+        folders=times,
+    )
 
 
 # The start of a manifest as ``write_manifest`` writes it, up to the stamp.
-_STAMP_AT_START = re.compile(r'\{"version": (\d+), "stamp": ("(?:[^"\\]|\\.)*")')
+_STAMP_AT_START = re.compile(
+    r'\{"version": (\d+), "serial": ("[0-9a-f]+"), "stamp": ("(?:[^"\\]|\\.)*")'
+)
+# The tail of the log read for its last line: a line is a few KB at most.
+_LOG_TAIL = 256 * 1024
 
 
 def peek_stamp(output: Path) -> str | None:
@@ -230,17 +311,35 @@ def peek_stamp(output: Path) -> str | None:
     found = _STAMP_AT_START.match(start)
     if found is None or int(found.group(1)) != MANIFEST_VERSION:
         return None
-    stamp = json.loads(found.group(2))
+    serial, stamp = json.loads(found.group(2)), json.loads(found.group(3))
+    try:
+        with open(output / LOG_NAME, "rb") as stream:
+            size = stream.seek(0, os.SEEK_END)
+            stream.seek(max(0, size - _LOG_TAIL))
+            tail = stream.read()
+    except FileNotFoundError:
+        tail = b""
+    except OSError:
+        return None
+    if tail:
+        if not tail.endswith(b"\n"):
+            return None  # torn: read_manifest knows what holds
+        try:
+            line = json.loads(tail[:-1].rpartition(b"\n")[2])
+        except ValueError:
+            return None
+        if not isinstance(line, dict) or line.get("serial") != serial:
+            return None  # another manifest's log: read_manifest sorts it out
+        stamp = line.get("stamp")
     return stamp if isinstance(stamp, str) else None
 
 
 def _settled_times(
-    output: Path, files: Sequence[str], known: Mapping[str, int]
+    output: Path, folders: Sequence[str], known: Mapping[str, int]
 ) -> tuple[int, dict[str, int | None]]:
-    """The file system's clock and the mtimes of the folders of ``files``
-    older than it (see ``CLOCK_WAIT_S``), each read after the clock."""
+    """The file system's clock and the mtimes of ``folders`` older than it
+    (see ``CLOCK_WAIT_S``; null: not), each read after the clock."""
     root = os.fspath(output)
-    folders = sorted({name.rpartition("/")[0] for name in files} - {""})
     output.mkdir(parents=True, exist_ok=True)  # the manifest is written there next
     clock = file_system_now(output)
     times = dict(known)
