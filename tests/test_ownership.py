@@ -219,7 +219,9 @@ def test_a_lost_manifest_refuses_changed_files_and_names_adopt(cfg: Config, dama
     manifest.write_text('{"version": 99, "files": []}', encoding="utf-8")
     before = tree(out)
     newer = [*sample_articles(), article(10, POLITICS)]
-    with pytest.raises(ForeignFileError, match=r"atom\.xml .*is not a version 1 manifest.*--adopt"):
+    with pytest.raises(
+        ForeignFileError, match=r"atom\.xml .*is not a version 1 or 2 manifest.*--adopt"
+    ):
         build(cfg, newer)
     assert tree(out) == before
     report = build(cfg, newer, adopt=True)
@@ -234,12 +236,34 @@ def test_a_manifest_of_an_older_feedpub_without_fingerprints_still_owns_its_file
     a manifest lacking ``fingerprints`` only costs one full render."""
     build(cfg, sample_articles())
     out = cfg.feeds.output
-    files = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
+    files = sorted(publish.read_manifest(out).files)
     (out / MANIFEST_NAME).write_text(json.dumps({"version": 1, "files": files}), "utf-8")
     newer = [*sample_articles(), article(10, POLITICS)]
     report = build(cfg, newer)
     assert "atom.xml" in report.written
     assert publish.read_manifest(out).complete
+    written = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert written["version"] == 2 and "files" not in written  # upgraded in place
+
+
+@pytest.mark.parametrize(
+    ("manifest", "owned"),
+    [
+        ({"version": 2, "fingerprints": {"a.xml": "p"}, "unprinted": ["b.xml"]},
+         {"a.xml", "b.xml"}),
+        ({"version": 2, "fingerprints": {"a.xml": "p"}}, {"a.xml"}),
+        ({"version": 2, "fingerprints": {"a.xml": 3}}, {"a.xml"}),  # a bad value still owns
+        ({"version": 2, "files": ["a.xml"]}, set()),  # no fingerprints: owns nothing
+        ({"version": 1, "files": ["a.xml"], "fingerprints": {"b.xml": "p"}}, {"a.xml"}),
+    ],
+)  # fmt: skip
+def test_what_a_manifest_owns_by_version(
+    tmp_path: Path, manifest: dict[str, object], owned: set[str]
+) -> None:
+    """Version 2: its fingerprints' paths and the unprinted ones (a path is
+    written once); version 1: its list of files, fingerprints or not."""
+    tmp_path.joinpath(MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    assert publish.read_manifest(tmp_path).files == owned
 
 
 def test_a_build_killed_between_renames_leaves_only_files_the_next_build_owns(

@@ -23,7 +23,10 @@ from feedpub.output.manifest_log import (
 )
 
 MANIFEST_NAME = ".feedpub-manifest.json"
-MANIFEST_VERSION = 1
+# 2: the files are the fingerprints' keys and "unprinted" (1: a list of
+# files beside the fingerprints, every path twice); version 1 is still read.
+MANIFEST_VERSION = 2
+_READ_VERSIONS = (1, MANIFEST_VERSION)
 
 
 @dataclass(frozen=True)
@@ -105,10 +108,11 @@ def read_manifest(output: Path) -> Manifest:
     ``CLOCK_WAIT_S``): a file deleted from it would have changed it.
     Only the files of the other folders are checked one by one.
 
-    Ownership needs only ``files``: a version-1 manifest lacking (or with a
-    damaged) ``fingerprints``, ``stamp`` or ``folders`` still owns its files,
-    so those files are just checked or rendered again. An unknown version
-    owns nothing."""
+    Ownership needs only the files: a version-1 manifest's ``files``, a
+    version-2 one's ``fingerprints`` keys and ``unprinted``. One lacking (or
+    with a damaged) ``stamp`` or ``folders`` (or, version 1, ``fingerprints``)
+    still owns its files, so those are just checked or rendered again. An
+    unknown version owns nothing."""
     path = output / MANIFEST_NAME
     try:
         data = path.read_bytes()
@@ -117,12 +121,19 @@ def read_manifest(output: Path) -> Manifest:
         return Manifest(problem=f"{path} is missing")
     except (OSError, ValueError) as exc:
         return Manifest(problem=f"{path} is unreadable: {exc}")
-    if not isinstance(raw, dict) or raw.get("version") != MANIFEST_VERSION:
-        return Manifest(problem=f"{path} is not a version {MANIFEST_VERSION} manifest")
-    files = raw.get("files")
-    if not isinstance(files, list):
-        return Manifest(problem=f"{path} has no list of files")
+    version = raw.get("version") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict) or version not in _READ_VERSIONS:
+        return Manifest(problem=f"{path} is not a version 1 or 2 manifest")
     prints = raw.get("fingerprints")
+    if version == 1:
+        files = raw.get("files")
+        if not isinstance(files, list):
+            return Manifest(problem=f"{path} has no list of files")
+    else:
+        unprinted = raw.get("unprinted", [])
+        if not isinstance(prints, dict) or not isinstance(unprinted, list):
+            return Manifest(problem=f"{path} has no fingerprints or list of unprinted files")
+        files = [*prints, *unprinted] if unprinted else list(prints)
     ordered = (
         files
         if all(isinstance(p, str) for p in files)
@@ -130,7 +141,7 @@ def read_manifest(output: Path) -> Manifest:
     )
     stamp, recorded, clock = raw.get("stamp"), raw.get("folders"), raw.get("folder_clock")
     managed = frozenset(ordered)
-    exact = len(managed) == len(files) and isinstance(prints, dict)
+    exact = len(managed) == len(files) and isinstance(prints, dict) and version == MANIFEST_VERSION
     # Else written once with them.
     exact = exact and isinstance(recorded, dict) and isinstance(clock, int)
     log = read_log(output, raw.get("serial"))
@@ -246,13 +257,16 @@ def write_manifest(
     current (``Manifest.unchanged_times``), not looked up again."""
     files = sorted(files)
     # "version", "serial" and "stamp" first, so ``peek_stamp`` reads a few
-    # hundred bytes of a 3.5 MB manifest (L); the rest sorted by hand. No
+    # hundred bytes of a 2.8 MB manifest (L); the rest sorted by hand. No
     # indent=: it selects json's pure-Python encoder (80 ms at L, C: 13 ms).
     manifest: dict[str, object] = {"version": MANIFEST_VERSION, "serial": os.urandom(8).hex()}
     if stamp:
         manifest["stamp"] = stamp
-    manifest["files"] = files
+    owned = set(files)
+    if not fingerprints.keys() <= owned:  # a fingerprint owns its path: only the files'
+        fingerprints = {p: v for p, v in fingerprints.items() if p in owned}
     manifest["fingerprints"] = dict(sorted(fingerprints.items()))
+    manifest["unprinted"] = sorted(owned - fingerprints.keys())
     folders = sorted({name.rpartition("/")[0] for name in files} - {""})
     manifest["folder_clock"], manifest["folders"] = _settled_times(output, folders, known or {})
     data = (json.dumps(manifest, ensure_ascii=False) + "\n").encode("utf-8")
@@ -309,7 +323,7 @@ def peek_stamp(output: Path) -> str | None:
     except OSError:
         return None
     found = _STAMP_AT_START.match(start)
-    if found is None or int(found.group(1)) != MANIFEST_VERSION:
+    if found is None or int(found.group(1)) not in _READ_VERSIONS:
         return None
     serial, stamp = json.loads(found.group(2)), json.loads(found.group(3))
     try:
