@@ -92,10 +92,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def leftovers(site: Path) -> Iterator[Path]:
     """What a killed build leaves behind, at the top and inside a tag folder
-    (the next build removes them, so each test that needs them makes them)."""
+    (the next build removes them, so each test that needs them makes them),
+    and the manifest's log that builds of a few files append to."""
     public = site / "public"
     tag_dir = next(p for p in sorted((public / "tag").iterdir()) if p.is_dir())
     made = [public / ".feedpub-tmp-abc123", tag_dir / ".feedpub-tmp-def456"]
+    made.append(public / ".feedpub-manifest.log")
     for path in made:
         path.write_text("half a feed", encoding="utf-8")
     yield tag_dir / made[1].name
@@ -352,6 +354,7 @@ def test_a_rebuild_without_changes_keeps_the_etag(site: Path, nginx: Nginx) -> N
     "url",
     [
         "/feeds/.feedpub-manifest.json",
+        "/feeds/.feedpub-manifest.log",
         "/feeds/.feedpub.lock",
         "/feeds/.feedpub-tmp-abc123",
         "/feeds/%2Efeedpub-manifest.json",

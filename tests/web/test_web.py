@@ -141,6 +141,7 @@ def make_public(root: Path) -> Path:
     (public / "tag" / "سوريا" / "atom.xml").write_text("<feed/>\n")
     (public / "tag" / "سوريا" / "index.html").write_text("<!DOCTYPE html><title>t</title>\n")
     (public / ".feedpub-manifest.json").write_text("{}\n")
+    (public / ".feedpub-manifest.log").write_text("{}\n")
     (public / ".feedpub.lock").write_text("")
     (public / "tag" / ".feedpub-tmp-123").write_text("half")
     (public / "escape.yaml").symlink_to(root / "config.yaml")
@@ -393,6 +394,7 @@ def test_a_folder_without_its_slash_redirects(server: Server) -> None:
         "/%2E%2E%2Fx",
         "/%2e%2e%2fconfig.yaml",
         "/.feedpub-manifest.json",
+        "/.feedpub-manifest.log",
         "/%2efeedpub-manifest.json",
         "/.feedpub.lock",
         "/tag/.feedpub-tmp-123",
