@@ -88,7 +88,7 @@ def test_edited_article_reaches_the_feeds_with_a_later_updated_time(
         ' "published": "2026-11-28T07:30:00+03:00", "tags": ["طقس"]}\n',
         encoding="utf-8",
     )
-    edited = replace(cfg, sources=(*cfg.sources, SourceConfig(records)))
+    edited = replace(cfg, sources=(*cfg.sources, SourceConfig.folder(records)))
     later = NOW + timedelta(hours=1)
     with make_publisher(edited, now=later, store=store) as at_later:
         report = at_later.ingest()

@@ -44,7 +44,7 @@ def record(n: int, **fields: Any) -> dict[str, Any]:
 def setup(tmp_path: Path) -> Config:
     (tmp_path / "records").mkdir()
     cfg = make_config(tmp_path / "public")
-    return dataclasses.replace(cfg, sources=(SourceConfig(path=tmp_path / "records"),))
+    return dataclasses.replace(cfg, sources=(SourceConfig.folder(tmp_path / "records"),))
 
 
 def publish(cfg: Config, store: SqlStore, records: list[dict[str, Any]], now: datetime) -> Any:

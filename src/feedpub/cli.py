@@ -349,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if quick is not None:
                 print(quick.summary(), file=sys.stdout)
                 return EXIT_OK
+        if args.command in ("run", "ingest", "serve"):
+            app.check_config(cfg)  # a bad source entry: exit 2 before any job
         with app.make_publisher(cfg, now=now, clock=_clock(now)) as publisher:
             return _dispatch(args, cfg, publisher)
     except ConfigError as exc:
@@ -476,7 +478,9 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
     elif args.command == "ingest" and args.explain:
         return _explain(publisher, args.explain, out)
     elif args.command == "ingest":
-        print(publisher.ingest(_progress_bar()).summary(), file=out)
+        report = publisher.ingest(_progress_bar())
+        print(report.summary(), file=out)
+        return EXIT_FAILED if report.failed_sources else EXIT_OK
     elif args.command == "articles":
         _list_articles(publisher, out, tz, as_json=args.json, limit=args.limit)
     elif args.command == "rejects":
@@ -502,7 +506,7 @@ def _run(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
         for outcome in outcomes:
             if outcome.report is not None:
                 print(outcome.report.summary(), file=out)
-    return EXIT_FAILED if any(o.report is None for o in outcomes) else EXIT_OK
+    return EXIT_FAILED if any(o.failed for o in outcomes) else EXIT_OK
 
 
 def _serve(cfg: Config, publisher: Publisher) -> int:

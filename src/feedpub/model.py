@@ -83,11 +83,15 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    withdrawn: int = 0  # articles their source no longer has
+    failed_sources: tuple[str, ...] = ()  # why each source that could not be read failed
 
     def summary(self) -> str:
         return (
             f"ingest: {self.new} new, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.rejected} rejected"
+            + (f", {self.withdrawn} withdrawn" if self.withdrawn else "")
+            + (f"; {len(self.failed_sources)} sources failed" if self.failed_sources else "")
         )
 
 

@@ -95,7 +95,7 @@ digests:
         ("feeds:\n  items: 0\n", ":5: feeds.items: must be between 1 and 1000"),
         ("feeds:\n  full_content: 1\n", "feeds.full_content: must be bool, got int"),
         ("feeds:\n  formats: [atom, rdf]\n", "feeds.formats[1]: unknown format 'rdf'"),
-        ("sources:\n  - {}\n", ":5: sources[0].path: is required"),
+        ("sources:\n  - {}\n", ":5: sources[0]: must name a source"),
         ("sources: here\n", "sources: must be a list"),
         ("tags:\n  vocabulary:\n    روسيا: موسكو\n", "tags.vocabulary.روسيا: must be a list"),
         ("ingest:\n  chrome_lines: [1]\n", "ingest.chrome_lines[0]: must be str, got int"),

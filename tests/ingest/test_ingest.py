@@ -74,7 +74,7 @@ def make_config(
             description="",
         ),
         store=StoreConfig(url="sqlite://"),
-        sources=tuple(SourceConfig(path=p) for p in sources),
+        sources=tuple(SourceConfig.folder(p) for p in sources),
         tags=TagsConfig(vocabulary=dict(VOCABULARY if vocabulary is None else vocabulary)),
         ingest=IngestConfig(max_article_bytes=max_article_bytes),
         feeds=FeedsConfig(output=tmp_path / "public", url="https://news.example.org"),
@@ -591,9 +591,7 @@ def test_discover_lists_supported_files_sorted_and_reports_missing_sources(
     write(root / ".git" / "g.txt", "x")
     single = write(tmp_path / "single.txt", "x")
     missing = tmp_path / "nope"
-    paths, problems = discover(
-        [SourceConfig(root), SourceConfig(missing), SourceConfig(single), SourceConfig(root)], NOW
-    )
+    paths, problems = discover([root, missing, single, root], NOW)
     assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
         "src/a.jsonl",
         "src/b.txt",

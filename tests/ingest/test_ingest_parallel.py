@@ -16,8 +16,9 @@ from test_ingest import GOOD, NOW, jsonl, make_config, write
 
 from feedpub import app as pipeline
 from feedpub import ingest
-from feedpub.app import ingest_pool, ingesting
 from feedpub.config import Config
+from feedpub.ingest import files as ingesting
+from feedpub.ingest import pool as ingest_pool
 from feedpub.model import IngestReport
 from feedpub.store import ReadFile, SqlStore
 

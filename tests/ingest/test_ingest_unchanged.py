@@ -15,8 +15,8 @@ from test_ingest import GOOD, NOW, jsonl, make_config, write
 
 from feedpub import app as pipeline
 from feedpub import ingest
-from feedpub.app import ingesting
 from feedpub.config import Config
+from feedpub.ingest import files as ingesting
 from feedpub.store import SqlStore
 
 PAGE = "{title}\n\nدمشق - 2026-11-20 10:00\n\n{body}\n\nأخبار ذات صلة\n{chrome}\n"

@@ -82,6 +82,9 @@ from feedpub.app.stages import (
     build_feeds as build_feeds,
 )
 from feedpub.app.stages import (
+    check_sources,
+)
+from feedpub.app.stages import (
     explain_page as explain_page,
 )
 from feedpub.app.stages import (
@@ -163,6 +166,12 @@ def digest_site(cfg: Config) -> digests.Site:
         public_url=cfg.feeds.url,
         public_dir=cfg.feeds.output,
     )
+
+
+def check_config(cfg: Config) -> None:
+    """What the stages check of their own config sections before a run that
+    ingests: a bad ``sources:`` entry is a ``ConfigError`` naming it."""
+    check_sources(cfg)
 
 
 def make_publisher(
@@ -479,6 +488,11 @@ class Publisher:
             report = work()
         except WORK_FAILURES as exc:
             error = " ".join(str(exc).split()) or type(exc).__name__
+        else:
+            # Part of the work failed (a source that could not be read): the
+            # job failed, with what the rest did kept in its report.
+            if isinstance(report, IngestReport):
+                error = "; ".join(report.failed_sources) or None
         finished = self._clock()
         run = JobRun(
             job=job,
@@ -491,9 +505,9 @@ class Publisher:
             pid=os.getpid(),
         )
         extra = {"job": job, "duration": round(run.duration, 3), "counts": dict(run.counts)}
-        if report is None:
+        if error is not None:
             job_log.error("%s failed after %.2fs: %s", job, run.duration, error, extra=extra)
-        else:
+        elif report is not None:
             job_log.info("%s (%.2fs)", report.summary(), run.duration, extra=extra)
         try:
             self._store.add_run(run)

@@ -98,7 +98,13 @@ class Reported(Protocol):
 @dataclass(frozen=True)
 class JobOutcome:
     run: JobRun
-    report: Reported | None  # None when the job failed (``run.error`` says why)
+    # None when the job failed as a whole (``run.error`` says why); a job
+    # that failed in part (``run.status`` "failed") keeps its report.
+    report: Reported | None
+
+    @property
+    def failed(self) -> bool:
+        return self.run.status == "failed"
 
 
 class LockHeld(Exception):

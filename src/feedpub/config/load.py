@@ -156,10 +156,26 @@ def _store(s: Section) -> StoreConfig:
 
 
 def _sources(root: Section) -> tuple[SourceConfig, ...]:
+    """Each entry's first key is its kind and holds its location; the other
+    keys are the kind's options, checked by its source factory when ingest
+    starts. A ``path`` is resolved against the config file here."""
     sources = []
     for item in root.items("sources", SourceConfig):
-        sources.append(SourceConfig(path=item.path_value("path")))
-        item.done()
+        if not item.data:
+            item.reader.fail(item.path, "must name a source, e.g. path: samples/pages")
+        kind = str(next(iter(item.data)))
+        if kind == "path":
+            location = str(item.path_value("path"))
+        else:
+            location = item.text(kind, max_chars=4096)
+        options = {str(k): v for k, v in item.data.items() if str(k) != kind}
+        line = item.reader.lines.get(item.path)
+        where = (
+            f"{item.reader.path}:{line}: {item.path}"
+            if line
+            else f"{item.reader.path}: {item.path}"
+        )
+        sources.append(SourceConfig(kind, location, options, where))
     return tuple(sources)
 
 
@@ -436,7 +452,7 @@ def _confine_outputs(reader: Reader, cfg: Config) -> None:
             "feeds.output": cfg.feeds.output.resolve(),
             "delivery.outbox": cfg.delivery.outbox.resolve(),
         }
-        sources = [source.path.resolve() for source in cfg.sources]
+        sources = [source.path.resolve() for source in cfg.sources if source.kind == "path"]
     except (OSError, RuntimeError) as exc:  # a symlink loop
         reader.fail("feeds.output", f"cannot resolve the output folders: {exc}")
     for key, out in outputs.items():

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 CONFIG_ENV = "FEEDPUB_CONFIG"
@@ -51,7 +51,23 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class SourceConfig:
-    path: Path
+    """One entry of ``sources:``: ``- <kind>: <location>`` and the kind's own
+    options, which its source factory checks (``ingest.source``)."""
+
+    kind: str  # the entry's first key: path, wordpress, sitemap, ...
+    location: str  # a path (absolute, resolved against the config file) or a URL
+    options: Mapping[str, Any] = field(default_factory=dict)
+    where: str = ""  # "config.yaml:12: sources[1]", for the factory's errors
+
+    @property
+    def path(self) -> Path:
+        """The location as a path (the ``path`` kind)."""
+        return Path(self.location)
+
+    @classmethod
+    def folder(cls, path: Path) -> SourceConfig:
+        """A ``path:`` entry."""
+        return cls("path", str(path), {}, f"sources: path {path}")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""Source files -> clean ``Article`` values (and ``Reject`` values for input
-that cannot be used). Nothing here writes anywhere: ``app`` upserts.
+"""Sources -> clean ``Article`` values (and ``Reject`` values for input
+that cannot be used), stored by the ingest job.
 
-The composition root calls ``settings`` once per run, then ``discover`` and
-``read_path`` for each file (or ``read_sources`` for all of them). The
-modules, in reading order:
+The ingest job (``job``) runs every configured ``Source`` (``source``: the
+protocol and the registry of source kinds) and stores what each yields;
+``files`` is the source of folders of files, read in worker processes by
+``pool``. The modules that turn a file into articles, in reading order:
 
 * ``sources``: which files, and the name their articles carry;
 * ``chrome``: the built-in chrome lines, and the lines a source folder's
@@ -283,7 +284,7 @@ def read_sources(
     sources: Sequence[SourceConfig], run: Settings, now: datetime
 ) -> Iterator[Article | Reject]:
     """``discover`` then ``read_path`` for every file: all articles and rejects."""
-    paths, problems = discover(sources, now)
+    paths, problems = discover([s.path for s in sources if s.kind == "path"], now)
     yield from problems
     learned = learn_chrome(paths, run.limits)
     for path in paths:

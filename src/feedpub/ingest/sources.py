@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from feedpub.config import SourceConfig
 from feedpub.model import Reject
 
 PAGE_SUFFIXES: tuple[str, ...] = (".txt",)
@@ -16,17 +15,16 @@ RECORD_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".yaml", ".yml")
 SUFFIXES: tuple[str, ...] = PAGE_SUFFIXES + RECORD_SUFFIXES
 
 
-def discover(sources: Sequence[SourceConfig], now: datetime) -> tuple[list[Path], list[Reject]]:
-    """Every .txt/.jsonl/.json/.yaml/.yml file under each source path (a
-    source may also name one file), sorted within each source, sources in
-    config order, each file once. Hidden files and folders are skipped.
+def discover(roots: Sequence[Path], now: datetime) -> tuple[list[Path], list[Reject]]:
+    """Every .txt/.jsonl/.json/.yaml/.yml file under each root (a root may
+    also name one file), sorted within each root, roots in config order,
+    each file once. Hidden files and folders are skipped.
     Problems (a missing source path, an unreadable folder) come back as
     Rejects stamped ``now``; they never stop the others."""
     paths: list[Path] = []
     seen: set[Path] = set()
     problems: list[Reject] = []
-    for source in sources:
-        root = source.path
+    for root in roots:
         try:
             if root.is_file():
                 if root.suffix.lower() not in SUFFIXES:

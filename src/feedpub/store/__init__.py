@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from feedpub.store.deliveries import Finished, Recipient
     from feedpub.store.engine import UtcDateTime
     from feedpub.store.source_files import ReadFile
+    from feedpub.store.sources import SourceBatch, SourceState
     from feedpub.store.sql import SqlStore
 
 # Imported on first use (PEP 562): these need SQLAlchemy, which a command
@@ -62,6 +63,8 @@ _LAZY = {
     "Finished": "feedpub.store.deliveries",
     "ReadFile": "feedpub.store.source_files",
     "Recipient": "feedpub.store.deliveries",
+    "SourceBatch": "feedpub.store.sources",
+    "SourceState": "feedpub.store.sources",
     "SqlStore": "feedpub.store.sql",
     "UtcDateTime": "feedpub.store.engine",
 }
@@ -88,7 +91,10 @@ __all__ = [
     "Recipient",
     "RejectStore",
     "RunStore",
+    "SourceBatch",
     "SourceFileStore",
+    "SourceState",
+    "SourceStateStore",
     "SqlStore",
     "Store",
     "StoreError",
@@ -154,6 +160,22 @@ class SourceFileStore(Protocol):
         still_rejected: Sequence[str] = (),
     ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]: ...
     def finish_ingest(self, seen: Iterable[str]) -> None: ...
+
+
+class SourceStateStore(Protocol):
+    """Each source's cursor, moved only with the batch it covers, its last
+    sync and error (``sources``), and withdrawn articles: deleted with their
+    tags, journalled, and kept as a tombstone; one an editor withdrew stays
+    out while its source still has it."""
+
+    def source_cursor(self, source: str) -> str | None: ...
+    def source_states(self) -> list[SourceState]: ...
+    def note_source(self, source: str, now: datetime, error: str | None) -> None: ...
+    def write_batch(
+        self, source: str, batch: SourceBatch, now: datetime
+    ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]: ...
+    def withdraw_articles(self, ids: Iterable[str], reason: str, now: datetime) -> list[str]: ...
+    def withdrawn(self) -> list[tuple[str, str, str, datetime, bool]]: ...
 
 
 class EditionStore(Protocol):
@@ -257,6 +279,7 @@ class Store(
     ArticleStore,
     RejectStore,
     SourceFileStore,
+    SourceStateStore,
     EditionStore,
     SubscriberStore,
     DeliveryStore,

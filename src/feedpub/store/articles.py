@@ -14,7 +14,13 @@ from feedpub.model import Article, Tag, UpsertOutcome, require_aware
 from feedpub.store import journal
 from feedpub.store.decide import Stored, decide
 from feedpub.store.engine import IN_CHUNK, StoreBase, StoreError, analyze, chunks, insert_rows
-from feedpub.store.schema import t_article_tags, t_articles, t_feed_generation, t_tags
+from feedpub.store.schema import (
+    t_article_tags,
+    t_articles,
+    t_feed_generation,
+    t_tags,
+    t_withdrawn,
+)
 
 # Articles per write transaction in bulk ingest: big enough to amortise commits,
 # small enough that one bad batch costs little and IN lists stay short.
@@ -304,13 +310,18 @@ class ArticlesMixin(StoreBase):
         """Upsert ``batch`` in the caller's transaction with a fixed number of
         statements (not per article). Outcomes in input order; an id repeated
         in the batch is judged against its earlier occurrence."""
-        stored = self._stored(conn, list(dict.fromkeys(a.id for a in batch)))
+        ids = list(dict.fromkeys(a.id for a in batch))
+        stored = self._stored(conn, ids)
         in_db = set(stored)
+        held = _clear_withdrawn(conn, ids)
         keys_before = {i: s.tag_keys for i, s in stored.items()}  # for the change journal
         outcomes: list[UpsertOutcome] = []
         # id -> (article, its values to write); the last occurrence wins
         final: dict[str, tuple[Article, dict[str, Any]]] = {}
         for article in batch:
+            if article.id in held:  # withdrawn by an editor: stays out
+                outcomes.append("unchanged")
+                continue
             decision = decide(article, stored.get(article.id), now)
             outcomes.append(decision.outcome)
             if decision.outcome == "unchanged":
@@ -406,3 +417,18 @@ def _article_values(article: Article) -> dict[str, Any]:
         "source": article.source,
         "content_hash": article.content_hash,
     }
+
+
+def _clear_withdrawn(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """The ids among ``ids`` an editor withdrew (they stay out); the
+    tombstones of the others, back in their source, are cleared."""
+    held: set[str] = set()
+    for chunk in chunks(ids, IN_CHUNK):
+        rows = conn.execute(
+            select(t_withdrawn.c.id, t_withdrawn.c.by_hand).where(t_withdrawn.c.id.in_(chunk))
+        ).all()
+        held.update(r.id for r in rows if r.by_hand)
+        back = [r.id for r in rows if not r.by_hand]
+        if back:
+            conn.execute(t_withdrawn.delete().where(t_withdrawn.c.id.in_(back)))
+    return held

@@ -23,7 +23,9 @@ from feedpub.store.schema import (
     t_deliveries,
     t_runs,
     t_schema_version,
+    t_source_state,
     t_subscribers,
+    t_withdrawn,
 )
 
 
@@ -105,6 +107,14 @@ def _v8_changed_articles(conn: Connection) -> None:
     )
 
 
+def _v9_source_state_and_withdrawn(conn: Connection) -> None:
+    """Cursors of the sources that have one, and withdrawn articles: new
+    tables, created from their definitions (copy their DDL here first if a
+    later version alters them)."""
+    t_source_state.create(conn)
+    t_withdrawn.create(conn)
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -118,6 +128,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _v6_feed_entries_and_changes,
     7: _v7_source_files,
     8: _v8_changed_articles,
+    9: _v9_source_state_and_withdrawn,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -239,4 +240,31 @@ t_feed_changed_articles = Table(
     # so an incremental build checks the pages of those articles only.
     Column("generation", Integer, primary_key=True, autoincrement=False),
     Column("article_id", String(255), primary_key=True),
+)
+
+# v9 ---------------------------------------------------------------------------
+
+t_source_state = Table(
+    "source_state",
+    metadata,
+    # One row per source (``ingest.Source.name``): its checkpoint, moved in
+    # the transaction that stores what it covers, and its last sync.
+    Column("source", String(255), primary_key=True),
+    Column("cursor", Text),
+    Column("synced", UtcDateTime),  # the last read that ended without error
+    Column("error", Text),  # why the last read failed; NULL when it worked
+    Column("error_at", UtcDateTime),
+)
+
+t_withdrawn = Table(
+    "withdrawn_articles",
+    metadata,
+    # Articles taken out of every feed, page and future digest: their source
+    # no longer has them, or an editor withdrew them (``by_hand``: such an
+    # id stays out even while its source still has it).
+    Column("id", String(255), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("withdrawn", UtcDateTime, nullable=False),
+    Column("by_hand", Boolean, nullable=False),
 )

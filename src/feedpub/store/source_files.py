@@ -6,7 +6,7 @@ reading whose articles did not commit."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,15 +77,16 @@ class SourceFilesMixin(ArticlesMixin, RejectsMixin):
         *,
         unchanged: Sequence[SourceFile] = (),
         still_rejected: Sequence[str] = (),
+        also: Callable[[Connection], object] | None = None,
     ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]:
         """In one transaction: each file's rejects replace its earlier ones
         (as ``replace_rejects``), the articles of all of them are upserted in
         file order (as ``upsert_articles``), and their rows are remembered;
         the rows of ``unchanged`` files (found by their hash) are stored as
         given, and the rejects of ``still_rejected`` sources (skipped files)
-        have their ``seen`` moved to ``now``. Returns the upsert counts, per
-        file whether each of its rejects is new, and the still-rejected
-        rejects."""
+        have their ``seen`` moved to ``now``; ``also`` runs last in the same
+        transaction (a source's cursor). Returns the upsert counts, per file
+        whether each of its rejects is new, and the still-rejected rejects."""
         require_aware("now", now)
         if len({f.source for f in files}) != len(files):
             raise ValueError("a source given twice in one batch")
@@ -106,6 +107,8 @@ class SourceFilesMixin(ArticlesMixin, RejectsMixin):
             rows = [f.row for f in files if f.row is not None] + list(unchanged)
             _put_rows(conn, rows, now)
             kept = _touch_rejects(conn, still_rejected, now)
+            if also is not None:
+                also(conn)
         return counts, news, kept
 
     def finish_ingest(self, seen: Iterable[str]) -> None:

@@ -19,12 +19,12 @@ from feedpub.store.locks import lock_for
 from feedpub.store.migrations import ensure_schema
 from feedpub.store.rejects import RejectsMixin
 from feedpub.store.runs import RunsMixin
-from feedpub.store.source_files import SourceFilesMixin
+from feedpub.store.sources import SourcesMixin
 from feedpub.store.subscribers import SubscribersMixin
 
 
 class SqlStore(
-    SourceFilesMixin,
+    SourcesMixin,
     ArticlesMixin,
     RejectsMixin,
     EditionsMixin,

@@ -1,5 +1,8 @@
-"""The ingest job: every source file into the store, skipping the files that
-are unchanged since they were last read.
+"""The files source: folders of scraped pages (``*.txt``) and records
+(``*.jsonl``, ``*.json``, ``*.yaml``) named by ``path:`` entries, read into
+batches for the ingest job, skipping the files unchanged since last read.
+All ``path:`` entries are one source: pages teach their folder's chrome and
+ids are compared across every file.
 
 A file is unchanged, and neither read nor parsed, when its size, mtime and
 ctime match its ``source_files`` row and it was read under the same settings (and,
@@ -13,9 +16,10 @@ same id wins, as when every file was read in turn); else it is read again.
 A skipped file counts its articles as unchanged and its rejects as still
 rejected, exactly as reading it again would.
 
-Writes go in batches of files, one transaction each (rejects, articles and
-rows together): a crash or Ctrl-C loses at most the batch in flight, and on
-Ctrl-C the files already read are written first.
+Files go to the job in batches, each stored in one transaction (rejects,
+articles and rows together): a crash or Ctrl-C loses at most the batch in
+flight, and on Ctrl-C the files already read are handed over first. The
+source's checkpoint is its ``source_files`` rows, not a cursor.
 """
 
 from __future__ import annotations
@@ -24,17 +28,18 @@ import hashlib
 import os
 import tempfile
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol, cast
 
 from feedpub import ingest
-from feedpub.app.ingest_pool import CHUNK, Expect, Pool, Read, read_file, sha, usable, worker_count
-from feedpub.app.reports import Progress, log
-from feedpub.config import Config
-from feedpub.model import Article, IngestReport, Reject, SourceFile
-from feedpub.store import BATCH_SIZE, ReadFile, SqlStore
+from feedpub.config import ConfigError, SourceConfig
+from feedpub.ingest.pool import CHUNK, Expect, Pool, Read, read_file, sha, usable, worker_count
+from feedpub.ingest.source import Batch, Item, Progress, Source, SourceContext, SourceError
+from feedpub.model import Article, Reject, SourceFile
+from feedpub.store import BATCH_SIZE
 
 # Files per write transaction at most (one article each for pages).
 FILES_PER_BATCH = 500
@@ -52,54 +57,79 @@ def _file_system_now_ns() -> int:
         return os.fstat(probe.fileno()).st_mtime_ns
 
 
-def ingest_sources(
-    cfg: Config,
-    store: SqlStore,
-    now: datetime,
-    *,
-    progress: Progress | None = None,
-) -> IngestReport:
-    """Read every source file into the store. Bad input is logged, recorded as
-    a reject and skipped. The rejects recorded for a file (or a source path)
-    are its problems as of this reading: a file fixed since the last run
-    loses its rejects. See the module docstring for skipping and batches."""
-    run = ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
-    paths, problems = ingest.discover(cfg.sources, now)
-    job = _Job(store, run, now, paths)
-    job.rejected = len(problems)
-    files = {ingest.source_name(path) for path in paths}
-    for root in dict.fromkeys(str(source.path) for source in cfg.sources):
-        if root not in files:  # a source naming one file: its reading decides
-            _log_rejects(
-                [p for p in problems if p.source == root],
-                store.replace_rejects(root, [p for p in problems if p.source == root]),
-            )
-    workers = worker_count(cfg.ingest.workers)
-    pool = None
-    if usable(workers, sum(1 for path in paths if job.to_read(path))):
-        pool = job.pool = Pool(workers, run, now)
-    try:
-        if pool is None:
-            for done, path in enumerate(paths, start=1):
-                job.one(path)
-                if progress is not None:
-                    progress(done, len(paths))
-        else:
-            _read_in_order(job, paths, pool, progress)
-    except KeyboardInterrupt:
-        job.flush()  # what was read completely is worth keeping
-        raise
-    finally:
-        if pool is not None:
-            pool.close()
-    job.flush()
-    store.finish_ingest(files)
-    return IngestReport(
-        new=job.counts["new"],
-        updated=job.counts["updated"],
-        unchanged=job.counts["unchanged"],
-        rejected=job.rejected,
-    )
+class FileState(Protocol):
+    """What the files source needs of the store (declared by its consumer):
+    its checkpoint rows and what they say the files gave."""
+
+    def source_files(self) -> dict[str, SourceFile]: ...
+    def article_hashes(self, ids: Iterable[str]) -> dict[str, str]: ...
+    def reject_counts(self, sources: Iterable[str]) -> dict[str, int]: ...
+    def finish_ingest(self, seen: Iterable[str]) -> None: ...
+
+
+def file_sources(configs: Sequence[SourceConfig], context: SourceContext) -> list[Source]:
+    """The ``path`` kind: one source for every ``path:`` entry."""
+    for config in configs:
+        if config.options:
+            key = sorted(config.options)[0]
+            raise ConfigError(f"{config.where}.{key}: unknown key (known here: path)")
+    return [FileSource(tuple(c.path for c in configs), context)]
+
+
+class FileSource:
+    """Every file under the ``path:`` entries (see the module docstring)."""
+
+    name = "files"
+
+    def __init__(self, roots: Sequence[Path], context: SourceContext) -> None:
+        self.roots = tuple(roots)
+        self.settings = context.settings
+        self._state = cast("FileState | None", context.files)
+
+    def close(self) -> None:
+        pass
+
+    def read(self, cursor: str | None, now: datetime, progress: Progress | None) -> Iterator[Batch]:
+        """Every file, skipping the unchanged ones. The rejects recorded for
+        a file (or a source path) are its problems as of this reading: a file
+        fixed since the last run loses its rejects."""
+        state = self._state
+        if state is None:
+            raise SourceError("files: no store to compare the files with")
+        paths, problems = ingest.discover(self.roots, now)
+        job = _Job(state, self.settings, now, paths)
+        files = {ingest.source_name(path) for path in paths}
+        for root in dict.fromkeys(str(root) for root in self.roots):
+            if root not in files:  # a source naming one file: its reading decides
+                job.items.append(Item(root, (), tuple(p for p in problems if p.source == root)))
+        workers = worker_count(self.settings.limits.workers)
+        pool = None
+        if usable(workers, sum(1 for path in paths if job.to_read(path))):
+            pool = job.pool = Pool(workers, self.settings, now)
+        try:
+            if pool is None:
+                yield from _read_each(job, paths, progress)
+            else:
+                yield from _read_in_order(job, paths, pool, progress)
+        except KeyboardInterrupt:
+            if job.pending():  # what was read completely is worth keeping
+                yield job.batch()
+            raise
+        finally:
+            if pool is not None:
+                pool.close()
+        if job.pending():
+            yield job.batch()
+        state.finish_ingest(files)
+
+
+def _read_each(job: _Job, paths: Sequence[Path], progress: Progress | None) -> Iterator[Batch]:
+    for done, path in enumerate(paths, start=1):
+        job.one(path)
+        if job.full():
+            yield job.batch()
+        if progress is not None:
+            progress(done, len(paths))
 
 
 class _Chunk:
@@ -112,7 +142,9 @@ class _Chunk:
         self.left = 0  # files of the chunk not taken yet
 
 
-def _read_in_order(job: _Job, paths: Sequence[Path], pool: Pool, progress: Progress | None) -> None:
+def _read_in_order(
+    job: _Job, paths: Sequence[Path], pool: Pool, progress: Progress | None
+) -> Iterator[Batch]:
     """``job.one`` for every file, with the pages to read read by ``pool``
     ahead of time, and every reading taken in file order. A file that is not
     a page to read may be skipped, which depends on the ids of the files
@@ -170,11 +202,14 @@ def _read_in_order(job: _Job, paths: Sequence[Path], pool: Pool, progress: Progr
                 queue.append((path, None, 0))
             # Take what is ready; wait only to keep the results in flight few.
             while queue and take_head(wait=in_flight > pool.depth):
-                pass
+                if job.full():
+                    yield job.batch()
         if filling is not None:
             submit(filling)
         while queue:
             take_head(wait=True)
+            if job.full():
+                yield job.batch()
     except KeyboardInterrupt:
         # What the workers have finished reading is read completely too.
         while queue and (chunk := queue[0][1]) is not None and _finished(chunk.future):
@@ -192,10 +227,11 @@ def _finished(future: Future[list[Read]] | None) -> bool:
 
 
 class _Job:
-    def __init__(self, store: SqlStore, run: ingest.Settings, now: datetime, paths: list[Path]):
-        self.store, self.run, self.now = store, run, now
-        self.counts = {"new": 0, "updated": 0, "unchanged": 0}
-        self.rejected = 0
+    """One reading of every file: which to skip, the readings taken in file
+    order, and the batch gathered for the ingest job."""
+
+    def __init__(self, store: FileState, run: ingest.Settings, now: datetime, paths: list[Path]):
+        self.run, self.now = run, now
         self.rows = store.source_files()
         self.stats = {path: _stat(path) for path in paths}
         self.read_at_ns = _file_system_now_ns()
@@ -216,10 +252,12 @@ class _Job:
         self.hashes = store.article_hashes(i for row in remembered for i, _ in row.articles)
         self.reject_counts = store.reject_counts(row.path for row in remembered)
         self.written: set[str] = set()  # ids written by files read in this run
-        self.pending: list[ReadFile] = []
-        self.pending_articles = 0
+        # The batch being gathered.
+        self.items: list[Item] = []
+        self.item_articles = 0
         self.refreshed: list[SourceFile] = []
         self.still: list[str] = []
+        self.skipped_articles = self.skipped_rejects = 0
 
     def _state(self, pages: Sequence[Path]) -> str:
         listing = "\n".join(
@@ -312,17 +350,14 @@ class _Job:
         # anyway, but as "updated" (and with ``updated`` moved to now) on
         # every run, as the first copy never matches what is stored.
         latest = {item.id: item for item in items if isinstance(item, Article)}
-        rejects = [item for item in items if isinstance(item, Reject)]
-        self.rejected += len(rejects)
+        rejects = tuple(item for item in items if isinstance(item, Reject))
         self.written.update(latest)
         remembered: SourceFile | None = None
         if read.sha256 and source == str(path):
             produced = tuple((a.id, a.content_hash) for a in latest.values())
             remembered = self._row(source, read, context, None, produced, rejects)
-        self.pending.append(ReadFile(source, list(latest.values()), rejects, remembered))
-        self.pending_articles += len(latest)
-        if self.pending_articles >= BATCH_SIZE or len(self.pending) >= FILES_PER_BATCH:
-            self.flush()
+        self.items.append(Item(source, tuple(latest.values()), rejects, remembered))
+        self.item_articles += len(latest)
 
     def _row(
         self,
@@ -351,35 +386,29 @@ class _Job:
         )
 
     def _skip(self, row: SourceFile) -> None:
-        self.counts["unchanged"] += len(row.articles)
-        self.rejected += row.rejects
+        self.skipped_articles += len(row.articles)
+        self.skipped_rejects += row.rejects
         if row.rejects:
             self.still.append(row.path)
 
-    def flush(self) -> None:
-        if not (self.pending or self.refreshed or self.still):
-            return
-        counts, news, kept = self.store.write_read_files(
-            self.pending, self.now, unchanged=self.refreshed, still_rejected=self.still
+    def full(self) -> bool:
+        return self.item_articles >= BATCH_SIZE or len(self.items) >= FILES_PER_BATCH
+
+    def pending(self) -> bool:
+        return bool(self.items or self.refreshed or self.still or self.skipped_articles)
+
+    def batch(self) -> Batch:
+        """What was gathered since the last batch, handed over and forgotten."""
+        batch = Batch(
+            items=tuple(self.items),
+            unchanged_rows=tuple(self.refreshed),
+            still_rejected=tuple(self.still),
+            skipped_articles=self.skipped_articles,
+            skipped_rejects=self.skipped_rejects,
         )
-        for outcome, count in counts.items():
-            self.counts[outcome] += count
-        for read, new in zip(self.pending, news, strict=True):
-            _log_rejects(read.rejects, new)
-        for reject in kept:
-            log.info("still rejected %s", reject.describe())
-        self.pending, self.refreshed, self.still = [], [], []
-        self.pending_articles = 0
-
-
-def _log_rejects(rejects: Sequence[Reject], new: Sequence[bool]) -> None:
-    # Warn once per problem (cron mails it); a file still bad on the next run
-    # is counted in the summary but not repeated in the log.
-    for reject, is_new in zip(rejects, new, strict=True):
-        if is_new:
-            log.warning("rejected %s", reject.describe())
-        else:
-            log.info("still rejected %s", reject.describe())
+        self.items, self.refreshed, self.still = [], [], []
+        self.item_articles = self.skipped_articles = self.skipped_rejects = 0
+        return batch
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
