@@ -22,8 +22,8 @@ def main(argv: list[str]) -> int:
     import jinja2  # noqa: F401
     import sqlalchemy.dialects.sqlite  # noqa: F401
 
-    import feedpub.app.stages
-    import feedpub.feeds.build
+    import feedpub.app
+    import feedpub.feeds.publish
     import feedpub.store.sql  # noqa: F401
     from feedpub import cli
 

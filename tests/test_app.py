@@ -5,7 +5,7 @@ handed."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -19,6 +19,8 @@ from _digest_fixtures import NOW as DIGEST_NOW
 from feedpub import app
 from feedpub.app import Publisher, make_publisher
 from feedpub.config import Config, SourceConfig, load_config
+from feedpub.digests import DigestOutcome
+from feedpub.model import BuildReport, IngestReport
 from feedpub.store import SqlStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,8 +45,24 @@ def publisher(cfg: Config, store: SqlStore, now: datetime = NOW) -> Publisher:
     return make_publisher(cfg, now=now, store=store)
 
 
+@dataclass(frozen=True)
+class Run:
+    ingest: IngestReport
+    build: BuildReport
+    digests: tuple[DigestOutcome, ...]
+
+
+def run(pub: Publisher) -> Run:
+    """``feedpub run``'s jobs, every one of which must work."""
+    outcomes = pub.run_jobs()
+    assert not [o.run.error for o in outcomes if o.failed]
+    ingest, build, *digests = (o.report for o in outcomes)
+    assert isinstance(ingest, IngestReport) and isinstance(build, BuildReport)
+    return Run(ingest, build, tuple(d for d in digests if isinstance(d, DigestOutcome)))
+
+
 def test_whole_run_then_rerun(cfg: Config, store: SqlStore) -> None:
-    first = publisher(cfg, store).run()
+    first = run(publisher(cfg, store))
     assert (first.ingest.new, first.ingest.rejected) == (27, 0)
     assert first.build.written and not first.build.removed
     (outcome,) = first.digests
@@ -57,7 +75,7 @@ def test_whole_run_then_rerun(cfg: Config, store: SqlStore) -> None:
     assert list(outcome.edition.article_ids) == [a.id for a in expected][:15]
     assert store.last_edition("daily") == outcome.edition
 
-    again = publisher(cfg, store, NOW + timedelta(minutes=10)).run()
+    again = run(publisher(cfg, store, NOW + timedelta(minutes=10)))
     assert again.ingest.unchanged == 27
     assert not again.build.written
     assert again.digests[0].edition is None
@@ -81,7 +99,7 @@ def test_next_slot_carries_only_newer_articles(cfg: Config, store: SqlStore) -> 
 def test_edited_article_reaches_the_feeds_with_a_later_updated_time(
     cfg: Config, store: SqlStore, tmp_path: Path
 ) -> None:
-    publisher(cfg, store).run()
+    run(publisher(cfg, store))
     records = tmp_path / "records.jsonl"
     records.write_text(
         '{"id": "r-2026-11-28-weekend-weather", "title": "طقس معدّل", "text": "نص جديد.",'

@@ -184,7 +184,8 @@ def test_serve_after_a_days_downtime_makes_one_edition_per_digest(site: Path) ->
     """The scheduler sees every hourly slot of the day missed and coalesces
     them into one run, which makes the latest slot's edition only."""
     from feedpub import service
-    from feedpub.app import ScheduledJob, make_publisher
+    from feedpub.app import make_publisher
+    from feedpub.app.reports import ScheduledJob
     from feedpub.config import load_config
 
     cfg = load_config(with_hourly(site))

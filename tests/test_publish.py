@@ -465,7 +465,7 @@ def test_a_build_logs_each_path_it_wrote_and_removed(
     cfg = make_config(tmp_path / "public")
     with SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
         store.upsert_articles(sample_articles(), datetime(2026, 3, 2, tzinfo=UTC))
-        with caplog.at_level(logging.INFO, logger="feedpub.app"):
+        with caplog.at_level(logging.INFO, logger="feedpub"):
             first = pipeline.build_feeds(cfg, store)
         assert first.written
         assert _logged(caplog, "wrote") == set(first.written)
@@ -473,7 +473,7 @@ def test_a_build_logs_each_path_it_wrote_and_removed(
         caplog.clear()
         (cfg.feeds.output / f"{TEMP_PREFIX}x").write_bytes(b"half")
         fewer_tags = dataclasses.replace(cfg, feeds=dataclasses.replace(cfg.feeds, min_items=3))
-        with caplog.at_level(logging.INFO, logger="feedpub.app"):
+        with caplog.at_level(logging.INFO, logger="feedpub"):
             second = pipeline.build_feeds(fewer_tags, store)
     # The feed list changed, and the pages of url-less articles whose tags
     # lost their feeds (their tag links go): nothing else.

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedpub.app import StoreSubscriptions
 from feedpub.cli import main
-from feedpub.roster import read_roster, split_list
 from feedpub.store import SqlStore
+from feedpub.subscribers import StoreSubscriptions, read_roster
+from feedpub.text.lists import split_list
 from test_cli import CONFIG, SAMPLES
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=ZoneInfo("Asia/Damascus"))

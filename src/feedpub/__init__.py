@@ -42,7 +42,6 @@ LAYERS: dict[str, int] = {
     "templating": 1,
     "cron": 1,
     "tokens": 1,
-    "roster": 1,
     # 2: configuration and the output folder (atomic writes, locks)
     "config": 2,
     "output": 2,
@@ -51,17 +50,20 @@ LAYERS: dict[str, int] = {
     # 3: storage, and delivery (which only hands over finished messages)
     "store": 3,
     "delivery": 3,
-    # 4: the stages; none imports another
-    "ingest": 4,
-    "feeds": 4,
-    "digests": 4,
-    # 5: the composition root
-    "app": 5,
-    # 6: front ends over the composition root (the only callers of datetime.now())
-    "service": 6,
-    "web": 6,
-    "cli": 7,
-    "__main__": 8,
+    # 4: who receives the digests, as operators, readers and returned mail change it
+    "subscribers": 4,
+    # 5: the stages; none imports another
+    "ingest": 5,
+    "feeds": 5,
+    "digests": 5,
+    "inbound": 5,
+    # 6: the composition root
+    "app": 6,
+    # 7: front ends over the composition root (the only callers of datetime.now())
+    "service": 7,
+    "web": 7,
+    "cli": 8,
+    "__main__": 9,
 }
 
 __version__ = "0.1.0"

@@ -94,6 +94,15 @@ class IngestReport:
             + (f"; {len(self.failed_sources)} sources failed" if self.failed_sources else "")
         )
 
+    def counts(self) -> dict[str, int]:
+        """The numbers recorded and logged for the job."""
+        return {
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+        }
+
 
 @dataclass(frozen=True)
 class Edition:
@@ -193,6 +202,14 @@ class BuildReport:
             f"build: {len(self.written)} written, {len(self.unchanged)} unchanged, "
             f"{len(self.removed)} removed"
         )
+
+    def counts(self) -> dict[str, int]:
+        """The numbers recorded and logged for the job."""
+        return {
+            "written": len(self.written),
+            "unchanged": len(self.unchanged),
+            "removed": len(self.removed),
+        }
 
 
 # --- operations ----------------------------------------------------------------

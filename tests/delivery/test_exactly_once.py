@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from delivery.test_smtp import HOST, Flaky, Recorder, smtp_server
-from feedpub.app import Publisher, make_publisher, make_sender
+from feedpub.app import Publisher, make_publisher
 from feedpub.config import Config, load_config
+from feedpub.delivery.backends import make_sender
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.model import Article
 from feedpub.store import SqlStore
@@ -342,9 +343,9 @@ def test_the_relay_password_comes_from_the_environment_or_a_credential(
     env = {key: value.format(creds=creds) for key, value in environ.items()}
     if password is None:
         with pytest.raises(ConfigError, match=r"no password: set \$FEEDPUB_SMTP_PASSWORD or"):
-            make_sender(cfg, env)
+            make_sender(cfg.delivery, env, cfg.path)
         return
-    sender = make_sender(cfg, env)
+    sender = make_sender(cfg.delivery, env, cfg.path)
     assert isinstance(sender, SmtpSender)
     assert sender.settings.password == password
     sender.close()

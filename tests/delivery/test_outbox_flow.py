@@ -18,9 +18,10 @@ import pytest
 
 from delivery.test_exactly_once import NOW, SECRET, add_readers, config_text
 from feedpub import web
-from feedpub.app import StoreSubscriptions, make_publisher
+from feedpub.app import make_publisher
 from feedpub.config import Config, load_config
 from feedpub.store import SqlStore, StoreError
+from feedpub.subscribers import StoreSubscriptions
 from feedpub.tokens import read_token
 from web.test_web import serving
 

@@ -15,7 +15,7 @@ import pytest
 from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config
 from feedpub import app as pipeline
 from feedpub import output as publish
-from feedpub.app.stages import feed_site
+from feedpub.app import feed_site
 from feedpub.config import Config
 from feedpub.feeds import build as feed_build
 from feedpub.model import Article, Tag

@@ -21,6 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 from feedpub import web
+from feedpub.store import SqlStore
 from feedpub.tokens import ALL_LISTS, make_token
 from feedpub.web import ListInfo, Preferences, SiteInfo, make_wsgi_app
 
@@ -423,31 +424,38 @@ def test_other_methods_on_files_are_405(server: Server) -> None:
 # --- feedpub.web:app, built lazily from $FEEDPUB_CONFIG --------------------------------
 
 
-def test_lazy_app_unconfigured_serves_files_and_answers_503_for_pages(
+def test_lazy_app_builds_itself_through_the_root_on_the_first_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``feedpub.web:app`` for an outside WSGI server: the config, the store
+    and the secret found by itself; without the secret the pages say so and
+    the files are still served; with it, a sign-up reaches the real store."""
     make_public(tmp_path)
     config = tmp_path / "config.yaml"
     config.write_text(
         "site: {title: أخبار, url: 'https://news.example.org', language: ar, "
         "timezone: Asia/Damascus}\n"
+        "store: {url: 'sqlite:///var/feedpub.db'}\n"
         "feeds: {output: public}\n",
         encoding="utf-8",
     )
     monkeypatch.setenv("FEEDPUB_CONFIG", str(config))
-    monkeypatch.setenv("FEEDPUB_SECRET", SECRET.decode())
-    lazy = web._LazyApp()
-    with serving(lazy) as port:
+    monkeypatch.delenv("FEEDPUB_SECRET", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    with serving(web._LazyApp()) as port:
         front = Server(port, MemorySubscriptions(), tmp_path / "public")
         assert front.request("GET", "/atom.xml")[0].status == 200
         response, body = front.request("GET", "/subscribe")
         assert response.status == 503
-        assert "feedpub.web.configure" in check_page(body)
-        store = MemorySubscriptions()
-        lazy.configure(lambda cfg: store)
+        assert "FEEDPUB_SECRET" in check_page(body)
+    monkeypatch.setenv("FEEDPUB_SECRET", SECRET.decode())
+    with serving(web._LazyApp()) as port:
+        front = Server(port, MemorySubscriptions(), tmp_path / "public")
         response, _ = front.post_form("/subscribe", [("email", READER)])
         assert response.status == 200
-        assert READER in store.pending
+    with SqlStore.open(f"sqlite:///{tmp_path / 'var' / 'feedpub.db'}") as store:
+        found = store.get_subscriber(READER)
+    assert found is not None and found.status == "pending"
 
 
 def test_lazy_app_with_a_broken_config_says_why(

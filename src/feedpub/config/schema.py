@@ -137,7 +137,6 @@ class EmailConfig:
     preferences_url: str = ""
 
 
-DELIVERY_BACKENDS = ("outbox", "smtp")
 SMTP_SECURITY = ("none", "starttls", "tls")
 # The SMTP password is never in the file: config.secrets.SMTP_PASSWORD names it.
 
@@ -154,7 +153,7 @@ class SmtpConfig:
 @dataclass(frozen=True)
 class DeliveryConfig:
     outbox: Path = Path("var/outbox")
-    backend: str = "outbox"  # outbox | smtp
+    backend: str = "outbox"  # a name in delivery.backends.BACKENDS: outbox | smtp
     smtp: SmtpConfig = SmtpConfig()
     rate: float | None = None  # messages per second at most (whole process); None: no limit
     batch: int = 100  # deliveries claimed at a time

@@ -1,11 +1,13 @@
 """Digest editions: which slot is due and what it holds (``plan``), the email
 and its text part (``render``, CSS inlined by ``inline``), the web archive
-(``archive``) and each recipient's message (``message``).
+(``archive``), each recipient's message (``message``), and the flow that
+takes an edition from plan to recipients exactly once (``edition``).
 
-The app's order: plan, render (``Renderer``: once per content variant),
-``write_archive`` (before delivery, so the «view in browser» link works when
-the mail arrives), build and hand over one message per recipient, then
-record ``edition_record(...)`` in the store.
+The order (``edition.Editions``): plan, render (``Renderer``: once per
+content variant), ``write_archive`` (before delivery, so the «view in
+browser» link works when the mail arrives), RECORD the edition with one
+delivery per recipient in one transaction, then claim, compose and hand
+over each message through ``delivery``.
 
 Inputs are narrow: a ``DigestConfig``, the ``EmailConfig`` and ``site.Site``;
 never the whole ``Config``, and never ``feeds`` (the stores' readers are
@@ -13,14 +15,26 @@ declared here, beside their consumers).
 """
 
 from feedpub.digests.archive import ArchiveReader, archive_path, archive_stem, write_archive
+from feedpub.digests.edition import (
+    RESUME_EDITIONS,
+    DigestOutcome,
+    EditionDeliveries,
+    Editions,
+    parse_edition,
+    variant_articles,
+)
 from feedpub.digests.message import Prepared, build_message, personalize, prepare_message
 from feedpub.digests.plan import EditionReader, PlannedEdition, plan_edition, preview_edition
 from feedpub.digests.render import RenderedEdition, Renderer, edition_record, render_edition
 from feedpub.digests.site import Site
 
 __all__ = [
+    "RESUME_EDITIONS",
     "ArchiveReader",
+    "DigestOutcome",
+    "EditionDeliveries",
     "EditionReader",
+    "Editions",
     "PlannedEdition",
     "Prepared",
     "RenderedEdition",
@@ -30,10 +44,12 @@ __all__ = [
     "archive_stem",
     "build_message",
     "edition_record",
+    "parse_edition",
     "personalize",
     "plan_edition",
     "prepare_message",
     "preview_edition",
     "render_edition",
+    "variant_articles",
     "write_archive",
 ]

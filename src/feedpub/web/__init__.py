@@ -5,22 +5,18 @@ Two ways in:
 
 - ``make_wsgi_app(public_dir, subscriptions, secret, site, clock)``: everything
   handed in (tests, or a caller that has built its own store).
-- ``feedpub.web:app`` for any WSGI server (gunicorn, uWSGI, waitress,
-  wsgiref). It builds itself on the first request from ``$FEEDPUB_CONFIG``
-  (``feedpub.config.load_config``), the secret from ``$FEEDPUB_SECRET`` or
-  the systemd credential ``feedpub_secret``, and the subscriber store from
-  the factory given to ``configure``::
+- ``build_app(cfg, subscriptions)``: ``feedpub serve`` hands in the
+  subscriptions of its publisher; ``server`` hosts it.
+- ``feedpub.web:app`` for any WSGI server (gunicorn, uWSGI, waitress). It
+  builds itself on the first request, through the composition root: the
+  config from ``$FEEDPUB_CONFIG``, a publisher over its store (open for the
+  life of the process), the secret from ``$FEEDPUB_SECRET`` or the systemd
+  credential ``feedpub_secret``.
 
-      # wsgi.py, for example
-      from feedpub import web
-      from feedpub.app import open_subscriptions   # (cfg: Config) -> Subscriptions
-      web.configure(open_subscriptions)
-      app = web.app
-
-  Until a factory is configured (or while the secret is missing), the pages
-  answer 503 saying what is missing, and the files of ``public/`` are still
-  served. A config that does not load answers 503 everywhere and is read
-  again on the next request.
+  While the secret is missing, the pages answer 503 saying what is missing
+  and the files of ``public/`` are still served. A config that does not load
+  or a store that cannot be opened answers 503 everywhere and is tried again
+  on the next request.
 """
 
 from __future__ import annotations
@@ -28,9 +24,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from feedpub.app import reports
 from feedpub.config import Config, ConfigError, load_config
 from feedpub.tokens import SecretError, load_secret
 from feedpub.web.pages import (
@@ -50,14 +47,11 @@ __all__ = [
     "Subscriptions",
     "app",
     "build_app",
-    "configure",
     "make_wsgi_app",
     "site_info",
 ]
 
 log = logging.getLogger(__name__)
-
-SubscriptionsFactory = Callable[[Config], Subscriptions]
 
 
 def site_info(cfg: Config) -> SiteInfo:
@@ -75,19 +69,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# What keeps the app from being built now (tried again on the next request).
+_BUILD_FAILURES: tuple[type[Exception], ...] = (ConfigError, *reports.WORK_FAILURES)
+
+
 class _LazyApp:
     """``feedpub.web:app``: builds the real application on first use, so
     importing the module (as a WSGI server does) reads nothing."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._factory: SubscriptionsFactory | None = None
         self._built: WsgiApp | None = None
-
-    def configure(self, factory: SubscriptionsFactory | None) -> None:
-        with self._lock:
-            self._factory = factory
-            self._built = None  # the next request builds again, with this factory
 
     def __call__(
         self, environ: dict[str, object], start_response: StartResponse
@@ -98,25 +90,18 @@ class _LazyApp:
         with self._lock:
             if self._built is None:
                 try:
-                    cfg = load_config()
-                except ConfigError as exc:
+                    self._built = self._build()
+                except _BUILD_FAILURES as exc:
                     log.error("web: %s", exc)
-                    return _failing(str(exc))  # not kept: read the config again next time
-                self._built = self._build(cfg)
+                    return _failing(str(exc))  # not kept: tried again next time
             return self._built
 
-    def _build(self, cfg: Config) -> WsgiApp:
-        site, public = site_info(cfg), cfg.feeds.output
-        if self._factory is None:
-            reason = "no subscriber store configured (call feedpub.web.configure)"
-            log.warning("web: %s; serving the files of %s only", reason, public)
-            return WebApp(public, None, None, site, _now, unavailable=reason)
-        try:
-            secret = load_secret(os.environ)
-        except SecretError as exc:
-            log.error("web: %s", exc)
-            return WebApp(public, None, None, site, _now, unavailable=str(exc))
-        return make_wsgi_app(public, self._factory(cfg), secret, site, _now)
+    def _build(self) -> WsgiApp:
+        from feedpub import app
+
+        cfg = load_config()
+        publisher = app.make_publisher(cfg, now=_now())  # its store stays open
+        return build_app(cfg, publisher.subscriptions())
 
 
 def build_app(cfg: Config, subscriptions: Subscriptions) -> WsgiApp:
@@ -145,10 +130,3 @@ def _failing(reason: str) -> WsgiApp:
 
 
 app = _LazyApp()
-
-
-def configure(subscriptions: SubscriptionsFactory | None) -> None:
-    """Give ``feedpub.web:app`` its subscriber store: a function from the
-    loaded ``Config`` to a ``Subscriptions`` (feedpub.app's factory). Call it
-    before the server starts; calling it again rebuilds on the next request."""
-    app.configure(subscriptions)

@@ -1,7 +1,6 @@
 """``feedpub [--config FILE] COMMAND``: the command line, and the only place
-that reads the clock. Over 400 lines because it declares every command's
-arguments and prints every listing (articles, rejects, subscribers,
-deliveries, status); the work behind each is one call into ``app``.
+that reads the clock. It declares every command's arguments and dispatches
+each to one call into ``app``; ``listings`` prints what comes back.
 
 Exit codes: 0 done (rejected input included: it is reported and recorded),
 1 a job failed (store unreachable, a file could not be written; the other
@@ -27,9 +26,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from feedpub import __version__
 
 if TYPE_CHECKING:
-    from feedpub.app import Progress, Publisher
+    from feedpub.app import Publisher
     from feedpub.config import Config
-    from feedpub.model import Article
 
 # Everything else is imported after the arguments are parsed, and the
 # scheduler only by ``serve``: ``feedpub --help`` (and a typo) answers at once
@@ -213,9 +211,8 @@ def _add_subscriber_commands(commands: Any) -> None:
 
 
 def _subscribers(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
-    import json
-
-    from feedpub.app import split_list
+    from feedpub.cli import listings
+    from feedpub.text.lists import split_list
 
     action = args.action
     if action == "add":
@@ -241,19 +238,7 @@ def _subscribers(args: argparse.Namespace, publisher: Publisher, out: TextIO) ->
             return EXIT_FAILED
         print(f"{args.email}: {'removed' if action == 'remove' else 'bounced'}", file=out)
     elif action == "list":
-        for s in publisher.subscribers():
-            if args.json:
-                record = {
-                    "email": s.email,
-                    "status": s.status,
-                    "name": s.name,
-                    "digests": list(s.digests),
-                    "tags": list(s.tags),
-                    "created": s.created.isoformat(),
-                }
-                print(json.dumps(record, ensure_ascii=False), file=out)
-            else:
-                print(f"{s.email}  {s.status}", file=out)
+        listings.print_subscribers(publisher.subscribers(), out, as_json=args.json)
     elif action == "export":
         out.write(publisher.export_subscribers())
     elif action == "import":
@@ -288,37 +273,20 @@ def _deliveries(args: argparse.Namespace, publisher: Publisher, out: TextIO, tz:
 
 def _serve_with_web(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> int:
     """The scheduler in the foreground and, unless --port 0, the web app in a
-    daemon thread (a threading wsgiref server), shut down when serve returns
+    background thread (``web.server``), shut down when serve returns
     (SIGTERM/SIGINT)."""
-    import threading
-    from socketserver import ThreadingMixIn
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+    from feedpub import web
+    from feedpub.web import server
 
-    from feedpub import app, web
-
-    # feedpub.web:app, if a WSGI server imports it in this process, uses the store too.
-    web.configure(app.open_subscriptions)
-    server = None
+    stop = None
     if args.port:
-
-        class Server(ThreadingMixIn, WSGIServer):
-            daemon_threads = True
-
-        class QuietHandler(WSGIRequestHandler):
-            def log_message(self, format: str, *values: Any) -> None:
-                pass  # access logs belong to the proxy in front (nginx)
-
         wsgi = web.build_app(cfg, publisher.subscriptions())
-        server = make_server(
-            args.host, args.port, wsgi, server_class=Server, handler_class=QuietHandler
-        )
-        threading.Thread(target=server.serve_forever, name="feedpub-web", daemon=True).start()
+        stop = server.serve_in_background(wsgi, args.host, args.port)
     try:
         return _serve(cfg, publisher)
     finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
+        if stop is not None:
+            stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -330,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         job_lines=args.command == "serve" or args.log_format == "json",
     )
     from feedpub import app
+    from feedpub.app import reports
     from feedpub.config import ConfigError, load_config
 
     try:
@@ -356,10 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"feedpub: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except app.LOCK_FAILURES as exc:
+    except reports.LOCK_FAILURES as exc:
         print(f"feedpub: {exc}", file=sys.stderr)
         return EXIT_LOCKED
-    except app.OPERATOR_FAILURES as exc:
+    except reports.OPERATOR_FAILURES as exc:
         print(f"feedpub: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
@@ -367,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # report; stdout is pointed at /dev/null so the exit flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except app.WORK_FAILURES as exc:
+    except reports.WORK_FAILURES as exc:
         print(f"feedpub: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -467,6 +436,8 @@ def _clock(start: datetime) -> Callable[[], datetime]:
 
 
 def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> int:
+    from feedpub.cli import listings
+
     out = sys.stdout
     tz = cfg.site.timezone
     if args.command == "serve":
@@ -478,13 +449,13 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
     elif args.command == "ingest" and args.explain:
         return _explain(publisher, args.explain, out)
     elif args.command == "ingest":
-        report = publisher.ingest(_progress_bar())
+        report = publisher.ingest(listings.progress_bar())
         print(report.summary(), file=out)
         return EXIT_FAILED if report.failed_sources else EXIT_OK
     elif args.command == "articles":
-        _list_articles(publisher, out, tz, as_json=args.json, limit=args.limit)
+        listings.print_articles(publisher.articles(args.limit), out, tz, as_json=args.json)
     elif args.command == "rejects":
-        _list_rejects(publisher, out, tz, as_json=args.json)
+        listings.print_rejects(publisher.rejects(), out, tz, as_json=args.json)
     elif args.command == "build":
         print(publisher.build(adopt=args.adopt).summary(), file=out)
     elif args.command == "digest":
@@ -492,7 +463,7 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
     elif args.command == "run":
         return _run(args, publisher, out)
     elif args.command == "status":
-        _status(publisher, out, tz, as_json=args.json)
+        listings.print_status(publisher.status(), out, tz, as_json=args.json)
     return EXIT_OK
 
 
@@ -500,8 +471,10 @@ def _run(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
     """Every job under the run-wide lock; 1 when one failed (each said why
     on stderr). The summaries only with -v or on a terminal: cron mails
     whatever is printed."""
+    from feedpub.cli import listings
+
     with publisher.exclusive_run(wait=args.wait):
-        outcomes = publisher.run_jobs(_progress_bar(), adopt=args.adopt)
+        outcomes = publisher.run_jobs(listings.progress_bar(), adopt=args.adopt)
     if args.verbose or out.isatty():
         for outcome in outcomes:
             if outcome.report is not None:
@@ -527,91 +500,6 @@ def _serve(cfg: Config, publisher: Publisher) -> int:
     finally:
         leadership.close()
     return EXIT_OK
-
-
-def _status(publisher: Publisher, out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
-    import json
-
-    status = publisher.status()
-
-    def when(value: datetime | None) -> str | None:  # JSON times are UTC, as --json elsewhere
-        return None if value is None else value.astimezone(UTC).isoformat()
-
-    if as_json:
-        record = {
-            "now": when(status.now),
-            "runs": [
-                {
-                    "job": r.job,
-                    "started": when(r.started),
-                    "finished": when(r.finished),
-                    "duration": round(r.duration, 3),
-                    "status": r.status,
-                    "counts": dict(r.counts),
-                    "error": r.error,
-                    "host": r.host,
-                    "pid": r.pid,
-                }
-                for r in status.runs
-            ],
-            "next": {job: when(at) for job, at in status.next_runs.items()},
-            "store": dict(status.counts),
-            "subscribers": dict(status.subscribers),
-            "digests": [
-                {
-                    "digest": d.digest,
-                    "last_edition": None
-                    if d.last is None
-                    else {
-                        "slot": when(d.last.slot),
-                        "created": when(d.last.created),
-                        "articles": len(d.last.article_ids),
-                        "deliveries": dict(d.deliveries),
-                    },
-                }
-                for d in status.digests
-            ],
-            "locks": {
-                name: None
-                if holder is None
-                else {"host": holder.host, "pid": holder.pid, "since": when(holder.since)}
-                for name, holder in status.locks.items()
-            },
-        }
-        print(json.dumps(record, ensure_ascii=False, indent=2), file=out)
-        return
-
-    def local(value: datetime | None) -> str:
-        return "-" if value is None else f"{value.astimezone(tz):%Y-%m-%d %H:%M:%S}"
-
-    print("last runs:", file=out)
-    if not status.runs:
-        print("  none yet", file=out)
-    for r in status.runs:
-        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
-        line = f"  {r.job}: {r.status} at {local(r.started)} in {r.duration:.2f}s"
-        line += f" on {r.host} pid {r.pid}"
-        line += f": {r.error}" if r.error else (f" ({counts})" if counts else "")
-        print(line, file=out)
-    print("next:", file=out)
-    for job, at in status.next_runs.items():
-        print(f"  {job}: {local(at)}", file=out)
-    counts = ", ".join(f"{v} {k}" for k, v in status.counts.items())
-    subscribers = ", ".join(f"{v} {k}" for k, v in status.subscribers.items())
-    print(f"store: {counts}; subscribers: {subscribers}", file=out)
-    for d in status.digests:
-        if d.last is None:
-            print(f"digest {d.digest}: no edition yet", file=out)
-            continue
-        sent = ", ".join(f"{v} {k}" for k, v in d.deliveries.items()) or "no deliveries"
-        print(
-            f"digest {d.digest}: last edition {local(d.last.slot)} "
-            f"({len(d.last.article_ids)} articles; {sent})",
-            file=out,
-        )
-    for name, holder in status.locks.items():
-        if holder is not None:
-            print(f"{name} lock: held by {holder.describe()}", file=out)
 
 
 def _add_explain(ingest: argparse.ArgumentParser) -> None:
@@ -651,68 +539,5 @@ def _digest(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _article_json(article: Article) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    data = asdict(article)
-    for key in ("published", "updated", "first_seen"):
-        if data[key] is not None:
-            data[key] = data[key].isoformat()
-    data["tags"] = [{"name": t.name, "slug": t.slug, "key": t.key} for t in article.tags]
-    return data
-
-
 # Text listings show times in site.timezone, as the pages and records state
 # them (the store keeps UTC; --json gives UTC with its offset).
-
-
-def _list_articles(
-    publisher: Publisher, out: TextIO, tz: tzinfo, *, as_json: bool, limit: int | None
-) -> None:
-    import json
-
-    for article in publisher.articles(limit):
-        if as_json:
-            print(json.dumps(_article_json(article), ensure_ascii=False), file=out)
-        else:
-            tags = "، ".join(t.name for t in article.tags)
-            print(
-                f"{article.published.astimezone(tz):%Y-%m-%d %H:%M}  {article.id}  {article.title}"
-                + (f"  [{tags}]" if tags else ""),
-                file=out,
-            )
-
-
-def _list_rejects(publisher: Publisher, out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
-    import json
-
-    for reject in publisher.rejects():
-        if as_json:
-            record = {
-                "source": reject.source,
-                "location": reject.location,
-                "reason": reject.reason,
-                "seen": reject.seen.isoformat(),
-            }
-            print(json.dumps(record, ensure_ascii=False), file=out)
-        else:
-            print(f"{reject.seen.astimezone(tz):%Y-%m-%d %H:%M}  {reject.describe()}", file=out)
-
-
-def _progress_bar() -> Progress | None:
-    """A one-line bar on a terminal; nothing at all under cron (no TTY).
-
-    Written by hand: one line of output does not justify a dependency."""
-    stream = sys.stderr
-    if not stream.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        stream.write(f"\ringest [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-
-    return show

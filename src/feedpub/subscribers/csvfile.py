@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from feedpub.text.lists import split_list
+
 COLUMNS = ("email", "name", "digests", "tags")
-_LIST_SEPARATORS = re.compile(r"[;|]")
 MAX_NAME_CHARS = 200
 
 
@@ -28,14 +28,6 @@ class RosterEntry:
     name: str | None = None
     digests: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-
-
-def split_list(value: str | None) -> tuple[str, ...]:
-    """``"a; b|c"`` -> ("a", "b", "c"); also used for the CLI's --tags/--digests."""
-    if not value:
-        return ()
-    parts = (p.strip() for p in _LIST_SEPARATORS.split(value.replace(",", ";")))
-    return tuple(dict.fromkeys(p for p in parts if p))
 
 
 def check_address(address: str) -> str | None:

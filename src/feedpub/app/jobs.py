@@ -1,0 +1,219 @@
+"""The publisher's work as jobs: timed by the caller's clock, logged as one
+line and recorded in the store (``feedpub status`` reads them), under the
+store-wide run lock where a run must be alone; the jobs of ``feedpub
+serve``; and the status report."""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from feedpub import cron
+from feedpub.app.reports import (
+    WORK_FAILURES,
+    DigestStatus,
+    JobOutcome,
+    LockHeld,
+    Progress,
+    Reported,
+    ScheduledJob,
+    Status,
+    job_log,
+    log,
+)
+from feedpub.config import Config
+from feedpub.model import SUBSCRIBER_STATUSES, IngestReport, JobRun
+from feedpub.store import LockHolder, StoreError, StoreLock
+
+if TYPE_CHECKING:
+    from feedpub.model import BuildReport
+    from feedpub.store import SqlStore
+
+
+class Leadership:
+    """The leader lock as ``service`` uses it: who the holder is, and whether
+    this process still is."""
+
+    def __init__(self, lock: StoreLock, holder: Callable[[], LockHolder]) -> None:
+        self._lock = lock
+        self._holder = holder
+
+    def acquire(self) -> bool:
+        return self._lock.acquire(self._holder())
+
+    def healthy(self) -> bool:
+        return self._lock.healthy()
+
+    def holder(self) -> str | None:
+        found = self._lock.holder()
+        return None if found is None else found.describe()
+
+    def close(self) -> None:
+        self._lock.close()
+
+
+class JobRunner(ABC):
+    """The jobs over a publisher's stages (``Publisher`` is one)."""
+
+    cfg: Config
+    now: datetime
+    _store: SqlStore
+    _clock: Callable[[], datetime]
+
+    @abstractmethod
+    def ingest(self, progress: Progress | None = None) -> IngestReport: ...
+    @abstractmethod
+    def build(self, *, adopt: bool = False) -> BuildReport: ...
+    @abstractmethod
+    def digest(self, name: str) -> Reported: ...
+    @abstractmethod
+    def at(self, now: datetime) -> JobRunner: ...
+
+    def run_jobs(
+        self, progress: Progress | None = None, *, adopt: bool = False
+    ) -> list[JobOutcome]:
+        """One cron run as separate jobs: ingest, build, then every digest.
+        A job that fails is logged and recorded and the others still run
+        (a build can publish what is stored when ingest failed; a broken
+        digest does not stop the next). ``adopt`` goes to the build."""
+        outcomes = [
+            self.run_job("ingest", lambda: self.ingest(progress)),
+            self.run_job("build", lambda: self.build(adopt=adopt)),
+        ]
+        for digest in self.cfg.digests:
+            work = functools.partial(self.digest, digest.name)
+            outcomes.append(self.run_job(f"digest {digest.name}", work))
+        return outcomes
+
+    def run_job(self, job: str, work: Callable[[], Reported]) -> JobOutcome:
+        """Run one job, timed by the clock: log one line (info when it
+        worked, error when it failed) and record the run in the store. A
+        known failure (``WORK_FAILURES``) is caught and reported; so is a
+        part that failed (a source that could not be read)."""
+        started = self._clock()
+        report: Reported | None = None
+        error: str | None = None
+        try:
+            report = work()
+        except WORK_FAILURES as exc:
+            error = " ".join(str(exc).split()) or type(exc).__name__
+        else:
+            if isinstance(report, IngestReport):
+                error = "; ".join(report.failed_sources) or None
+        run = JobRun(
+            job=job,
+            started=started,
+            finished=self._clock(),
+            status="ok" if error is None else "failed",
+            counts={} if report is None else report.counts(),
+            error=error,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        extra = {"job": job, "duration": round(run.duration, 3), "counts": dict(run.counts)}
+        if error is not None:
+            job_log.error("%s failed after %.2fs: %s", job, run.duration, error, extra=extra)
+        elif report is not None:
+            job_log.info("%s (%.2fs)", report.summary(), run.duration, extra=extra)
+        try:
+            self._store.add_run(run)
+        except StoreError as exc:
+            if error is None:  # a failing store was reported by the job itself
+                log.warning("%s: not recorded: %s", job, exc)
+        return JobOutcome(run, report)
+
+    def service_jobs(self, clock: Callable[[], datetime]) -> list[ScheduledJob]:
+        """The jobs of ``feedpub serve``: ingest and build on service.schedule,
+        and each digest (after a fresh ingest and build, so it carries the
+        latest news) on its own schedule. A job reads ``clock`` when it runs
+        and works on this publisher's store; each step is run, logged and
+        recorded by ``run_job``, so a failure is one line and the next steps
+        (and the job's next time) still run."""
+
+        def steps(digest: str | None) -> Callable[[], None]:
+            def run() -> None:
+                at = self.at(clock())
+                at.run_job("ingest", at.ingest)
+                at.run_job("build", at.build)
+                if digest is not None:
+                    at.run_job(f"digest {digest}", lambda: at.digest(digest))
+
+            return _logged("publish" if digest is None else f"digest {digest}", run)
+
+        jobs = [ScheduledJob("publish", self.cfg.service.schedule, steps(None))]
+        for digest in self.cfg.digests:
+            jobs.append(ScheduledJob(f"digest-{digest.name}", digest.schedule, steps(digest.name)))
+        return jobs
+
+    def lock_holder(self) -> LockHolder:
+        """This process, as named to one refused a lock."""
+        return LockHolder(host=socket.gethostname(), pid=os.getpid(), since=self._clock())
+
+    @contextmanager
+    def exclusive_run(self, *, wait: float = 0.0) -> Iterator[None]:
+        """Hold the run-wide lock (one ``feedpub run`` per store across
+        machines) for the block, waiting up to ``wait`` seconds for it.
+        Raises ``LockHeld`` naming the holder when another run keeps it."""
+        lock = self._store.lock("run")
+        try:
+            if not lock.acquire(self.lock_holder(), wait=wait):
+                holder = lock.holder()
+                named = holder.describe() if holder is not None else "holder unknown"
+                raise LockHeld(f"another feedpub run holds the run lock ({named}); try again later")
+            yield
+        finally:
+            lock.close()
+
+    def leadership(self, timeout: float) -> Leadership:
+        """The leader lock of ``feedpub serve`` for this process (not taken)."""
+        return Leadership(self._store.lock("leader", timeout=timeout), self.lock_holder)
+
+    def status(self) -> Status:
+        """What ``feedpub status`` reports, as of ``now``."""
+        tz, store = self.cfg.site.timezone, self._store
+        schedules = {"publish": cron.next_slot(self.cfg.service.schedule, tz, self.now)}
+        editions = []
+        for digest in self.cfg.digests:
+            schedules[f"digest {digest.name}"] = cron.next_slot(digest.schedule, tz, self.now)
+            last = store.last_edition(digest.name)
+            counts: dict[str, int] = {}
+            found = None if last is None else store.edition_id(last.digest, last.slot)
+            if found is not None:
+                counts = {str(k): v for k, v in store.delivery_counts(found).items()}
+            editions.append(DigestStatus(digest.name, last, counts))
+        return Status(
+            now=self.now,
+            runs=tuple(store.last_runs()),
+            next_runs=schedules,
+            counts={
+                "articles": store.article_count(),
+                "tags": len(store.tags()),
+                "rejects": len(store.rejects()),
+            },
+            subscribers={s: store.subscriber_count(s) for s in SUBSCRIBER_STATUSES},
+            digests=tuple(editions),
+            locks={name: self._holder_of(name) for name in ("run", "leader")},
+        )
+
+    def _holder_of(self, name: str) -> LockHolder | None:
+        lock = self._store.lock(name)
+        try:
+            return lock.holder()
+        finally:
+            lock.close()
+
+
+def _logged(name: str, job: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except WORK_FAILURES as exc:
+            log.error("%s failed: %s", name, exc)
+
+    return run

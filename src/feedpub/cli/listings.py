@@ -1,0 +1,176 @@
+"""What the command line prints: the listings (articles, rejects,
+subscribers, deliveries) and the status, as text in the site's zone or as
+JSON (UTC with its offset), and the progress bar on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from feedpub.app.reports import Progress, Status
+    from feedpub.model import Article, Reject, Subscriber
+
+
+def print_subscribers(subscribers: Sequence[Subscriber], out: TextIO, *, as_json: bool) -> None:
+    import json
+
+    for s in subscribers:
+        if as_json:
+            record = {
+                "email": s.email,
+                "status": s.status,
+                "name": s.name,
+                "digests": list(s.digests),
+                "tags": list(s.tags),
+                "created": s.created.isoformat(),
+            }
+            print(json.dumps(record, ensure_ascii=False), file=out)
+        else:
+            print(f"{s.email}  {s.status}", file=out)
+
+
+def print_status(status: Status, out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
+    import json
+
+    def when(value: datetime | None) -> str | None:  # JSON times are UTC, as --json elsewhere
+        return None if value is None else value.astimezone(UTC).isoformat()
+
+    if as_json:
+        record = {
+            "now": when(status.now),
+            "runs": [
+                {
+                    "job": r.job,
+                    "started": when(r.started),
+                    "finished": when(r.finished),
+                    "duration": round(r.duration, 3),
+                    "status": r.status,
+                    "counts": dict(r.counts),
+                    "error": r.error,
+                    "host": r.host,
+                    "pid": r.pid,
+                }
+                for r in status.runs
+            ],
+            "next": {job: when(at) for job, at in status.next_runs.items()},
+            "store": dict(status.counts),
+            "subscribers": dict(status.subscribers),
+            "digests": [
+                {
+                    "digest": d.digest,
+                    "last_edition": None
+                    if d.last is None
+                    else {
+                        "slot": when(d.last.slot),
+                        "created": when(d.last.created),
+                        "articles": len(d.last.article_ids),
+                        "deliveries": dict(d.deliveries),
+                    },
+                }
+                for d in status.digests
+            ],
+            "locks": {
+                name: None
+                if holder is None
+                else {"host": holder.host, "pid": holder.pid, "since": when(holder.since)}
+                for name, holder in status.locks.items()
+            },
+        }
+        print(json.dumps(record, ensure_ascii=False, indent=2), file=out)
+        return
+
+    def local(value: datetime | None) -> str:
+        return "-" if value is None else f"{value.astimezone(tz):%Y-%m-%d %H:%M:%S}"
+
+    print("last runs:", file=out)
+    if not status.runs:
+        print("  none yet", file=out)
+    for r in status.runs:
+        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items())
+        line = f"  {r.job}: {r.status} at {local(r.started)} in {r.duration:.2f}s"
+        line += f" on {r.host} pid {r.pid}"
+        line += f": {r.error}" if r.error else (f" ({counts})" if counts else "")
+        print(line, file=out)
+    print("next:", file=out)
+    for job, at in status.next_runs.items():
+        print(f"  {job}: {local(at)}", file=out)
+    counts = ", ".join(f"{v} {k}" for k, v in status.counts.items())
+    subscribers = ", ".join(f"{v} {k}" for k, v in status.subscribers.items())
+    print(f"store: {counts}; subscribers: {subscribers}", file=out)
+    for d in status.digests:
+        if d.last is None:
+            print(f"digest {d.digest}: no edition yet", file=out)
+            continue
+        sent = ", ".join(f"{v} {k}" for k, v in d.deliveries.items()) or "no deliveries"
+        print(
+            f"digest {d.digest}: last edition {local(d.last.slot)} "
+            f"({len(d.last.article_ids)} articles; {sent})",
+            file=out,
+        )
+    for name, holder in status.locks.items():
+        if holder is not None:
+            print(f"{name} lock: held by {holder.describe()}", file=out)
+
+
+def article_json(article: Article) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(article)
+    for key in ("published", "updated", "first_seen"):
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    data["tags"] = [{"name": t.name, "slug": t.slug, "key": t.key} for t in article.tags]
+    return data
+
+
+def print_articles(articles: Sequence[Article], out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
+    import json
+
+    for article in articles:
+        if as_json:
+            print(json.dumps(article_json(article), ensure_ascii=False), file=out)
+        else:
+            tags = "، ".join(t.name for t in article.tags)
+            print(
+                f"{article.published.astimezone(tz):%Y-%m-%d %H:%M}  {article.id}  {article.title}"
+                + (f"  [{tags}]" if tags else ""),
+                file=out,
+            )
+
+
+def print_rejects(rejects: Sequence[Reject], out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
+    import json
+
+    for reject in rejects:
+        if as_json:
+            record = {
+                "source": reject.source,
+                "location": reject.location,
+                "reason": reject.reason,
+                "seen": reject.seen.isoformat(),
+            }
+            print(json.dumps(record, ensure_ascii=False), file=out)
+        else:
+            print(f"{reject.seen.astimezone(tz):%Y-%m-%d %H:%M}  {reject.describe()}", file=out)
+
+
+def progress_bar() -> Progress | None:
+    """A one-line bar on a terminal; nothing at all under cron (no TTY).
+
+    Written by hand: one line of output does not justify a dependency."""
+    stream = sys.stderr
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        stream.write(f"\ringest [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
