@@ -609,7 +609,7 @@ def test_every_written_file_is_flushed_before_any_rename(
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(output_files, "sync_file_system", lambda folder: events.append("syncfs"))
     wanted = {f"feed-{n}.xml": f"<feed n='{n}'/>".encode() for n in range(files)}
-    publish.sync_tree(tmp_path, wanted)  # type: ignore[arg-type]
+    publish.sync_tree(tmp_path, wanted)
 
     first_rename = events.index("rename")
     flushes = events[:first_rename]
