@@ -112,9 +112,9 @@ def read_manifest(output: Path) -> Manifest:
 
     Checking that costs a stat per file, most of a no-op build's own work,
     so a folder is checked by its mtime instead when the manifest recorded
-    it (``folders``) and it is unchanged (see ``settled``): a file
-    deleted from it would have changed it. Only the files of the other
-    folders are checked one by one.
+    it (``folders``) and it is unchanged (see ``settled``): a file deleted
+    from it would have changed it. Only the files of the other folders are
+    checked one by one.
 
     Ownership needs only the files: a version-1 manifest's ``files``, a
     version-2 one's ``fingerprints`` keys and ``unprinted``. One lacking (or
