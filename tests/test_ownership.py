@@ -287,10 +287,10 @@ def test_a_build_killed_between_renames_leaves_only_files_the_next_build_owns(
                 raise OSError(5, "Input/output error")
         real(source, target)
 
-    monkeypatch.setattr(publish.os, "replace", dying)
+    monkeypatch.setattr(os, "replace", dying)
     with pytest.raises(publish.OutputError, match="Input/output error"):
         build(cfg, sample_articles())
-    monkeypatch.setattr(publish.os, "replace", real)
+    monkeypatch.setattr(os, "replace", real)
     assert list((out / "tag" / "بوتين").glob("*")), "the killed build had written the new tag"
     report = build(cfg, base)  # the new tag is gone again before a build completes
     assert not (out / "tag" / "بوتين").exists(), report

@@ -37,6 +37,7 @@ from feedpub.feeds.select import ArchivePage
 from feedpub.model import Article, BuildReport
 from feedpub.output import MANIFEST_NAME, TEMP_PREFIX, OutputError
 from feedpub.output import files as output_files
+from feedpub.output import tree as output_tree
 from feedpub.store import SqlStore
 
 PAST = 1_000_000_000  # 2001: any file a build rewrites gets a newer mtime
@@ -608,7 +609,7 @@ def test_every_written_file_is_flushed_before_any_rename(
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(output_files, "sync_file_system", lambda folder: events.append("syncfs"))
     wanted = {f"feed-{n}.xml": f"<feed n='{n}'/>".encode() for n in range(files)}
-    publish.sync_tree(tmp_path, wanted)  # type: ignore[arg-type]
+    publish.sync_tree(tmp_path, wanted)
 
     first_rename = events.index("rename")
     flushes = events[:first_rename]
@@ -668,14 +669,14 @@ def test_kept_paths_are_checked_in_one_pass_exactly_as_one_by_one() -> None:
 
     def refused(candidates: list[str]) -> bool:
         try:
-            publish._check_kept(candidates)
+            output_tree._check_kept(candidates)
         except OutputError:
             return True
         return False
 
     def refused_one_by_one(path: str) -> bool:
         try:
-            publish._check_name(path)
+            output_tree._check_name(path)
             output_files.check_plain(path)
         except OutputError:
             return True

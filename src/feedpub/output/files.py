@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import cast
 
 TEMP_PREFIX = ".feedpub-tmp-"
+LOCK_NAME = ".feedpub.lock"
 
 
 class OutputError(Exception):
@@ -45,28 +46,27 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 # Up to this many files are flushed one fsync each; more with one syncfs of
-# the file system. An fsync costs about a journal commit (~1 ms here), so a
-# small build pays for what it writes; but syncfs flushes everything dirty on
-# that file system, other programs' writes too (1.5 s seen for a 9-file
-# build right after an ingest), which only a build of thousands amortises.
+# the file system. An fsync costs about a journal commit, so a small build
+# pays for what it writes; but syncfs flushes everything dirty on that file
+# system, other programs' writes too, which only a build of thousands amortises.
 FSYNC_EACH_MAX = 64
 
 
 def replace_all(temps: Sequence[tuple[str, Path]]) -> None:
     """Put many written temp files in place with one disk flush instead of
-    one fsync per file (500 tags: 1,500 fsyncs, most of a build's wall time).
+    one fsync per file (a build of many tags would spend most of its time
+    in fsync).
 
     Order: every temp file already written (``sync_tree`` writes them one by
     one as it renders), their data flushed (an fsync each for a few, else one
     ``sync_file_system``), every rename, then the touched folders flushed (an
-    fsync each for a few, else again one ``sync_file_system``: 1,000 folder
-    fsyncs were a fifth of a full rebuild at M). A crash (process killed) at
-    any point leaves each path with its old or new complete bytes; a power
-    loss leaves each path old or new complete too, because no rename is
-    issued before the data of every temp file is on disk, and the folder
-    flush makes the renames durable before the manifest (written after this
-    returns) can name them. The caller removes the temp files when this
-    raises; leftovers of a killed build are swept by the next one."""
+    fsync each for a few, else again one ``sync_file_system``). A crash
+    (process killed) at any point leaves each path with its old or new
+    complete bytes; a power loss leaves each path old or new complete too,
+    because no rename is issued before the data of every temp file is on
+    disk, and the folder flush makes the renames durable before the manifest
+    (written after this returns) can name them. The caller removes the temp
+    files when this raises; leftovers of a killed build are swept by the next one."""
     if not temps:
         return
     folders = {path.parent for _, path in temps}
@@ -100,7 +100,7 @@ def _sync_file_systems(folders: Iterable[Path]) -> None:
 def sync_file_system(folder: Path) -> None:
     """syncfs(2) of the file system holding ``folder`` (Linux; Python has no
     binding), else a whole-machine sync: one flush for many files written
-    there (an fsync each costs ~1 ms per file)."""
+    there instead of an fsync each."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         syncfs = _syncfs()
@@ -181,9 +181,9 @@ def safe_join(root: Path, relative: str) -> Path:
 
 
 class FolderResolver:
-    """``safe_join`` for many paths: each folder resolved once (a stat per
-    component per file was 1.1 s of a 3,550-file build), the last component
-    checked with one lstat and fully resolved only when it is a symlink."""
+    """``safe_join`` for many paths: each folder resolved once (not a stat
+    per component per file), the last component checked with one lstat and
+    fully resolved only when it is a symlink."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -8,19 +8,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedpub.output.files import file_system_now, fsync_folder, write_atomic
+from feedpub.output.files import fsync_folder, write_atomic
 from feedpub.output.manifest_log import (
     LOG_NAME,
+    Change,
     append_change,
     log_has_room,
     read_log,
     remove_log,
 )
+from feedpub.output.settled import folder_times, settled_folders
 
 MANIFEST_NAME = ".feedpub-manifest.json"
 # 2: the files are the fingerprints' keys and "unprinted" (1: a list of
@@ -47,7 +48,7 @@ class Manifest:
     problem: str = field(default="", compare=False)
     # True when this is exactly what the manifest file on disk says (read,
     # nothing dropped): a build ending with the same files, fingerprints and
-    # stamp need not write it again (a no-op build at L: 0.25 s of JSON).
+    # stamp need not write it again (a big tree's JSON is costly).
     on_disk: bool = field(default=False, compare=False)
     # Folders whose entries are as the last build left them (see
     # ``read_manifest``): their files were not checked one by one, and they
@@ -74,6 +75,26 @@ class Manifest:
         """Every managed file is on disk with its fingerprint."""
         return bool(self.files) and self.files == self.fingerprints.keys()
 
+    def changed(
+        self, gone: Set[str], owned: Mapping[str, str | None]
+    ) -> tuple[Sequence[str], dict[str, str]]:
+        """Its files and fingerprints with a change applied (``gone`` no
+        longer owned, ``owned`` with its fingerprint or None), in its order,
+        so sorting them again (and the JSON written from them) costs little."""
+        new = [relative for relative in owned if relative not in self.files]
+        final: Sequence[str] = self.ordered
+        if gone or new:
+            final = sorted([*(p for p in self.ordered if p not in gone), *new])
+        prints = dict(self.fingerprints)  # a C-speed copy, in the manifest's order
+        for relative in gone:
+            prints.pop(relative, None)
+        for relative, value in owned.items():
+            if value is None:
+                prints.pop(relative, None)
+            else:
+                prints[relative] = value  # in place for a known path: the order stays
+        return final, prints
+
     def unchanged_times(self, touched: Iterable[str]) -> dict[str, int]:
         """The recorded mtimes of the settled folders but ``touched``: as they
         were when read, for a build that did not write in them."""
@@ -83,30 +104,17 @@ class Manifest:
         return times
 
 
-# A folder whose mtime is what the manifest recorded is trusted to hold
-# exactly what the build left: creating, deleting or renaming an entry sets
-# the folder's mtime, but only to a later value once the file system's clock
-# (coarse: a jiffy, 2 s on FAT) has ticked since the recorded change. So a
-# folder is recorded only when its mtime is older than "folder_clock", the
-# file system's time read (``file_system_now``) before the folder's mtime:
-# any later change then gets a later mtime. A folder changed in the clock's
-# current tick is waited for, briefly (a jiffy is 4 ms at HZ=250), else left
-# out: checked file by file by the next build.
-CLOCK_WAIT_S = 0.03
-_CLOCK_POLL_S = 0.002
-
-
 def read_manifest(output: Path) -> Manifest:
     """The last build's manifest; empty when missing or unreadable (the next
     build then renders everything, removes nothing and overwrites nothing
     that is already on disk without ``adopt``). Fingerprints of files that are
     gone from disk are dropped, so those files get rendered again.
 
-    Checking that costs a stat per file (25,801 at L, most of a no-op
-    build's own work), so a folder is checked by its mtime instead when the
-    manifest recorded it (``folders``) and it is unchanged (see
-    ``CLOCK_WAIT_S``): a file deleted from it would have changed it.
-    Only the files of the other folders are checked one by one.
+    Checking that costs a stat per file, most of a no-op build's own work,
+    so a folder is checked by its mtime instead when the manifest recorded
+    it (``folders``) and it is unchanged (see ``settled``): a file deleted
+    from it would have changed it. Only the files of the other folders are
+    checked one by one.
 
     Ownership needs only the files: a version-1 manifest's ``files``, a
     version-2 one's ``fingerprints`` keys and ``unprinted``. One lacking (or
@@ -121,60 +129,104 @@ def read_manifest(output: Path) -> Manifest:
         return Manifest(problem=f"{path} is missing")
     except (OSError, ValueError) as exc:
         return Manifest(problem=f"{path} is unreadable: {exc}")
+    said = _said(raw)
+    if isinstance(said, str):
+        return Manifest(problem=f"{path} {said}")
+    serial = raw.get("serial")
+    log = read_log(output, serial)
+    if log.changes:
+        _apply_log(said, log.changes)
+    return _found(output, said, serial=serial, intact=log.intact, sizes=(len(data), log.size))
+
+
+@dataclass
+class _Said:
+    """What a manifest file (then its log) says, values not yet trusted:
+    its files in its order and as a set, its fingerprints, stamp, folder
+    mtimes and their clock as found, and whether it is exactly as
+    ``write_manifest`` writes it."""
+
+    ordered: list[str]
+    managed: frozenset[str]
+    prints: object
+    stamp: object
+    recorded: object
+    clock: object
+    exact: bool
+
+
+def _said(raw: object) -> _Said | str:
+    """What the JSON of a manifest says, or why it owns nothing."""
     version = raw.get("version") if isinstance(raw, dict) else None
     if not isinstance(raw, dict) or version not in _READ_VERSIONS:
-        return Manifest(problem=f"{path} is not a version 1 or 2 manifest")
+        return "is not a version 1 or 2 manifest"
     prints = raw.get("fingerprints")
     if version == 1:
         files = raw.get("files")
         if not isinstance(files, list):
-            return Manifest(problem=f"{path} has no list of files")
+            return "has no list of files"
     else:
         unprinted = raw.get("unprinted", [])
         if not isinstance(prints, dict) or not isinstance(unprinted, list):
-            return Manifest(problem=f"{path} has no fingerprints or list of unprinted files")
+            return "has no fingerprints or list of unprinted files"
         files = [*prints, *unprinted] if unprinted else list(prints)
     ordered = (
         files
         if all(isinstance(p, str) for p in files)
         else [p for p in files if isinstance(p, str)]
     )
-    stamp, recorded, clock = raw.get("stamp"), raw.get("folders"), raw.get("folder_clock")
+    recorded, clock = raw.get("folders"), raw.get("folder_clock")
     managed = frozenset(ordered)
     exact = len(managed) == len(files) and isinstance(prints, dict) and version == MANIFEST_VERSION
     # Else written once with them.
     exact = exact and isinstance(recorded, dict) and isinstance(clock, int)
-    log = read_log(output, raw.get("serial"))
-    if log.changes:
-        # Ownership from every line; fingerprints and folders only onto a
-        # manifest that has them (else it is written whole next time).
-        prints = dict(prints) if isinstance(prints, dict) else None
-        recorded = dict(recorded) if isinstance(recorded, dict) else None
-        present = set(managed)
-        for change in log.changes:
-            present.difference_update(change.dropped)
-            present.update(change.owned)
-            if prints is not None:
-                for name in change.dropped:
+    return _Said(ordered, managed, prints, raw.get("stamp"), recorded, clock, exact)
+
+
+def _apply_log(said: _Said, changes: Sequence[Change]) -> None:
+    """The log's changes applied in order: ownership from every line;
+    fingerprints and folders only onto a manifest that has them (else it
+    is written whole next time)."""
+    prints = dict(said.prints) if isinstance(said.prints, dict) else None
+    recorded = dict(said.recorded) if isinstance(said.recorded, dict) else None
+    clock = said.clock
+    present = set(said.managed)
+    for change in changes:
+        present.difference_update(change.dropped)
+        present.update(change.owned)
+        if prints is not None:
+            for name in change.dropped:
+                prints.pop(name, None)
+            for name, value in change.owned.items():
+                if value is None:
                     prints.pop(name, None)
-                for name, value in change.owned.items():
-                    if value is None:
-                        prints.pop(name, None)
-                    else:
-                        prints[name] = value
-            stamp = change.stamp
-            if change.clock is not None and recorded is not None:
-                recorded.update(change.folders)
-                clock = max(change.clock, clock) if isinstance(clock, int) else None
-        if present != managed:  # in order again: a sorted list and a few, one pass
-            ordered = sorted([*(n for n in ordered if n in present), *(present - managed)])
-            managed = frozenset(present)
+                else:
+                    prints[name] = value
+        said.stamp = change.stamp
+        if change.clock is not None and recorded is not None:
+            recorded.update(change.folders)
+            clock = max(change.clock, clock) if isinstance(clock, int) else None
+    if present != said.managed:  # in order again: a sorted list and a few, one pass
+        said.ordered = sorted(
+            [*(n for n in said.ordered if n in present), *(present - said.managed)]
+        )
+        said.managed = frozenset(present)
+    said.prints, said.recorded, said.clock = prints, recorded, clock
+
+
+def _found(
+    output: Path, said: _Said, *, serial: object, intact: bool, sizes: tuple[int, int]
+) -> Manifest:
+    """The manifest ``said`` describes, checked against the disk: the
+    folders still as recorded, the fingerprints of the files found."""
     root = os.fspath(output)
-    settled = settled_folders(root, recorded, clock)
+    ordered, managed, prints, stamp, recorded = (
+        said.ordered, said.managed, said.prints, said.stamp, said.recorded
+    )  # fmt: skip
+    settled = settled_folders(root, recorded, said.clock)
     folders = frozenset(name.rpartition("/")[0] for name in ordered)
     kept = _found_prints(root, prints, managed, ordered, folders - settled)
-    exact = exact and isinstance(prints, dict) and len(kept) == len(prints)
-    serial = raw.get("serial")
+    exact = said.exact and isinstance(prints, dict) and len(kept) == len(prints)
     return Manifest(
         files=managed,
         fingerprints=kept,
@@ -187,9 +239,9 @@ def read_manifest(output: Path) -> Manifest:
         ordered=ordered
         if len(ordered) == len(managed) and ordered == sorted(ordered)
         else sorted(managed),
-        serial=serial if isinstance(serial, str) and exact and log.intact else "",
-        size=len(data),
-        log_size=log.size,
+        serial=serial if isinstance(serial, str) and exact and intact else "",
+        size=sizes[0],
+        log_size=sizes[1],
     )
 
 
@@ -199,7 +251,7 @@ def _found_prints(
     """The fingerprints of managed files found on disk: a file in a settled
     folder is there; the others are looked for one by one. When only the
     output folder's own files (a few) are to be looked for, without a loop
-    over every fingerprint in Python (25,801 at L: 15 ms of a 9-file build)."""
+    over every fingerprint in Python (a big tree has tens of thousands)."""
     if not isinstance(prints, dict):
         return {}
     if (
@@ -219,27 +271,9 @@ def _found_prints(
         for name, value in prints.items()
         if name in managed
         and isinstance(value, str)
-        # os.path on strings: a pathlib stat is 3x slower
+        # os.path on strings: a pathlib stat is slower
         and (name.rpartition("/")[0] not in unsettled or os.path.isfile(f"{root}/{name}"))
     }
-
-
-def settled_folders(root: str, recorded: object, clock: object) -> frozenset[str]:
-    """The folders (relative, never the output folder itself, which the
-    manifest's own rename touches) unchanged since the manifest recorded
-    their mtimes, each older than the ``clock`` it recorded with them. A
-    manifest without a clock (an older feedpub's) trusts no folder."""
-    if not isinstance(recorded, dict) or not isinstance(clock, int):
-        return frozenset()
-    # A folder changed in the clock's tick is not trusted: a later change
-    # could keep its mtime.
-    trusted = {
-        folder: mtime_ns
-        for folder, mtime_ns in recorded.items()
-        if isinstance(folder, str) and folder and isinstance(mtime_ns, int) and mtime_ns < clock
-    }
-    now = _mtimes(root, trusted)
-    return frozenset(folder for folder, mtime_ns in trusted.items() if now.get(folder) == mtime_ns)
 
 
 def write_manifest(
@@ -254,8 +288,8 @@ def write_manifest(
     current (``Manifest.unchanged_times``), not looked up again."""
     files = sorted(files)
     # "version", "serial" and "stamp" first, so ``peek_stamp`` reads a few
-    # hundred bytes of a 2 MB manifest (L); the rest sorted by hand. No
-    # indent=: it selects json's pure-Python encoder (80 ms at L, C: 13 ms).
+    # hundred bytes of a big manifest; the rest sorted by hand. No indent=:
+    # it selects json's pure-Python encoder, several times slower than C's.
     manifest: dict[str, object] = {"version": MANIFEST_VERSION, "serial": os.urandom(8).hex()}
     if stamp:
         manifest["stamp"] = stamp
@@ -265,7 +299,7 @@ def write_manifest(
     manifest["fingerprints"] = dict(sorted(fingerprints.items()))
     manifest["unprinted"] = sorted(owned - fingerprints.keys())
     folders = sorted({name.rpartition("/")[0] for name in files} - {""})
-    manifest["folder_clock"], manifest["folders"] = _settled_times(output, folders, known or {})
+    manifest["folder_clock"], manifest["folders"] = folder_times(output, folders, known or {})
     data = (json.dumps(manifest, ensure_ascii=False) + "\n").encode("utf-8")
     write_atomic(output / MANIFEST_NAME, data)
     fsync_folder(output)  # the manifest's rename is durable before anything relies on it
@@ -287,7 +321,7 @@ def append_to_manifest(
     with ``touched``, the folders the build wrote or removed in, whose
     mtimes are recorded again (None: owning paths before writing them)."""
     clock, times = (
-        (None, None) if touched is None else _settled_times(output, sorted(set(touched) - {""}), {})
+        (None, None) if touched is None else folder_times(output, sorted(set(touched) - {""}), {})
     )
     append_change(
         output, previous.serial, stamp=stamp, owned=owned, dropped=dropped, clock=clock,
@@ -337,35 +371,3 @@ def peek_stamp(output: Path) -> str | None:
             return None  # another manifest's log: read_manifest sorts it out
         stamp = line.get("stamp")
     return stamp if isinstance(stamp, str) else None
-
-
-def _settled_times(
-    output: Path, folders: Sequence[str], known: Mapping[str, int]
-) -> tuple[int, dict[str, int | None]]:
-    """The file system's clock and the mtimes of ``folders`` older than it
-    (see ``CLOCK_WAIT_S``; null: not), each read after the clock."""
-    root = os.fspath(output)
-    output.mkdir(parents=True, exist_ok=True)  # the manifest is written there next
-    clock = file_system_now(output)
-    times = dict(known)
-    times.update(_mtimes(root, [f for f in folders if f not in known]))
-    waited = 0.0
-    late = [f for f in folders if times.get(f, -1) >= clock]
-    while late and waited < CLOCK_WAIT_S:
-        time.sleep(_CLOCK_POLL_S)
-        waited += _CLOCK_POLL_S
-        clock = file_system_now(output)
-        times.update(_mtimes(root, late))  # read again, after the new clock
-        late = [f for f in late if times.get(f, -1) >= clock]
-    # Every folder, so a reader knows them all (``Manifest.folders``); null: not trusted.
-    return clock, {f: times[f] if times.get(f, clock) < clock else None for f in folders}
-
-
-def _mtimes(root: str, folders: Iterable[str]) -> dict[str, int]:
-    times: dict[str, int] = {}
-    for folder in folders:
-        try:
-            times[folder] = os.stat(f"{root}/{folder}", follow_symlinks=False).st_mtime_ns
-        except OSError:
-            continue  # gone: nothing to trust
-    return times

@@ -1,9 +1,9 @@
 """The manifest's change log: a build that changes a few files of a big tree
 appends what it changed to ``.feedpub-manifest.log``, one JSON line flushed
-to disk, instead of writing the whole manifest again (at L that is 2.8 MB
-of JSON: 40 ms of a 9-file build's 130). Written by hand: this is a few
-lines of JSON Lines, and no maintained library keeps a JSON document plus
-its append-only changes.
+to disk, instead of writing the whole manifest again (whose size follows
+the tree's, not the change's). Written by hand: this is a few lines of
+JSON Lines, and no maintained library keeps a JSON document plus its
+append-only changes.
 
 Each line names the manifest it changes by that manifest's ``serial`` (a
 random token a whole manifest gets each time it is written), so lines left
@@ -13,16 +13,15 @@ read (an append torn by a crash: that build's changes are lost, which only
 makes the next build render those files again); a log that did not read
 cleanly is not appended to again: the next write is a whole manifest,
 which starts a new serial and removes the log. So is a log grown past an
-eighth of its manifest (``LOG_MAX_SHARE``), so reading it stays cheap: at
-L, 365 KB of log (about 400 builds of one article) add 5 ms to the 30 ms
-of reading the manifest, and the whole manifest is written once in 400.
+eighth of its manifest (``LOG_MAX_SHARE``), so reading it stays a small
+part of reading the manifest.
 
 A line: ``{"serial": s, "stamp": t, "set": {path: fingerprint or null},
 "drop": [path, ...], "clock": c, "folders": {folder: mtime or null}}``.
 ``set`` paths are owned from then on (null: without a fingerprint),
 ``drop`` paths no longer; ``stamp`` replaces the manifest's (a line that
 owns paths before their files are written has ""); ``clock`` and
-``folders`` are as in the manifest (``manifest.CLOCK_WAIT_S``), for the
+``folders`` are as in the manifest (``settled.CLOCK_WAIT_S``), for the
 folders the build wrote or removed in."""
 
 from __future__ import annotations
