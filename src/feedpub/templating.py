@@ -1,14 +1,13 @@
 """The Jinja2 environment: templates compiled once per process and cached.
 
-Templates live in the project's top-level ``templates/`` folder; an installed
-wheel carries a copy under ``<prefix>/share/feedpub/templates``.
-``FEEDPUB_TEMPLATES`` points elsewhere (a site's own look).
+Templates live in the project's top-level ``templates/`` folder; a built
+wheel carries them inside the package (``feedpub/templates``, hatch's
+force-include). ``FEEDPUB_TEMPLATES`` points elsewhere (a site's own look).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +21,10 @@ TEMPLATES_ENV = "FEEDPUB_TEMPLATES"
 def templates_dir() -> Path:
     override = os.environ.get(TEMPLATES_ENV)
     candidates = [Path(override)] if override else []
+    here = Path(__file__).resolve().parent
     candidates += [
-        Path(__file__).resolve().parents[2] / "templates",  # source checkout / editable install
-        Path(sys.prefix) / "share" / "feedpub" / "templates",  # installed wheel
+        here / "templates",  # an installed wheel
+        here.parents[1] / "templates",  # a checkout, or an editable install of one
     ]
     for candidate in candidates:
         if candidate.is_dir():
