@@ -2,26 +2,31 @@
 
 The pipeline, each stage a folder, data flowing one way::
 
-    sources (scraped pages, records) -> ingest/ -> store/ (SQL, migrations)
-    store -> feeds/ (select, entry model, one writer per format, article pages) -> output -> public/
-    store -> digests/ (plan, render, inline) -> delivery/ (outbox | SMTP) -> recipients
-    app.py wires the stages; cli.py, service.py (APScheduler) and web/ go through it
+    sources (files, WordPress, sitemaps) -> ingest/ -> store/ (SQL, migrations)
+    store -> feeds/ (select, entry model, one writer per format) -> output/ -> public/
+    store -> digests/ (plan, render, inline, edition) -> delivery/ (outbox | SMTP) -> recipients
+    recipients -> inbound/ (bounces, complaints, unsubscribes) -> subscribers/ -> store
+    web/ (sign-up, preferences, unsubscribe) -> subscribers/
+    app/ wires the stages; cli/, service and web/ go through it
 
 The rules, enforced by ``tests/test_layers.py`` (which walks every import):
 
 - Layers. A module imports feedpub code of a *lower* layer (``LAYERS``
   below) or of its own package, never a higher layer and never a sibling
-  unit of the same layer: so ``feeds`` and ``digests`` never import each
-  other, and no stage imports ``app``; what both need sits lower (``links``:
-  where an article is read, its URL or its page). A new top-level module or
-  package must be added to ``LAYERS``.
+  unit of the same layer: so ``feeds``, ``digests``, ``ingest`` and
+  ``inbound`` never import each other, and no stage imports ``app``; what
+  two need sits lower (``links``: where an article is read). A new
+  top-level module or package must be added to ``LAYERS``.
 - Entry points. ``cli``, ``service`` and ``web`` reach the stages through
-  ``app`` only (they may also read ``config``, ``model``, ``cron``, ``text``).
+  ``app`` only (they may also read ``config``, ``model``, ``cron``, ``text``,
+  ``tokens`` and ``templating``).
 - One module per third-party library with a swappable role (``WRAPPED`` in
   the test): feedgen only in ``feeds.atom`` and ``feeds.rss``, premailer only
   in ``digests.inline``, APScheduler only in ``service``, cronsim only in
   ``cron``, SQLAlchemy only in ``store``, nh3 only in ``text.sanitize``,
   Babel only in ``text.rtl``. Swapping a library touches one file.
+- One registry per kind of plugin: source kinds (``ingest.source``), feed
+  formats (``feeds``), delivery backends (``delivery.backends``).
 - The clock. ``datetime.now()`` is called only by the entry points (``cli``,
   ``service``, ``web``); every stage is handed the time, so runs are
   deterministic and tests use a fixed clock.

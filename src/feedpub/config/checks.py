@@ -103,8 +103,8 @@ def locale(value: str) -> str | None:
 
 def subject(value: str) -> str | None:
     """A digest subject template (``subject_template.check``)."""
-    # Imported here: jinja2 is 15 ms of every command's start, and only a
-    # config that sets a subject needs it to be checked.
+    # Imported here: only a config that sets a subject needs jinja2, and
+    # every command would pay its import at start.
     from feedpub.config import subject_template
 
     return subject_template.check(value, controls(value))

@@ -1,6 +1,6 @@
 """``config.yaml`` -> ``Config``: one small builder per section (a dozen
-sections, hence a little over 400 lines; the reading and the checks they
-share live in ``reader`` and ``checks``).
+sections; the reading and the checks they share live in ``reader`` and
+``checks``).
 
 Every problem is one line, ``file:line: key: reason``, raised as
 ``ConfigError`` (the CLI exits 2 on it). Relative paths are relative to the

@@ -1,6 +1,6 @@
 """Packaging a rendered digest edition as one recipient's email message.
-(A little over 400 lines: the per-recipient builder and the prepared,
-spliced one must stay side by side, as a test holds them equal.)
+The per-recipient builder and the prepared, spliced one stay side by side:
+a test holds them equal.
 
 The HTML is inlined once per content variant (slow, in ``render``); what
 differs per recipient (greeting, unsubscribe link) is left in it as slots that

@@ -1,10 +1,10 @@
-"""Reading source files for ``app.ingesting``, in the ingest process or in
+"""Reading source files for the files source (``files``), in the ingest process or in
 worker processes (``ingest.workers``).
 
 Reading a page (decode, ``page_texts``, ``layout.classify``, ``assemble``)
 is CPU work independent from page to page, so it is handed out in chunks to
 processes forked from the ingest process; the store writes stay in it, in
-file order (``ingesting`` consumes the results in that order).
+file order (``files`` takes the results in that order).
 
 Forked, not spawned: a worker then shares the ingest process's ``hash``
 salt, which ``ingest.SourceLines`` counts lines by, and its settings (the
@@ -34,7 +34,7 @@ from feedpub import ingest
 from feedpub.model import Article, Reject
 
 # Pages per task: large enough that pickling and queueing cost little
-# against ~1 ms of parsing a page, small enough that both cores stay busy
+# against parsing the pages, small enough that both cores stay busy
 # to the end and that results in flight stay small.
 CHUNK = 128
 # Pages per task of the learning pass (counting is cheaper than parsing).

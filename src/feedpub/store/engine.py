@@ -77,9 +77,9 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     """``conn.execute(table.insert(), rows)`` (every row with the first one's
     keys) handed to the driver as one executemany, each value through its
     column type's own bind processor, as SQLAlchemy would: its generic
-    per-row parameter handling cost more than SQLite's work (a fifth of an
-    ingest at M, whose store writes bound it with the pages parsed on both
-    cores). Same SQL, same values, same rows."""
+    per-row parameter handling cost more than SQLite's own work, and the
+    store writes bound an ingest whose pages are parsed on both cores. Same
+    SQL, same values, same rows."""
     if not rows:
         return
     names = list(rows[0])

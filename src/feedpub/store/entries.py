@@ -5,8 +5,8 @@ the next build prints that entry again. Reads go in chunks so a build of
 tens of thousands of entries stays within the drivers' parameter limits.
 
 Both statements go to the driver as they are (``exec_driver_sql``): a first
-build keeps some 17,000 entries (100 MB) at M, and SQLAlchemy's per-row
-parameter and result processing cost more than SQLite's own work.
+build keeps tens of thousands of entries, and SQLAlchemy's per-row parameter
+and result processing cost more than SQLite's own work.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ its lock types and the schema version this code writes.
 
 Kept apart so that a command which may not need the store's SQL at all
 (``feedpub build`` with nothing changed: ``store.probe``) and the front
-ends' error handling do not import SQLAlchemy (0.35 s) to name them.
+ends' error handling do not import SQLAlchemy just to name them.
 """
 
 from __future__ import annotations

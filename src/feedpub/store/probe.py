@@ -1,9 +1,9 @@
 """The store's generation read with the stdlib ``sqlite3`` driver, without
-SQLAlchemy: the one row a no-op build needs (``app.stages.quick_build``).
+SQLAlchemy: the one row a no-op build needs (``feeds.publish.quick_build``).
 
 A cron job runs ``feedpub build`` every few minutes and most runs find
-nothing changed; importing SQLAlchemy alone (0.35 s) costs more than the
-rest of such a run. So for a SQLite store already at ``SCHEMA_VERSION`` the
+nothing changed; importing SQLAlchemy alone costs more than the rest of
+such a run. So for a SQLite store already at ``SCHEMA_VERSION`` the
 generation is read here, with the same meaning as ``SqlStore.generation``;
 anything else (PostgreSQL, an older or newer schema, a missing or locked
 file, a URL with options) answers None and the caller opens the store the

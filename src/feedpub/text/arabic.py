@@ -27,8 +27,8 @@ _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff
 
 _TATWEEL = "\u0640"
 # Letter folds, as (from, to). Applied with str.replace, not str.translate:
-# translate with a dict looks every character up in Python (0.8 ms for a 3 KB
-# article), replace is a C scan per letter (3 us for all of them).
+# translate with a dict looks every character up in Python, replace is one C
+# scan per letter (bench/RESULTS.md, figures behind the code).
 _LETTER_FOLDS: tuple[tuple[str, str], ...] = (
     ("أ", "ا"),
     ("إ", "ا"),
@@ -43,7 +43,7 @@ _LETTER_FOLDS: tuple[tuple[str, str], ...] = (
 # Unicode category Cf (invisible format characters: RLM, LRM, ZWNJ, BOM ...)
 # as of the Unicode data of this Python; tests/test_textutil.py checks the
 # ranges against unicodedata, so a newer Unicode shows up as a failing test.
-# Written out because computing it costs 0.4 s at import.
+# Written out because computing it at import is slow (bench/RESULTS.md).
 FORMAT_CHAR_RANGES: tuple[tuple[int, int], ...] = (
     (0xAD, 0xAD),
     (0x600, 0x605),
