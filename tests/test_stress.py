@@ -3,7 +3,8 @@
 The command kills ingest, build, run and digest processes with SIGKILL at
 random moments and checks public/, the store and the outbox afterwards; this
 test fails when any trial does. bench/STRESS.md shows how to run 200 or more.
-FEEDPUB_STRESS_TRIALS sets the number of trials here (default 4).
+FEEDPUB_STRESS_TRIALS sets the number of trials here (default 4; .ci/run runs 3).
+A plain `pytest` leaves this test out (marker `stress`); `.ci/run` runs it.
 """
 
 from __future__ import annotations
