@@ -219,6 +219,31 @@ class FakeStore:
         items = self._newest_first(items)
         return items if limit is None else items[:limit]
 
+    def articles_for_edition(
+        self,
+        until: datetime,
+        seen_until: datetime,
+        *,
+        after: datetime | None = None,
+        previous: tuple[datetime, datetime] | None = None,
+        tag_keys: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> list[Article]:
+        def seen(a: Article) -> datetime:
+            return a.first_seen or a.published  # as stored, first_seen is always set
+
+        items = [
+            a
+            for a in self.stored
+            if a.published <= until
+            and seen(a) <= seen_until
+            and (after is None or a.published > after)
+            and (previous is None or a.published > previous[0] or seen(a) > previous[1])
+            and (not tag_keys or {t.key for t in a.tags} & set(tag_keys))
+        ]
+        items = self._newest_first(items)
+        return items if limit is None else items[:limit]
+
     # digests.EditionReader / ArchiveReader
     def add_edition(self, edition: Edition) -> bool:
         if self.get_edition(edition.digest, edition.slot) is not None:

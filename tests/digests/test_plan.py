@@ -34,17 +34,21 @@ from feedpub.text.rtl import RLM
 
 
 def test_edition_articles_ask_for_the_digest_tags_by_key() -> None:
-    # Each tag once, by its matching key, with the digest's cap.
+    # Each tag once, by its matching key, with the digest's cap; the first
+    # edition reaches back first_lookback.
     asked: list[tuple[object, ...]] = []
 
     class Reader(FakeStore):
-        def articles_between(self, after, until, tag_keys=(), limit=None):  # type: ignore[no-untyped-def]
-            asked.append((after, until, tuple(tag_keys), limit))
+        def articles_for_edition(  # type: ignore[no-untyped-def]
+            self, until, seen_until, *, after=None, previous=None, tag_keys=(), limit=None
+        ):
+            asked.append((until, seen_until, after, previous, tuple(tag_keys), limit))
             return []
 
     digest = dataclasses.replace(EVENING, tags=("روسيا", "روسيا", "الأسد"), max_items=7)
-    assert edition_articles(Reader(), digest, None, SLOT) == []
-    assert asked == [(None, SLOT, (tag_key("روسيا"), tag_key("الأسد")), 7)]
+    assert edition_articles(Reader(), digest, SLOT, NOW, None) == []
+    keys = (tag_key("روسيا"), tag_key("الأسد"))
+    assert asked == [(SLOT, NOW, SLOT - EVENING.first_lookback, None, keys, 7)]
 
 
 @pytest.fixture
@@ -251,3 +255,60 @@ def test_left_out_articles_get_one_more_chance_only(site: Site) -> None:
     store.stored.extend(articles(SLOT + timedelta(days=2))[:1])
     third = plan_edition(store, DAILY, NOW + timedelta(days=2), tz=DAMASCUS)
     assert third is not None and third.article_ids == ("a1",)
+
+
+# --- what readers have not been sent yet ------------------------------------------
+
+
+def _seen(article: Article, published: datetime, first_seen: datetime, name: str) -> Article:
+    return dataclasses.replace(article, id=name, published=published, first_seen=first_seen)
+
+
+def _make(store: FakeStore, site: Site, now: datetime) -> tuple[str, ...]:
+    """Plan and record the edition due at ``now`` (as ``digest`` does)."""
+    planned = plan_edition(store, DAILY, now, tz=DAMASCUS)
+    if planned is None:
+        return ()
+    store.add_edition(edition_record(planned, render_edition(planned, site, EMAIL), now))
+    return planned.article_ids
+
+
+def test_an_article_ingested_after_its_slots_edition_goes_in_the_next_one(site: Site) -> None:
+    """Published 06:55, ingested 07:10, after the 07:00 edition was made at
+    07:05: a window of publication times would skip it for good."""
+    base = articles()[0]
+    store = FakeStore([_seen(base, SLOT - timedelta(hours=2), SLOT - timedelta(hours=2), "early")])
+    made = SLOT + timedelta(minutes=5)
+    assert _make(store, site, made) == ("early",)
+    late = _seen(base, SLOT - timedelta(minutes=5), SLOT + timedelta(minutes=10), "late")
+    store.stored.append(late)
+    assert _make(store, site, made + timedelta(minutes=30)) == ()  # same slot: no second edition
+    assert _make(store, site, made + timedelta(days=1)) == ("late",)
+    assert _make(store, site, made + timedelta(days=2)) == ()  # and never again
+
+
+def test_a_late_batch_of_fifty_reaches_the_next_editions_newest_first(site: Site) -> None:
+    base = articles()[0]
+    store = FakeStore([_seen(base, SLOT - timedelta(hours=1), SLOT - timedelta(hours=1), "x")])
+    made = SLOT + timedelta(minutes=1)
+    _make(store, site, made)
+    batch = [
+        _seen(base, SLOT - timedelta(minutes=i + 1), SLOT + timedelta(hours=3), f"b{i:02d}")
+        for i in range(50)
+    ]
+    store.stored.extend(batch)
+    sent: list[str] = []
+    for day in range(1, 6):  # max_items 15 a day: every one, each once
+        sent += _make(store, site, made + timedelta(days=day))
+    assert sent[:15] == [f"b{i:02d}" for i in range(15)]  # the first day: the newest
+    assert sorted(sent) == sorted(a.id for a in batch)  # then all of them, each once
+
+
+def test_an_edited_article_never_comes_twice(site: Site) -> None:
+    base = articles()[0]
+    store = FakeStore([_seen(base, SLOT - timedelta(hours=1), SLOT - timedelta(hours=1), "e")])
+    assert _make(store, site, NOW) == ("e",)
+    # The edit moves its publication time past the slot; it was first seen before.
+    edited = dataclasses.replace(store.stored[0], title="معدّل", published=SLOT + timedelta(hours=3))
+    store.stored[0] = edited
+    assert _make(store, site, NOW + timedelta(days=1)) == ()

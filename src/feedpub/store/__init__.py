@@ -131,6 +131,16 @@ class ArticleStore(Protocol):
         tag_keys: Sequence[str] = (),
         limit: int | None = None,
     ) -> list[Article]: ...
+    def articles_for_edition(
+        self,
+        until: datetime,
+        seen_until: datetime,
+        *,
+        after: datetime | None = None,
+        previous: tuple[datetime, datetime] | None = None,
+        tag_keys: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> list[Article]: ...
     def articles_by_ids(self, ids: Sequence[str]) -> list[Article]: ...
     def tags(self) -> list[tuple[Tag, int]]: ...
 
