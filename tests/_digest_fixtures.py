@@ -224,8 +224,8 @@ class FakeStore:
         until: datetime,
         seen_until: datetime,
         *,
-        after: datetime | None = None,
-        previous: tuple[datetime, datetime] | None = None,
+        published_after: datetime,
+        seen_after: datetime | None = None,
         tag_keys: Sequence[str] = (),
         limit: int | None = None,
     ) -> list[Article]:
@@ -237,8 +237,7 @@ class FakeStore:
             for a in self.stored
             if a.published <= until
             and seen(a) <= seen_until
-            and (after is None or a.published > after)
-            and (previous is None or a.published > previous[0] or seen(a) > previous[1])
+            and (a.published > published_after or (seen_after and seen(a) > seen_after))
             and (not tag_keys or {t.key for t in a.tags} & set(tag_keys))
         ]
         items = self._newest_first(items)

@@ -114,6 +114,9 @@ class Edition:
     article_ids: tuple[str, ...]
     created: datetime
     dropped: int = 0  # items left out to keep the email under the clip size
+    # Which ones (v10; () in editions recorded before): the next edition
+    # carries them once more, never a third time.
+    left_out: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         require_aware("Edition.slot", self.slot)

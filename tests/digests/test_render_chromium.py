@@ -39,7 +39,7 @@ from feedpub.digests.message import personalize
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-RUN_TIMEOUT = 10  # seconds per chromium run
+RUN_TIMEOUT = 60  # seconds per chromium run: a loaded 2-core machine starts it slowly
 
 pytestmark = [
     pytest.mark.chromium,

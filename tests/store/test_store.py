@@ -341,6 +341,30 @@ def test_articles_between_bounds_tags_and_limit(
     assert ids(timeline.articles_between(after, until, tag_keys, limit)) == expected
 
 
+def test_articles_for_edition_takes_late_ones_and_leaves_what_the_last_could_hold(
+    store: SqlStore,
+) -> None:
+    """The last edition (slot T0+2h, made T0+3h) could hold what was
+    published by its slot and first seen by then; the next (slot T0+1d,
+    made T0+1d) takes what was published after that slot, or first seen
+    after it was made (late), and nothing first seen after it is made."""
+    slot, made = T0 + timedelta(hours=2), T0 + timedelta(hours=3)
+    store.upsert_articles([article("held", published=T0)], T0 + timedelta(hours=1))
+    store.upsert_articles(
+        [article("late", published=T0 + timedelta(hours=1))], made + timedelta(minutes=5)
+    )
+    store.upsert_articles(
+        [article("new", published=slot + timedelta(hours=1))], made + timedelta(hours=1)
+    )
+    store.upsert_articles([article("future", published=T0 + timedelta(days=2))], made)
+    store.upsert_articles([article("unseen", published=slot)], T0 + timedelta(days=2))
+    nxt = T0 + timedelta(days=1)
+    found = store.articles_for_edition(nxt, nxt, published_after=slot, seen_after=made)
+    assert ids(found) == ["new", "late"]
+    first = store.articles_for_edition(slot, made, published_after=T0 - timedelta(hours=1))
+    assert ids(first) == ["held"]  # by first_seen: late and unseen were not seen yet
+
+
 def test_articles_between_compares_instants_across_zones(timeline: SqlStore) -> None:
     # 15:00 at +03:00 is 12:00 UTC, a1's publish time: included as "until"
     until = (T0).astimezone(DAMASCUS)

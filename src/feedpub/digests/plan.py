@@ -2,17 +2,22 @@
 
 An edition is identified by (digest, scheduled slot). ``plan_edition`` finds
 the slot "now" belongs to and, unless that slot already has an edition, the
-articles no earlier edition could hold, plus those the previous edition left
-out for size (``left_out``). Nothing here renders or writes anything.
+articles its readers have not been sent yet. Nothing here renders or writes
+anything.
 
 What an edition holds is what its readers have not been sent yet, not what
-was published in a window: an article enters the first edition made after
-it was first seen and published by that edition's slot. An article
-published at 06:55 and ingested at 07:10, after the 07:00 edition was made,
-goes in the next one (a window of publication times would skip it for
-good). The first edition reaches back ``first_lookback`` before its slot;
-later ones take a late article however old, and say so in the log. An
-edited article keeps its first sighting, so it never comes twice.
+was published in a window: the articles published by its slot and first
+seen by the time it is made that the last edition could not hold (published
+after its slot, or first seen after it was made), newest first, up to
+``max_items``. An article published at 06:55 and ingested at 07:10, after
+the 07:00 edition was made, goes in the next one (a window of publication
+times would skip it for good). The first edition reaches back
+``first_lookback`` before its slot; later ones take a late article however
+old, and say so in the log. The cap applies to a late batch as to any
+burst; an article the size guard left out is carried once more, never a
+third time. An edited article keeps its first sighting and its id, and no
+edition repeats what the last ``RECENT_EDITIONS`` held, so it never comes
+twice.
 """
 
 from __future__ import annotations
@@ -41,14 +46,13 @@ class EditionReader(Protocol):
         until: datetime,
         seen_until: datetime,
         *,
-        after: datetime | None = None,
-        previous: tuple[datetime, datetime] | None = None,
+        published_after: datetime,
+        seen_after: datetime | None = None,
         tag_keys: Sequence[str] = (),
         limit: int | None = None,
     ) -> list[Article]:
-        """Published by ``until`` and first seen by ``seen_until``; with
-        ``previous`` (slot, made) only what that edition could not hold;
-        with ``after``, published after it."""
+        """Published by ``until`` and first seen by ``seen_until``, and
+        published after ``published_after`` or first seen after ``seen_after``."""
         ...
 
     def last_edition(self, digest: str) -> Edition | None: ...
@@ -56,6 +60,10 @@ class EditionReader(Protocol):
     def get_edition(self, digest: str, slot: datetime) -> Edition | None: ...
 
     def editions(self, digest: str) -> list[Edition]: ...
+
+    def articles_by_ids(self, ids: Sequence[str]) -> list[Article]:
+        """Whole articles, in the given order; unknown ids skipped."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,8 @@ class PlannedEdition:
         return tuple(article.id for article in self.articles)
 
 
-# Recent editions whose articles a new one never repeats (an article whose
-# publication time an edit moved past the last slot would qualify again).
+# The editions a new one never repeats: an edit that moves an article's
+# publication time past their slots must not send it again.
 RECENT_EDITIONS = 7
 
 
@@ -85,43 +93,38 @@ def edition_articles(
     digest: DigestConfig,
     slot: datetime,
     made: datetime,
-    previous: Edition | None,
-    *,
-    held: frozenset[str] = frozenset(),
+    editions: Sequence[Edition],
 ) -> list[Article]:
     """The articles of an edition of ``slot`` made at ``made``, after
-    ``previous`` (None: the first, reaching back first_lookback): in the
-    digest's tags (all when it names none), not among ``held``, newest
-    first, capped at max_items."""
+    ``editions`` (the digest's, newest first): what the last one could not
+    hold, in the digest's tags (all when it names none), newest first, then
+    what it left out for size (once), up to max_items."""
+    recent = editions[:RECENT_EDITIONS]
+    last = recent[0] if recent else None
+    held = {i for edition in recent for i in edition.article_ids}
     keys = tuple(dict.fromkeys(tag_key(name) for name in digest.tags))
     found = reader.articles_for_edition(
         slot,
         made,
-        after=slot - digest.first_lookback if previous is None else None,
-        previous=None if previous is None else (previous.slot, previous.created),
+        published_after=slot - digest.first_lookback if last is None else last.slot,
+        seen_after=None if last is None else last.created,
         tag_keys=keys,
         limit=digest.max_items + len(held),
     )
-    return [a for a in found if a.id not in held][: digest.max_items]
+    new = [a for a in found if a.id not in held]
+    if last is not None:
+        new += _carried(reader, last, recent[1:], held | {a.id for a in new})
+    return new[: digest.max_items]
 
 
-def left_out(reader: EditionReader, digest: DigestConfig, last: Edition) -> list[Article]:
-    """The articles ``last`` was planned with but did not hold (the size guard
-    left them out), newest first.
-
-    Only ``last.dropped`` is stored, not which ones, so ``last`` is planned
-    again, as it was made, less what it held. The next edition carries them,
-    once: if they do not fit there either, they stay on the site only (the
-    email's «more on the site» line points there).
-    """
-    if last.dropped <= 0:
-        return []
-    before = [edition for edition in reader.editions(digest.name) if edition.slot < last.slot]
-    window = edition_articles(
-        reader, digest, last.slot, last.created, before[0] if before else None
-    )
-    held = set(last.article_ids)
-    return [article for article in window if article.id not in held][: last.dropped]
+def _carried(
+    reader: EditionReader, last: Edition, before: Sequence[Edition], skip: set[str]
+) -> list[Article]:
+    """What ``last`` left out for size, unless an edition before it did too
+    (an article too big for any email must not come back every time)."""
+    twice = {i for edition in before for i in edition.left_out}
+    ids = [i for i in last.left_out if i not in twice and i not in skip]
+    return reader.articles_by_ids(ids) if ids else []
 
 
 def plan_edition(
@@ -133,46 +136,39 @@ def plan_edition(
     slot = cron.latest_slot(digest.schedule, tz, now)
     if slot is None or reader.get_edition(digest.name, slot) is not None:
         return None
-    recent = reader.editions(digest.name)[:RECENT_EDITIONS]
-    last = recent[0] if recent else None
+    editions = reader.editions(digest.name)
+    last = editions[0] if editions else None
     if last is not None and last.slot >= slot:
         return None
-    held = frozenset(i for edition in recent for i in edition.article_ids)
-    new = edition_articles(reader, digest, slot, now, last, held=held)
-    _say_late(digest, slot, new)
-    articles = _with_left_out(reader, digest, last, new)
-    # Left-out articles count as new: no reader has had them in an email.
+    articles = edition_articles(reader, digest, slot, now, editions)
+    if last is not None:
+        _say_late(digest, slot, last, articles)
     if digest.only_if_new and not articles:
         return None
     after = last.slot if last is not None else slot - digest.first_lookback
     return PlannedEdition(digest, slot.astimezone(tz), after, slot, tuple(articles))
 
 
-def _say_late(digest: DigestConfig, slot: datetime, articles: Sequence[Article]) -> None:
+def _say_late(
+    digest: DigestConfig, slot: datetime, last: Edition, articles: Sequence[Article]
+) -> None:
     """Log the articles an edition takes although they were published before
-    the digest's reach-back: first seen only after the last edition."""
+    the digest's reach-back: first seen only since the last edition."""
     reach = slot - digest.first_lookback
-    late = [a for a in articles if a.published <= reach]
+    late = [
+        a
+        for a in articles
+        if a.published <= reach and a.first_seen is not None and a.first_seen > last.created
+    ]
     if late:
         log.info(
-            "digest %s: %d articles published before %s were first seen since the last "
-            "edition and go in this one (%s)",
+            "digest %s: %d articles published before %s were first seen lately and go in "
+            "this edition (%s)",
             digest.name,
             len(late),
             reach.isoformat(),
             ", ".join(a.id for a in late),
         )
-
-
-def _with_left_out(
-    reader: EditionReader, digest: DigestConfig, last: Edition | None, new: list[Article]
-) -> list[Article]:
-    """``new``, then what ``last`` left out for size, up to max_items in all
-    (new ones first: they are newer)."""
-    if last is None:
-        return new
-    more = [a for a in left_out(reader, digest, last) if a.id not in {n.id for n in new}]
-    return [*new, *more][: digest.max_items]
 
 
 def preview_edition(
@@ -182,8 +178,8 @@ def preview_edition(
     if there is one, else the coming slot with what it would hold so far.
     Ignores only_if_new (an empty preview is an answer)."""
     slot = cron.latest_slot(digest.schedule, tz, now)
-    recent = reader.editions(digest.name)[:RECENT_EDITIONS]
-    last = recent[0] if recent else None
+    editions = reader.editions(digest.name)
+    last = editions[0] if editions else None
     due = (
         slot is not None
         and reader.get_edition(digest.name, slot) is None
@@ -194,10 +190,8 @@ def preview_edition(
     else:
         slot = cron.next_slot(digest.schedule, tz, now) or now
         until = now
-    held = frozenset(i for edition in recent for i in edition.article_ids)
-    new = edition_articles(reader, digest, until, now, last, held=held)
+    articles = edition_articles(reader, digest, until, now, editions)
     if last is None:  # the coming slot's reach-back, not the window's end's
-        new = [a for a in new if a.published > slot - digest.first_lookback]
-    articles = _with_left_out(reader, digest, last, new)
+        articles = [a for a in articles if a.published > slot - digest.first_lookback]
     after = last.slot if last is not None else slot - digest.first_lookback
     return PlannedEdition(digest, slot.astimezone(tz), after, until, tuple(articles))

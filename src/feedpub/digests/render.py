@@ -123,14 +123,16 @@ class Renderer:
 
 
 def edition_record(planned: PlannedEdition, rendered: RenderedEdition, now: datetime) -> Edition:
-    """The Edition to store: the articles the email holds and how many were
+    """The Edition to store: the articles the email holds and which were
     left out for size."""
+    held = tuple(article.id for article in rendered.articles)
     return Edition(
         digest=planned.digest.name,
         slot=planned.slot,
-        article_ids=tuple(article.id for article in rendered.articles),
+        article_ids=held,
         created=now,
         dropped=rendered.dropped,
+        left_out=tuple(i for i in planned.article_ids if i not in held),
     )
 
 

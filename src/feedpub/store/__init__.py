@@ -136,8 +136,8 @@ class ArticleStore(Protocol):
         until: datetime,
         seen_until: datetime,
         *,
-        after: datetime | None = None,
-        previous: tuple[datetime, datetime] | None = None,
+        published_after: datetime,
+        seen_after: datetime | None = None,
         tag_keys: Sequence[str] = (),
         limit: int | None = None,
     ) -> list[Article]: ...

@@ -210,28 +210,25 @@ class ArticlesMixin(StoreBase):
         until: datetime,
         seen_until: datetime,
         *,
-        after: datetime | None = None,
-        previous: tuple[datetime, datetime] | None = None,
+        published_after: datetime,
+        seen_after: datetime | None = None,
         tag_keys: Sequence[str] = (),
         limit: int | None = None,
     ) -> list[Article]:
         """The articles an edition of slot ``until`` made at ``seen_until``
         may hold: published by the slot and first seen by the time it is
-        made; with ``previous`` (that edition's slot and when it was made)
-        only those it could not hold (published after its slot, or first
-        seen after it was made); with ``after``, published after it. Tags,
-        order and limit as ``articles_between``."""
+        made, and new to the digest: published after ``published_after`` or
+        (with ``seen_after``) first seen after it. Tags, order and limit as
+        ``articles_between``."""
         require_aware("until", until)
         require_aware("seen_until", seen_until)
-        require_aware("after", after)
+        require_aware("published_after", published_after)
+        require_aware("seen_after", seen_after)
         a = t_articles.c
-        query = select(t_articles).where(a.published <= until, a.first_seen <= seen_until)
-        if after is not None:
-            query = query.where(a.published > after)
-        if previous is not None:
-            require_aware("previous slot", previous[0])
-            require_aware("previous made", previous[1])
-            query = query.where((a.published > previous[0]) | (a.first_seen > previous[1]))
+        new = a.published > published_after
+        if seen_after is not None:
+            new = new | (a.first_seen > seen_after)
+        query = select(t_articles).where(a.published <= until, a.first_seen <= seen_until, new)
         if tag_keys:
             tagged = select(t_article_tags.c.article_id).where(
                 t_article_tags.c.tag_key.in_(list(tag_keys)), t_article_tags.c.published <= until

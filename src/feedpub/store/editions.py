@@ -25,6 +25,7 @@ def _values(edition: Edition) -> dict[str, Any]:
         "created": edition.created,
         "dropped": edition.dropped,
         "article_ids": json.dumps(list(edition.article_ids)),
+        "left_out": json.dumps(list(edition.left_out)),
     }
 
 
@@ -116,6 +117,7 @@ class EditionsMixin(StoreBase):
                     article_ids=tuple(json.loads(r.article_ids)),
                     created=r.created,
                     dropped=r.dropped,
+                    left_out=tuple(json.loads(r.left_out)) if r.left_out else (),
                 )
                 for r in conn.execute(query)
             ]

@@ -115,6 +115,12 @@ def _v9_source_state_and_withdrawn(conn: Connection) -> None:
     t_withdrawn.create(conn)
 
 
+def _v10_edition_left_out(conn: Connection) -> None:
+    """Which articles each edition left out for size: the next edition
+    carries them once more. Editions recorded before hold NULL (none known)."""
+    conn.execute(text("ALTER TABLE editions ADD COLUMN left_out TEXT"))
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -129,6 +135,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     7: _v7_source_files,
     8: _v8_changed_articles,
     9: _v9_source_state_and_withdrawn,
+    10: _v10_edition_left_out,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

@@ -115,6 +115,8 @@ t_editions = Table(
     Column("dropped", Integer, nullable=False, default=0),
     # Ordered JSON list: an edition is written once and always read whole.
     Column("article_ids", Text, nullable=False),
+    # v10: JSON list of the ids left out for size (NULL before v10).
+    Column("left_out", Text),
     # The guard that makes re-running a slot (even concurrently) a no-op.
     UniqueConstraint("digest", "slot", name="uq_editions_digest_slot"),
 )
