@@ -5,6 +5,7 @@ The pipeline, each stage a folder, data flowing one way::
     sources (scraped pages, records) -> ingest/ -> store/ (SQL, migrations)
     store -> feeds/ (select, entry model, one writer per format, article pages) -> output -> public/
     store -> digests/ (plan, render, inline) -> delivery/ (outbox | SMTP) -> recipients
+    recipients -> inbound/ (bounces, complaints, mailto unsubscribes) -> subscribers -> store
     app.py wires the stages; cli.py, service.py (APScheduler) and web/ go through it
 
 The rules, enforced by ``tests/test_layers.py`` (which walks every import):
@@ -21,7 +22,8 @@ The rules, enforced by ``tests/test_layers.py`` (which walks every import):
   the test): feedgen only in ``feeds.atom`` and ``feeds.rss``, premailer only
   in ``digests.inline``, APScheduler only in ``service``, cronsim only in
   ``cron``, SQLAlchemy only in ``store``, nh3 only in ``text.sanitize``,
-  Babel only in ``text.rtl``. Swapping a library touches one file.
+  Babel only in ``text.rtl``, flufl.bounce only in ``inbound.formats``.
+  Swapping a library touches one file.
 - The clock. ``datetime.now()`` is called only by the entry points (``cli``,
   ``service``, ``web``); every stage is handed the time, so runs are
   deterministic and tests use a fixed clock.
@@ -55,6 +57,8 @@ LAYERS: dict[str, int] = {
     "ingest": 4,
     "feeds": 4,
     "digests": 4,
+    # the mail that comes back (bounces, complaints, unsubscribes by mail)
+    "inbound": 4,
     # 5: the composition root
     "app": 5,
     # 6: front ends over the composition root (the only callers of datetime.now())

@@ -105,6 +105,42 @@ def _v8_changed_articles(conn: Connection) -> None:
     )
 
 
+def _v9_inbound(conn: Connection) -> None:
+    """The mail that comes back (inbound/): each message read and what it
+    decided, and per address and delivery what it said. New tables, their
+    DDL as of v9 (later versions may alter them)."""
+    stamp = _timestamp(conn)
+    conn.execute(
+        text(
+            "CREATE TABLE inbound_messages (key VARCHAR(80) NOT NULL, kind VARCHAR(16) NOT NULL, "
+            f"state VARCHAR(16) NOT NULL, received {stamp} NOT NULL, updated {stamp} NOT NULL, "
+            "message_id TEXT NOT NULL, sender TEXT NOT NULL, subject TEXT NOT NULL, "
+            "detector VARCHAR(32) NOT NULL, mailbox TEXT NOT NULL, location TEXT NOT NULL, "
+            "effects TEXT NOT NULL, PRIMARY KEY (key))"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE INDEX ix_inbound_messages_state_received ON inbound_messages (state, received)"
+        )
+    )
+    serial = "SERIAL" if conn.dialect.name == "postgresql" else "INTEGER"
+    conn.execute(
+        text(
+            f"CREATE TABLE inbound_events (id {serial} NOT NULL, "
+            "message_key VARCHAR(80) NOT NULL REFERENCES inbound_messages (key) ON DELETE CASCADE, "
+            "address TEXT NOT NULL, kind VARCHAR(16) NOT NULL, "
+            "delivery_id INTEGER REFERENCES deliveries (id) ON DELETE SET NULL, "
+            f"status VARCHAR(16) NOT NULL, detail TEXT NOT NULL, at {stamp} NOT NULL, "
+            "PRIMARY KEY (id))"
+        )
+    )
+    conn.execute(
+        text("CREATE INDEX ix_inbound_events_address_kind_at ON inbound_events (address, kind, at)")
+    )
+    conn.execute(text("CREATE INDEX ix_inbound_events_delivery ON inbound_events (delivery_id)"))
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -118,6 +154,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _v6_feed_entries_and_changes,
     7: _v7_source_files,
     8: _v8_changed_articles,
+    9: _v9_inbound,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 
