@@ -41,7 +41,8 @@ class Mailbox(Protocol):
     name: str
 
     def messages(self, skip: Collection[str]) -> Iterator[Incoming]:
-        """Every message not at a location in ``skip`` (those kept before)."""
+        """Every message, but those at a location in ``skip`` that were
+        already left for a person (kept by an earlier run)."""
         ...
 
     def processed(self, location: str) -> None:
@@ -76,7 +77,9 @@ class MaildirBox:
         for sub in ("new", "cur"):
             for name in sorted(os.listdir(self.path / sub)):
                 location = name.split(":", 1)[0]
-                if name.startswith(".") or location in skip:
+                # A kept message still in new/ was not yet left (a crash came
+                # first): read it again, its record makes that cheap.
+                if name.startswith(".") or (sub == "cur" and location in skip):
                     continue
                 try:
                     data = (self.path / sub / name).read_bytes()
