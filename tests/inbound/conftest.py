@@ -12,6 +12,10 @@ from feedpub.app import StoreSubscriptions
 from feedpub.inbound import Keys
 from feedpub.model import SubscriberStatus
 from feedpub.store import SqlStore
+from support.dovecot import dovecot_for
+from support.postfix import postfix
+
+__all__ = ["dovecot_for", "postfix"]  # the real servers' fixtures, for the tests here
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "inbound"
 # The secret the corpus's VERP addresses and unsubscribe tokens were made with.

@@ -150,9 +150,7 @@ def start_postfix(root: Path) -> Postfix:
         folder.mkdir(parents=True)
     (conf / "main.cf").write_text(_main_cf(root, "inbound"), "utf-8")
     (conf / "master.cf").write_text(_MASTER_CF.format(port=f"{HOST}:{port}"), "utf-8")
-    (conf / "vmailbox").write_text(
-        f"{RETURN_PATH} inbound/\n{UNSUBSCRIBE} inbound/\n", "utf-8"
-    )
+    (conf / "vmailbox").write_text(f"{RETURN_PATH} inbound/\n{UNSUBSCRIBE} inbound/\n", "utf-8")
     shutil.chown(root / "data", "postfix")
     # virtual(8) writes as MAIL_UID; the Maildir exists before the first
     # message, as a site's would, so the reader can be pointed at it.
