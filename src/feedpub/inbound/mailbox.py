@@ -74,21 +74,28 @@ class MaildirBox:
         self._where: dict[str, tuple[str, str]] = {}  # location -> (sub folder, file name)
 
     def messages(self, skip: Collection[str]) -> Iterator[Incoming]:
-        for sub in ("new", "cur"):
-            for name in sorted(os.listdir(self.path / sub)):
-                location = name.split(":", 1)[0]
-                # A kept message still in new/ was not yet left (a crash came
-                # first): read it again, its record makes that cheap.
-                if name.startswith(".") or (sub == "cur" and location in skip):
-                    continue
-                try:
-                    data = (self.path / sub / name).read_bytes()
-                except FileNotFoundError:
-                    continue  # moved meanwhile by a mail reader or another run
-                except OSError as exc:
-                    raise InboundError(f"{self.path / sub / name}: cannot read: {exc}") from None
-                self._where[location] = (sub, name)
-                yield Incoming(location, data)
+        # Listed up front: what this run moves to cur/ is not read again.
+        listed = [(sub, name) for sub in ("new", "cur") for name in sorted(self._names(sub))]
+        for sub, name in listed:
+            location = name.split(":", 1)[0]
+            # A kept message still in new/ was not yet left (a crash came
+            # first): read it again, its record makes that cheap.
+            if name.startswith(".") or (sub == "cur" and location in skip):
+                continue
+            try:
+                data = (self.path / sub / name).read_bytes()
+            except FileNotFoundError:
+                continue  # moved meanwhile by a mail reader or another run
+            except OSError as exc:
+                raise InboundError(f"{self.path / sub / name}: cannot read: {exc}") from None
+            self._where[location] = (sub, name)
+            yield Incoming(location, data)
+
+    def _names(self, sub: str) -> list[str]:
+        try:
+            return os.listdir(self.path / sub)
+        except OSError as exc:
+            raise InboundError(f"{self.path / sub}: cannot list: {exc.strerror}") from None
 
     def processed(self, location: str) -> None:
         sub, name = self._where.pop(location)
@@ -105,7 +112,7 @@ class MaildirBox:
             self._rename(self.path / "new" / name, self.path / "cur" / f"{name}{_INFO}")
 
     def present(self, locations: Collection[str]) -> set[str]:
-        here = {n.split(":", 1)[0] for sub in ("new", "cur") for n in os.listdir(self.path / sub)}
+        here = {n.split(":", 1)[0] for sub in ("new", "cur") for n in self._names(sub)}
         return here & set(locations)
 
     def close(self) -> None:
