@@ -118,7 +118,7 @@ def classify(data: bytes, keys: Keys) -> Classified:
         sender=senders[0] if senders else "",
         subject=decoded(message.get("Subject")),
     )
-    verp = _verp_delivery(message, data, keys)
+    verp = _verp_delivery(data, keys)
 
     feedback = reports.feedback_report(message)
     if feedback is not None:
@@ -244,14 +244,12 @@ def _plausible(address: str) -> bool:
     return bool(local and at and "." in domain and "redacted" not in address)
 
 
-def _verp_delivery(message: Message, data: bytes, keys: Keys) -> int | None:
+def _verp_delivery(data: bytes, keys: Keys) -> int | None:
     if keys.verp is None:
         return None
-    for address in _addresses(message, _ENVELOPE_HEADERS):
-        delivery = keys.verp.delivery_id(address)
-        if delivery is not None:
-            return delivery
-    # The returned original's Return-Path, ARF's Original-Mail-From ...
+    # The first genuine one: the envelope headers (Delivered-To, To) lead the
+    # message; else the returned original's Return-Path, ARF's
+    # Original-Mail-From ... One scan of the bytes, no header parsing.
     return keys.verp.search_bytes(data)
 
 
@@ -261,10 +259,14 @@ def _original_ids(message: Message) -> tuple[str, ...]:
     original = reports.original_headers(message)
     if original is not None and original.get("Message-ID"):
         found.append(str(original["Message-ID"]).strip())
-    for part in reports.report_parts(message):
-        if part.get_content_type() in ("message/delivery-status", "text/plain"):
-            text = part.as_string() if part.is_multipart() else str(part.get_payload())
-            found += _MESSAGE_ID.findall(text)
+    for part, kind in reports.typed_parts(message):
+        if kind == "message/delivery-status" and part.is_multipart():
+            for block in part.get_payload():  # Gmail's X-Original-Message-ID
+                if isinstance(block, Message):
+                    said = str(block.get("X-Original-Message-ID", ""))
+                    found += re.findall(r"<[^>\s]+>", said)
+        elif kind == "text/plain" and not part.is_multipart():
+            found += _MESSAGE_ID.findall(str(part.get_payload()))
     for name in ("In-Reply-To", "References"):
         found += re.findall(r"<[^>\s]+>", str(message.get(name, "")))
     return tuple(dict.fromkeys(i for i in found if i))
@@ -278,8 +280,8 @@ def _own_addresses(keys: Keys) -> set[str]:
 
 
 def _first_text(message: Message) -> str:
-    for part in reports.report_parts(message):
-        if part.get_content_type() == "text/plain" and not part.is_multipart():
+    for part, kind in reports.typed_parts(message):
+        if kind == "text/plain" and not part.is_multipart():
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
                 return payload[:_BODY_SCAN].decode("utf-8", "replace")

@@ -25,7 +25,7 @@ from email.utils import getaddresses
 
 from flufl.bounce import all_failures
 
-from feedpub.inbound.reports import STATUS, one_line, report_parts
+from feedpub.inbound.reports import STATUS, one_line, typed_parts
 
 # Where a notice stops talking and the returned message starts.
 _COPY_MARKERS = re.compile(
@@ -82,8 +82,8 @@ def notice_text(message: Message) -> str:
     """The human-readable text of a notice: its text/plain parts (not those
     of a returned message), cut where the returned copy starts."""
     chunks: list[str] = []
-    for part in report_parts(message):
-        if part.get_content_type() != "text/plain" or part.is_multipart():
+    for part, kind in typed_parts(message):
+        if kind != "text/plain" or part.is_multipart():
             continue
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):

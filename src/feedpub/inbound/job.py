@@ -245,6 +245,7 @@ class _Tally:
         self.unsubscribed = 0
         self.kept_lines: list[str] = []
         self.effects: list[InboundEffect] = []
+        self.applied: set[tuple[str, str, str | None]] = set()
 
     def report(self) -> InboundReport:
         c = self.counts
@@ -400,6 +401,12 @@ class _Batch:
         pending = [r for r in records if r.state == "recorded"]
         for record in pending:
             for effect in record.effects:
+                # The same change twice in one run (two reports of one dead
+                # address) is applied once: the writer is idempotent anyway.
+                same = (effect.address, effect.action, effect.list_name)
+                if same in self.tally.applied:
+                    continue
+                self.tally.applied.add(same)
                 changed = apply_effect(self.subscribers, effect, self.now)
                 self.tally.effects.append(effect)
                 if changed:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
+from weakref import WeakKeyDictionary
 
 # An enhanced status code (RFC 3463): class.subject.detail.
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
@@ -58,6 +59,20 @@ def bare_address(value: str) -> str:
 def status_code(value: str) -> str:
     found = STATUS.search(value)
     return ".".join(found.groups()) if found else ""
+
+
+# Each message's parts and their types, worked out once however many
+# readers ask (the parser's content-type lookups were a tenth of the job).
+_PARTS: WeakKeyDictionary[Message, list[tuple[Message, str]]] = WeakKeyDictionary()
+
+
+def typed_parts(message: Message) -> list[tuple[Message, str]]:
+    """``report_parts`` with each part's content type."""
+    found = _PARTS.get(message)
+    if found is None:
+        found = [(part, part.get_content_type()) for part in report_parts(message)]
+        _PARTS[message] = found
+    return found
 
 
 def report_parts(message: Message) -> Iterator[Message]:
@@ -103,11 +118,8 @@ def delivery_status(message: Message) -> list[Failure] | None:
     delivery-status part at all."""
     found = False
     failures: list[Failure] = []
-    for part in report_parts(message):
-        if part.get_content_type() not in (
-            "message/delivery-status",
-            "message/global-delivery-status",
-        ):
+    for part, kind in typed_parts(message):
+        if kind not in ("message/delivery-status", "message/global-delivery-status"):
             continue
         found = True
         for block in _blocks(part):
@@ -134,8 +146,8 @@ def feedback_report(message: Message) -> Feedback | None:
     """The machine part of an ARF report, None when there is none."""
     if message.get_content_type() != "multipart/report":
         return None
-    for part in report_parts(message):
-        if part.get_content_type() != "message/feedback-report":
+    for part, kind in typed_parts(message):
+        if kind != "message/feedback-report":
             continue
         fields: dict[str, list[str]] = {}
         for block in _blocks(part):
@@ -154,8 +166,7 @@ def feedback_report(message: Message) -> Feedback | None:
 def original_headers(message: Message) -> Message | None:
     """The headers of the returned original message, when the report
     carries it (``message/rfc822`` or ``text/rfc822-headers``)."""
-    for part in report_parts(message):
-        kind = part.get_content_type()
+    for part, kind in typed_parts(message):
         if kind in ("message/rfc822", "message/global"):
             payload = part.get_payload()
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
