@@ -39,6 +39,7 @@ WRAPPED = {
     "sqlalchemy": ("store.",),
     "nh3": ("text.sanitize",),
     "babel": ("text.rtl",),
+    "flufl": ("inbound.formats",),
 }
 ENTRY_POINTS = ("cli", "service", "web")
 ENTRY_POINTS_MAY_IMPORT = {"app", "config", "model", "cron", "text", "service", "web"}

@@ -269,3 +269,85 @@ class SourceFile:
     parse_key: str
     articles: tuple[tuple[str, str], ...]  # (id, content_hash) it gave
     rejects: int  # how many rejects it gave
+
+
+# --- the mail that comes back (inbound) ------------------------------------------
+
+# What an inbound message was found to be: a delivery status notification, a
+# spam complaint (ARF), an unsubscribe by mail, an automatic reply, or
+# anything else (kept in the mailbox for a person).
+InboundKind = Literal["bounce", "complaint", "unsubscribe", "auto_reply", "other"]
+INBOUND_KINDS: tuple[InboundKind, ...] = (
+    "bounce",
+    "complaint",
+    "unsubscribe",
+    "auto_reply",
+    "other",
+)
+# recorded: its effects decided and stored, not yet all applied; done: applied
+# (the message may be moved out); kept: left in the mailbox for a person.
+InboundState = Literal["recorded", "done", "kept"]
+# hard: a permanent failure (5.x.x); soft: a transient one the sending MTA
+# gave up on (Action: failed, 4.x.x); delayed: a warning, the message may still
+# arrive; complaint: the recipient called it spam; unsubscribe: asked by mail.
+FeedbackKind = Literal["hard", "soft", "delayed", "complaint", "unsubscribe"]
+EffectAction = Literal["bounce", "unsubscribe"]
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """What one inbound message (or one SMTP refusal) says of one address:
+    the history soft bounces are counted in, and per delivery what came back."""
+
+    address: str
+    kind: FeedbackKind
+    delivery_id: int | None = None
+    status: str = ""  # the enhanced status code ("5.1.1"), when there is one
+    detail: str = ""  # the diagnostic, one line
+
+
+@dataclass(frozen=True)
+class InboundEffect:
+    """A decision about a subscriber, applied by the caller: ``bounce`` marks
+    the address bounced; ``unsubscribe`` stops ``list_name`` (None: every
+    list). ``reason`` is one line saying why (for logs and the store)."""
+
+    address: str
+    action: EffectAction
+    reason: str
+    delivery_id: int | None = None
+    list_name: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundRecord:
+    """One inbound message as the store keeps it: ``key`` is the hash of its
+    bytes (or ``smtp-refusal:<delivery id>``), so reading it again never
+    decides twice. ``location`` is where it was read (a Maildir file's
+    unique name, ``uidvalidity/uid`` on IMAP), for listing what is kept."""
+
+    key: str
+    kind: InboundKind
+    state: InboundState
+    received: datetime
+    message_id: str = ""
+    sender: str = ""
+    subject: str = ""
+    detector: str = ""
+    mailbox: str = ""
+    location: str = ""
+    effects: tuple[InboundEffect, ...] = ()
+
+    def __post_init__(self) -> None:
+        require_aware("InboundRecord.received", self.received)
+
+
+@dataclass(frozen=True)
+class FeedbackCounts:
+    """Per edition: how many of its deliveries came back, by kind (each
+    delivery counted once per kind)."""
+
+    hard: int = 0
+    soft: int = 0
+    complaints: int = 0
+    unsubscribes: int = 0

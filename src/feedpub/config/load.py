@@ -27,6 +27,7 @@ from feedpub.config.reader import MAX_LIST_ITEMS, REQUIRED, Reader, Section, typ
 from feedpub.config.schema import (
     CONFIG_ENV,
     FEED_FORMATS,
+    IMAP_SECURITY,
     MIB,
     SMTP_SECURITY,
     STORE_URL_ENV,
@@ -36,6 +37,8 @@ from feedpub.config.schema import (
     DigestConfig,
     EmailConfig,
     FeedsConfig,
+    ImapConfig,
+    InboundConfig,
     IngestConfig,
     ServiceConfig,
     SiteConfig,
@@ -113,6 +116,7 @@ def _build(reader: Reader, data: Any) -> Config:
         delivery=_delivery(root.section("delivery", DeliveryConfig)),
         service=_service(root.section("service", ServiceConfig)),
         subscribers=_subscribers(root.section("subscribers", SubscribersConfig)),
+        inbound=_inbound(root.section("inbound", InboundConfig)),
     )
     root.done()
     _confine_outputs(reader, cfg)
@@ -372,6 +376,9 @@ def _delivery(s: Section) -> DeliveryConfig:
         rate=_rate(s),
         batch=s.number("batch", 1, 10_000),
         stale_after=s.default("stale_after") if stale is None else checks.parse_duration(stale),
+        return_path=s.get("return_path", str, s.default("return_path"), _check_return_path),
+        pause_hard_bounce_rate=_share(s, "pause_hard_bounce_rate"),
+        pause_complaint_rate=_share(s, "pause_complaint_rate"),
     )
     if delivery.rate is not None and delivery.batch / delivery.rate > (
         delivery.stale_after.total_seconds() / 2
@@ -384,6 +391,38 @@ def _delivery(s: Section) -> DeliveryConfig:
         )
     s.done()
     return delivery
+
+
+def _check_return_path(value: str) -> str | None:
+    problem = checks.address(value)
+    if problem:
+        return problem
+    local = value.rpartition("@")[0]
+    if "+" in local or "<" in value or " " in value.strip():
+        return "must be a bare address whose local part has no '+' (it gets +<token>)"
+    # RFC 5321: 64 octets for the local part, 27 of them for "+" and the token.
+    if len(local.encode()) > 37:
+        return "its local part must be at most 37 characters (it gets +<26-character token>)"
+    return None
+
+
+def _share(s: Section, name: str) -> float:
+    """A share of deliveries: "5%" or 0.05."""
+    s.used.add(name)
+    value = s.data.get(name)
+    if value is None:
+        return float(s.default(name))
+    share: float | None = None
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            share = float(value.strip()[:-1]) / 100
+        except ValueError:
+            share = None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        share = float(value)
+    if share is None or not 0 < share < 1:
+        s.reader.fail(s.key(name), f"must be a share such as 5% or 0.05, got {value!r}")
+    return share
 
 
 def _check_host(value: str) -> str | None:
@@ -427,6 +466,66 @@ def _subscribers(s: Section) -> SubscribersConfig:
     s.used.add("seed")
     s.done()
     return SubscribersConfig(seed=seed)
+
+
+def _inbound(s: Section) -> InboundConfig:
+    maildir = s.path_value("maildir") if s.data.get("maildir") is not None else None
+    s.used.add("maildir")
+    imap = _imap(s.section("imap", ImapConfig)) if s.data.get("imap") is not None else None
+    s.used.add("imap")
+    if maildir is not None and imap is not None:
+        s.reader.fail(s.key("imap"), "give either maildir or imap, not both")
+    inbound = InboundConfig(
+        maildir=maildir,
+        imap=imap,
+        soft_bounce_limit=s.number("soft_bounce_limit", 1, 100),
+        soft_bounce_days=s.number("soft_bounce_days", 1, 365),
+    )
+    s.done()
+    return inbound
+
+
+def _check_folder(value: str) -> str | None:
+    # IMAP folder names beyond printable ASCII need modified UTF-7 (RFC 3501 5.1.3).
+    if not value or len(value) > 200 or not all(" " <= c <= "~" for c in value):
+        return "must be 1-200 printable ASCII characters"
+    return None
+
+
+def _imap(s: Section) -> ImapConfig:
+    imap = ImapConfig(
+        host=s.get("host", str, REQUIRED, _check_host),
+        port=s.number("port", 1, 65535),
+        security=s.get(
+            "security",
+            str,
+            s.default("security"),
+            lambda v: None if v in IMAP_SECURITY else "must be tls, starttls or none",
+        ),
+        username=s.get(
+            "username",
+            str,
+            REQUIRED,
+            lambda v: (
+                checks.controls(v) or (None if v and len(v) <= 320 else "must be 1-320 chars")
+            ),
+        ),
+        folder=s.get("folder", str, s.default("folder"), _check_folder),
+        processed_folder=s.get(
+            "processed_folder", str, s.default("processed_folder"), _check_folder
+        ),
+        timeout=s.number("timeout", 1, 600),
+    )
+    if imap.folder == imap.processed_folder:
+        s.reader.fail(s.key("processed_folder"), "must differ from folder")
+    if "password" in s.data:
+        s.reader.fail(
+            s.key("password"),
+            "secrets never go in the file: set $FEEDPUB_IMAP_PASSWORD or the systemd "
+            "credential feedpub_imap_password",
+        )
+    s.done()
+    return imap
 
 
 def _service(s: Section) -> ServiceConfig:

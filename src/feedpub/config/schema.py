@@ -160,6 +160,47 @@ class DeliveryConfig:
     # A claim older than this belongs to a worker that died: another run takes
     # it over (and may send that one message twice). Must outlast a batch.
     stale_after: timedelta = timedelta(minutes=15)
+    # The envelope sender's base (bounces@news.example.org): each message goes
+    # out as bounces+<signed delivery id>@..., so reports name their delivery
+    # (VERP). None: the envelope sender is the digest's From, as before.
+    return_path: str | None = None
+    # An edition whose hard bounces or complaints pass these shares of its
+    # deliveries pauses its digest (Amazon SES reviews senders at 5% bounces;
+    # Gmail and Yahoo hold bulk senders under 0.3% complaints).
+    pause_hard_bounce_rate: float = 0.05
+    pause_complaint_rate: float = 0.003
+
+
+IMAP_SECURITY = ("tls", "starttls", "none")
+# The IMAP password is never in the file: config.secrets.IMAP_PASSWORD names it.
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str = ""  # required
+    port: int = 993
+    security: str = "tls"  # tls (port 993) | starttls (port 143) | none (loopback only)
+    username: str = ""  # required; the password comes from the environment
+    folder: str = "INBOX"
+    processed_folder: str = "processed"  # where handled mail is moved (created if missing)
+    timeout: int = 30  # seconds per socket operation
+
+
+@dataclass(frozen=True)
+class InboundConfig:
+    """The mailbox the bounce and unsubscribe addresses deliver to: a Maildir
+    on this machine, or an IMAP folder; neither (the default) reads nothing."""
+
+    maildir: Path | None = None
+    imap: ImapConfig | None = None
+    # Soft bounces (4.x.x failures) mark an address bounced at the limit-th
+    # within the window (days).
+    soft_bounce_limit: int = 3
+    soft_bounce_days: int = 15
+
+    @property
+    def enabled(self) -> bool:
+        return self.maildir is not None or self.imap is not None
 
 
 @dataclass(frozen=True)
@@ -193,6 +234,7 @@ class Config:
     delivery: DeliveryConfig
     service: ServiceConfig = ServiceConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
+    inbound: InboundConfig = InboundConfig()
 
     def digest(self, name: str) -> DigestConfig:
         for digest in self.digests:

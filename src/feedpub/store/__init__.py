@@ -21,8 +21,8 @@ and ``probe`` reads a SQLite store's generation with the stdlib driver for a
 build that turns out to be a no-op. ``SqlStore`` is composed of one part
 per domain (``articles``, ``rejects``, ``source_files``, ``editions``,
 ``subscribers``, ``deliveries``, ``runs``, ``entries`` the feeds' printed-entry cache,
-``journal`` the change journal) over ``engine``, and ``locks`` the named
-cross-process locks; ``schema`` holds the tables, ``migrations``
+``journal`` the change journal, ``inbound`` the mail that comes back) over
+``engine``, and ``locks`` the named cross-process locks; ``schema`` holds the tables, ``migrations``
 upgrades an older store in place, ``decide`` holds the pure upsert rules.
 """
 
@@ -38,6 +38,9 @@ from feedpub.model import (
     Delivery,
     DeliveryStatus,
     Edition,
+    FeedbackCounts,
+    InboundEvent,
+    InboundRecord,
     JobRun,
     Reject,
     SourceFile,
@@ -86,6 +89,7 @@ __all__ = [
     "DeliveryStore",
     "EditionStore",
     "EntryStore",
+    "InboundStore",
     "LockHolder",
     "ReadFile",
     "Recipient",
@@ -285,6 +289,27 @@ class EntryStore(Protocol):
     def tag_counts(self, keys: Sequence[str]) -> list[tuple[Tag, int]]: ...
 
 
+class InboundStore(Protocol):
+    """The mail that comes back (``inbound``): each message read, by the
+    hash of its bytes, with its events and effects (``record_inbound``
+    stores a batch in one transaction, skipping keys already there);
+    ``finish_inbound`` marks recorded ones done once their effects are
+    applied. Lists of kept messages are oldest first; lookups return dicts
+    keyed as asked (addresses lower-cased)."""
+
+    def inbound_records(self, keys: Sequence[str]) -> dict[str, InboundRecord]: ...
+    def record_inbound(
+        self, entries: Sequence[tuple[InboundRecord, Sequence[InboundEvent]]], now: datetime
+    ) -> list[str]: ...
+    def finish_inbound(self, keys: Sequence[str], now: datetime) -> int: ...
+    def relocate_inbound(self, key: str, location: str, now: datetime) -> None: ...
+    def kept_inbound(self, mailbox: str | None = None) -> list[InboundRecord]: ...
+    def soft_bounce_counts(self, addresses: Sequence[str], since: datetime) -> dict[str, int]: ...
+    def deliveries_by_ids(self, ids: Sequence[int]) -> dict[int, Delivery]: ...
+    def deliveries_by_message_ids(self, message_ids: Sequence[str]) -> dict[str, Delivery]: ...
+    def feedback_counts(self, edition_id: int) -> FeedbackCounts: ...
+
+
 class Store(
     ArticleStore,
     RejectStore,
@@ -295,6 +320,7 @@ class Store(
     DeliveryStore,
     RunStore,
     EntryStore,
+    InboundStore,
     Protocol,
 ):
     """The whole store, as ``SqlStore`` implements it."""

@@ -119,6 +119,40 @@ def _v10_edition_left_out(conn: Connection) -> None:
     """Which articles each edition left out for size: the next edition
     carries them once more. Editions recorded before hold NULL (none known)."""
     conn.execute(text("ALTER TABLE editions ADD COLUMN left_out TEXT"))
+def _v11_inbound(conn: Connection) -> None:
+    """The mail that comes back (inbound/): each message read and what it
+    decided, and per address and delivery what it said. New tables, their
+    DDL as of v11 (later versions may alter them)."""
+    stamp = _timestamp(conn)
+    conn.execute(
+        text(
+            "CREATE TABLE inbound_messages (key VARCHAR(80) NOT NULL, kind VARCHAR(16) NOT NULL, "
+            f"state VARCHAR(16) NOT NULL, received {stamp} NOT NULL, updated {stamp} NOT NULL, "
+            "message_id TEXT NOT NULL, sender TEXT NOT NULL, subject TEXT NOT NULL, "
+            "detector VARCHAR(32) NOT NULL, mailbox TEXT NOT NULL, location TEXT NOT NULL, "
+            "effects TEXT NOT NULL, PRIMARY KEY (key))"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE INDEX ix_inbound_messages_state_received ON inbound_messages (state, received)"
+        )
+    )
+    serial = "SERIAL" if conn.dialect.name == "postgresql" else "INTEGER"
+    conn.execute(
+        text(
+            f"CREATE TABLE inbound_events (id {serial} NOT NULL, "
+            "message_key VARCHAR(80) NOT NULL REFERENCES inbound_messages (key) ON DELETE CASCADE, "
+            "address TEXT NOT NULL, kind VARCHAR(16) NOT NULL, "
+            "delivery_id INTEGER REFERENCES deliveries (id) ON DELETE SET NULL, "
+            f"status VARCHAR(16) NOT NULL, detail TEXT NOT NULL, at {stamp} NOT NULL, "
+            "PRIMARY KEY (id))"
+        )
+    )
+    conn.execute(
+        text("CREATE INDEX ix_inbound_events_address_kind_at ON inbound_events (address, kind, at)")
+    )
+    conn.execute(text("CREATE INDEX ix_inbound_events_delivery ON inbound_events (delivery_id)"))
 
 
 def _timestamp(conn: Connection) -> str:
@@ -136,6 +170,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     8: _v8_changed_articles,
     9: _v9_source_state_and_withdrawn,
     10: _v10_edition_left_out,
+    11: _v11_inbound,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

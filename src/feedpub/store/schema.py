@@ -270,3 +270,52 @@ t_withdrawn = Table(
     Column("withdrawn", UtcDateTime, nullable=False),
     Column("by_hand", Boolean, nullable=False),
 )
+
+# v11 --------------------------------------------------------------------------
+
+t_inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    # The hash of the message's bytes (or "smtp-refusal:<delivery id>"): a
+    # message read again, after a crash or from another copy, is found here
+    # and never decided twice.
+    Column("key", String(80), primary_key=True),
+    Column("kind", String(16), nullable=False),  # model.InboundKind
+    Column("state", String(16), nullable=False),  # recorded | done | kept
+    Column("received", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("sender", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("detector", String(32), nullable=False),
+    # Where it was read: the mailbox, and the message in it (a Maildir
+    # file's unique name, or "uidvalidity/uid").
+    Column("mailbox", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    # JSON list of the effects decided (model.InboundEffect): applied again,
+    # idempotently, when a crash left the row recorded but not done.
+    Column("effects", Text, nullable=False),
+    Index("ix_inbound_messages_state_received", "state", "received"),
+)
+
+t_inbound_events = Table(
+    "inbound_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "message_key",
+        String(80),
+        ForeignKey("inbound_messages.key", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("address", Text, nullable=False),  # lower-cased
+    Column("kind", String(16), nullable=False),  # model.FeedbackKind
+    # What came back for which delivery (kept as NULL when its edition goes).
+    Column("delivery_id", Integer, ForeignKey("deliveries.id", ondelete="SET NULL")),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    # Soft bounces of an address within a window; an edition's rates.
+    Index("ix_inbound_events_address_kind_at", "address", "kind", "at"),
+    Index("ix_inbound_events_delivery", "delivery_id"),
+)

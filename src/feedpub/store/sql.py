@@ -13,6 +13,7 @@ from feedpub.store.deliveries import DeliveriesMixin
 from feedpub.store.editions import EditionsMixin
 from feedpub.store.engine import StoreError, mask_password, open_engine
 from feedpub.store.entries import EntriesMixin
+from feedpub.store.inbound import InboundMixin
 from feedpub.store.interface import SCHEMA_VERSION, StoreLock
 from feedpub.store.journal import JournalMixin
 from feedpub.store.locks import lock_for
@@ -33,6 +34,7 @@ class SqlStore(
     RunsMixin,
     EntriesMixin,
     JournalMixin,
+    InboundMixin,
 ):
     """The ``Store`` over one SQL database. Open with ``SqlStore.open(url)``;
     close with ``close()`` or use it as a context manager. Safe to share
