@@ -22,7 +22,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from feedpub import links
-from feedpub.config import EmailConfig
+from feedpub.config import DigestConfig, EmailConfig
 from feedpub.digests import inline
 from feedpub.digests.archive import archive_path
 from feedpub.digests.plan import PlannedEdition
@@ -182,15 +182,17 @@ def _view(article: Article, site: Site, email: EmailConfig) -> _ArticleView:
     )
 
 
-def _subject(
-    planned: PlannedEdition, site: Site, email: EmailConfig, count: int, dropped: int
+def subject_line(
+    digest: DigestConfig, slot: datetime, site: Site, email: EmailConfig, count: int, dropped: int
 ) -> str:
-    digest = planned.digest
+    """The subject of ``digest``'s edition at ``slot`` holding ``count``
+    articles (``dropped`` more left out for size): the configured template,
+    on one line."""
     try:
         subject = _subject_template(digest.subject).render(
             site_title=site.title,
             digest_title=digest.title or site.title,
-            date=edition_date(digest, planned.slot, site, email),
+            date=edition_date(digest, slot, site, email),
             count=rtl.shape_digits(str(count), email.digits),
             dropped=rtl.shape_digits(str(dropped), email.digits),
         )
@@ -265,7 +267,7 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
             preheader = more or NOTHING_NEW
         return {
             "lang": site.language,
-            "subject": _subject(planned, site, email, len(kept), dropped),
+            "subject": subject_line(digest, planned.slot, site, email, len(kept), dropped),
             "site_title": site.title,
             "site_url": site.url,
             "digest_title": digest.title or site.title,
