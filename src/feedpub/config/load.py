@@ -35,6 +35,7 @@ from feedpub.config.schema import (
     ConfigError,
     DeliveryConfig,
     DigestConfig,
+    DkimConfig,
     EmailConfig,
     FeedsConfig,
     IngestConfig,
@@ -46,6 +47,7 @@ from feedpub.config.schema import (
     SubscribersConfig,
     TagsConfig,
 )
+from feedpub.credentials import where_to_put
 
 # The config is small and hand-written: anchors are fine, an explosion is not.
 _YAML_LIMITS = yamlio.Limits(max_aliases=100, max_alias_nodes=10_000, max_depth=32)
@@ -117,6 +119,7 @@ def _build(reader: Reader, data: Any) -> Config:
     )
     root.done()
     _confine_outputs(reader, cfg)
+    _check_dkim_alignment(reader, cfg)
     return cfg
 
 
@@ -360,6 +363,7 @@ def _delivery(s: Section) -> DeliveryConfig:
         rate=_rate(s),
         batch=s.number("batch", 1, 10_000),
         stale_after=s.default("stale_after") if stale is None else checks.parse_duration(stale),
+        dkim=_dkim(s),
     )
     if delivery.rate is not None and delivery.batch / delivery.rate > (
         delivery.stale_after.total_seconds() / 2
@@ -372,6 +376,59 @@ def _delivery(s: Section) -> DeliveryConfig:
         )
     s.done()
     return delivery
+
+
+_DNS_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+
+
+def _check_selector(value: str) -> str | None:
+    # <selector>._domainkey.<domain> is looked up in DNS: labels only.
+    if re.fullmatch(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*", value) and len(value) <= 63:
+        return None
+    return "must be a DNS label such as feedpub2026 (letters, digits, '-')"
+
+
+def _check_dkim_domain(value: str) -> str | None:
+    if re.fullmatch(rf"{_DNS_LABEL}(\.{_DNS_LABEL})+", value) and len(value) <= 253:
+        return None
+    return "must be a domain name such as news.example.org (ASCII; IDNA for others)"
+
+
+def _dkim(parent: Section) -> DkimConfig | None:
+    """``delivery.dkim``: selector and domain; the key never in the file."""
+    if parent.data.get("dkim") is None:
+        parent.used.add("dkim")
+        return None
+    s = parent.section("dkim", DkimConfig)
+    for secret_key in ("key", "private_key", "privkey"):
+        if secret_key in s.data:
+            s.reader.fail(
+                s.key(secret_key),
+                f"secrets never go in the file: set {where_to_put(secrets.DKIM_KEY)} "
+                "to the PEM private key",
+            )
+    dkim = DkimConfig(
+        selector=s.get("selector", str, check=_check_selector),
+        domain=s.get("domain", str, check=_check_dkim_domain).lower().rstrip("."),
+    )
+    s.done()
+    return dkim
+
+
+def _check_dkim_alignment(reader: Reader, cfg: Config) -> None:
+    """DMARC passes on DKIM only when d= is the From domain or a parent of
+    it: a signature for another domain would be valid and still useless."""
+    dkim = cfg.delivery.dkim
+    if dkim is None:
+        return
+    for index, digest in enumerate(cfg.digests):
+        domain = digest.from_addr.rsplit("@", 1)[-1].rstrip(">").strip().lower()
+        if domain != dkim.domain and not domain.endswith("." + dkim.domain):
+            reader.fail(
+                "delivery.dkim.domain",
+                f"{dkim.domain} is not the domain of digests[{index}].from ({domain}) "
+                "nor a parent of it: receivers would not count the signature for DMARC",
+            )
 
 
 def _check_host(value: str) -> str | None:

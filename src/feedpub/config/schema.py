@@ -136,6 +136,15 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class DkimConfig:
+    """DKIM signing of every message (``delivery.dkim``); the private key
+    is never in the file: config.secrets.DKIM_KEY names it."""
+
+    selector: str  # the DNS record is <selector>._domainkey.<domain>
+    domain: str  # the d= domain: From's domain or a parent of it (alignment)
+
+
+@dataclass(frozen=True)
 class DeliveryConfig:
     outbox: Path = Path("var/outbox")
     backend: str = "outbox"  # outbox | smtp
@@ -145,6 +154,7 @@ class DeliveryConfig:
     # A claim older than this belongs to a worker that died: another run takes
     # it over (and may send that one message twice). Must outlast a batch.
     stale_after: timedelta = timedelta(minutes=15)
+    dkim: DkimConfig | None = None  # None: messages go unsigned (a relay may sign them)
 
 
 @dataclass(frozen=True)
