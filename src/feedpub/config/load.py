@@ -28,6 +28,7 @@ from feedpub.config.schema import (
     CONFIG_ENV,
     DELIVERY_BACKENDS,
     FEED_FORMATS,
+    IMAGE_FALLBACK_FIELDS,
     MIB,
     SMTP_SECURITY,
     STORE_URL_ENV,
@@ -63,6 +64,8 @@ MIN_STALE, MAX_STALE = timedelta(minutes=1), timedelta(days=1)
 # Parsing processes at most (``ingest.workers``): beyond the cores, more only cost memory.
 MAX_WORKERS = 64
 MAX_RATE = 10_000.0  # messages per second
+# email.image_width: the content column is 600px less 2 x 24px of padding.
+MIN_IMAGE_WIDTH, MAX_IMAGE_WIDTH = 100, 552
 
 
 # --- reading -------------------------------------------------------------------
@@ -323,9 +326,25 @@ def _email(s: Section, site: SiteConfig) -> EmailConfig:
             s.default("unsubscribe_mailto") or f"unsubscribe@{site.domain}",
             checks.address,
         ),
+        image_width=s.number("image_width", MIN_IMAGE_WIDTH, MAX_IMAGE_WIDTH),
+        image_fallback=s.get(
+            "image_fallback", str, s.default("image_fallback"), _check_image_fallback
+        ),
     )
     s.done()
     return email
+
+
+def _check_image_fallback(value: str) -> str | None:
+    if not value:
+        return None
+    filled = value
+    for field in IMAGE_FALLBACK_FIELDS:
+        filled = filled.replace(field, "x")
+    if checks.url(filled) or filled == value:
+        fields = ", ".join(IMAGE_FALLBACK_FIELDS)
+        return f"must be an http(s) URL pattern with at least one of {fields}, or empty"
+    return None
 
 
 def _check_stale(value: str) -> str | None:

@@ -20,6 +20,8 @@ CONFIG_ENV = "FEEDPUB_CONFIG"
 STORE_URL_ENV = "FEEDPUB_STORE_URL"
 
 FEED_FORMATS = ("atom", "rss", "json")
+# The fields of email.image_fallback (digests.images.fallback_url fills them).
+IMAGE_FALLBACK_FIELDS = ("{url}", "{path}", "{host}")
 
 MIB = 1024 * 1024
 # The site's zone unless site.timezone says otherwise.
@@ -119,6 +121,11 @@ class EmailConfig:
     unsubscribe_mailto: str = ""  # the subject carries the token; "" at load: unsubscribe@domain
     # https template with {token}; "" at load: site.url/preferences/{token}
     preferences_url: str = ""
+    # Images in the email: at most this wide (the 600px column less its
+    # padding); an image of a type mail clients do not show (WebP, AVIF) is
+    # replaced by this URL pattern ({url}, {path}, {host}), "": left out.
+    image_width: int = 552
+    image_fallback: str = ""
 
 
 DELIVERY_BACKENDS = ("outbox", "smtp")

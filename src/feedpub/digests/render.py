@@ -23,7 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from feedpub import links
 from feedpub.config import DigestConfig, EmailConfig
-from feedpub.digests import inline
+from feedpub.digests import images, inline
 from feedpub.digests.archive import archive_path
 from feedpub.digests.plan import PlannedEdition
 from feedpub.digests.site import Site, edition_date, environment
@@ -45,8 +45,6 @@ SUMMARY_CHARS = 320
 TITLE_CHARS = 300
 PREHEADER_CHARS = 110
 TEXT_WIDTH = 72
-# Content width inside the 600px column (600 minus 2 x 24px cell padding).
-IMAGE_WIDTH = 552
 
 _ARTICLE_DATE = "d MMMM y، h:mm a"
 
@@ -96,7 +94,11 @@ class _ArticleView:
 
     title: str
     url: str
-    image: str | None
+    image: str | None  # as the web archive shows it
+    image_alt: str
+    image_width: int | None  # its size, when the source says (the web page)
+    image_height: int | None
+    mail_image: images.MailImage | None  # as the email shows it
     date: str
     summary: str
     summary_lines: tuple[str, ...]  # wrapped for the text part
@@ -170,10 +172,25 @@ def _view(article: Article, site: Site, email: EmailConfig) -> _ArticleView:
     summary = _shorten(article.summary, SUMMARY_CHARS)
     title = _shorten(article.title, TITLE_CHARS)
     published = article.published.astimezone(site.timezone)
+    image = _absolute(article.image, site.url)
+    # An image always says what it shows: its own alt text, else the title.
+    alt = " ".join((article.image_alt or "").split()) or title
+    known = bool(article.image_width and article.image_height)
     return _ArticleView(
         title=title,
         url=_item_url(article, site),
-        image=_absolute(article.image, site.url),
+        image=image,
+        image_alt=alt,
+        image_width=article.image_width if known else None,
+        image_height=article.image_height if known else None,
+        mail_image=images.mail_image(
+            image,
+            alt=alt,
+            width=article.image_width,
+            height=article.image_height,
+            max_width=email.image_width,
+            fallback=email.image_fallback,
+        ),
         date=rtl.arabic_datetime(published, _ARTICLE_DATE, email.locale, email.digits),
         summary=summary,
         summary_lines=tuple(textwrap.wrap(summary, TEXT_WIDTH)),
@@ -217,11 +234,11 @@ def _prose_rlm(text: str, link_slots: tuple[str, ...]) -> str:
 
 def _weight(view: _ArticleView) -> int:
     """About how many bytes ``view`` adds to the email: each field as often as
-    the item template prints it (the URL three times, the title twice when
-    it is also the image's alt text)."""
+    the item template prints it (the URL three times; the image's URL, alt
+    text and size attributes)."""
     parts = [view.title, view.url * 3, view.date, view.summary, view.tags]
-    if view.image:
-        parts += [view.image, view.title]
+    if view.mail_image:
+        parts += [view.mail_image.url, view.mail_image.alt, "x" * 60]  # and its size
     return sum(len(part.encode("utf-8")) for part in parts)
 
 
@@ -284,7 +301,7 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
             "preferences_url": markers["preferences_url"],
             "has_preferences": bool(email.preferences_url),
             "greeting": markers["greeting"],
-            "image_width": IMAGE_WIDTH,
+            "image_width": email.image_width,
         }
 
     def email_html(dropped: int) -> tuple[str, Personal]:
