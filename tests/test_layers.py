@@ -41,6 +41,7 @@ WRAPPED = {
     "babel": ("text.rtl",),
     "dkim": ("delivery.dkim",),
     "cryptography": ("delivery.dkim",),
+    "hijridate": ("text.hijri",),
 }
 ENTRY_POINTS = ("cli", "service", "web")
 ENTRY_POINTS_MAY_IMPORT = {"app", "config", "model", "cron", "text", "service", "web"}

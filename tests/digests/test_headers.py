@@ -36,10 +36,10 @@ MUTT = shutil.which("mutt")
 YEAR = 2026
 
 # The subject of the issue that found the lost space, the one config.yaml
-# ships, one with the time (a digest that runs twice a day) and one with
-# the plural-aware count.
+# ships, one with the plural-aware count and the Hijri date, and one with
+# the time (a digest that runs twice a day).
 ISSUE_SUBJECT = "{{ site_title }}: أهم الأخبار ليوم {{ date }} ({{ count }} أخبار)"
-SUBJECTS = (ISSUE_SUBJECT,)
+SUBJECTS = (ISSUE_SUBJECT, "{{ digest_title }}: {{ count_text }} ({{ hijri_date }})")
 NAMES = (
     "سامي",
     "سامي بن عبد الرحمن الدمشقي الحلبي",  # longer than one 75-character word

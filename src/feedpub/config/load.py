@@ -327,6 +327,14 @@ def _email(s: Section, site: SiteConfig) -> EmailConfig:
             checks.address,
         ),
         image_width=s.number("image_width", MIN_IMAGE_WIDTH, MAX_IMAGE_WIDTH),
+        hijri=s.get("hijri", bool, s.default("hijri")),
+        hijri_adjust=s.number("hijri_adjust", -1, 1),
+        month_names=s.get(
+            "month_names",
+            str,
+            s.default("month_names"),
+            lambda v: None if v in ("locale", "both") else "must be 'locale' or 'both'",
+        ),
         image_fallback=s.get(
             "image_fallback", str, s.default("image_fallback"), _check_image_fallback
         ),

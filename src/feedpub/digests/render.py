@@ -26,7 +26,7 @@ from feedpub.config import DigestConfig, EmailConfig
 from feedpub.digests import images, inline
 from feedpub.digests.archive import archive_path
 from feedpub.digests.plan import PlannedEdition
-from feedpub.digests.site import Site, edition_date, environment
+from feedpub.digests.site import Site, edition_date, environment, hijri_date, news_count
 from feedpub.digests.slots import Markers, Personal
 from feedpub.model import Article, Edition
 from feedpub.text import rtl
@@ -191,7 +191,9 @@ def _view(article: Article, site: Site, email: EmailConfig) -> _ArticleView:
             max_width=email.image_width,
             fallback=email.image_fallback,
         ),
-        date=rtl.arabic_datetime(published, _ARTICLE_DATE, email.locale, email.digits),
+        date=rtl.arabic_datetime(
+            published, _ARTICLE_DATE, email.locale, email.digits, email.month_names
+        ),
         summary=summary,
         summary_lines=tuple(textwrap.wrap(summary, TEXT_WIDTH)),
         title_lines=tuple(textwrap.wrap(title, TEXT_WIDTH)),
@@ -204,13 +206,18 @@ def subject_line(
 ) -> str:
     """The subject of ``digest``'s edition at ``slot`` holding ``count``
     articles (``dropped`` more left out for size): the configured template,
-    on one line."""
+    on one line. ``date`` is the Gregorian date (a subject is read on a
+    phone's one line), ``hijri_date`` the Hijri one; ``count`` the number
+    and ``count_text`` the count in words by the plural rules («خبران»,
+    «١١ خبراً»)."""
     try:
         subject = _subject_template(digest.subject).render(
             site_title=site.title,
             digest_title=digest.title or site.title,
-            date=edition_date(digest, slot, site, email),
+            date=edition_date(digest, slot, site, email, hijri=False),
+            hijri_date=hijri_date(slot, site, email),
             count=rtl.shape_digits(str(count), email.digits),
+            count_text=news_count(count, email),
             dropped=rtl.shape_digits(str(dropped), email.digits),
         )
     except jinja2.TemplateError as exc:
