@@ -129,7 +129,7 @@ def list_id(digest: DigestConfig, site: Site) -> str:
     return headers.list_id(title, label)
 
 
-def feedback_id(digest: DigestConfig, rendered: RenderedMail, site: Site) -> str:
+def _feedback_id(digest: DigestConfig, rendered: RenderedMail, site: Site) -> str:
     """The edition's Feedback-ID (``headers.feedback_id``)."""
     return headers.feedback_id(digest.name, rendered.slot, ascii_domain(site.domain))
 
@@ -171,7 +171,7 @@ def shared_headers(rendered: RenderedMail, digest: DigestConfig, site: Site) -> 
     if digest.reply_to:
         found["Reply-To"] = mailbox_header("Reply-To", digest.reply_to)
     found["List-Id"] = list_id(digest, site)
-    found["Feedback-ID"] = feedback_id(digest, rendered, site)
+    found["Feedback-ID"] = _feedback_id(digest, rendered, site)
     return found
 
 
