@@ -224,6 +224,8 @@ def test_the_key_comes_from_the_environment_or_a_credential(key_pem: bytes, tmp_
     assert from_env.dns_record() == from_file.dns_record()
     with pytest.raises(ConfigError, match=r"delivery\.dkim: the key in \$FEEDPUB_DKIM_KEY"):
         load_signer(config, {"FEEDPUB_DKIM_KEY": "not a key"})
+    with pytest.raises(ConfigError, match=r"^/etc/feedpub\.yaml: delivery\.dkim is set"):
+        load_signer(config, {}, Path("/etc/feedpub.yaml"))
 
 
 # --- every backend carries the signature ------------------------------------------

@@ -390,3 +390,24 @@ def test_feedback_id_names_digest_edition_and_sender(site: Site) -> None:
     assert headers.feedback_id("daily", slot, "news.example.org") == (
         "daily:20261128T0400Z:feedpub:news.example.org"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "Daily news",
+        "A " * 60 + "end",  # ASCII folded at its spaces
+        "x" * 100,  # one ASCII word longer than a line
+        "ab  cd",  # two spaces: encoded, kept
+        " leading and trailing ",
+        "a=?b",  # could be taken for an encoded-word: encoded
+        "عاجل",
+        "🙂 " * 40,  # four-byte characters are never cut
+    ],
+)
+def test_unstructured_values_read_back_exactly(value: str) -> None:
+    raw = headers.unstructured("Subject", value)
+    head = f"Subject: {raw}\n\nx\n".replace("\n", "\r\n").encode("ascii")
+    assert parsed(head)["Subject"] == value
+    assert all(len(line) <= 998 for line in head.split(b"\r\n"))

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import dkim
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -258,23 +259,28 @@ def _fold_base64(value: bytes) -> bytes:
 # --- the key and a signing backend ---------------------------------------------
 
 
-def load_signer(config: DkimConfig | None, environ: Mapping[str, str]) -> DkimSigner | None:
+def load_signer(
+    config: DkimConfig | None, environ: Mapping[str, str], config_path: Path | None = None
+) -> DkimSigner | None:
     """The signer ``delivery.dkim`` asks for (None when it is not set), its
     key from $FEEDPUB_DKIM_KEY or the credential feedpub_dkim_key; a missing
-    or unusable key is a ``ConfigError`` naming where it was looked for."""
+    or unusable key is a ``ConfigError`` naming where it was looked for (and
+    the config file, when given)."""
     if config is None:
         return None
     where = where_to_put(secrets.DKIM_KEY)
+    prefix = f"{config_path}: " if config_path is not None else ""
     pem = secrets.secret(secrets.DKIM_KEY, environ)
     if pem is None:
         raise ConfigError(
-            f"delivery.dkim is set but there is no private key: set {where} to the PEM key "
-            f"whose public half is published at {config.selector}._domainkey.{config.domain}"
+            f"{prefix}delivery.dkim is set but there is no private key: set {where} to the "
+            f"PEM key whose public half is published at {config.selector}._domainkey."
+            f"{config.domain}"
         )
     try:
         return DkimSigner(config.selector, config.domain, pem.encode("utf-8"))
     except DkimKeyError as exc:
-        raise ConfigError(f"delivery.dkim: the key in {where}: {exc}") from None
+        raise ConfigError(f"{prefix}delivery.dkim: the key in {where}: {exc}") from None
 
 
 class SigningSender:

@@ -105,6 +105,8 @@ def unstructured(name: str, value: str) -> str:
     it is, folded at spaces; anything else as encoded-words that carry every
     character, spaces included."""
     _no_line_breaks(value)
+    if not value:
+        return ""
     if _PLAIN_TEXT.match(value) and "=?" not in value:
         folded = _fold_plain(name, value)
         if folded is not None:
