@@ -40,6 +40,9 @@ WRAPPED = {
     "nh3": ("text.sanitize",),
     "babel": ("text.rtl",),
     "flufl": ("inbound.formats",),
+    "dkim": ("delivery.dkim",),
+    "cryptography": ("delivery.dkim",),
+    "hijridate": ("text.hijri",),
 }
 ENTRY_POINTS = ("cli", "service", "web")
 ENTRY_POINTS_MAY_IMPORT = {"app", "config", "model", "cron", "text", "service", "web"}

@@ -50,6 +50,10 @@ class Article:
     # The URL as first stored (set by the store, ignored on the way in): ids
     # derived from it stay put when the URL is added or changed later.
     first_url: str | None = None
+    # The image's size in pixels and its alt text, when the source says.
+    image_width: int | None = None
+    image_height: int | None = None
+    image_alt: str | None = None
 
     def __post_init__(self) -> None:
         require_aware("Article.published", self.published)

@@ -27,6 +27,7 @@ from feedpub.config.reader import MAX_LIST_ITEMS, REQUIRED, Reader, Section, typ
 from feedpub.config.schema import (
     CONFIG_ENV,
     FEED_FORMATS,
+    IMAGE_FALLBACK_FIELDS,
     IMAP_SECURITY,
     MIB,
     SMTP_SECURITY,
@@ -35,6 +36,7 @@ from feedpub.config.schema import (
     ConfigError,
     DeliveryConfig,
     DigestConfig,
+    DkimConfig,
     EmailConfig,
     FeedsConfig,
     ImapConfig,
@@ -48,6 +50,7 @@ from feedpub.config.schema import (
     SubscribersConfig,
     TagsConfig,
 )
+from feedpub.credentials import where_to_put
 
 # The config is small and hand-written: anchors are fine, an explosion is not.
 _YAML_LIMITS = yamlio.Limits(max_aliases=100, max_alias_nodes=10_000, max_depth=32)
@@ -63,6 +66,8 @@ MIN_STALE, MAX_STALE = timedelta(minutes=1), timedelta(days=1)
 # Parsing processes at most (``ingest.workers``): beyond the cores, more only cost memory.
 MAX_WORKERS = 64
 MAX_RATE = 10_000.0  # messages per second
+# email.image_width: the content column is 600px less 2 x 24px of padding.
+MIN_IMAGE_WIDTH, MAX_IMAGE_WIDTH = 100, 552
 
 
 # --- reading -------------------------------------------------------------------
@@ -120,6 +125,7 @@ def _build(reader: Reader, data: Any) -> Config:
     )
     root.done()
     _confine_outputs(reader, cfg)
+    _check_dkim_alignment(reader, cfg)
     return cfg
 
 
@@ -339,9 +345,33 @@ def _email(s: Section, site: SiteConfig) -> EmailConfig:
             s.default("unsubscribe_mailto") or f"unsubscribe@{site.domain}",
             checks.address,
         ),
+        image_width=s.number("image_width", MIN_IMAGE_WIDTH, MAX_IMAGE_WIDTH),
+        hijri=s.get("hijri", bool, s.default("hijri")),
+        hijri_adjust=s.number("hijri_adjust", -1, 1),
+        month_names=s.get(
+            "month_names",
+            str,
+            s.default("month_names"),
+            lambda v: None if v in ("locale", "both") else "must be 'locale' or 'both'",
+        ),
+        image_fallback=s.get(
+            "image_fallback", str, s.default("image_fallback"), _check_image_fallback
+        ),
     )
     s.done()
     return email
+
+
+def _check_image_fallback(value: str) -> str | None:
+    if not value:
+        return None
+    filled = value
+    for field in IMAGE_FALLBACK_FIELDS:
+        filled = filled.replace(field, "x")
+    if checks.url(filled) or filled == value:
+        fields = ", ".join(IMAGE_FALLBACK_FIELDS)
+        return f"must be an http(s) URL pattern with at least one of {fields}, or empty"
+    return None
 
 
 def _check_stale(value: str) -> str | None:
@@ -379,6 +409,7 @@ def _delivery(s: Section) -> DeliveryConfig:
         return_path=s.get("return_path", str, s.default("return_path"), _check_return_path),
         pause_hard_bounce_rate=_share(s, "pause_hard_bounce_rate"),
         pause_complaint_rate=_share(s, "pause_complaint_rate"),
+        dkim=_dkim(s),
     )
     if delivery.rate is not None and delivery.batch / delivery.rate > (
         delivery.stale_after.total_seconds() / 2
@@ -423,6 +454,59 @@ def _share(s: Section, name: str) -> float:
     if share is None or not 0 < share < 1:
         s.reader.fail(s.key(name), f"must be a share such as 5% or 0.05, got {value!r}")
     return share
+
+
+_DNS_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+
+
+def _check_selector(value: str) -> str | None:
+    # <selector>._domainkey.<domain> is looked up in DNS: labels only.
+    if re.fullmatch(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*", value) and len(value) <= 63:
+        return None
+    return "must be a DNS label such as feedpub2026 (letters, digits, '-')"
+
+
+def _check_dkim_domain(value: str) -> str | None:
+    if re.fullmatch(rf"{_DNS_LABEL}(\.{_DNS_LABEL})+", value) and len(value) <= 253:
+        return None
+    return "must be a domain name such as news.example.org (ASCII; IDNA for others)"
+
+
+def _dkim(parent: Section) -> DkimConfig | None:
+    """``delivery.dkim``: selector and domain; the key never in the file."""
+    if parent.data.get("dkim") is None:
+        parent.used.add("dkim")
+        return None
+    s = parent.section("dkim", DkimConfig)
+    for secret_key in ("key", "private_key", "privkey"):
+        if secret_key in s.data:
+            s.reader.fail(
+                s.key(secret_key),
+                f"secrets never go in the file: set {where_to_put(secrets.DKIM_KEY)} "
+                "to the PEM private key",
+            )
+    dkim = DkimConfig(
+        selector=s.get("selector", str, check=_check_selector),
+        domain=s.get("domain", str, check=_check_dkim_domain).lower().rstrip("."),
+    )
+    s.done()
+    return dkim
+
+
+def _check_dkim_alignment(reader: Reader, cfg: Config) -> None:
+    """DMARC passes on DKIM only when d= is the From domain or a parent of
+    it: a signature for another domain would be valid and still useless."""
+    dkim = cfg.delivery.dkim
+    if dkim is None:
+        return
+    for index, digest in enumerate(cfg.digests):
+        domain = digest.from_addr.rsplit("@", 1)[-1].rstrip(">").strip().lower()
+        if domain != dkim.domain and not domain.endswith("." + dkim.domain):
+            reader.fail(
+                "delivery.dkim.domain",
+                f"{dkim.domain} is not the domain of digests[{index}].from ({domain}) "
+                "nor a parent of it: receivers would not count the signature for DMARC",
+            )
 
 
 def _check_host(value: str) -> str | None:

@@ -20,6 +20,8 @@ CONFIG_ENV = "FEEDPUB_CONFIG"
 STORE_URL_ENV = "FEEDPUB_STORE_URL"
 
 FEED_FORMATS = ("atom", "rss", "json")
+# The fields of email.image_fallback (digests.images.fallback_url fills them).
+IMAGE_FALLBACK_FIELDS = ("{url}", "{path}", "{host}")
 
 MIB = 1024 * 1024
 # The site's zone unless site.timezone says otherwise.
@@ -135,6 +137,18 @@ class EmailConfig:
     unsubscribe_mailto: str = ""  # the subject carries the token; "" at load: unsubscribe@domain
     # https template with {token}; "" at load: site.url/preferences/{token}
     preferences_url: str = ""
+    # Images in the email: at most this wide (the 600px column less its
+    # padding); an image of a type mail clients do not show (WebP, AVIF) is
+    # replaced by this URL pattern ({url}, {path}, {host}), "": left out.
+    image_width: int = 552
+    image_fallback: str = ""
+    # Dates: the Umm al-Qura Hijri date beside the Gregorian one (digests and
+    # the web archive), moved by hijri_adjust days (-1, 0, +1) when announced
+    # months differ from the calculation; month names as the locale has them
+    # or "both" («كانون الأول/ديسمبر»).
+    hijri: bool = False
+    hijri_adjust: int = 0
+    month_names: str = "locale"  # locale | both
 
 
 SMTP_SECURITY = ("none", "starttls", "tls")
@@ -148,6 +162,15 @@ class SmtpConfig:
     security: str = "starttls"  # none | starttls (port 587) | tls (port 465)
     username: str | None = None  # the password comes from the environment
     timeout: int = 30  # seconds per socket operation
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    """DKIM signing of every message (``delivery.dkim``); the private key
+    is never in the file: config.secrets.DKIM_KEY names it."""
+
+    selector: str  # the DNS record is <selector>._domainkey.<domain>
+    domain: str  # the d= domain: From's domain or a parent of it (alignment)
 
 
 @dataclass(frozen=True)
@@ -169,6 +192,7 @@ class DeliveryConfig:
     # Gmail and Yahoo hold bulk senders under 0.3% complaints).
     pause_hard_bounce_rate: float = 0.05
     pause_complaint_rate: float = 0.003
+    dkim: DkimConfig | None = None  # None: messages go unsigned (a relay may sign them)
 
 
 IMAP_SECURITY = ("tls", "starttls", "none")

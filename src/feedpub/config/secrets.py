@@ -12,6 +12,7 @@ from feedpub.config.schema import ConfigError
 from feedpub.credentials import CredentialError, read_secret, where_to_put
 
 __all__ = [
+    "DKIM_KEY",
     "IMAP_PASSWORD",
     "SMTP_PASSWORD",
     "STORE_URL",
@@ -23,6 +24,7 @@ __all__ = [
 STORE_URL = "feedpub_store_url"  # $FEEDPUB_STORE_URL: the store URL, password and all
 SMTP_PASSWORD = "feedpub_smtp_password"  # $FEEDPUB_SMTP_PASSWORD
 IMAP_PASSWORD = "feedpub_imap_password"  # $FEEDPUB_IMAP_PASSWORD: the inbound mailbox's
+DKIM_KEY = "feedpub_dkim_key"  # $FEEDPUB_DKIM_KEY: the PEM private key of delivery.dkim
 TOKEN_SECRET = "feedpub_secret"  # $FEEDPUB_SECRET: read by feedpub.tokens.load_secret
 
 

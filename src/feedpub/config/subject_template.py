@@ -9,7 +9,15 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 # The names a digest subject may use (digests renders it with these).
-SUBJECT_NAMES = ("site_title", "digest_title", "date", "count", "dropped")
+SUBJECT_NAMES = (
+    "site_title",
+    "digest_title",
+    "date",
+    "hijri_date",
+    "count",
+    "count_text",
+    "dropped",
+)
 # Filters that cannot make the subject grow much beyond its input.
 _SUBJECT_FILTERS = frozenset(
     ("trim", "upper", "lower", "title", "capitalize", "default", "d", "string", "truncate")

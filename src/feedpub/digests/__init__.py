@@ -7,7 +7,8 @@ The order (``edition.Editions``): plan, render (``Renderer``: once per
 content variant), ``write_archive`` (before delivery, so the «view in
 browser» link works when the mail arrives), RECORD the edition with one
 delivery per recipient in one transaction, then claim, compose and hand
-over each message through ``delivery``.
+over each message through ``delivery``. Each message's Message-ID is
+``message_id(domain, delivery id, store key)`` (``headers``).
 
 Inputs are narrow: a ``DigestConfig``, the ``EmailConfig`` and ``site.Site``;
 never the whole ``Config``, and never ``feeds`` (the stores' readers are
@@ -23,6 +24,7 @@ from feedpub.digests.edition import (
     parse_edition,
     variant_articles,
 )
+from feedpub.digests.headers import feedback_id, message_id, new_store_key
 from feedpub.digests.message import Prepared, build_message, personalize, prepare_message
 from feedpub.digests.plan import EditionReader, PlannedEdition, plan_edition, preview_edition
 from feedpub.digests.render import RenderedEdition, Renderer, edition_record, render_edition
@@ -44,6 +46,9 @@ __all__ = [
     "archive_stem",
     "build_message",
     "edition_record",
+    "feedback_id",
+    "message_id",
+    "new_store_key",
     "parse_edition",
     "personalize",
     "plan_edition",

@@ -12,19 +12,9 @@ from pathlib import Path
 from typing import Protocol
 
 from feedpub.config import DigestConfig, EmailConfig
-from feedpub.digests.site import Site, edition_date, environment, several_a_day
+from feedpub.digests.site import Site, edition_date, environment, news_count, several_a_day
 from feedpub.model import Article, Edition
 from feedpub.output import remove_stale_temp_files, safe_join, write_atomic
-from feedpub.text import rtl
-
-ITEM_COUNT = {
-    "zero": "لا أخبار",
-    "one": "خبر واحد",
-    "two": "خبران",
-    "few": "{n} أخبار",
-    "many": "{n} خبراً",
-    "other": "{n} خبر",
-}
 
 
 class ArchiveReader(Protocol):
@@ -82,7 +72,7 @@ def write_archive(
             {
                 "href": f"{site.public_url}/{relative}",
                 "date": edition_date(digest, slot, site, email),
-                "count": rtl.plural(slots[slot], ITEM_COUNT, email.locale, email.digits),
+                "count": news_count(slots[slot], email),
             }
         )
     index_html = (

@@ -43,5 +43,10 @@ def inline_css(html: str) -> str:
             keep_style_tags=True,
             cssutils_logging_level=logging.CRITICAL,
             disable_validation=True,
+            # premailer copies CSS widths and heights into attributes; an
+            # image's "height: auto" would overwrite its pixel height (and
+            # give one without a known size height="auto", which is no
+            # number). Heights are written by the template where known.
+            disable_basic_attributes=["height"],
         ).transform()
     return result

@@ -14,10 +14,11 @@ values and quoted-printable slot values at known positions (``Prepared``).
 
 Headers follow the 2024 Gmail/Yahoo bulk-sender rules: RFC 8058 one-click
 unsubscribe (an https URI plus ``List-Unsubscribe-Post``), ``List-Id``
-(RFC 2919), ``Message-ID`` on our own domain. The subject and display names
-are RFC 2047-encoded by the standard library (``policy.SMTP``), bodies are
+(RFC 2919), ``Message-ID`` on our own domain, ``Feedback-ID``. The subject,
+display names and List-Id are RFC 2047-encoded and folded by ``headers``
+(the standard library's folding can lose a space, see there); bodies are
 quoted-printable so no line exceeds 998 bytes. Write a message with its own
-policy (``message.policy``), which keeps List-Unsubscribe as folded here.
+policy (``message.policy``), which keeps those headers as folded here.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ from __future__ import annotations
 import binascii
 import contextlib
 import html as htmllib
-import re
 import secrets
-from base64 import b64encode
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -38,6 +37,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from feedpub.config import DigestConfig, EmailConfig
+from feedpub.digests import headers
 from feedpub.digests.site import Site
 from feedpub.digests.slots import Personal
 from feedpub.text.rtl import ltr_html
@@ -48,8 +48,9 @@ from feedpub.text.uri import ascii_domain, iri_to_uri
 # line, which for List-Unsubscribe (an https URL with a long token) makes the
 # URIs unreadable to every client. That header is therefore set pre-folded
 # with ``set_raw`` (one URI a line, each within the 998-byte limit), and
-# refold_source="none" keeps such raw values as written. Headers set the
-# usual way are still folded and encoded as before.
+# refold_source="none" keeps such raw values as written; so are the subject,
+# the address headers and List-Id (``headers``). Headers set the usual way
+# are still folded and encoded by the standard library.
 MAIL_POLICY = policy.SMTP.clone(refold_source="none")
 
 
@@ -59,6 +60,9 @@ class RenderedMail(Protocol):
 
     @property
     def subject(self) -> str: ...
+
+    @property
+    def slot(self) -> datetime: ...
 
     @property
     def html(self) -> Personal: ...
@@ -116,12 +120,67 @@ def personalize(
 
 
 def list_id(digest: DigestConfig, site: Site) -> str:
-    """RFC 2919 List-Id: the digest's title as phrase, ``<name.domain>``."""
+    """RFC 2919 List-Id as written (``set_raw``): the digest's title as
+    phrase, ``<name.domain>``."""
     label = f"{digest.name}.{ascii_domain(site.domain)}"
-    # No quotes around the phrase: the encoder would put them inside the
-    # encoded-word, where they no longer delimit anything.
+    # No quotes around the phrase: inside an encoded-word they no longer
+    # delimit anything.
     title = " ".join((digest.title or site.title).replace('"', "").split())
-    return f"{title} <{label}>"
+    return headers.list_id(title, label)
+
+
+def _feedback_id(digest: DigestConfig, rendered: RenderedMail, site: Site) -> str:
+    """The edition's Feedback-ID (``headers.feedback_id``)."""
+    return headers.feedback_id(digest.name, rendered.slot, ascii_domain(site.domain))
+
+
+def _parsed_mailbox(value: str) -> tuple[str, str] | None:
+    """(display name, address) of a one-mailbox header value such as
+    «سامي <sami@example.com>»; None for anything else (a group, a list)."""
+    parsed = _LF_POLICY.header_factory("To", value)
+    if len(parsed.addresses) != 1:
+        return None
+    address = parsed.addresses[0]
+    try:  # a name that held a broken encoded-word decodes to surrogates
+        address.display_name.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return address.display_name, address.addr_spec
+
+
+def mailbox_header(header: str, value: str) -> str:
+    """The raw value of ``header: value`` (one mailbox): written by
+    ``headers.mailbox``, so the name reads back exactly in every parser;
+    else folded by the standard library."""
+    found = _parsed_mailbox(value)
+    raw = None if found is None else headers.mailbox(header, found[0], found[1])
+    if raw is None:
+        folded: str = MAIL_POLICY.header_factory(header, value).fold(policy=_LF_POLICY)
+        raw = folded.partition(": ")[2].removesuffix("\n")
+    return raw
+
+
+def shared_headers(rendered: RenderedMail, digest: DigestConfig, site: Site) -> dict[str, str]:
+    """The headers every recipient's copy of ``rendered`` shares, as written
+    (``set_raw`` values): Subject, From, Reply-To (when set), List-Id and
+    Feedback-ID."""
+    found = {
+        "Subject": headers.unstructured("Subject", rendered.subject),
+        "From": mailbox_header("From", digest.from_addr),
+    }
+    if digest.reply_to:
+        found["Reply-To"] = mailbox_header("Reply-To", digest.reply_to)
+    found["List-Id"] = list_id(digest, site)
+    found["Feedback-ID"] = _feedback_id(digest, rendered, site)
+    return found
+
+
+def _set_start(message: EmailMessage, shared: dict[str, str], to: str) -> None:
+    """The shared headers in their order, To among them (a raw value)."""
+    for name in ("Subject", "From", "Reply-To"):
+        if name in shared:
+            message.set_raw(name, shared[name])
+    message.set_raw("To", to)
 
 
 def build_message(
@@ -157,14 +216,12 @@ def build_message(
     )
 
     message = EmailMessage(policy=MAIL_POLICY)
-    message["Subject"] = rendered.subject
-    message["From"] = digest.from_addr
-    if digest.reply_to:
-        message["Reply-To"] = digest.reply_to
-    message["To"] = to
+    shared = shared_headers(rendered, digest, site)
+    _set_start(message, shared, mailbox_header("To", to))
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id or make_msgid(domain=ascii_domain(site.domain))
-    message["List-Id"] = list_id(digest, site)
+    message.set_raw("List-Id", shared["List-Id"])
+    message.set_raw("Feedback-ID", shared["Feedback-ID"])
 
     mailto = email.unsubscribe_mailto
     if unsubscribe_token is None:
@@ -189,29 +246,15 @@ def build_message(
 
 # --- the message built once per variant ------------------------------------------------
 
-# A To header this simple is written by hand (the common case: an ASCII
-# address); anything else goes through the standard library's folding.
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\Z")
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9 ]+\Z")
-# An RFC 2047 encoded-word is at most 75 characters: "=?utf-8?b?" + "?=" is
-# 12, leaving 63 for base64, i.e. 45 bytes of UTF-8. A longer name goes
-# through the standard library: parsers disagree on the space between two
-# encoded-words of a display name (RFC 2047 drops it, Python keeps it).
-_WORD_BYTES = 45
-
 
 def to_header(name: str | None, address: str) -> bytes:
-    """The whole ``To:`` line (LF-terminated) for ``name <address>``."""
+    """The whole ``To:`` line (LF-terminated) for ``name <address>``:
+    written by ``headers.mailbox`` (the common case: an ASCII address),
+    else by the standard library's folding."""
     name = " ".join((name or "").split())  # no line breaks into a header
-    if _PLAIN_ADDRESS.match(address):
-        if not name:
-            return f"To: {address}\n".encode("ascii")
-        if _PLAIN_NAME.match(name):
-            return f"To: {name} <{address}>\n".encode("ascii")
-        data = name.encode("utf-8")
-        if len(data) <= _WORD_BYTES:
-            word = b64encode(data).decode("ascii")
-            return f"To: =?utf-8?b?{word}?= <{address}>\n".encode("ascii")
+    raw = headers.mailbox("To", name, address)
+    if raw is not None:
+        return f"To: {raw}\n".encode("ascii")
     value = address
     if name:
         # An address the header parser cannot split goes without the name.
@@ -259,7 +302,8 @@ class Prepared:
     per line end asked for) and, between them, what each recipient fills, by
     position. Built by ``prepare_message``."""
 
-    # head[0] To head[1] Date/Message-ID head[2] List-Unsubscribe head[3] text body
+    # head[0] To head[1] Date/Message-ID head[2] (List-Id, Feedback-ID) List-Unsubscribe
+    # head[3] text body
     # head[4] html body head[5]
     head: tuple[bytes, ...]
     text: _Body
@@ -379,13 +423,11 @@ def prepare_message(
     token = f"feedpubtoken{nonce}"  # letters and digits: quoting keeps it
     web = iri_to_uri(unsubscribe_url(email, token, digest.name))
     skeleton = EmailMessage(policy=MAIL_POLICY)
-    skeleton["Subject"] = rendered.subject
-    skeleton["From"] = digest.from_addr
-    if digest.reply_to:
-        skeleton["Reply-To"] = digest.reply_to
-    skeleton.set_raw("To", place[0])
+    shared = shared_headers(rendered, digest, site)
+    _set_start(skeleton, shared, place[0])
     skeleton.set_raw("Message-ID", place[1])
-    skeleton["List-Id"] = list_id(digest, site)
+    skeleton.set_raw("List-Id", shared["List-Id"])
+    skeleton.set_raw("Feedback-ID", shared["Feedback-ID"])
     skeleton.set_raw("List-Unsubscribe", place[2])
     if web.startswith("https://"):
         skeleton["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

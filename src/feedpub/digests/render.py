@@ -22,11 +22,11 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from feedpub import links
-from feedpub.config import EmailConfig
-from feedpub.digests import inline
+from feedpub.config import DigestConfig, EmailConfig
+from feedpub.digests import images, inline
 from feedpub.digests.archive import archive_path
 from feedpub.digests.plan import PlannedEdition
-from feedpub.digests.site import Site, edition_date, environment
+from feedpub.digests.site import Site, edition_date, environment, hijri_date, news_count
 from feedpub.digests.slots import Markers, Personal
 from feedpub.model import Article, Edition
 from feedpub.text import rtl
@@ -45,8 +45,6 @@ SUMMARY_CHARS = 320
 TITLE_CHARS = 300
 PREHEADER_CHARS = 110
 TEXT_WIDTH = 72
-# Content width inside the 600px column (600 minus 2 x 24px cell padding).
-IMAGE_WIDTH = 552
 
 _ARTICLE_DATE = "d MMMM y، h:mm a"
 
@@ -96,7 +94,11 @@ class _ArticleView:
 
     title: str
     url: str
-    image: str | None
+    image: str | None  # as the web archive shows it
+    image_alt: str
+    image_width: int | None  # its size, when the source says (the web page)
+    image_height: int | None
+    mail_image: images.MailImage | None  # as the email shows it
     date: str
     summary: str
     summary_lines: tuple[str, ...]  # wrapped for the text part
@@ -172,11 +174,28 @@ def _view(article: Article, site: Site, email: EmailConfig) -> _ArticleView:
     summary = _shorten(article.summary, SUMMARY_CHARS)
     title = _shorten(article.title, TITLE_CHARS)
     published = article.published.astimezone(site.timezone)
+    image = _absolute(article.image, site.url)
+    # An image always says what it shows: its own alt text, else the title.
+    alt = " ".join((article.image_alt or "").split()) or title
+    known = bool(article.image_width and article.image_height)
     return _ArticleView(
         title=title,
         url=_item_url(article, site),
-        image=_absolute(article.image, site.url),
-        date=rtl.arabic_datetime(published, _ARTICLE_DATE, email.locale, email.digits),
+        image=image,
+        image_alt=alt,
+        image_width=article.image_width if known else None,
+        image_height=article.image_height if known else None,
+        mail_image=images.mail_image(
+            image,
+            alt=alt,
+            width=article.image_width,
+            height=article.image_height,
+            max_width=email.image_width,
+            fallback=email.image_fallback,
+        ),
+        date=rtl.arabic_datetime(
+            published, _ARTICLE_DATE, email.locale, email.digits, email.month_names
+        ),
         summary=summary,
         summary_lines=tuple(textwrap.wrap(summary, TEXT_WIDTH)),
         title_lines=tuple(textwrap.wrap(title, TEXT_WIDTH)),
@@ -184,16 +203,23 @@ def _view(article: Article, site: Site, email: EmailConfig) -> _ArticleView:
     )
 
 
-def _subject(
-    planned: PlannedEdition, site: Site, email: EmailConfig, count: int, dropped: int
+def subject_line(
+    digest: DigestConfig, slot: datetime, site: Site, email: EmailConfig, count: int, dropped: int
 ) -> str:
-    digest = planned.digest
+    """The subject of ``digest``'s edition at ``slot`` holding ``count``
+    articles (``dropped`` more left out for size): the configured template,
+    on one line. ``date`` is the Gregorian date (a subject is read on a
+    phone's one line), ``hijri_date`` the Hijri one; ``count`` the number
+    and ``count_text`` the count in words by the plural rules («خبران»,
+    «١١ خبراً»)."""
     try:
         subject = _subject_template(digest.subject).render(
             site_title=site.title,
             digest_title=digest.title or site.title,
-            date=edition_date(digest, planned.slot, site, email),
+            date=edition_date(digest, slot, site, email, hijri=False),
+            hijri_date=hijri_date(slot, site, email),
             count=rtl.shape_digits(str(count), email.digits),
+            count_text=news_count(count, email),
             dropped=rtl.shape_digits(str(dropped), email.digits),
         )
     except jinja2.TemplateError as exc:
@@ -217,11 +243,11 @@ def _prose_rlm(text: str, link_slots: tuple[str, ...]) -> str:
 
 def _weight(view: _ArticleView) -> int:
     """About how many bytes ``view`` adds to the email: each field as often as
-    the item template prints it (the URL three times, the title twice when
-    it is also the image's alt text)."""
+    the item template prints it (the URL three times; the image's URL, alt
+    text and size attributes)."""
     parts = [view.title, view.url * 3, view.date, view.summary, view.tags]
-    if view.image:
-        parts += [view.image, view.title]
+    if view.mail_image:
+        parts += [view.mail_image.url, view.mail_image.alt, "x" * 60]  # and its size
     return sum(len(part.encode("utf-8")) for part in parts)
 
 
@@ -267,7 +293,7 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
             preheader = more or NOTHING_NEW
         return {
             "lang": site.language,
-            "subject": _subject(planned, site, email, len(kept), dropped),
+            "subject": subject_line(digest, planned.slot, site, email, len(kept), dropped),
             "site_title": site.title,
             "site_url": site.url,
             "digest_title": digest.title or site.title,
@@ -284,7 +310,7 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
             "preferences_url": markers["preferences_url"],
             "has_preferences": bool(email.preferences_url),
             "greeting": markers["greeting"],
-            "image_width": IMAGE_WIDTH,
+            "image_width": email.image_width,
         }
 
     def email_html(dropped: int) -> tuple[str, Personal]:

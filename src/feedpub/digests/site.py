@@ -18,6 +18,18 @@ import jinja2
 from feedpub import templating
 from feedpub.config import DigestConfig, EmailConfig
 from feedpub.text import rtl
+from feedpub.text.hijri import hijri_text, with_hijri
+
+# «N أخبار» by Arabic plural category (CLDR: rtl.plural picks the form):
+# خبر واحد، خبران، ٣ أخبار، ١١ خبراً، ١٠٠ خبر.
+NEWS_COUNT = {
+    "zero": "لا أخبار",
+    "one": "خبر واحد",
+    "two": "خبران",
+    "few": "{n} أخبار",
+    "many": "{n} خبراً",
+    "other": "{n} خبر",
+}
 
 _EDITION_DATE = "EEEE، d MMMM y"
 _EDITION_DATE_TIME = "EEEE، d MMMM y، h:mm a"
@@ -51,9 +63,27 @@ def several_a_day(schedule: str) -> bool:
     return not (minute.isdigit() and hour.isdigit())
 
 
-def edition_date(digest: DigestConfig, slot: datetime, site: Site, email: EmailConfig) -> str:
+def edition_date(
+    digest: DigestConfig, slot: datetime, site: Site, email: EmailConfig, *, hijri: bool = True
+) -> str:
     """The slot's date in Arabic, with the time when the digest can run
-    several times a day."""
+    several times a day, and (``email.hijri``, unless ``hijri`` is False)
+    the Hijri date beside it."""
     pattern = _EDITION_DATE_TIME if several_a_day(digest.schedule) else _EDITION_DATE
     local = slot.astimezone(site.timezone)
-    return rtl.arabic_datetime(local, pattern, email.locale, email.digits)
+    written = rtl.arabic_datetime(local, pattern, email.locale, email.digits, email.month_names)
+    if hijri and email.hijri:
+        written = with_hijri(written, local.date(), email.digits, email.hijri_adjust)
+    return written
+
+
+def news_count(count: int, email: EmailConfig) -> str:
+    """«٣ أخبار»: ``count`` news in words, by the locale's plural rules."""
+    return rtl.plural(count, NEWS_COUNT, email.locale, email.digits)
+
+
+def hijri_date(slot: datetime, site: Site, email: EmailConfig) -> str:
+    """The slot's Hijri date «١٨ جمادى الآخرة ١٤٤٨ هـ» (whether or not
+    email.hijri shows it beside the dates; "" outside the tables)."""
+    local = slot.astimezone(site.timezone)
+    return hijri_text(local.date(), email.digits, email.hijri_adjust) or ""

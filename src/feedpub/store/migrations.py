@@ -119,6 +119,8 @@ def _v10_edition_left_out(conn: Connection) -> None:
     """Which articles each edition left out for size: the next edition
     carries them once more. Editions recorded before hold NULL (none known)."""
     conn.execute(text("ALTER TABLE editions ADD COLUMN left_out TEXT"))
+
+
 def _v11_inbound(conn: Connection) -> None:
     """The mail that comes back (inbound/): each message read and what it
     decided, and per address and delivery what it said. New tables, their

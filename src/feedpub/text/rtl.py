@@ -1,6 +1,7 @@
 """Right-to-left text helpers: Latin runs in Arabic HTML, Arabic dates and digits.
 
-Wraps Babel for dates and plural categories. Nothing here knows about
+Wraps Babel for dates, month names and plural categories (the Hijri date
+is ``text.hijri``'s). Nothing here knows about
 digests; templates reach these through filters registered by ``digest``.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_month_names
 from markupsafe import Markup, escape
 
 RLM = "\u200f"
@@ -68,10 +69,39 @@ def shape_digits(text: str, digits: str) -> str:
     raise ValueError(f"digits must be 'arab' or 'latn', got {digits!r}")
 
 
-def arabic_datetime(value: datetime, pattern: str, locale: str, digits: str) -> str:
+MONTH_NAMES = ("locale", "both")
+# The two families of Arabic month names: the Syriac-derived ones of the
+# Levant and Iraq (CLDR ar_SY: كانون الأول) and the Latin-derived ones of
+# Egypt and the Gulf (CLDR ar_EG: ديسمبر). "both" writes them as pan-Arab
+# media do, «كانون الأول/ديسمبر».
+_LEVANTINE, _INTERNATIONAL = "ar_SY", "ar_EG"
+
+
+def month_name(month: int, locale: str, month_names: str = "locale") -> str:
+    """The month's wide name: the locale's own, or with ``both`` the
+    Levantine and the international names «كانون الأول/ديسمبر» (the
+    locale's own for a language other than Arabic)."""
+    if month_names not in MONTH_NAMES:
+        raise ValueError(f"month_names must be 'locale' or 'both', got {month_names!r}")
+    if month_names == "both" and Locale.parse(locale).language == "ar":
+        levantine = get_month_names("wide", "format", _LEVANTINE)[month]
+        international = get_month_names("wide", "format", _INTERNATIONAL)[month]
+        return f"{levantine}/{international}"
+    return str(get_month_names("wide", "format", locale)[month])
+
+
+def arabic_datetime(
+    value: datetime, pattern: str, locale: str, digits: str, month_names: str = "locale"
+) -> str:
     """``value`` (tz-aware, already in the wanted zone) formatted with a CLDR
-    ``pattern``; ar_SY names the Levantine months (تشرين الثاني)."""
-    return shape_digits(format_datetime(value, pattern, tzinfo=value.tzinfo, locale=locale), digits)
+    ``pattern``; ar_SY names the Levantine months (تشرين الثاني); with
+    ``month_names="both"`` the pattern's MMMM is «تشرين الثاني/نوفمبر»."""
+    if month_names != "locale" and "MMMM" in pattern:
+        # A quoted literal in the pattern ('' is a quote inside one).
+        name = month_name(value.month, locale, month_names).replace("'", "''")
+        pattern = pattern.replace("MMMM", f"'{name}'")
+    formatted = format_datetime(value, pattern, tzinfo=value.tzinfo, locale=locale)
+    return shape_digits(formatted, digits)
 
 
 def plural(count: int, forms: Mapping[str, str], locale: str, digits: str) -> str:
