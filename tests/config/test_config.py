@@ -94,7 +94,8 @@ digests:
         ("feeds:\n  items: many\n", ":5: feeds.items: must be int, got str"),
         ("feeds:\n  items: 0\n", ":5: feeds.items: must be between 1 and 1000"),
         ("feeds:\n  full_content: 1\n", "feeds.full_content: must be bool, got int"),
-        ("feeds:\n  formats: [atom, rdf]\n", "feeds.formats[1]: unknown format 'rdf'"),
+        # The names are the feeds' registry's to check (tests/feeds/test_writers.py).
+        ("feeds:\n  formats: [atom, RDF]\n", "feeds.formats[1]: 'RDF' is not a format name"),
         ("sources:\n  - {}\n", ":5: sources[0].path: is required"),
         ("sources: here\n", "sources: must be a list"),
         ("tags:\n  vocabulary:\n    روسيا: موسكو\n", "tags.vocabulary.روسيا: must be a list"),

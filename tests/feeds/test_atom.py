@@ -1,4 +1,4 @@
-"""Atom documents (RFC 4287) as atom.AtomWriter writes them."""
+"""Atom documents (RFC 4287) as the atom writer writes them."""
 
 from __future__ import annotations
 

@@ -66,8 +66,8 @@ HEAD = FeedHead(
 
 def test_writer_output_is_deterministic_utf8_with_trailing_newline() -> None:
     items = [_item(2), _item(1)]
-    data = jsonfeed.write(HEAD, items)
-    assert data == jsonfeed.write(HEAD, items)
+    data = jsonfeed.WRITER.write(HEAD, items)
+    assert data == jsonfeed.WRITER.write(HEAD, items)
     assert data.endswith(b"}\n")
     assert "أخبار".encode() in data  # not \\u escapes
     assert list(json.loads(data)) == sorted(json.loads(data))  # keys in a fixed order

@@ -1,4 +1,4 @@
-"""RSS 2.0 documents (RSS Advisory Board profile) as rss.RssWriter writes them."""
+"""RSS 2.0 documents (RSS Advisory Board profile) as the rss writer writes them."""
 
 from __future__ import annotations
 

@@ -27,7 +27,6 @@ from feedpub.config.reader import MAX_LIST_ITEMS, REQUIRED, Reader, Section, typ
 from feedpub.config.schema import (
     CONFIG_ENV,
     DELIVERY_BACKENDS,
-    FEED_FORMATS,
     MIB,
     SMTP_SECURITY,
     STORE_URL_ENV,
@@ -50,6 +49,7 @@ from feedpub.config.schema import (
 # The config is small and hand-written: anchors are fine, an explosion is not.
 _YAML_LIMITS = yamlio.Limits(max_aliases=100, max_alias_nodes=10_000, max_depth=32)
 MAX_CONFIG_BYTES = 1 * MIB
+_FORMAT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 MAX_LOOKBACK = timedelta(days=3653)  # ten years
 # Gmail clips a message above 102,000 bytes; below 20,000 even a short
 # digest would be cut.
@@ -211,11 +211,14 @@ def _workers(s: Section) -> int | Literal["auto"]:
 
 
 def _feeds(s: Section, site: SiteConfig) -> FeedsConfig:
+    # The shape only: the known formats are the feeds' registry, a layer up
+    # (feeds.writers.check_formats, called by the composition root).
     formats = s.strings("formats")
     for index, fmt in enumerate(formats):
-        if fmt not in FEED_FORMATS:
+        if not _FORMAT_NAME.fullmatch(fmt):
             s.reader.fail(
-                f"{s.key('formats')}[{index}]", f"unknown format {fmt!r} (atom, rss, json)"
+                f"{s.key('formats')}[{index}]",
+                f"{fmt!r} is not a format name (lower-case letters, digits, - and _)",
             )
     feeds = FeedsConfig(
         output=s.path_value("output"),

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 CONFIG_ENV = "FEEDPUB_CONFIG"
 STORE_URL_ENV = "FEEDPUB_STORE_URL"
 
+# The default of feeds.formats. The formats that exist are the feeds' registry
+# (feeds/writers.py), a layer above config: the loader checks names' shape only.
 FEED_FORMATS = ("atom", "rss", "json")
 
 MIB = 1024 * 1024

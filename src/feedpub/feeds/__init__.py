@@ -7,12 +7,14 @@ Nothing here reads the clock or the whole ``Config``: a build is given
 The folder, in the order data flows::
 
     select.py       which articles each feed holds (FeedPlan); its FeedReader Protocol
-    site.py         FeedSite (the input) and SiteValues (normalised once per build)
-    urls.py         paths under feeds.output, public percent-encoded URLs
-    entry.py        FeedItem / FeedHead: the neutral model, one FeedItem per article per build
+    entry.py        FeedItem / FeedHead: the neutral model, one FeedItem per article per build;
+                    Writer: what a format module gives the registry
     atom.py         Atom writer (RFC 4287), feedgen public API only
     rss.py          RSS 2.0 writer (RSS Advisory Board profile), feedgen public API only
     jsonfeed.py     JSON Feed 1.1 writer, by hand
+    writers.py      the one registry of formats: name -> Writer; check_formats
+    urls.py         paths under feeds.output, public percent-encoded URLs
+    site.py         FeedSite (the input) and SiteValues (normalised once per build)
     entries.py      entry bytes: printed once per article version, kept in an EntryCache, spliced
     opml.py         feeds.opml (OPML 2.0)
     index.py        index.html (templates/feeds/index.html.j2)
@@ -23,4 +25,6 @@ The folder, in the order data flows::
     websub.py       the hub ping after a build
 
 Only ``atom`` and ``rss`` import feedgen (tests/test_layers.py checks it).
+A new format is one module like ``jsonfeed`` plus one ``register`` line in
+``writers`` (tests/feeds/test_writers.py builds a site with a test-only one).
 """

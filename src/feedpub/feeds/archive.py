@@ -3,7 +3,8 @@ feed's older entries in pages under ``feed-archive/<n>/``, 1 = oldest.
 
 Pages chain with ``prev-archive`` / ``next-archive`` and point at the
 ``current`` feed; each is marked ``fh:archive`` (by the Atom and RSS
-writers). JSON Feed has no archive mechanism, so pages are Atom and RSS only.
+writers), in the formats whose writer is ``archivable`` (Atom and RSS; JSON
+Feed has no archive mechanism).
 A page's articles are fixed once it is full, so its fingerprint is its
 position (and whether a newer page exists) under the page size that cut it.
 """
@@ -12,12 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from feedpub.feeds import writers
 from feedpub.feeds.entry import EMPTY_FEED_UPDATED, FeedHead, HistoryLink
 from feedpub.feeds.site import SiteValues
 from feedpub.feeds.urls import ARCHIVE_DIR, feed_paths
 from feedpub.model import Article
-
-ARCHIVE_FORMATS = ("atom", "rss")
 
 
 def page_directory(index: int) -> str:
@@ -27,7 +27,8 @@ def page_directory(index: int) -> str:
 def archive_paths(index: int, formats: Iterable[str]) -> dict[str, str]:
     """Format name -> relative path of archive page ``index``, for the
     configured ``formats`` that have archives."""
-    return feed_paths(page_directory(index), [f for f in formats if f in ARCHIVE_FORMATS])
+    archived = [f for f in formats if writers.get(f).archivable]
+    return feed_paths(page_directory(index), archived)
 
 
 def newest_page_link(site: SiteValues, pages: int) -> tuple[HistoryLink, ...]:

@@ -7,6 +7,12 @@ Printed by feedgen 0.9.0 through its public API only: setters on
 RFC 5005 ``fh:archive`` marker, and ``type="html"`` on a title (feedgen
 writes every title as text). feedgen 1.0.0 drops rel/type/length from entry
 links (lkiesow/python-feedgen#135, #143), so the version stays pinned.
+
+A document is printed as its empty head up to ``</feed>``, then the
+entries' bytes (each printed once per article version, by ``entries``),
+then ``</feed>``: feedgen appends entries after every other child of
+``<feed>``, its extensions' included, so that is byte for byte what feedgen
+prints with the entries added (tests/feeds/test_atom.py).
 """
 
 from __future__ import annotations
@@ -21,9 +27,16 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, title_is_markup
-from feedpub.feeds.urls import ATOM_TYPE
+from feedpub.feeds.entry import (
+    EMPTY_FEED_UPDATED,
+    Category,
+    FeedHead,
+    FeedItem,
+    Writer,
+    title_is_markup,
+)
 
+MEDIA_TYPE = "application/atom+xml"
 FEEDGEN_VERSION: str = feedgen.version.version_str
 FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 
@@ -64,55 +77,45 @@ def _title(text: str) -> tuple[str, bool]:
     return text, False
 
 
-class AtomWriter:
-    """Writes Atom documents as a head printed by feedgen with the entries'
-    bytes spliced in (``entries`` prints them, once per article version).
-    feedgen appends entries after every other child of ``<feed>``, its
-    extensions' included, so a document is its empty head up to
-    ``</feed>``, then the entries, then ``</feed>``: byte for byte what
-    feedgen prints with the entries added (tests/feeds/test_atom.py)."""
+def document(head: FeedHead, entries: Sequence[bytes]) -> bytes:
+    """The Atom document of ``head`` with ``entries`` (from ``entries``) in it."""
+    fg = FeedGenerator()
+    fg.id(head.atom_id)
+    title, html_title = _title(head.title)
+    fg.title(title)
+    if head.subtitle:
+        fg.subtitle(head.subtitle)
+    fg.language(head.language)  # xml:lang
+    fg.author(name=head.author)  # RFC 4287: entries without an author inherit it
+    fg.updated(head.updated)  # feedgen's default is now()
+    fg.generator("feedpub")  # no version: an upgrade alone must not change the bytes
+    links = [{"href": head.urls["atom"], "rel": "self", "type": MEDIA_TYPE}]
+    if head.hub:
+        links.append({"href": head.hub, "rel": "hub"})
+    links += [{"href": h.urls["atom"], "rel": h.rel, "type": MEDIA_TYPE} for h in head.history]
+    links.append({"href": head.home, "rel": "alternate", "type": "text/html"})
+    fg.link(links)  # printed in this order
+    if head.archived or html_title:
+        fg.register_extension("feedpub", _FeedExtras, None, atom=True, rss=False)
+        fg.feedpub.archived = head.archived
+        fg.feedpub.html_title = html_title
+    data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
+    return splice(data, _FEED_CLOSE, entries)
 
-    def write(self, head: FeedHead, items: Sequence[FeedItem]) -> bytes:
-        return self.document(head, self.entries([(item, head) for item in items]))
 
-    def document(self, head: FeedHead, entries: Sequence[bytes]) -> bytes:
-        fg = FeedGenerator()
-        fg.id(head.atom_id)
-        title, html_title = _title(head.title)
-        fg.title(title)
-        if head.subtitle:
-            fg.subtitle(head.subtitle)
-        fg.language(head.language)  # xml:lang
-        fg.author(name=head.author)  # RFC 4287: entries without an author inherit it
-        fg.updated(head.updated)  # feedgen's default is now()
-        fg.generator("feedpub")  # no version: an upgrade alone must not change the bytes
-        links = [{"href": head.urls["atom"], "rel": "self", "type": ATOM_TYPE}]
-        if head.hub:
-            links.append({"href": head.hub, "rel": "hub"})
-        links += [{"href": h.urls["atom"], "rel": h.rel, "type": ATOM_TYPE} for h in head.history]
-        links.append({"href": head.home, "rel": "alternate", "type": "text/html"})
-        fg.link(links)  # printed in this order
-        if head.archived or html_title:
-            fg.register_extension("feedpub", _FeedExtras, None, atom=True, rss=False)
-            fg.feedpub.archived = head.archived
-            fg.feedpub.html_title = html_title
-        data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
-        return splice(data, _FEED_CLOSE, entries)
-
-    @staticmethod
-    def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
-        """Each item's ``<entry>`` as it prints in the feed of its head, with
-        the indentation and trailing newline of a child of ``<feed>``."""
-        if not pairs:
-            return []
-        fg = FeedGenerator()
-        fg.id("urn:feedpub:entries")
-        fg.title("entries")
-        fg.updated(EMPTY_FEED_UPDATED)
-        for item, head in pairs:
-            fg.add_entry(_make_entry(item, item.categories_in(head.tag)), order="append")
-        data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
-        return cut(data, _ENTRY_OPEN, _ENTRY_CLOSE, _FEED_CLOSE, len(pairs))
+def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
+    """Each item's ``<entry>`` as it prints in the feed of its head, with
+    the indentation and trailing newline of a child of ``<feed>``."""
+    if not pairs:
+        return []
+    fg = FeedGenerator()
+    fg.id("urn:feedpub:entries")
+    fg.title("entries")
+    fg.updated(EMPTY_FEED_UPDATED)
+    for item, head in pairs:
+        fg.add_entry(_make_entry(item, item.categories_in(head.tag)), order="append")
+    data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
+    return cut(data, _ENTRY_OPEN, _ENTRY_CLOSE, _FEED_CLOSE, len(pairs))
 
 
 _FEED_CLOSE = b"</feed>\n"
@@ -177,3 +180,15 @@ def _make_entry(item: FeedItem, categories: Sequence[Category]) -> Any:
     if categories:
         entry.category([{"term": c.term, "label": c.label} for c in categories])
     return entry
+
+
+WRITER = Writer(
+    name="atom",
+    filename="atom.xml",
+    media_type=MEDIA_TYPE,
+    label="Atom",
+    archivable=True,
+    entries=entries,
+    document=document,
+    engine=FEEDGEN_VERSION,
+)

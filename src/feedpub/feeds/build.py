@@ -14,7 +14,7 @@ from collections.abc import Callable, Container, Mapping, Sequence
 
 from feedpub import links
 from feedpub.config import FeedsConfig
-from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, pages, rss, select
+from feedpub.feeds import archive, incremental, index, opml, pages, select, writers
 from feedpub.feeds.entries import EntryBytes, EntryCache
 from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, ItemCache
 from feedpub.feeds.incremental import Lazy, RenderedTree, TreeCollector, batched, digest
@@ -31,7 +31,6 @@ from feedpub.feeds.urls import (
 from feedpub.model import Article, Tag
 from feedpub.text.uri import percent_encode
 
-Document = Callable[[FeedHead, Sequence[bytes]], bytes]
 Job = tuple[FeedHead, Sequence[Article], Mapping[str, str]]
 # Feeds rendered together: their entries in one cache query and one printing
 # run per format, their documents held until written (at L: 20 entries of
@@ -69,6 +68,7 @@ def build(
     covers, no feed appears or disappears, and archiving is off (archive
     pages are cut by position, which a back-dated article shifts); any
     other case builds everything."""
+    writers.check_formats(feeds.formats, "")
     # With a cache most entries are not printed: select without the
     # articles' text, and load it for the entries that are (``load``).
     load = reader.articles_by_ids if cache is not None else None
@@ -191,6 +191,7 @@ def unchanged_tree(
 
 def stamp_of(feeds: FeedsConfig, site: FeedSite, generation: int) -> str:
     """The stamp of a build from store ``generation`` with this config and code."""
+    writers.check_formats(feeds.formats, "")
     return _stamp(_made_from(feeds, site), generation)
 
 
@@ -210,7 +211,7 @@ def _kept_as_it_was(
 def _made_from(feeds: FeedsConfig, site: FeedSite) -> str:
     """What a build's files depend on besides the store: the renderers'
     config and code (``_Renderer.key``) and the page templates."""
-    key = incremental.site_key(SiteValues.of(site, feeds), engine=atom.FEEDGEN_VERSION)
+    key = incremental.site_key(SiteValues.of(site, feeds), engine=writers.engines())
     return digest([key, repr(feeds), repr(site), index.template_text(), pages.template_text()])
 
 
@@ -226,6 +227,7 @@ def render_feeds(
 ) -> RenderedTree:
     """Every feed of ``plan`` in every configured format, plus feeds.opml and
     index.html. Not the article pages: they cover the whole store (``build``)."""
+    writers.check_formats(feeds.formats, "")
     return _Renderer(SiteValues.of(site, feeds)).feeds(plan, previous or {})
 
 
@@ -238,13 +240,15 @@ def render_archive(
 ) -> RenderedTree:
     """Every archive page, loading (``load(index)``, e.g. select.archive_page)
     only those not already written."""
+    writers.check_formats(feeds.formats, "")
     return _Renderer(SiteValues.of(site, feeds)).archive(total_pages, load, previous or {})
 
 
 def render_archive_page(
     page: ArchivePage, total_pages: int, feeds: FeedsConfig, site: FeedSite
 ) -> dict[str, bytes]:
-    """Archive page ``page.index`` of the main feed in Atom and RSS."""
+    """Archive page ``page.index`` of the main feed in each archivable format."""
+    writers.check_formats(feeds.formats, "")
     return _Renderer(SiteValues.of(site, feeds)).archive_page(page, total_pages)
 
 
@@ -265,14 +269,10 @@ class _Renderer:
         self.site = site
         self.items = ItemCache(site)
         self.keys = incremental.ArticleKeys()
-        self.key = incremental.site_key(site, engine=atom.FEEDGEN_VERSION)
-        entry_key = incremental.entry_key(site, engine=atom.FEEDGEN_VERSION)
+        engines = writers.engines()
+        self.key = incremental.site_key(site, engine=engines)
+        entry_key = incremental.entry_key(site, engine=engines)
         self.entries = EntryBytes(entry_key, self.items, cache, load)
-        self.documents: dict[str, Document] = {
-            "atom": atom.AtomWriter().document,
-            "rss": rss.RssWriter().document,
-            "json": jsonfeed.document,
-        }
 
     def render(self, jobs: Sequence[Job]) -> dict[str, Lazy]:
         """Each (head, articles, format -> path) as documents rendered when
@@ -316,7 +316,7 @@ class _Renderer:
             planned.append((head, documents))
         self.entries.fill()
         done = {
-            path: self.documents[fmt](head, self.entries.get(slots))
+            path: writers.get(fmt).document(head, self.entries.get(slots))
             for head, documents in planned
             for path, fmt, slots in documents
         }

@@ -17,6 +17,10 @@ Titles are plain text in every format. A title holding "<" is the one case
 where reading it as text and as HTML differ visibly (many readers render
 titles as HTML whatever the format says), so ``title_is_markup`` tells the
 writers to print such a title as escaped HTML (see atom.py and rss.py).
+
+``Writer`` is what each format module (atom, rss, jsonfeed) gives the
+registry (``writers.py``). It sits here, beside the model it prints, so a
+writer module imports this one only and the registry can import the writers.
 """
 
 from __future__ import annotations
@@ -25,18 +29,22 @@ import functools
 import html
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from lxml import etree
 from lxml import html as lxml_html
 
 from feedpub import links
-from feedpub.feeds.site import SiteValues
-from feedpub.feeds.urls import clean
 from feedpub.model import Article, Tag
+from feedpub.text.arabic import strip_xml_illegal as clean
 from feedpub.text.uri import iri_to_uri, percent_encode
+
+if TYPE_CHECKING:
+    # Only a type here: site.py reads the writers' registry, which imports this module.
+    from feedpub.feeds.site import SiteValues
 
 MAX_CATEGORIES = 25
 # The date of a tag: URI (RFC 4151) is part of the id, so it is a constant:
@@ -129,6 +137,39 @@ class FeedHead:
     history: tuple[HistoryLink, ...] = ()
     archived: bool = False
     tag: Category | None = None  # the tag of a tag feed
+
+
+# Each (item, the head of the feed it sits in) -> that entry's bytes, in order.
+EntryPrinter = Callable[[Sequence[tuple[FeedItem, FeedHead]]], list[bytes]]
+# A head and its entries' bytes (from the printer) -> the whole document.
+DocumentAssembler = Callable[[FeedHead, Sequence[bytes]], bytes]
+
+
+@dataclass(frozen=True)
+class Writer:
+    """One feed format: what the registry (``writers.py``) knows of it.
+
+    A document is its head with the entries' bytes spliced in: ``entries``
+    prints each entry once per article version (the bytes are cached and
+    reused in every feed holding it), ``document`` assembles a feed."""
+
+    name: str  # as written in feeds.formats
+    filename: str  # the document's file name in its feed's folder
+    media_type: str  # Content-Type, autodiscovery and OPML
+    label: str  # shown to people (OPML, index.html, topic pages)
+    archivable: bool  # has RFC 5005 archive pages (feed-archive/<n>/)
+    entries: EntryPrinter
+    document: DocumentAssembler
+    # The version of the library printing it ("" when written by hand): an
+    # upgrade changes every fingerprint, so every document is printed again.
+    engine: str = ""
+    # Its entries print the feed's author for an article without one (RSS
+    # dc:creator), so an entry's bytes differ between feeds of other authors.
+    entries_show_feed_author: bool = False
+
+    def write(self, head: FeedHead, items: Sequence[FeedItem]) -> bytes:
+        """The whole document of ``head`` holding ``items``, printed now."""
+        return self.document(head, self.entries([(item, head) for item in items]))
 
 
 def title_is_markup(text: str) -> bool:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from feedpub import templating
+from feedpub.feeds import writers
 from feedpub.feeds.entry import FeedHead
 from feedpub.feeds.site import SiteValues
-from feedpub.feeds.urls import FORMATS, OPML_PATH
+from feedpub.feeds.urls import OPML_PATH
 
 TEMPLATE = "feeds/index.html.j2"
 
@@ -23,9 +24,9 @@ def render(site: SiteValues, heads: Sequence[FeedHead]) -> bytes:
     def links(head: FeedHead) -> list[dict[str, str]]:
         return [
             {
-                "type": FORMATS[fmt].media_type,
-                "label": FORMATS[fmt].label,
-                "title": f"{head.title} ({FORMATS[fmt].label})",
+                "type": writers.get(fmt).media_type,
+                "label": writers.get(fmt).label,
+                "title": f"{head.title} ({writers.get(fmt).label})",
                 "url": head.urls[fmt],
             }
             for fmt in site.formats

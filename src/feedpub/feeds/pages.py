@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from feedpub import links, templating
+from feedpub.feeds import writers
 from feedpub.feeds.incremental import RenderedTree, TreeCollector, batched, digest
 from feedpub.feeds.site import SiteValues
-from feedpub.feeds.urls import FORMATS, clean, feed_paths
+from feedpub.feeds.urls import clean, feed_paths
 from feedpub.model import Article, Tag
 from feedpub.text import rtl
 
@@ -93,7 +94,7 @@ def render(site: SiteValues, article: Article, tag_links: Mapping[str, str]) -> 
     if not content and article.summary.strip():
         content = str(Markup("<p>{}</p>").format(clean(article.summary)))
     published = article.published.astimezone(site.site.timezone)
-    fmt = FORMATS[site.formats[0]] if site.formats else None
+    fmt = writers.get(site.formats[0]) if site.formats else None
     text = templating.render(
         TEMPLATE,
         lang=site.language,

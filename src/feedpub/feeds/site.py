@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
 from feedpub.config import FeedsConfig
-from feedpub.feeds.urls import FORMATS, clean, feed_paths, public_url
+from feedpub.feeds import writers
+from feedpub.feeds.urls import clean, feed_paths, public_url
 from feedpub.text.uri import iri_to_uri
 
 _RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})
@@ -66,7 +67,7 @@ class SiteValues:
             description=clean(site.description),
             host=urllib.parse.urlsplit(home).hostname or domain,
             hub=iri_to_uri(feeds.websub_hub) if feeds.websub_hub else None,
-            formats=tuple(dict.fromkeys(f for f in feeds.formats if f in FORMATS)),
+            formats=tuple(dict.fromkeys(feeds.formats)),  # checked by writers.check_formats
         )
 
     def url(self, path: str) -> str:
@@ -74,8 +75,10 @@ class SiteValues:
         return public_url(self.feeds.url, path)
 
     def document_urls(self, directory: str) -> dict[str, str]:
-        """Format -> public URL of the feed document in ``directory``."""
-        return {fmt: self.url(path) for fmt, path in feed_paths(directory, FORMATS).items()}
+        """Format -> public URL of the feed document in ``directory``, for
+        every registered format (an Atom id is the atom.xml URL even when
+        Atom is not written)."""
+        return {fmt: self.url(path) for fmt, path in feed_paths(directory, writers.names()).items()}
 
     def wrap(self, fragment: str) -> str:
         # Neither RSS nor Atom can say "right to left"; readers that ignore
