@@ -152,5 +152,5 @@ def test_a_format_registered_in_one_line_is_built_like_the_others(
         changed = pipeline.build_feeds(cfg, store)
         assert set(changed.written) == {
             f"{folder}{name}" for folder in ("", "tag/سياسة/") for name in ("atom.xml", "lines.txt")
-        }
+        } | {"tag/سياسة/index.html"}  # the topic page shows the new title
         assert "عنوان جديد" in (public / "tag/سياسة/lines.txt").read_text(encoding="utf-8")

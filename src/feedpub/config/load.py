@@ -230,9 +230,21 @@ def _feeds(s: Section, site: SiteConfig) -> FeedsConfig:
         websub_hub=s.get("websub_hub", str, s.default("websub_hub"), checks.url),
         archive=s.get("archive", bool, s.default("archive")),
         archive_page_size=s.number("archive_page_size", 1, 10_000),
+        tag_page_url=s.get("tag_page_url", str, s.default("tag_page_url"), _check_tag_page_url),
+        subscribe_url=s.get("subscribe_url", str, s.default("subscribe_url"), checks.url),
+        image_in_content=s.get("image_in_content", bool, s.default("image_in_content")),
     )
     s.done()
     return feeds
+
+
+def _check_tag_page_url(value: str) -> str | None:
+    if value == "":
+        return None  # feedpub writes the topic pages
+    rest = value.replace("{slug}", "", 1)
+    if value.count("{slug}") != 1 or "{" in rest or "}" in rest:
+        return "must hold {slug} once and no other {…} (e.g. https://news.example.org/tag/{slug}/)"
+    return checks.url(value.replace("{slug}", "slug"))
 
 
 def _digests(root: Section) -> tuple[DigestConfig, ...]:

@@ -2,11 +2,14 @@
 documents: RFC 5005, https://www.rfc-editor.org/rfc/rfc5005).
 
 Printed by feedgen 0.9.0 through its public API only: setters on
-``FeedGenerator`` and ``FeedEntry``, and extensions registered with
-``register_extension`` for the two things those setters cannot say: the
-RFC 5005 ``fh:archive`` marker, and ``type="html"`` on a title (feedgen
-writes every title as text). feedgen 1.0.0 drops rel/type/length from entry
-links (lkiesow/python-feedgen#135, #143), so the version stays pinned.
+``FeedGenerator`` and ``FeedEntry``, feedgen's Media RSS extension for the
+image (``media:content`` and ``media:thumbnail``,
+https://www.rssboard.org/media-rss, which Feedly and others read in Atom
+too), and extensions registered with ``register_extension`` for the two
+things those setters cannot say: the RFC 5005 ``fh:archive`` marker, and
+``type="html"`` on a title (feedgen writes every title as text). feedgen
+1.0.0 drops rel/type/length from entry links (lkiesow/python-feedgen#135,
+#143), so the version stays pinned.
 
 A document is printed as its empty head up to ``</feed>``, then the
 entries' bytes (each printed once per article version, by ``entries``),
@@ -24,6 +27,7 @@ from typing import Any
 import feedgen.version
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.media import MediaEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -31,6 +35,7 @@ from feedpub.feeds.entry import (
     EMPTY_FEED_UPDATED,
     Category,
     FeedHead,
+    FeedImage,
     FeedItem,
     Writer,
     title_is_markup,
@@ -95,6 +100,9 @@ def document(head: FeedHead, entries: Sequence[bytes]) -> bytes:
     links += [{"href": h.urls["atom"], "rel": h.rel, "type": MEDIA_TYPE} for h in head.history]
     links.append({"href": head.home, "rel": "alternate", "type": "text/html"})
     fg.link(links)  # printed in this order
+    # Declared on <feed> of every document, as in ``entries``, so a spliced
+    # entry's media: elements never redeclare it.
+    fg.load_extension("media", atom=True, rss=False)
     if head.archived or html_title:
         fg.register_extension("feedpub", _FeedExtras, None, atom=True, rss=False)
         fg.feedpub.archived = head.archived
@@ -112,6 +120,7 @@ def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
     fg.id("urn:feedpub:entries")
     fg.title("entries")
     fg.updated(EMPTY_FEED_UPDATED)
+    fg.load_extension("media", atom=True, rss=False)
     for item, head in pairs:
         fg.add_entry(_make_entry(item, item.categories_in(head.tag)), order="append")
     data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
@@ -156,15 +165,12 @@ def _make_entry(item: FeedItem, categories: Sequence[Category]) -> Any:
     links = []
     if item.link:
         links.append({"href": item.link, "rel": "alternate", "type": "text/html"})
-    if item.enclosure:
-        enclosure = item.enclosure
+    image = item.image
+    enclosure = image.enclosure() if image is not None else None
+    if image is not None and enclosure is not None:
+        media_type, length = enclosure
         links.append(
-            {
-                "href": enclosure.url,
-                "rel": "enclosure",
-                "type": enclosure.media_type,
-                "length": str(enclosure.length),
-            }
+            {"href": image.url, "rel": "enclosure", "type": media_type, "length": str(length)}
         )
     if links:
         entry.link(links)
@@ -179,7 +185,28 @@ def _make_entry(item: FeedItem, categories: Sequence[Category]) -> Any:
         entry.author(name=item.author)
     if categories:
         entry.category([{"term": c.term, "label": c.label} for c in categories])
+    if image is not None:
+        add_media(entry, image)
     return entry
+
+
+def add_media(entry: Any, image: FeedImage) -> None:
+    """``media:content`` and ``media:thumbnail`` of ``image`` on ``entry``
+    (both: some readers ignore a lone thumbnail, FreshRSS #5925), at the
+    entry's level rather than in a ``media:group``."""
+    entry.register_extension("media", MediaEntryExtension, atom=True, rss=True)
+    size = {
+        name: str(value)
+        for name, value in (("width", image.width), ("height", image.height))
+        if value is not None
+    }
+    content = {"url": image.url, "medium": "image", **size}
+    if image.media_type:
+        content["type"] = image.media_type
+    if image.length is not None:
+        content["fileSize"] = str(image.length)
+    entry.media.content(content, group=None)
+    entry.media.thumbnail({"url": image.url, **size}, group=None)
 
 
 WRITER = Writer(

@@ -38,11 +38,15 @@ def item_dict(item: FeedItem, feed_tag: Category | None = None) -> dict[str, obj
     tags = list(dict.fromkeys(c.label for c in item.categories_in(feed_tag)))
     if tags:
         out["tags"] = tags
-    if item.image:
-        out["image"] = item.image
-    if item.enclosure:
-        # size_in_bytes left out: unknown sizes are not guessed
-        out["attachments"] = [{"url": item.enclosure.url, "mime_type": item.enclosure.media_type}]
+    image = item.image
+    if image is not None:
+        out["image"] = image.url
+        enclosure = image.enclosure()
+        if enclosure is not None:  # where RSS and Atom have one
+            media_type, length = enclosure
+            out["attachments"] = [
+                {"url": image.url, "mime_type": media_type, "size_in_bytes": length}
+            ]
     return out
 
 

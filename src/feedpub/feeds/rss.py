@@ -7,7 +7,9 @@ Printed by feedgen 0.9.0 through its public API only. feedgen takes the
 channel ``<link>`` from whichever feed link was set last, so this writer
 gives it exactly one (the HTML page) and writes every ``atom:link`` (self,
 hub, RFC 5005 relations) and ``fh:archive`` itself, in an extension
-registered with ``register_extension``.
+registered with ``register_extension``. The image: Media RSS
+(https://www.rssboard.org/media-rss) through feedgen's extension, as in
+atom.py, and an ``<enclosure>`` only when its length is known.
 
 A document is the channel printed by feedgen with the items' bytes spliced
 in before ``</channel>`` (feedgen appends items after every other child,
@@ -26,7 +28,7 @@ from feedgen.ext.dc import DcEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feedpub.feeds.atom import FEEDGEN_VERSION, FH_NS, cut, splice
+from feedpub.feeds.atom import FEEDGEN_VERSION, FH_NS, add_media, cut, splice
 from feedpub.feeds.entry import (
     EMPTY_FEED_UPDATED,
     Category,
@@ -79,6 +81,7 @@ def document(head: FeedHead, entries: Sequence[bytes]) -> bytes:
     if head.archived:
         _channel(fg, head)
     fg.load_extension("dc", atom=False, rss=True)
+    fg.load_extension("media", atom=False, rss=True)  # as in ``entries``: never redeclared
     if not head.archived:
         _channel(fg, head)
     fg.title(_title(head.title))
@@ -101,6 +104,7 @@ def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
         return []
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
+    fg.load_extension("media", atom=False, rss=True)
     fg.title("items")
     fg.description("items")
     fg.link(href="urn:feedpub:items")
@@ -132,9 +136,11 @@ def _make_item(item: FeedItem, categories: Sequence[Category], creator: str) -> 
     entry.title(_title(item.title))
     if item.link:
         entry.link(href=item.link, rel="alternate")  # the item's <link>
-    if item.enclosure:
-        enclosure = item.enclosure
-        entry.enclosure(enclosure.url, str(enclosure.length), enclosure.media_type)
+    image = item.image
+    enclosure = image.enclosure() if image is not None else None
+    if image is not None and enclosure is not None:
+        media_type, length = enclosure
+        entry.enclosure(image.url, str(length), media_type)
     entry.description(item.summary_html)
     if item.content_html:
         entry.content(item.content_html, type="html")  # content:encoded, escaped, not CDATA
@@ -143,6 +149,8 @@ def _make_item(item: FeedItem, categories: Sequence[Category], creator: str) -> 
         entry.category([{"term": c.term, "label": c.label} for c in categories])
     entry.register_extension("dc", DcEntryExtension, atom=False, rss=True)
     entry.dc.dc_creator(creator)
+    if image is not None:
+        add_media(entry, image)
     return entry
 
 

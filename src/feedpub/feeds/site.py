@@ -51,6 +51,7 @@ class SiteValues:
     host: str  # for tag: URIs
     hub: str | None
     formats: tuple[str, ...]
+    subscribe_url: str  # the sign-up page index.html and the topic pages link to
 
     @classmethod
     def of(cls, site: FeedSite, feeds: FeedsConfig) -> SiteValues:
@@ -68,6 +69,7 @@ class SiteValues:
             host=urllib.parse.urlsplit(home).hostname or domain,
             hub=iri_to_uri(feeds.websub_hub) if feeds.websub_hub else None,
             formats=tuple(dict.fromkeys(feeds.formats)),  # checked by writers.check_formats
+            subscribe_url=iri_to_uri(feeds.subscribe_url or f"{site.url.rstrip('/')}/subscribe"),
         )
 
     def url(self, path: str) -> str:
@@ -79,6 +81,19 @@ class SiteValues:
         every registered format (an Atom id is the atom.xml URL even when
         Atom is not written)."""
         return {fmt: self.url(path) for fmt, path in feed_paths(directory, writers.names()).items()}
+
+    @property
+    def writes_topic_pages(self) -> bool:
+        """Whether each tag feed's topic page is feedpub's (``topic_path``),
+        not the site's own (``feeds.tag_page_url``)."""
+        return not self.feeds.tag_page_url
+
+    def topic_url(self, slug: str) -> str:
+        """The page a tag's feeds link home to: feedpub's topic page, or the
+        site's own from ``feeds.tag_page_url``."""
+        if self.feeds.tag_page_url:
+            return iri_to_uri(self.feeds.tag_page_url.replace("{slug}", slug))
+        return self.url(f"tag/{slug}") + "/"
 
     def wrap(self, fragment: str) -> str:
         # Neither RSS nor Atom can say "right to left"; readers that ignore

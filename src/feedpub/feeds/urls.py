@@ -15,7 +15,9 @@ from feedpub.links import public_url as public_url
 from feedpub.text.arabic import strip_xml_illegal
 
 OPML_PATH = "feeds.opml"
-INDEX_PATH = "index.html"
+INDEX_PATH = "index.html"  # the site's, and each tag folder's topic page
+# The one stylesheet of every page feedpub writes (templates/feeds/style.css).
+STYLE_PATH = "style.css"
 # Not "archive/": the digest's web archive lives under archive/<digest-name>/.
 ARCHIVE_DIR = "feed-archive"
 
