@@ -288,6 +288,8 @@ PAGES = {
     "archive/daily/index.html": "text/html",
     "archive/daily/2*.html": "text/html",
     "articles/*.html": "text/html",
+    "tag/*/index.html": "text/html",  # a topic page
+    "style.css": "text/css",  # applied by a browser under nosniff only as text/css
 }
 
 
@@ -303,7 +305,16 @@ def test_content_type_by_file_name(nginx: Nginx, pattern: str, media_type: str) 
     assert body == path.read_bytes()
 
 
-@pytest.mark.parametrize("pattern", [*FEEDS, "index.html", "archive/daily/2*.html"])
+def test_a_topic_page_answers_at_its_folder_url(nginx: Nginx) -> None:
+    """The URL every tag feed links home to: tag/<slug>/, not .../index.html."""
+    url, path = _url(nginx.public, "tag/*/index.html")
+    folder = url.removesuffix("index.html")
+    status, headers, body = nginx.request(folder)
+    assert (status, headers["Content-Type"]) == (200, "text/html; charset=utf-8")
+    assert body == path.read_bytes()
+
+
+@pytest.mark.parametrize("pattern", [*FEEDS, "index.html", "archive/daily/2*.html", "style.css"])
 def test_gzip_applies_to_every_type(nginx: Nginx, pattern: str) -> None:
     url, path = _url(nginx.public, pattern)
     status, headers, body = nginx.request(url, {"Accept-Encoding": "gzip"})

@@ -195,10 +195,13 @@ def _article_key(article: Article) -> str:
         article.url or "",
         "" if article.first_url is None else "=" + article.first_url,  # the entry id's source
         article.image or "",
-        f"{article.image_width}x{article.image_height}:{article.image_bytes}:{article.image_alt}",
         article.author or "",
         tags,
     ]
+    if article.image:
+        parts.append(
+            f"{article.image_width}x{article.image_height}:{article.image_bytes}:{article.image_alt}"
+        )
     if not article.content_hash:
         parts += [article.summary, article.content]
     return "\x1f".join(parts)
