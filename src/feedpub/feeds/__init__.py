@@ -8,6 +8,7 @@ Nothing here reads the clock or the whole ``Config``: a build is given
 The folder, in the order data flows::
 
     select.py       which articles each feed holds (FeedPlan); its FeedReader Protocol
+    site.py         FeedSite (the input) and SiteValues (normalised once per build)
     entry.py        FeedItem / FeedHead: the neutral model, one FeedItem per article per build;
                     Writer: what a format module gives the registry
     atom.py         Atom writer (RFC 4287), feedgen public API only
@@ -15,7 +16,6 @@ The folder, in the order data flows::
     jsonfeed.py     JSON Feed 1.1 writer, by hand
     writers.py      the one registry of formats: name -> Writer; check_formats
     urls.py         paths under feeds.output, public percent-encoded URLs
-    site.py         FeedSite (the input) and SiteValues (normalised once per build)
     entries.py      entry bytes: printed once per article version, kept in an EntryCache, spliced
     opml.py         feeds.opml (OPML 2.0)
     index.py        index.html (templates/feeds/index.html.j2)

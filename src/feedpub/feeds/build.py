@@ -26,6 +26,7 @@ from feedpub.feeds.urls import (
     OPML_PATH,
     STYLE_PATH,
     clean,
+    document_urls,
     feed_paths,
     plain_directory,
 )
@@ -428,7 +429,7 @@ class _Renderer:
         site = self.site
         title = clean(spec.title) or site.title
         description = title if spec.tag else site.description or title
-        urls = site.document_urls(spec.path)
+        urls = document_urls(site, spec.path)
         return FeedHead(
             directory=spec.path,
             atom_id=urls["atom"],

@@ -32,19 +32,15 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from lxml import etree
 from lxml import html as lxml_html
 
 from feedpub import links
+from feedpub.feeds.site import SiteValues
 from feedpub.model import Article, Tag
 from feedpub.text.arabic import strip_xml_illegal as clean
 from feedpub.text.uri import iri_to_uri, percent_encode
-
-if TYPE_CHECKING:
-    # Only a type here: site.py reads the writers' registry, which imports this module.
-    from feedpub.feeds.site import SiteValues
 
 MAX_CATEGORIES = 25
 # The date of a tag: URI (RFC 4151) is part of the id, so it is a constant:

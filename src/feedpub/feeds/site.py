@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
 from feedpub.config import FeedsConfig
-from feedpub.feeds import writers
-from feedpub.feeds.urls import clean, feed_paths, public_url
+from feedpub.links import public_url
+from feedpub.text.arabic import strip_xml_illegal as clean
 from feedpub.text.uri import iri_to_uri
 
 _RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})
@@ -68,19 +68,14 @@ class SiteValues:
             description=clean(site.description),
             host=urllib.parse.urlsplit(home).hostname or domain,
             hub=iri_to_uri(feeds.websub_hub) if feeds.websub_hub else None,
-            formats=tuple(dict.fromkeys(feeds.formats)),  # checked by writers.check_formats
+            # Names checked by writers.check_formats at the start of a build.
+            formats=tuple(dict.fromkeys(feeds.formats)),
             subscribe_url=iri_to_uri(feeds.subscribe_url or f"{site.url.rstrip('/')}/subscribe"),
         )
 
     def url(self, path: str) -> str:
         """The public URL of ``path`` (relative to feeds.output)."""
         return public_url(self.feeds.url, path)
-
-    def document_urls(self, directory: str) -> dict[str, str]:
-        """Format -> public URL of the feed document in ``directory``, for
-        every registered format (an Atom id is the atom.xml URL even when
-        Atom is not written)."""
-        return {fmt: self.url(path) for fmt, path in feed_paths(directory, writers.names()).items()}
 
     @property
     def writes_topic_pages(self) -> bool:

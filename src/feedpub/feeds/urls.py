@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from feedpub.feeds import writers
+from feedpub.feeds.site import SiteValues
 from feedpub.links import ARTICLES_DIR as ARTICLES_DIR
 from feedpub.links import public_url as public_url
 from feedpub.text.arabic import strip_xml_illegal
@@ -30,6 +31,13 @@ def feed_paths(directory: str, formats: Iterable[str]) -> dict[str, str]:
     """Format name -> relative path of that feed document in ``directory``."""
     prefix = f"{directory}/" if directory else ""
     return {fmt: prefix + writers.get(fmt).filename for fmt in formats}
+
+
+def document_urls(site: SiteValues, directory: str) -> dict[str, str]:
+    """Format -> public URL of the feed document in ``directory``, for every
+    registered format (an Atom id is the atom.xml URL even when Atom is not
+    written)."""
+    return {fmt: site.url(path) for fmt, path in feed_paths(directory, writers.names()).items()}
 
 
 def feed_urls(base: str, paths: Iterable[str]) -> list[str]:
