@@ -61,7 +61,9 @@ def local_file(cfg: Config, url: str) -> Path | None:
     """The file under feeds.output that ``url`` names, if it is one of ours."""
     if not url.startswith(FEEDS_URL + "/"):
         return None
-    return cfg.feeds.output / urllib.parse.unquote(url.removeprefix(FEEDS_URL + "/"))
+    path = urllib.parse.unquote(url.removeprefix(FEEDS_URL + "/"))
+    # A folder's URL is its index.html, as nginx and the web app serve it.
+    return cfg.feeds.output / (path + "index.html" if path.endswith("/") or not path else path)
 
 
 def entries(cfg: Config, path: str) -> dict[str, tuple[str, str | None]]:
@@ -108,7 +110,7 @@ def test_every_url_less_article_has_its_page_and_every_link_is_real(
 
     # Each page is HTML5 without a single parse error (html5lib implements
     # the WHATWG parsing algorithm; strict mode raises at the first error),
-    # and its tags link to tag feeds that exist in the output.
+    # and its tags link to topic pages that exist in the output.
     html5 = html5lib.HTMLParser(strict=True)
     for page in pages:
         html5.parse((out / page).read_text("utf-8"))  # text: no charset sniffing (chardet)
@@ -117,7 +119,8 @@ def test_every_url_less_article_has_its_page_and_every_link_is_real(
         assert tag_links
         for href in tag_links:
             target = local_file(cfg, href)
-            assert target is not None and target.is_file() and target.name == "atom.xml"
+            assert target is not None and target.is_file() and target.name == "index.html"
+            assert target.parent.parent.name == "tag"
 
 
 def test_digest_items_link_to_the_article_page_when_the_article_has_no_url(

@@ -113,9 +113,10 @@ def test_every_scenario_runs(tmp_path: Path) -> None:
         assert row["median_wall_s"] is not None
         assert row["median_peak_rss_mb"] > 0
     assert rows["build-noop"]["samples"][0]["counts"]["written"] == 0
-    # The in-process build wrote its article's 9 files and timed its own work.
+    # The in-process build wrote its article's 11 files (9 feeds, 2 topic
+    # pages) and timed its own work.
     work = rows["build-incremental-work"]
-    assert work["samples"][0]["counts"]["written"] == 9
+    assert work["samples"][0]["counts"]["written"] == 11
     assert 0 < work["median_work_ms"] < 1000 * work["median_wall_s"]
     assert rows["write-floor"]["ratio_to_naive"] is not None
     assert rows["build-first"]["ratio_to_naive"] is not None

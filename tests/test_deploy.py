@@ -288,6 +288,8 @@ PAGES = {
     "archive/daily/index.html": "text/html",
     "archive/daily/2*.html": "text/html",
     "articles/*.html": "text/html",
+    "tag/*/index.html": "text/html",  # a topic page
+    "style.css": "text/css",  # applied by a browser under nosniff only as text/css
 }
 
 
@@ -303,7 +305,16 @@ def test_content_type_by_file_name(nginx: Nginx, pattern: str, media_type: str) 
     assert body == path.read_bytes()
 
 
-@pytest.mark.parametrize("pattern", [*FEEDS, "index.html", "archive/daily/2*.html"])
+def test_a_topic_page_answers_at_its_folder_url(nginx: Nginx) -> None:
+    """The URL every tag feed links home to: tag/<slug>/, not .../index.html."""
+    url, path = _url(nginx.public, "tag/*/index.html")
+    folder = url.removesuffix("index.html")
+    status, headers, body = nginx.request(folder)
+    assert (status, headers["Content-Type"]) == (200, "text/html; charset=utf-8")
+    assert body == path.read_bytes()
+
+
+@pytest.mark.parametrize("pattern", [*FEEDS, "index.html", "archive/daily/2*.html", "style.css"])
 def test_gzip_applies_to_every_type(nginx: Nginx, pattern: str) -> None:
     url, path = _url(nginx.public, pattern)
     status, headers, body = nginx.request(url, {"Accept-Encoding": "gzip"})
@@ -561,7 +572,7 @@ def _directives(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
-def test_readme_shows_the_snippet_as_it_is() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+def test_the_docs_show_the_snippet_as_it_is() -> None:
+    readme = (REPO / "docs" / "feeds.md").read_text(encoding="utf-8")
     snippet = (DEPLOY / "nginx" / "feedpub.conf").read_text(encoding="utf-8")
     assert _directives(readme) == _directives(snippet)

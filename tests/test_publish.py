@@ -74,7 +74,9 @@ def cfg(tmp_path: Path) -> Config:
 
 
 def feed_files(*directories: str) -> set[str]:
-    return {f"{d}{n}" for d in directories for n in ("atom.xml", "rss.xml", "feed.json")}
+    """The feeds in ``directories`` and, in a tag's folder, its topic page."""
+    names = ("atom.xml", "rss.xml", "feed.json")
+    return {f"{d}{n}" for d in directories for n in (*names, *(("index.html",) if d else ()))}
 
 
 ALL_FEEDS = feed_files("", "tag/سياسة/", "tag/بوتين/", "tag/c-net/")
@@ -82,7 +84,7 @@ ALL_FEEDS = feed_files("", "tag/سياسة/", "tag/بوتين/", "tag/c-net/")
 
 def test_first_build_writes_every_file_and_a_manifest(cfg: Config) -> None:
     report = build(cfg, sample_articles())
-    assert set(report.written) == ALL_FEEDS | {"feeds.opml", "index.html"}
+    assert set(report.written) == ALL_FEEDS | {"feeds.opml", "index.html", "style.css"}
     assert report.unchanged == () and report.removed == ()
     out = cfg.feeds.output
     assert set(snapshot(out)) == set(report.written)

@@ -50,10 +50,13 @@ class Article:
     # The URL as first stored (set by the store, ignored on the way in): ids
     # derived from it stay put when the URL is added or changed later.
     first_url: str | None = None
-    # The image's size in pixels and its alt text, when the source says.
+    # What the source says of ``image`` (WordPress media_details and alt_text,
+    # og:image:width/height/alt): pixels, its alternative text, its size in
+    # bytes. Unknown: None (or ""); feeds then leave the attribute out.
     image_width: int | None = None
     image_height: int | None = None
-    image_alt: str | None = None
+    image_alt: str = ""
+    image_bytes: int | None = None
 
     def __post_init__(self) -> None:
         require_aware("Article.published", self.published)

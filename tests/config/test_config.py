@@ -55,6 +55,23 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path: Path) -> None:
     )
     assert cfg.ingest.workers == "auto"
     assert cfg.delivery.outbox == tmp_path.resolve() / "var" / "outbox"
+    # feedpub writes the topic pages, links the web app's sign-up page, puts the image in the HTML.
+    assert (cfg.feeds.tag_page_url, cfg.feeds.subscribe_url, cfg.feeds.image_in_content) == (
+        "",
+        "",
+        True,
+    )
+
+
+def test_the_sites_own_topic_pages_and_sign_up_page_are_taken(tmp_path: Path) -> None:
+    extra = (
+        "feeds:\n  tag_page_url: https://news.example.org/tag/{slug}/\n"
+        "  subscribe_url: https://lists.example.org/join\n  image_in_content: false\n"
+    )
+    cfg = load_config(write(tmp_path, MINIMAL + extra))
+    assert cfg.feeds.tag_page_url == "https://news.example.org/tag/{slug}/"
+    assert cfg.feeds.subscribe_url == "https://lists.example.org/join"
+    assert cfg.feeds.image_in_content is False
 
 
 @pytest.mark.parametrize(("text", "expected"), [("auto", "auto"), ("1", 1), ("3", 3)])
@@ -94,8 +111,14 @@ digests:
         ("feeds:\n  items: many\n", ":5: feeds.items: must be int, got str"),
         ("feeds:\n  items: 0\n", ":5: feeds.items: must be between 1 and 1000"),
         ("feeds:\n  full_content: 1\n", "feeds.full_content: must be bool, got int"),
-        ("feeds:\n  formats: [atom, rdf]\n", "feeds.formats[1]: unknown format 'rdf'"),
         ("sources:\n  - {}\n", ":5: sources[0]: must name a source"),
+        ("feeds:\n  image_in_content: 1\n", "feeds.image_in_content: must be bool, got int"),
+        ("feeds:\n  tag_page_url: https://x.org/tag/\n", "feeds.tag_page_url: must hold {slug}"),
+        ("feeds:\n  tag_page_url: https://x.org/{slug}/{id}\n", "feeds.tag_page_url: must hold"),
+        ("feeds:\n  tag_page_url: /tag/{slug}/\n", "feeds.tag_page_url: must be an http(s) URL"),
+        ("feeds:\n  subscribe_url: /subscribe\n", "feeds.subscribe_url: must be an http(s) URL"),
+        # The names are the feeds' registry's to check (tests/feeds/test_writers.py).
+        ("feeds:\n  formats: [atom, RDF]\n", "feeds.formats[1]: 'RDF' is not a format name"),
         ("sources: here\n", "sources: must be a list"),
         ("tags:\n  vocabulary:\n    روسيا: موسكو\n", "tags.vocabulary.روسيا: must be a list"),
         ("ingest:\n  chrome_lines: [1]\n", "ingest.chrome_lines[0]: must be str, got int"),

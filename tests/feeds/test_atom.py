@@ -1,4 +1,4 @@
-"""Atom documents (RFC 4287) as atom.AtomWriter writes them."""
+"""Atom documents (RFC 4287) as the atom writer writes them."""
 
 from __future__ import annotations
 
@@ -53,12 +53,9 @@ def test_feedgen_090_keeps_rel_type_and_length_on_atom_entry_links(tree: Rendere
         links = entry.findall(f"{A}link")
         # its own URL or feedpub's page for it: one alternate link each
         assert [link.get("rel") for link in links].count("alternate") == 1
-        for link in links:
-            assert link.get("rel") in ("alternate", "enclosure")
-            if link.get("rel") == "enclosure":
-                assert link.get("type", "").startswith("image/")
-                assert link.get("length") == "0"
-    assert sum(len(e.findall(f"{A}link[@rel='enclosure']")) for e in entries) == 4
+        # No enclosure: the sample images' sizes are unknown (test_images.py).
+        assert {link.get("rel") for link in links} == {"alternate"}
+        assert all(link.get("type") == "text/html" for link in links)
 
 
 def test_each_feed_has_its_own_atom_id_and_self_link(tree: RenderedTree) -> None:

@@ -220,8 +220,9 @@ def test_relative_links_in_content_point_at_the_site_not_the_feed(cfg: FeedsConf
         '<a href="https://other.example/x?a=1&amp;b=2">b</a><a href="mailto:x@y.org">c</a>'
         '<a href="?p=2&amp;q=3">d</a></p>'
     )
-    with_url = article(2, content=content, url=f"{SITE_URL}/news/one/")  # the newer
-    without = article(1, content=content, url=None)
+    # No image of their own: it would be the first <img> (test_images.py).
+    with_url = article(2, content=content, url=f"{SITE_URL}/news/one/", image=None)  # the newer
+    without = article(1, content=content, url=None, image=None)
     tree = render(plan_for([with_url, without]), cfg)
     resolved = {}
     for entry in _xml(tree.files["atom.xml"]).iter(f"{A}entry"):
@@ -260,7 +261,8 @@ def test_formats_choose_the_files_written(
 ) -> None:
     cfg = feeds_config(tmp_path / "public", formats=formats)
     tree = render(plan_for(sample_articles()), cfg)
-    feed_files = {p.rsplit("/", 1)[-1] for p in tree.files} - {"feeds.opml", "index.html"}
+    pages = {"feeds.opml", "index.html", "style.css"}
+    feed_files = {p.rsplit("/", 1)[-1] for p in tree.files} - pages
     assert feed_files == names
     outlines = _xml(tree.files["feeds.opml"]).findall("body/outline")
     assert len(outlines) == 4 * len(names)

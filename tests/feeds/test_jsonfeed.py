@@ -21,11 +21,12 @@ from feedfactory import (
     sample_articles,
 )
 from feedpub.feeds import jsonfeed
-from feedpub.feeds.entry import Category, Enclosure, FeedHead, FeedItem
+from feedpub.feeds.entry import Category, FeedHead, FeedImage, FeedItem
 from feedpub.feeds.urls import public_url
 from feedpub.links import page_url
 
 WHEN = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+URL = "https://x.org/i.png"
 
 
 def _item(n: int, **fields: Any) -> FeedItem:
@@ -43,7 +44,6 @@ def _item(n: int, **fields: Any) -> FeedItem:
         "categories": (),
         "capped": False,
         "image": None,
-        "enclosure": None,
     }
     values.update(fields)
     return FeedItem(**values)
@@ -66,8 +66,8 @@ HEAD = FeedHead(
 
 def test_writer_output_is_deterministic_utf8_with_trailing_newline() -> None:
     items = [_item(2), _item(1)]
-    data = jsonfeed.write(HEAD, items)
-    assert data == jsonfeed.write(HEAD, items)
+    data = jsonfeed.WRITER.write(HEAD, items)
+    assert data == jsonfeed.WRITER.write(HEAD, items)
     assert data.endswith(b"}\n")
     assert "أخبار".encode() in data  # not \\u escapes
     assert list(json.loads(data)) == sorted(json.loads(data))  # keys in a fixed order
@@ -84,13 +84,15 @@ def test_writer_output_is_deterministic_utf8_with_trailing_newline() -> None:
             {"authors"},
         ),
         (
-            {
-                "author": "سارة",
-                "image": "https://x.org/i.png",
-                "enclosure": Enclosure("https://x.org/i.png", "image/png"),
-            },
+            {"author": "سارة", "image": FeedImage(URL, "image/png", 640, 360, "صورة", 48_213)},
             {"authors", "image", "attachments"},
             {"tags"},
+        ),
+        # Its size unknown: the image, but no attachment with a guessed size.
+        (
+            {"image": FeedImage(URL, "image/png", None, None, "صورة", None)},
+            {"image"},
+            {"attachments"},
         ),
     ],
 )
@@ -102,8 +104,12 @@ def test_optional_item_fields_appear_only_when_set(
     assert not absent & set(item)
     if "authors" in item:
         assert item["authors"] == [{"name": "سارة"}]
+    if "image" in item:
+        assert item["image"] == URL
     if "attachments" in item:
-        assert item["attachments"] == [{"url": "https://x.org/i.png", "mime_type": "image/png"}]
+        assert item["attachments"] == [
+            {"url": URL, "mime_type": "image/png", "size_in_bytes": 48_213}
+        ]
 
 
 def test_an_item_without_content_carries_its_summary_html() -> None:
@@ -149,8 +155,12 @@ def test_every_json_feed_has_the_required_and_promised_fields(
                 assert datetime.fromisoformat(item[key]).utcoffset() is not None  # RFC 3339
             assert item["content_html"].startswith('<div dir="rtl" lang="ar">')
             if "image" in item:
-                assert item["attachments"][0]["url"] == item["image"]
-                assert item["attachments"][0]["mime_type"].startswith("image/")
+                assert item["image"].startswith(SITE_URL + "/img/")
+                # The image's size is not known: no attachment, no guessed size.
+                assert "attachments" not in item
+                assert item["content_html"].startswith(
+                    f'<div dir="rtl" lang="ar"><p><img src="{item["image"]}" alt="'
+                )
 
 
 def test_json_ids_and_urls_match_the_atom_entries(tmp_path: Path) -> None:

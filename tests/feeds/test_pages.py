@@ -125,16 +125,22 @@ def test_the_page_is_right_to_left_html5_with_the_site_and_the_article() -> None
     assert {el.tag for el in doc.iter() if isinstance(el.tag, str)} <= known
 
 
-def test_tags_link_to_their_feed_and_a_tag_without_one_is_text() -> None:
+def test_tags_link_to_their_topic_page_and_a_tag_without_one_is_text() -> None:
     item = article(1, POLITICS, DOTNET, url=None)
-    feed = f"{FEEDS_URL}/tag/c-net/atom.xml"
-    doc = _page(item, {DOTNET.key: feed})
+    # Only tags whose feed the build writes are linked, to that tag's page.
+    built = {"tag/c-net/atom.xml", "tag/c-net/index.html"}
+    links_of = pages.tag_pages(SITE_VALUES, [POLITICS, DOTNET], built)
+    assert links_of == {DOTNET.key: f"{FEEDS_URL}/tag/c-net/"}
+    doc = _page(item, links_of)
     tags = doc.find(".//p[@class='tags']")
     assert tags is not None
-    assert [(a.get("href"), a.get("type"), a.text_content()) for a in tags.iter("a")] == [
-        (feed, "application/atom+xml", "C++ / .NET")
+    assert [(a.get("href"), a.get("rel"), a.text_content()) for a in tags.iter("a")] == [
+        (f"{FEEDS_URL}/tag/c-net/", "tag", "C++ / .NET")
     ]
     assert [s.text_content() for s in tags.iter("span")] == ["سياسة"]
+    # A site with topic pages of its own gets those linked instead.
+    own = SiteValues.of(SITE, feeds_config(tag_page_url=f"{SITE_URL}/tag/{{slug}}/"))
+    assert pages.tag_pages(own, [DOTNET], built) == {DOTNET.key: f"{SITE_URL}/tag/c-net/"}
 
 
 def test_a_hostile_title_is_text_and_the_sanitised_content_is_html() -> None:

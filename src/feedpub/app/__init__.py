@@ -41,13 +41,15 @@ if TYPE_CHECKING:
 
 def check_config(cfg: Config) -> None:
     """What the stages check of their own sections before a run that
-    ingests or delivers: a bad ``sources:`` entry or an unknown delivery
-    backend is a ``ConfigError`` naming its key."""
+    ingests or delivers: a bad ``sources:`` entry, an unknown feed format or
+    delivery backend is a ``ConfigError`` naming its key."""
     from feedpub.delivery import backends
+    from feedpub.feeds import writers
     from feedpub.ingest import source
 
     for made in source.make_sources(cfg.sources, source_context(cfg, None)):
         made.close()
+    writers.check_formats(cfg.feeds.formats, str(cfg.path))
     backends.check_backend(cfg.delivery, cfg.path)
 
 
@@ -85,9 +87,11 @@ def feed_site(cfg: Config) -> FeedSite:
 
 
 def quick_build(cfg: Config) -> BuildReport | None:
-    """A no-op build answered without SQLAlchemy, or None (``feeds.publish``)."""
-    from feedpub.feeds import publish
+    """A no-op build answered without SQLAlchemy, or None (``feeds.publish``);
+    an unknown feed format is a ``ConfigError`` before anything is read."""
+    from feedpub.feeds import publish, writers
 
+    writers.check_formats(cfg.feeds.formats, str(cfg.path))
     return publish.quick_build(cfg.feeds, feed_site(cfg), cfg.store.url)
 
 

@@ -26,7 +26,6 @@ from feedpub.config import yaml as yamlio
 from feedpub.config.reader import MAX_LIST_ITEMS, REQUIRED, Reader, Section, type_name
 from feedpub.config.schema import (
     CONFIG_ENV,
-    FEED_FORMATS,
     IMAGE_FALLBACK_FIELDS,
     IMAP_SECURITY,
     MIB,
@@ -55,6 +54,7 @@ from feedpub.credentials import where_to_put
 # The config is small and hand-written: anchors are fine, an explosion is not.
 _YAML_LIMITS = yamlio.Limits(max_aliases=100, max_alias_nodes=10_000, max_depth=32)
 MAX_CONFIG_BYTES = 1 * MIB
+_FORMAT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 MAX_LOOKBACK = timedelta(days=3653)  # ten years
 # Gmail clips a message above 102,000 bytes; below 20,000 even a short
 # digest would be cut.
@@ -236,11 +236,14 @@ def _workers(s: Section) -> int | Literal["auto"]:
 
 
 def _feeds(s: Section, site: SiteConfig) -> FeedsConfig:
+    # The shape only: the known formats are the feeds' registry, a layer up
+    # (feeds.writers.check_formats, called by the composition root).
     formats = s.strings("formats")
     for index, fmt in enumerate(formats):
-        if fmt not in FEED_FORMATS:
+        if not _FORMAT_NAME.fullmatch(fmt):
             s.reader.fail(
-                f"{s.key('formats')}[{index}]", f"unknown format {fmt!r} (atom, rss, json)"
+                f"{s.key('formats')}[{index}]",
+                f"{fmt!r} is not a format name (lower-case letters, digits, - and _)",
             )
     feeds = FeedsConfig(
         output=s.path_value("output"),
@@ -252,9 +255,21 @@ def _feeds(s: Section, site: SiteConfig) -> FeedsConfig:
         websub_hub=s.get("websub_hub", str, s.default("websub_hub"), checks.url),
         archive=s.get("archive", bool, s.default("archive")),
         archive_page_size=s.number("archive_page_size", 1, 10_000),
+        tag_page_url=s.get("tag_page_url", str, s.default("tag_page_url"), _check_tag_page_url),
+        subscribe_url=s.get("subscribe_url", str, s.default("subscribe_url"), checks.url),
+        image_in_content=s.get("image_in_content", bool, s.default("image_in_content")),
     )
     s.done()
     return feeds
+
+
+def _check_tag_page_url(value: str) -> str | None:
+    if value == "":
+        return None  # feedpub writes the topic pages
+    rest = value.replace("{slug}", "", 1)
+    if value.count("{slug}") != 1 or "{" in rest or "}" in rest:
+        return "must hold {slug} once and no other {…} (e.g. https://news.example.org/tag/{slug}/)"
+    return checks.url(value.replace("{slug}", "slug"))
 
 
 def _digests(root: Section) -> tuple[DigestConfig, ...]:

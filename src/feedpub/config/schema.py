@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 CONFIG_ENV = "FEEDPUB_CONFIG"
 STORE_URL_ENV = "FEEDPUB_STORE_URL"
 
+# The default of feeds.formats. The formats that exist are the feeds' registry
+# (feeds/writers.py), a layer above config: the loader checks names' shape only.
 FEED_FORMATS = ("atom", "rss", "json")
 # The fields of email.image_fallback (digests.images.fallback_url fills them).
 IMAGE_FALLBACK_FIELDS = ("{url}", "{path}", "{host}")
@@ -109,6 +111,15 @@ class FeedsConfig:
     websub_hub: str | None = None
     archive: bool = False
     archive_page_size: int = 100
+    # "": feedpub writes each tag's page (tag/<slug>/index.html) and the tag's
+    # feeds link there; an http(s) template with {slug}: the site's own pages.
+    tag_page_url: str = ""
+    # The sign-up page index.html and the topic pages link to; "": the web
+    # app's, site.url/subscribe.
+    subscribe_url: str = ""
+    # The article's image at the top of each entry's HTML too (readers that
+    # take the first <img> as the thumbnail), besides media:content.
+    image_in_content: bool = True
 
 
 @dataclass(frozen=True)

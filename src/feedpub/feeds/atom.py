@@ -2,11 +2,20 @@
 documents: RFC 5005, https://www.rfc-editor.org/rfc/rfc5005).
 
 Printed by feedgen 0.9.0 through its public API only: setters on
-``FeedGenerator`` and ``FeedEntry``, and extensions registered with
-``register_extension`` for the two things those setters cannot say: the
-RFC 5005 ``fh:archive`` marker, and ``type="html"`` on a title (feedgen
-writes every title as text). feedgen 1.0.0 drops rel/type/length from entry
-links (lkiesow/python-feedgen#135, #143), so the version stays pinned.
+``FeedGenerator`` and ``FeedEntry``, feedgen's Media RSS extension for the
+image (``media:content`` and ``media:thumbnail``,
+https://www.rssboard.org/media-rss, which Feedly and others read in Atom
+too), and extensions registered with ``register_extension`` for the two
+things those setters cannot say: the RFC 5005 ``fh:archive`` marker, and
+``type="html"`` on a title (feedgen writes every title as text). feedgen
+1.0.0 drops rel/type/length from entry links (lkiesow/python-feedgen#135,
+#143), so the version stays pinned.
+
+A document is printed as its empty head up to ``</feed>``, then the
+entries' bytes (each printed once per article version, by ``entries``),
+then ``</feed>``: feedgen appends entries after every other child of
+``<feed>``, its extensions' included, so that is byte for byte what feedgen
+prints with the entries added (tests/feeds/test_atom.py).
 """
 
 from __future__ import annotations
@@ -18,12 +27,21 @@ from typing import Any
 import feedgen.version
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.media import MediaEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, title_is_markup
-from feedpub.feeds.urls import ATOM_TYPE
+from feedpub.feeds.entry import (
+    EMPTY_FEED_UPDATED,
+    Category,
+    FeedHead,
+    FeedImage,
+    FeedItem,
+    Writer,
+    title_is_markup,
+)
 
+MEDIA_TYPE = "application/atom+xml"
 FEEDGEN_VERSION: str = feedgen.version.version_str
 FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 
@@ -64,55 +82,49 @@ def _title(text: str) -> tuple[str, bool]:
     return text, False
 
 
-class AtomWriter:
-    """Writes Atom documents as a head printed by feedgen with the entries'
-    bytes spliced in (``entries`` prints them, once per article version).
-    feedgen appends entries after every other child of ``<feed>``, its
-    extensions' included, so a document is its empty head up to
-    ``</feed>``, then the entries, then ``</feed>``: byte for byte what
-    feedgen prints with the entries added (tests/feeds/test_atom.py)."""
+def document(head: FeedHead, entries: Sequence[bytes]) -> bytes:
+    """The Atom document of ``head`` with ``entries`` (from ``entries``) in it."""
+    fg = FeedGenerator()
+    fg.id(head.atom_id)
+    title, html_title = _title(head.title)
+    fg.title(title)
+    if head.subtitle:
+        fg.subtitle(head.subtitle)
+    fg.language(head.language)  # xml:lang
+    fg.author(name=head.author)  # RFC 4287: entries without an author inherit it
+    fg.updated(head.updated)  # feedgen's default is now()
+    fg.generator("feedpub")  # no version: an upgrade alone must not change the bytes
+    links = [{"href": head.urls["atom"], "rel": "self", "type": MEDIA_TYPE}]
+    if head.hub:
+        links.append({"href": head.hub, "rel": "hub"})
+    links += [{"href": h.urls["atom"], "rel": h.rel, "type": MEDIA_TYPE} for h in head.history]
+    links.append({"href": head.home, "rel": "alternate", "type": "text/html"})
+    fg.link(links)  # printed in this order
+    # Declared on <feed> of every document, as in ``entries``, so a spliced
+    # entry's media: elements never redeclare it.
+    fg.load_extension("media", atom=True, rss=False)
+    if head.archived or html_title:
+        fg.register_extension("feedpub", _FeedExtras, None, atom=True, rss=False)
+        fg.feedpub.archived = head.archived
+        fg.feedpub.html_title = html_title
+    data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
+    return splice(data, _FEED_CLOSE, entries)
 
-    def write(self, head: FeedHead, items: Sequence[FeedItem]) -> bytes:
-        return self.document(head, self.entries([(item, head) for item in items]))
 
-    def document(self, head: FeedHead, entries: Sequence[bytes]) -> bytes:
-        fg = FeedGenerator()
-        fg.id(head.atom_id)
-        title, html_title = _title(head.title)
-        fg.title(title)
-        if head.subtitle:
-            fg.subtitle(head.subtitle)
-        fg.language(head.language)  # xml:lang
-        fg.author(name=head.author)  # RFC 4287: entries without an author inherit it
-        fg.updated(head.updated)  # feedgen's default is now()
-        fg.generator("feedpub")  # no version: an upgrade alone must not change the bytes
-        links = [{"href": head.urls["atom"], "rel": "self", "type": ATOM_TYPE}]
-        if head.hub:
-            links.append({"href": head.hub, "rel": "hub"})
-        links += [{"href": h.urls["atom"], "rel": h.rel, "type": ATOM_TYPE} for h in head.history]
-        links.append({"href": head.home, "rel": "alternate", "type": "text/html"})
-        fg.link(links)  # printed in this order
-        if head.archived or html_title:
-            fg.register_extension("feedpub", _FeedExtras, None, atom=True, rss=False)
-            fg.feedpub.archived = head.archived
-            fg.feedpub.html_title = html_title
-        data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
-        return splice(data, _FEED_CLOSE, entries)
-
-    @staticmethod
-    def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
-        """Each item's ``<entry>`` as it prints in the feed of its head, with
-        the indentation and trailing newline of a child of ``<feed>``."""
-        if not pairs:
-            return []
-        fg = FeedGenerator()
-        fg.id("urn:feedpub:entries")
-        fg.title("entries")
-        fg.updated(EMPTY_FEED_UPDATED)
-        for item, head in pairs:
-            fg.add_entry(_make_entry(item, item.categories_in(head.tag)), order="append")
-        data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
-        return cut(data, _ENTRY_OPEN, _ENTRY_CLOSE, _FEED_CLOSE, len(pairs))
+def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
+    """Each item's ``<entry>`` as it prints in the feed of its head, with
+    the indentation and trailing newline of a child of ``<feed>``."""
+    if not pairs:
+        return []
+    fg = FeedGenerator()
+    fg.id("urn:feedpub:entries")
+    fg.title("entries")
+    fg.updated(EMPTY_FEED_UPDATED)
+    fg.load_extension("media", atom=True, rss=False)
+    for item, head in pairs:
+        fg.add_entry(_make_entry(item, item.categories_in(head.tag)), order="append")
+    data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
+    return cut(data, _ENTRY_OPEN, _ENTRY_CLOSE, _FEED_CLOSE, len(pairs))
 
 
 _FEED_CLOSE = b"</feed>\n"
@@ -153,15 +165,12 @@ def _make_entry(item: FeedItem, categories: Sequence[Category]) -> Any:
     links = []
     if item.link:
         links.append({"href": item.link, "rel": "alternate", "type": "text/html"})
-    if item.enclosure:
-        enclosure = item.enclosure
+    image = item.image
+    enclosure = image.enclosure() if image is not None else None
+    if image is not None and enclosure is not None:
+        media_type, length = enclosure
         links.append(
-            {
-                "href": enclosure.url,
-                "rel": "enclosure",
-                "type": enclosure.media_type,
-                "length": str(enclosure.length),
-            }
+            {"href": image.url, "rel": "enclosure", "type": media_type, "length": str(length)}
         )
     if links:
         entry.link(links)
@@ -176,4 +185,37 @@ def _make_entry(item: FeedItem, categories: Sequence[Category]) -> Any:
         entry.author(name=item.author)
     if categories:
         entry.category([{"term": c.term, "label": c.label} for c in categories])
+    if image is not None:
+        add_media(entry, image)
     return entry
+
+
+def add_media(entry: Any, image: FeedImage) -> None:
+    """``media:content`` and ``media:thumbnail`` of ``image`` on ``entry``
+    (both: some readers ignore a lone thumbnail, FreshRSS #5925), at the
+    entry's level rather than in a ``media:group``."""
+    entry.register_extension("media", MediaEntryExtension, atom=True, rss=True)
+    size = {
+        name: str(value)
+        for name, value in (("width", image.width), ("height", image.height))
+        if value is not None
+    }
+    content = {"url": image.url, "medium": "image", **size}
+    if image.media_type:
+        content["type"] = image.media_type
+    if image.length is not None:
+        content["fileSize"] = str(image.length)
+    entry.media.content(content, group=None)
+    entry.media.thumbnail({"url": image.url, **size}, group=None)
+
+
+WRITER = Writer(
+    name="atom",
+    filename="atom.xml",
+    media_type=MEDIA_TYPE,
+    label="Atom",
+    archivable=True,
+    entries=entries,
+    document=document,
+    engine=FEEDGEN_VERSION,
+)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Container, Mapping, Sequence
 
-from feedpub import links
+from feedpub import links, templating
 from feedpub.config import FeedsConfig
-from feedpub.feeds import archive, atom, incremental, index, jsonfeed, opml, pages, rss, select
+from feedpub.feeds import archive, incremental, index, opml, pages, select, topics, writers
 from feedpub.feeds.entries import EntryBytes, EntryCache
 from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, ItemCache
 from feedpub.feeds.incremental import Lazy, RenderedTree, TreeCollector, batched, digest
@@ -24,15 +24,16 @@ from feedpub.feeds.urls import (
     ARCHIVE_DIR,
     INDEX_PATH,
     OPML_PATH,
+    STYLE_PATH,
     clean,
+    document_urls,
     feed_paths,
     plain_directory,
 )
 from feedpub.model import Article, Tag
-from feedpub.text.uri import percent_encode
 
-Document = Callable[[FeedHead, Sequence[bytes]], bytes]
 Job = tuple[FeedHead, Sequence[Article], Mapping[str, str]]
+STYLE_TEMPLATE = "feeds/style.css"
 # Feeds rendered together: their entries in one cache query and one printing
 # run per format, their documents held until written (at L: 20 entries of
 # 3-6 KB, three formats, ~15 MB per batch).
@@ -69,6 +70,7 @@ def build(
     covers, no feed appears or disappears, and archiving is off (archive
     pages are cut by position, which a back-dated article shifts); any
     other case builds everything."""
+    writers.check_formats(feeds.formats, "")
     # With a cache most entries are not printed: select without the
     # articles' text, and load it for the entries that are (``load``).
     load = reader.articles_by_ids if cache is not None else None
@@ -191,6 +193,7 @@ def unchanged_tree(
 
 def stamp_of(feeds: FeedsConfig, site: FeedSite, generation: int) -> str:
     """The stamp of a build from store ``generation`` with this config and code."""
+    writers.check_formats(feeds.formats, "")
     return _stamp(_made_from(feeds, site), generation)
 
 
@@ -210,8 +213,14 @@ def _kept_as_it_was(
 def _made_from(feeds: FeedsConfig, site: FeedSite) -> str:
     """What a build's files depend on besides the store: the renderers'
     config and code (``_Renderer.key``) and the page templates."""
-    key = incremental.site_key(SiteValues.of(site, feeds), engine=atom.FEEDGEN_VERSION)
-    return digest([key, repr(feeds), repr(site), index.template_text(), pages.template_text()])
+    key = incremental.site_key(SiteValues.of(site, feeds), engine=writers.engines())
+    templates = [index.template_text(), pages.template_text(), topics.template_text()]
+    return digest([key, repr(feeds), repr(site), *templates, style_text()])
+
+
+def style_text() -> str:
+    """The stylesheet every page links (written once, as ``STYLE_PATH``)."""
+    return (templating.templates_dir() / STYLE_TEMPLATE).read_text(encoding="utf-8")
 
 
 def _generation_of(stamp: str, made_from: str) -> int | None:
@@ -226,6 +235,7 @@ def render_feeds(
 ) -> RenderedTree:
     """Every feed of ``plan`` in every configured format, plus feeds.opml and
     index.html. Not the article pages: they cover the whole store (``build``)."""
+    writers.check_formats(feeds.formats, "")
     return _Renderer(SiteValues.of(site, feeds)).feeds(plan, previous or {})
 
 
@@ -238,13 +248,15 @@ def render_archive(
 ) -> RenderedTree:
     """Every archive page, loading (``load(index)``, e.g. select.archive_page)
     only those not already written."""
+    writers.check_formats(feeds.formats, "")
     return _Renderer(SiteValues.of(site, feeds)).archive(total_pages, load, previous or {})
 
 
 def render_archive_page(
     page: ArchivePage, total_pages: int, feeds: FeedsConfig, site: FeedSite
 ) -> dict[str, bytes]:
-    """Archive page ``page.index`` of the main feed in Atom and RSS."""
+    """Archive page ``page.index`` of the main feed in each archivable format."""
+    writers.check_formats(feeds.formats, "")
     return _Renderer(SiteValues.of(site, feeds)).archive_page(page, total_pages)
 
 
@@ -265,14 +277,11 @@ class _Renderer:
         self.site = site
         self.items = ItemCache(site)
         self.keys = incremental.ArticleKeys()
-        self.key = incremental.site_key(site, engine=atom.FEEDGEN_VERSION)
-        entry_key = incremental.entry_key(site, engine=atom.FEEDGEN_VERSION)
+        engines = writers.engines()
+        self.key = incremental.site_key(site, engine=engines)
+        entry_key = incremental.entry_key(site, engine=engines)
         self.entries = EntryBytes(entry_key, self.items, cache, load)
-        self.documents: dict[str, Document] = {
-            "atom": atom.AtomWriter().document,
-            "rss": rss.RssWriter().document,
-            "json": jsonfeed.document,
-        }
+        self.topic_key = topics.site_key(site) if site.writes_topic_pages else ""
 
     def render(self, jobs: Sequence[Job]) -> dict[str, Lazy]:
         """Each (head, articles, format -> path) as documents rendered when
@@ -316,7 +325,7 @@ class _Renderer:
             planned.append((head, documents))
         self.entries.fill()
         done = {
-            path: self.documents[fmt](head, self.entries.get(slots))
+            path: writers.get(fmt).document(head, self.entries.get(slots))
             for head, documents in planned
             for path, fmt, slots in documents
         }
@@ -339,15 +348,15 @@ class _Renderer:
                 specs.append(spec)
 
         heads = []
-        jobs = []
+        jobs: list[Job] = []
         for spec in specs:
             pages = plan.archive_pages if spec is plan.main else 0
             head = self.head(spec, pages)
             heads.append(head)
-            paths = feed_paths(spec.path, self.site.formats)
-            if not out.keep(paths.values(), self.fingerprint(head, spec)):
-                jobs.append((head, spec.articles, paths))
+            self.feed(out, jobs, spec, head)
         out.put(self.render(jobs))
+        style = style_text()
+        out.add([STYLE_PATH], digest([style]), lambda: {STYLE_PATH: style.encode("utf-8")})
 
         # The list of feeds: OPML and index.html change only when it does.
         listing_key = [self.key, *self.site.formats] + [
@@ -387,14 +396,29 @@ class _Renderer:
                 newest = reader.latest_articles(limit=feeds.items, tag_key=tag.key, light=light)
                 specs.append(select.tag_spec(tag, newest, site_title))
         out = TreeCollector(previous)
-        jobs = []
+        jobs: list[Job] = []
         for spec in specs:
-            head = self.head(spec, 0)
-            paths = feed_paths(spec.path, self.site.formats)
-            if not out.keep(paths.values(), self.fingerprint(head, spec)):
-                jobs.append((head, spec.articles, paths))
+            self.feed(out, jobs, spec, self.head(spec, 0))
         out.put(self.render(jobs))
         return out.tree(keeps_rest=True)
+
+    def feed(self, out: TreeCollector, jobs: list[Job], spec: FeedSpec, head: FeedHead) -> None:
+        """The feed of ``spec`` in every format (a job in ``jobs`` unless
+        kept) and, for a tag's feed, its topic page (tag/<slug>/index.html)."""
+        paths = feed_paths(spec.path, self.site.formats)
+        feed_print = self.fingerprint(head, spec)
+        if not out.keep(paths.values(), feed_print):
+            jobs.append((head, spec.articles, paths))
+        if spec.tag is not None and self.site.writes_topic_pages:
+            # It shows what the feed holds: rendered when the feed is, or
+            # when only its own template or settings change.
+            page = topics.page_path(spec.path)
+            out.add([page], digest([feed_print, self.topic_key]), self._topic_of(page, head, spec))
+
+    def _topic_of(
+        self, path: str, head: FeedHead, spec: FeedSpec
+    ) -> Callable[[], dict[str, bytes]]:
+        return lambda: {path: topics.render(self.site, head, spec.articles)}
 
     def fingerprint(self, head: FeedHead, spec: FeedSpec) -> str:
         return digest(
@@ -405,7 +429,7 @@ class _Renderer:
         site = self.site
         title = clean(spec.title) or site.title
         description = title if spec.tag else site.description or title
-        urls = site.document_urls(spec.path)
+        urls = document_urls(site, spec.path)
         return FeedHead(
             directory=spec.path,
             atom_id=urls["atom"],
@@ -414,7 +438,8 @@ class _Renderer:
             description=description,
             language=site.language,
             author=site.title,
-            home=site.home + percent_encode(spec.path, "/") + "/" if spec.path else site.home,
+            # A tag's feed mirrors its topic page; the main feed, the site.
+            home=site.topic_url(spec.tag.slug) if spec.tag else site.home,
             # Newest entry's, not the clock's: rebuilds stay byte-identical.
             updated=max((a.updated for a in spec.articles), default=EMPTY_FEED_UPDATED),
             urls=urls,

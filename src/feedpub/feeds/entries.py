@@ -1,14 +1,16 @@
 """Entry bytes: each article's entry printed once per version and format,
-then spliced into every document holding it (atom/rss/jsonfeed ``document``).
+then spliced into every document holding it (each writer's ``entries`` and
+``document``, from the registry in ``writers``).
 
 An entry's bytes depend on the article, the renderer (code, feedgen, site
 and feeds config: ``incremental.site_key``) and two things of the feed it
 sits in: the feed's tag when the article's categories were capped
 (``FeedItem.categories_in``) and the feed's author standing in for a missing
-one (RSS ``dc:creator``). Indentation is the same in every document of a
-format. So an entry lives in a *slot* (article id, format, those feed
-variations) and is valid while its *fingerprint* (the renderer key, the
-article's key, the slot) is the one it was printed under.
+one (RSS ``dc:creator``: ``Writer.entries_show_feed_author``). Indentation is
+the same in every document of a format. So an entry lives in a *slot*
+(article id, format, those feed variations) and is valid while its
+*fingerprint* (the renderer key, the article's key, the slot) is the one it
+was printed under.
 
 Within a build every slot is printed at most once. With an ``EntryCache``
 (the store) the bytes outlive the build, so an unchanged article's entry is
@@ -21,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from feedpub.feeds import atom, jsonfeed, rss
-from feedpub.feeds.entry import FeedHead, FeedItem, ItemCache, entry_shape
+from feedpub.feeds import writers
+from feedpub.feeds.entry import FeedHead, ItemCache, entry_shape
 from feedpub.feeds.incremental import digest
 from feedpub.model import Article
 
@@ -30,14 +32,6 @@ from feedpub.model import Article
 ENTRY_FORMAT = "1"
 # Entries printed per feedgen document: bounds the memory of one batch.
 BATCH = 1000
-
-Printer = Callable[[Sequence[tuple[FeedItem, FeedHead]]], list[bytes]]
-
-PRINTERS: dict[str, Printer] = {
-    "atom": atom.AtomWriter.entries,
-    "rss": rss.RssWriter.entries,
-    "json": jsonfeed.entries,
-}
 
 
 class EntryCache(Protocol):
@@ -99,6 +93,8 @@ class EntryBytes:
         # a later batch needing the slot again would hash it again.
         self._prints: dict[tuple[str, str], str] = {}
         self.printed = 0  # entries printed in this build
+        # The formats whose entries differ by the feed's author (RSS).
+        self._by_author = frozenset(w.name for w in writers.every() if w.entries_show_feed_author)
         self.cached = 0  # entries taken from the cache
 
     def slot(self, fmt: str, article: Article, head: FeedHead) -> str:
@@ -110,7 +106,7 @@ class EntryBytes:
         capped, has_author = shape
         variant = head.tag if capped and head.tag is not None else None
         tag = f"{variant.term}\x1d{variant.label}" if variant else ""
-        author = head.author if fmt == "rss" and not has_author else ""
+        author = head.author if not has_author and fmt in self._by_author else ""
         where = (fmt, article.id, tag, author)
         slot = self._slots.get(where)
         if slot is None:
@@ -155,7 +151,8 @@ class EntryBytes:
         for fmt, wants in by_format.items():
             for start in range(0, len(wants), BATCH):
                 batch = wants[start : start + BATCH]
-                printed = PRINTERS[fmt]([(self.items.get(w.article), w.head) for w in batch])
+                printer = writers.get(fmt).entries
+                printed = printer([(self.items.get(w.article), w.head) for w in batch])
                 for want, data in zip(batch, printed, strict=True):
                     self._bytes[want.slot] = data
                     fresh.append((want.slot, want.fingerprint, data))

@@ -17,6 +17,10 @@ Titles are plain text in every format. A title holding "<" is the one case
 where reading it as text and as HTML differ visibly (many readers render
 titles as HTML whatever the format says), so ``title_is_markup`` tells the
 writers to print such a title as escaped HTML (see atom.py and rss.py).
+
+``Writer`` is what each format module (atom, rss, jsonfeed) gives the
+registry (``writers.py``). It sits here, beside the model it prints, so a
+writer module imports this one only and the registry can import the writers.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import functools
 import html
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,8 +38,8 @@ from lxml import html as lxml_html
 
 from feedpub import links
 from feedpub.feeds.site import SiteValues
-from feedpub.feeds.urls import clean
 from feedpub.model import Article, Tag
+from feedpub.text.arabic import strip_xml_illegal as clean
 from feedpub.text.uri import iri_to_uri, percent_encode
 
 MAX_CATEGORIES = 25
@@ -70,10 +74,25 @@ class Category:
 
 
 @dataclass(frozen=True)
-class Enclosure:
-    url: str
-    media_type: str
-    length: int = 0  # unknown, as the RSS Advisory Board recommends for images
+class FeedImage:
+    """The article's image as every format prints it: Media RSS
+    ``media:content`` and ``media:thumbnail`` (RSS, Atom), JSON Feed
+    ``image``, an ``<img>`` at the top of the HTML, and an enclosure only when
+    its size is known (RSS requires a length; a guessed 0 helps nobody)."""
+
+    url: str  # absolute URI
+    media_type: str | None  # from the file name; None when it says nothing
+    width: int | None  # pixels, when the source said
+    height: int | None
+    alt: str  # the source's alternative text, else the article's title
+    length: int | None  # bytes, when the source said
+
+    def enclosure(self) -> tuple[str, int] | None:
+        """(type, length) when it goes out as an enclosure too: RSS wants
+        both, and a guessed 0 or octet-stream helps no reader."""
+        if self.length is None or self.media_type is None:
+            return None
+        return self.media_type, self.length
 
 
 @dataclass(frozen=True)
@@ -92,8 +111,7 @@ class FeedItem:
     author: str  # "" when unknown: the feed's author stands for it
     categories: tuple[Category, ...]  # at most MAX_CATEGORIES
     capped: bool  # the article had more tags than ``categories`` holds
-    image: str | None
-    enclosure: Enclosure | None
+    image: FeedImage | None
 
     def categories_in(self, feed_tag: Category | None) -> tuple[Category, ...]:
         """The categories to write in a feed of ``feed_tag`` (None: not a tag
@@ -131,6 +149,39 @@ class FeedHead:
     tag: Category | None = None  # the tag of a tag feed
 
 
+# Each (item, the head of the feed it sits in) -> that entry's bytes, in order.
+EntryPrinter = Callable[[Sequence[tuple[FeedItem, FeedHead]]], list[bytes]]
+# A head and its entries' bytes (from the printer) -> the whole document.
+DocumentAssembler = Callable[[FeedHead, Sequence[bytes]], bytes]
+
+
+@dataclass(frozen=True)
+class Writer:
+    """One feed format: what the registry (``writers.py``) knows of it.
+
+    A document is its head with the entries' bytes spliced in: ``entries``
+    prints each entry once per article version (the bytes are cached and
+    reused in every feed holding it), ``document`` assembles a feed."""
+
+    name: str  # as written in feeds.formats
+    filename: str  # the document's file name in its feed's folder
+    media_type: str  # Content-Type, autodiscovery and OPML
+    label: str  # shown to people (OPML, index.html, topic pages)
+    archivable: bool  # has RFC 5005 archive pages (feed-archive/<n>/)
+    entries: EntryPrinter
+    document: DocumentAssembler
+    # The version of the library printing it ("" when written by hand): an
+    # upgrade changes every fingerprint, so every document is printed again.
+    engine: str = ""
+    # Its entries print the feed's author for an article without one (RSS
+    # dc:creator), so an entry's bytes differ between feeds of other authors.
+    entries_show_feed_author: bool = False
+
+    def write(self, head: FeedHead, items: Sequence[FeedItem]) -> bytes:
+        """The whole document of ``head`` holding ``items``, printed now."""
+        return self.document(head, self.entries([(item, head) for item in items]))
+
+
 def title_is_markup(text: str) -> bool:
     """Whether a plain-text title would turn into markup if a reader took it
     as HTML: only "<" does that (a bare "&" shows as itself in HTML)."""
@@ -139,8 +190,7 @@ def title_is_markup(text: str) -> bool:
 
 def make_item(article: Article, site: SiteValues) -> FeedItem:
     """``article`` as a FeedItem; call once per article per build (ItemCache)."""
-    # Its own URL, else the page feedpub publishes for it (feeds/pages.py).
-    link = _absolute(site, links.article_url(site.feeds.url, article))
+    link = article_link(article, site)
     # Most articles' id is the URL they still have: the link made above.
     same_url = article.first_url is None or article.first_url == article.url
     item_id = link if same_url and links.has_own_url(article) else entry_id(article, site)
@@ -151,7 +201,16 @@ def make_item(article: Article, site: SiteValues) -> FeedItem:
     summary = " ".join(clean(article.summary).split()) or _text_of(content)[:300]
     title = " ".join(clean(article.title).split()) or summary[:80] or article.id
     summary = summary or title
-    image = _absolute(site, article.image) if article.image else None
+    image = _image(article, site, title)
+    content_html = site.wrap(content) if site.feeds.full_content and content.strip() else None
+    summary_html = site.wrap(html.escape(summary, quote=False))
+    if image is not None and site.feeds.image_in_content:
+        # Where NetNewsWire, ReadYou and others find a thumbnail: the first <img>.
+        if content_html is not None:
+            if not _shows(content, image, article.image or ""):
+                content_html = site.wrap(_img(image) + content)
+        else:
+            summary_html = site.wrap(_img(image) + html.escape(summary, quote=False))
     tags = _tags(article)
     return FeedItem(
         id=item_id,
@@ -159,16 +218,58 @@ def make_item(article: Article, site: SiteValues) -> FeedItem:
         title=title,
         link=link,
         summary=summary,
-        summary_html=site.wrap(html.escape(summary, quote=False)),
-        content_html=site.wrap(content) if site.feeds.full_content and content.strip() else None,
+        summary_html=summary_html,
+        content_html=content_html,
         published=article.published,
         updated=article.updated,
         author=_author(article),
         categories=tuple(_category(t) for t in tags[:MAX_CATEGORIES]),
         capped=len(tags) > MAX_CATEGORIES,
         image=image,
-        enclosure=Enclosure(image, _image_type(image)) if image else None,
     )
+
+
+def _image(article: Article, site: SiteValues, title: str) -> FeedImage | None:
+    if not article.image or not article.image.strip():
+        return None
+    url = _absolute(site, article.image)
+    return FeedImage(
+        url=url,
+        media_type=_image_type(url),
+        width=_positive(article.image_width),
+        height=_positive(article.image_height),
+        alt=" ".join(clean(article.image_alt).split()) or title,
+        length=_positive(article.image_bytes),
+    )
+
+
+def _positive(value: int | None) -> int | None:
+    return value if value is not None and value > 0 else None
+
+
+def _img(image: FeedImage) -> str:
+    """The image as the first paragraph of an entry's HTML: alt always,
+    dimensions when known (a reader reserves the space before it loads)."""
+    size = "".join(
+        f' {name}="{value}"'
+        for name, value in (("width", image.width), ("height", image.height))
+        if value is not None
+    )
+    return f'<p><img src="{html.escape(image.url)}" alt="{html.escape(image.alt)}"{size}></p>'
+
+
+def _shows(content: str, image: FeedImage, stored: str) -> bool:
+    """Whether the article's HTML already shows the image (then it is not
+    added again at the top)."""
+    if "<img" not in content:
+        return False
+    return any(f'src="{html.escape(url)}"' in content for url in {image.url, stored.strip()} if url)
+
+
+def article_link(article: Article, site: SiteValues) -> str:
+    """Where the article is read, as a URI: its own URL, else the page
+    feedpub publishes for it (feeds/pages.py)."""
+    return _absolute(site, links.article_url(site.feeds.url, article))
 
 
 def entry_id(article: Article, site: SiteValues) -> str:
@@ -269,14 +370,10 @@ def _resolve_links(fragment: str, base: str) -> str:
     return _URL_ATTRIBUTE.sub(resolve, fragment)
 
 
-def _image_type(url: str) -> str:
+def _image_type(url: str) -> str | None:
     path = urllib.parse.urlsplit(url).path.lower()
     dot = path.rfind(".")
-    return (
-        _IMAGE_TYPES.get(path[dot:], "application/octet-stream")
-        if dot >= 0
-        else ("application/octet-stream")
-    )
+    return _IMAGE_TYPES.get(path[dot:]) if dot >= 0 else None
 
 
 def _text_of(fragment: str) -> str:

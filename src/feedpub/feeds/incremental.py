@@ -27,7 +27,9 @@ from feedpub.model import Article
 # Bump when the output of any writer changes: every fingerprint changes with it.
 # 3: titles holding "<" printed as escaped HTML; categories capped per entry.
 # 4: url-less articles link to their page (feeds/pages.py); ids from first_url.
-RENDER_VERSION = "4"
+# 5: Media RSS and the image atop the HTML; enclosures only of a known length;
+#    tag feeds link home to their topic page.
+RENDER_VERSION = "5"
 
 
 # Produces a file's bytes when called; None: the file is not produced after
@@ -152,6 +154,9 @@ def site_key(site: SiteValues, engine: str) -> str:
             site.feeds.url,
             site.hub or "",
             str(site.feeds.full_content),
+            str(site.feeds.image_in_content),
+            site.feeds.tag_page_url,
+            site.subscribe_url,
         ]
     )
 
@@ -159,12 +164,13 @@ def site_key(site: SiteValues, engine: str) -> str:
 def entry_key(site: SiteValues, engine: str) -> str:
     """The config values an entry's bytes depend on (``entry.make_item`` and
     the writers' entry printers): the home page (absolute links, tag: URIs),
-    the language (direction wrapper), full_content, and the printer's code.
+    the language (direction wrapper), full_content, image_in_content, and
+    the printer's code.
     The feed's title, description, hub and URLs go in heads only; the one
     feed value an entry may print (RSS dc:creator fallback) is in its slot."""
-    return "\x1f".join(
-        [RENDER_VERSION, engine, site.site.url, site.site.language, str(site.feeds.full_content)]
-    )
+    feeds = site.feeds
+    parts = [RENDER_VERSION, engine, site.site.url, site.site.language]
+    return "\x1f".join([*parts, str(feeds.full_content), str(feeds.image_in_content)])
 
 
 def head_key(head: FeedHead) -> str:
@@ -192,6 +198,10 @@ def _article_key(article: Article) -> str:
         article.author or "",
         tags,
     ]
+    if article.image:
+        parts.append(
+            f"{article.image_width}x{article.image_height}:{article.image_bytes}:{article.image_alt}"
+        )
     if not article.content_hash:
         parts += [article.summary, article.content]
     return "\x1f".join(parts)

@@ -1,5 +1,6 @@
-"""index.html: the right-to-left page listing every feed, with autodiscovery
-``<link rel="alternate">`` for the main feed. The template is
+"""index.html: the right-to-left page listing every feed, each topic (its
+page: feedpub's topic page or the site's own) and the sign-up page, with
+autodiscovery ``<link rel="alternate">`` for the main feed. The template is
 ``templates/feeds/index.html.j2`` (found by ``templating``)."""
 
 from __future__ import annotations
@@ -7,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from feedpub import templating
+from feedpub.feeds import writers
 from feedpub.feeds.entry import FeedHead
 from feedpub.feeds.site import SiteValues
-from feedpub.feeds.urls import FORMATS, OPML_PATH
+from feedpub.feeds.urls import OPML_PATH, STYLE_PATH
 
 TEMPLATE = "feeds/index.html.j2"
 
@@ -23,9 +25,9 @@ def render(site: SiteValues, heads: Sequence[FeedHead]) -> bytes:
     def links(head: FeedHead) -> list[dict[str, str]]:
         return [
             {
-                "type": FORMATS[fmt].media_type,
-                "label": FORMATS[fmt].label,
-                "title": f"{head.title} ({FORMATS[fmt].label})",
+                "type": writers.get(fmt).media_type,
+                "label": writers.get(fmt).label,
+                "title": f"{head.title} ({writers.get(fmt).label})",
                 "url": head.urls[fmt],
             }
             for fmt in site.formats
@@ -43,9 +45,15 @@ def render(site: SiteValues, heads: Sequence[FeedHead]) -> bytes:
         discovery=[link for head in main for link in links(head)],
         main=[{"title": head.title, "links": links(head)} for head in main],
         tags=[
-            {"name": head.tag.label if head.tag else head.title, "links": links(head)}
+            {
+                "name": head.tag.label if head.tag else head.title,
+                "page": head.home,
+                "links": links(head),
+            }
             for head in tags
         ],
         opml_url=site.url(OPML_PATH),
+        style_url=site.url(STYLE_PATH),
+        subscribe_url=site.subscribe_url,
     )
     return text.encode("utf-8")

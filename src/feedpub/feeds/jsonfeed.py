@@ -4,7 +4,8 @@ Reads the same FeedItem and FeedHead as the Atom and RSS writers. Titles,
 summaries, tags and names are plain text, as the spec says (HTML is not
 allowed in them), so they are written as they are. Output is deterministic
 (sorted keys, compact, UTF-8 text unescaped, trailing newline), so two
-builds of the same data are byte-identical.
+builds of the same data are byte-identical. JSON Feed has no archive
+mechanism (RFC 5005 is Atom's and RSS's), so it has no archive pages.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from feedpub.feeds.entry import Category, FeedHead, FeedItem
-from feedpub.feeds.urls import JSON_TYPE
+from feedpub.feeds.entry import Category, FeedHead, FeedItem, Writer
 
 VERSION = "https://jsonfeed.org/version/1.1"
-MEDIA_TYPE = JSON_TYPE
+MEDIA_TYPE = "application/feed+json"
 
 
 def item_dict(item: FeedItem, feed_tag: Category | None = None) -> dict[str, object]:
@@ -38,11 +38,15 @@ def item_dict(item: FeedItem, feed_tag: Category | None = None) -> dict[str, obj
     tags = list(dict.fromkeys(c.label for c in item.categories_in(feed_tag)))
     if tags:
         out["tags"] = tags
-    if item.image:
-        out["image"] = item.image
-    if item.enclosure:
-        # size_in_bytes left out: unknown sizes are not guessed
-        out["attachments"] = [{"url": item.enclosure.url, "mime_type": item.enclosure.media_type}]
+    image = item.image
+    if image is not None:
+        out["image"] = image.url
+        enclosure = image.enclosure()
+        if enclosure is not None:  # where RSS and Atom have one
+            media_type, length = enclosure
+            out["attachments"] = [
+                {"url": image.url, "mime_type": media_type, "size_in_bytes": length}
+            ]
     return out
 
 
@@ -53,11 +57,6 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",",
 
 def _dumps(value: object) -> str:
     return _ENCODER.encode(value)
-
-
-def write(head: FeedHead, items: Sequence[FeedItem]) -> bytes:
-    """The feed document as UTF-8 bytes."""
-    return document(head, entries([(item, head) for item in items]))
 
 
 def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
@@ -90,3 +89,14 @@ def document(head: FeedHead, items: Sequence[bytes]) -> bytes:
     # about ten times slower, and a 2k-tag site writes thousands of these.
     before, after = _dumps(document).encode("utf-8").split(_NO_ITEMS.encode(), 1)
     return b"".join([before, b'"items":[', b",".join(items), b"]", after, b"\n"])
+
+
+WRITER = Writer(
+    name="json",
+    filename="feed.json",
+    media_type=MEDIA_TYPE,
+    label="JSON Feed",
+    archivable=False,
+    entries=entries,
+    document=document,
+)

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from lxml import etree
 
+from feedpub.feeds import writers
 from feedpub.feeds.entry import FeedHead
 from feedpub.feeds.site import SiteValues
-from feedpub.feeds.urls import FORMATS
 
 
 def write_opml(title: str, outlines: Sequence[tuple[str, str, str]]) -> bytes:
@@ -32,7 +32,7 @@ def write_opml(title: str, outlines: Sequence[tuple[str, str, str]]) -> bytes:
 def render(site: SiteValues, heads: Sequence[FeedHead]) -> bytes:
     """One outline per feed in ``heads`` and per format, labelled by format."""
     outlines = [
-        (f"{head.title} ({FORMATS[fmt].label})", head.urls[fmt], head.home)
+        (f"{head.title} ({writers.get(fmt).label})", head.urls[fmt], head.home)
         for head in heads
         for fmt in site.formats
     ]

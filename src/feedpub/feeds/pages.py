@@ -6,7 +6,7 @@ One page per such article in the store, not only per article in a feed:
 digests (and their web archive) link to articles that left the feeds long
 ago. The page lives at ``links.page_path(article.id)``, is rendered from
 ``templates/feeds/article.html.j2`` and is fingerprinted like a feed: from
-the article's (id, content hash, updated) and the feeds its tags link to,
+the article's (id, content hash, updated) and the topic pages its tags link to,
 read in two light queries (``page_versions``), so an incremental build loads
 and renders only the articles whose page changed.
 
@@ -27,7 +27,7 @@ from markupsafe import Markup
 from feedpub import links, templating
 from feedpub.feeds.incremental import RenderedTree, TreeCollector, batched, digest
 from feedpub.feeds.site import SiteValues
-from feedpub.feeds.urls import FORMATS, clean, feed_paths
+from feedpub.feeds.urls import STYLE_PATH, clean, feed_paths
 from feedpub.model import Article, Tag
 from feedpub.text import rtl
 
@@ -58,10 +58,11 @@ def template_text() -> str:
     return (templating.templates_dir() / TEMPLATE).read_text(encoding="utf-8")
 
 
-def tag_feed_links(site: SiteValues, tags: Iterable[Tag], built: Container[str]) -> dict[str, str]:
-    """Tag key -> URL of that tag's feed in the first configured format, for
-    the tags whose feed file is in this build's tree (``built``): a page
-    never links a feed that was skipped or not written."""
+def tag_pages(site: SiteValues, tags: Iterable[Tag], built: Container[str]) -> dict[str, str]:
+    """Tag key -> the page of that tag (feedpub's topic page, or the site's
+    own from ``feeds.tag_page_url``), for the tags whose feed is in this
+    build's tree (``built``): a page never links a tag that has no feed
+    (skipped, or under ``feeds.min_items``)."""
     if not site.formats:
         return {}
     fmt = site.formats[0]
@@ -69,7 +70,7 @@ def tag_feed_links(site: SiteValues, tags: Iterable[Tag], built: Container[str])
     for tag in tags:
         path = feed_paths(f"tag/{tag.slug}", [fmt])[fmt]
         if path in built:
-            found[tag.key] = site.url(path)
+            found[tag.key] = site.topic_url(tag.slug)
     return found
 
 
@@ -77,7 +78,7 @@ def site_key(site: SiteValues) -> str:
     """Every site value a page prints, and the template."""
     s = site.site
     parts = [PAGE_VERSION, s.title, s.url, s.language, str(s.timezone), s.locale, s.digits]
-    return digest([*parts, site.feeds.url, *site.formats, template_text()])
+    return digest([*parts, site.feeds.url, site.feeds.tag_page_url, *site.formats, template_text()])
 
 
 def fingerprint(key: str, version: PageVersion, tag_links: Mapping[str, str]) -> str:
@@ -93,7 +94,6 @@ def render(site: SiteValues, article: Article, tag_links: Mapping[str, str]) -> 
     if not content and article.summary.strip():
         content = str(Markup("<p>{}</p>").format(clean(article.summary)))
     published = article.published.astimezone(site.site.timezone)
-    fmt = FORMATS[site.formats[0]] if site.formats else None
     text = templating.render(
         TEMPLATE,
         lang=site.language,
@@ -101,20 +101,14 @@ def render(site: SiteValues, article: Article, tag_links: Mapping[str, str]) -> 
         site_title=site.title,
         home=site.home,
         url=links.page_url(site.feeds.url, article.id),
+        style_url=site.url(STYLE_PATH),
         title=title,
         published_iso=published.isoformat(),
         published=rtl.arabic_datetime(published, _DATE, site.site.locale, site.site.digits),
         author=" ".join(clean(article.author or "").split()),
         # Sanitised at ingest (text.sanitize): safe to print as HTML.
         content=Markup(content),
-        tags=[
-            {
-                "name": clean(tag.name),
-                "url": tag_links.get(tag.key, ""),
-                "type": fmt.media_type if fmt else "",
-            }
-            for tag in article.tags
-        ],
+        tags=[{"name": clean(tag.name), "url": tag_links.get(tag.key, "")} for tag in article.tags],
     )
     return text.encode("utf-8")
 
@@ -133,7 +127,7 @@ def render_pages(
     ``cache`` does not hold under it; ``load(ids)`` reads the articles to
     render (``articles_by_ids``), in chunks."""
     key = site_key(site)
-    tag_links = tag_feed_links(site, tags, built)
+    tag_links = tag_pages(site, tags, built)
     out = TreeCollector(previous)
     stale: list[_Stale] = []
     for version in versions:

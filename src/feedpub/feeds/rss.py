@@ -7,7 +7,13 @@ Printed by feedgen 0.9.0 through its public API only. feedgen takes the
 channel ``<link>`` from whichever feed link was set last, so this writer
 gives it exactly one (the HTML page) and writes every ``atom:link`` (self,
 hub, RFC 5005 relations) and ``fh:archive`` itself, in an extension
-registered with ``register_extension``.
+registered with ``register_extension``. The image: Media RSS
+(https://www.rssboard.org/media-rss) through feedgen's extension, as in
+atom.py, and an ``<enclosure>`` only when its length is known.
+
+A document is the channel printed by feedgen with the items' bytes spliced
+in before ``</channel>`` (feedgen appends items after every other child,
+its extensions' included), as in atom.py.
 """
 
 from __future__ import annotations
@@ -22,10 +28,17 @@ from feedgen.ext.dc import DcEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feedpub.feeds.atom import FH_NS, cut, splice
-from feedpub.feeds.entry import EMPTY_FEED_UPDATED, Category, FeedHead, FeedItem, title_is_markup
-from feedpub.feeds.urls import RSS_TYPE
+from feedpub.feeds.atom import FEEDGEN_VERSION, FH_NS, add_media, cut, splice
+from feedpub.feeds.entry import (
+    EMPTY_FEED_UPDATED,
+    Category,
+    FeedHead,
+    FeedItem,
+    Writer,
+    title_is_markup,
+)
 
+MEDIA_TYPE = "application/rss+xml"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
@@ -43,7 +56,7 @@ class _ChannelLinks(BaseExtension):  # type: ignore[misc]
     def extend_rss(self, feed: Any) -> Any:
         channel = feed[0]
         # self beside the required elements, where the profile's examples have it
-        link = etree.Element(f"{{{ATOM_NS}}}link", href=self.self_url, rel="self", type=RSS_TYPE)
+        link = etree.Element(f"{{{ATOM_NS}}}link", href=self.self_url, rel="self", type=MEDIA_TYPE)
         channel.insert(channel.index(channel.find("description")) + 1, link)
         for rel, href, media_type in self.links:
             extra = etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=href, rel=rel)
@@ -61,60 +74,55 @@ def _title(text: str) -> str:
     return html.escape(text, quote=False) if title_is_markup(text) else text
 
 
-class RssWriter:
-    """Writes RSS documents as a channel printed by feedgen with the items'
-    bytes spliced in before ``</channel>`` (feedgen appends items after
-    every other child, its extensions' included), as atom.AtomWriter does."""
+def document(head: FeedHead, entries: Sequence[bytes]) -> bytes:
+    """The RSS document of ``head`` with ``entries`` (from ``entries``) in it."""
+    fg = FeedGenerator()
+    # The order of extensions is the order of the namespace declarations.
+    if head.archived:
+        _channel(fg, head)
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.load_extension("media", atom=False, rss=True)  # as in ``entries``: never redeclared
+    if not head.archived:
+        _channel(fg, head)
+    fg.title(_title(head.title))
+    fg.description(head.subtitle)
+    fg.language(head.language)
+    fg.updated(head.updated)  # lastBuildDate; feedgen's default is now()
+    fg.generator("feedpub")  # no version: an upgrade alone must not change the bytes
+    fg.link(href=head.home, rel="alternate", type="text/html")  # the only one: <link>
+    data: bytes = fg.rss_str(pretty=True, encoding="UTF-8")
+    return splice(data, _CHANNEL_CLOSE, entries)
 
-    def write(self, head: FeedHead, items: Sequence[FeedItem]) -> bytes:
-        return self.document(head, self.entries([(item, head) for item in items]))
 
-    def document(self, head: FeedHead, entries: Sequence[bytes]) -> bytes:
-        fg = FeedGenerator()
-        # The order of extensions is the order of the namespace declarations.
-        if head.archived:
-            self._channel(fg, head)
-        fg.load_extension("dc", atom=False, rss=True)
-        if not head.archived:
-            self._channel(fg, head)
-        fg.title(_title(head.title))
-        fg.description(head.subtitle)
-        fg.language(head.language)
-        fg.updated(head.updated)  # lastBuildDate; feedgen's default is now()
-        fg.generator("feedpub")  # no version: an upgrade alone must not change the bytes
-        fg.link(href=head.home, rel="alternate", type="text/html")  # the only one: <link>
-        data: bytes = fg.rss_str(pretty=True, encoding="UTF-8")
-        return splice(data, _CHANNEL_CLOSE, entries)
+def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
+    """Each item's ``<item>`` as it prints in the feed of its head (its
+    categories there, the head's author standing in for a missing one),
+    indented as a child of ``<channel>``. The dc and content namespaces
+    are declared on ``<rss>`` in every document, so no item redeclares
+    them."""
+    if not pairs:
+        return []
+    fg = FeedGenerator()
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.load_extension("media", atom=False, rss=True)
+    fg.title("items")
+    fg.description("items")
+    fg.link(href="urn:feedpub:items")
+    fg.updated(EMPTY_FEED_UPDATED)
+    for item, head in pairs:
+        entry = _make_item(item, item.categories_in(head.tag), item.author or head.author)
+        fg.add_entry(entry, order="append")
+    data: bytes = fg.rss_str(pretty=True, encoding="UTF-8")
+    return cut(data, _ITEM_OPEN, _ITEM_CLOSE, _CHANNEL_CLOSE, len(pairs))
 
-    @staticmethod
-    def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
-        """Each item's ``<item>`` as it prints in the feed of its head (its
-        categories there, the head's author standing in for a missing one),
-        indented as a child of ``<channel>``. The dc and content namespaces
-        are declared on ``<rss>`` in every document, so no item redeclares
-        them."""
-        if not pairs:
-            return []
-        fg = FeedGenerator()
-        fg.load_extension("dc", atom=False, rss=True)
-        fg.title("items")
-        fg.description("items")
-        fg.link(href="urn:feedpub:items")
-        fg.updated(EMPTY_FEED_UPDATED)
-        for item, head in pairs:
-            entry = _make_item(item, item.categories_in(head.tag), item.author or head.author)
-            fg.add_entry(entry, order="append")
-        data: bytes = fg.rss_str(pretty=True, encoding="UTF-8")
-        return cut(data, _ITEM_OPEN, _ITEM_CLOSE, _CHANNEL_CLOSE, len(pairs))
 
-    @staticmethod
-    def _channel(fg: Any, head: FeedHead) -> None:
-        fg.register_extension("feedpub", _ChannelLinks, None, atom=False, rss=True)
-        fg.feedpub.self_url = head.urls["rss"]
-        fg.feedpub.links = ([("hub", head.hub, None)] if head.hub else []) + [
-            (h.rel, h.urls["rss"], RSS_TYPE) for h in head.history
-        ]
-        fg.feedpub.archived = head.archived
+def _channel(fg: Any, head: FeedHead) -> None:
+    fg.register_extension("feedpub", _ChannelLinks, None, atom=False, rss=True)
+    fg.feedpub.self_url = head.urls["rss"]
+    fg.feedpub.links = ([("hub", head.hub, None)] if head.hub else []) + [
+        (h.rel, h.urls["rss"], MEDIA_TYPE) for h in head.history
+    ]
+    fg.feedpub.archived = head.archived
 
 
 _CHANNEL_CLOSE = b"  </channel>\n</rss>\n"
@@ -128,9 +136,11 @@ def _make_item(item: FeedItem, categories: Sequence[Category], creator: str) -> 
     entry.title(_title(item.title))
     if item.link:
         entry.link(href=item.link, rel="alternate")  # the item's <link>
-    if item.enclosure:
-        enclosure = item.enclosure
-        entry.enclosure(enclosure.url, str(enclosure.length), enclosure.media_type)
+    image = item.image
+    enclosure = image.enclosure() if image is not None else None
+    if image is not None and enclosure is not None:
+        media_type, length = enclosure
+        entry.enclosure(image.url, str(length), media_type)
     entry.description(item.summary_html)
     if item.content_html:
         entry.content(item.content_html, type="html")  # content:encoded, escaped, not CDATA
@@ -139,4 +149,19 @@ def _make_item(item: FeedItem, categories: Sequence[Category], creator: str) -> 
         entry.category([{"term": c.term, "label": c.label} for c in categories])
     entry.register_extension("dc", DcEntryExtension, atom=False, rss=True)
     entry.dc.dc_creator(creator)
+    if image is not None:
+        add_media(entry, image)
     return entry
+
+
+WRITER = Writer(
+    name="rss",
+    filename="rss.xml",
+    media_type=MEDIA_TYPE,
+    label="RSS",
+    archivable=True,
+    entries=entries,
+    document=document,
+    engine=FEEDGEN_VERSION,
+    entries_show_feed_author=True,  # dc:creator
+)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
 from feedpub.config import FeedsConfig
-from feedpub.feeds.urls import FORMATS, clean, feed_paths, public_url
+from feedpub.links import public_url
+from feedpub.text.arabic import strip_xml_illegal as clean
 from feedpub.text.uri import iri_to_uri
 
 _RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})
@@ -50,6 +51,7 @@ class SiteValues:
     host: str  # for tag: URIs
     hub: str | None
     formats: tuple[str, ...]
+    subscribe_url: str  # the sign-up page index.html and the topic pages link to
 
     @classmethod
     def of(cls, site: FeedSite, feeds: FeedsConfig) -> SiteValues:
@@ -66,16 +68,27 @@ class SiteValues:
             description=clean(site.description),
             host=urllib.parse.urlsplit(home).hostname or domain,
             hub=iri_to_uri(feeds.websub_hub) if feeds.websub_hub else None,
-            formats=tuple(dict.fromkeys(f for f in feeds.formats if f in FORMATS)),
+            # Names checked by writers.check_formats at the start of a build.
+            formats=tuple(dict.fromkeys(feeds.formats)),
+            subscribe_url=iri_to_uri(feeds.subscribe_url or f"{site.url.rstrip('/')}/subscribe"),
         )
 
     def url(self, path: str) -> str:
         """The public URL of ``path`` (relative to feeds.output)."""
         return public_url(self.feeds.url, path)
 
-    def document_urls(self, directory: str) -> dict[str, str]:
-        """Format -> public URL of the feed document in ``directory``."""
-        return {fmt: self.url(path) for fmt, path in feed_paths(directory, FORMATS).items()}
+    @property
+    def writes_topic_pages(self) -> bool:
+        """Whether each tag feed's topic page is feedpub's (``topic_path``),
+        not the site's own (``feeds.tag_page_url``)."""
+        return not self.feeds.tag_page_url
+
+    def topic_url(self, slug: str) -> str:
+        """The page a tag's feeds link home to: feedpub's topic page, or the
+        site's own from ``feeds.tag_page_url``."""
+        if self.feeds.tag_page_url:
+            return iri_to_uri(self.feeds.tag_page_url.replace("{slug}", slug))
+        return self.url(f"tag/{slug}") + "/"
 
     def wrap(self, fragment: str) -> str:
         # Neither RSS nor Atom can say "right to left"; readers that ignore

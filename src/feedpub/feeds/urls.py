@@ -8,32 +8,17 @@ validators accept as canonical); paths on disk stay plain UTF-8 slugs.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from feedpub.feeds import writers
+from feedpub.feeds.site import SiteValues
 from feedpub.links import ARTICLES_DIR as ARTICLES_DIR
 from feedpub.links import public_url as public_url
 from feedpub.text.arabic import strip_xml_illegal
 
-ATOM_TYPE = "application/atom+xml"
-RSS_TYPE = "application/rss+xml"
-JSON_TYPE = "application/feed+json"
-
-
-@dataclass(frozen=True)
-class FeedFormat:
-    name: str  # as in feeds.formats
-    filename: str
-    media_type: str
-    label: str  # shown to people (OPML, index.html)
-
-
-FORMATS: dict[str, FeedFormat] = {
-    "atom": FeedFormat("atom", "atom.xml", ATOM_TYPE, "Atom"),
-    "rss": FeedFormat("rss", "rss.xml", RSS_TYPE, "RSS"),
-    "json": FeedFormat("json", "feed.json", JSON_TYPE, "JSON Feed"),
-}
 OPML_PATH = "feeds.opml"
-INDEX_PATH = "index.html"
+INDEX_PATH = "index.html"  # the site's, and each tag folder's topic page
+# The one stylesheet of every page feedpub writes (templates/feeds/style.css).
+STYLE_PATH = "style.css"
 # Not "archive/": the digest's web archive lives under archive/<digest-name>/.
 ARCHIVE_DIR = "feed-archive"
 
@@ -45,14 +30,21 @@ clean = strip_xml_illegal
 def feed_paths(directory: str, formats: Iterable[str]) -> dict[str, str]:
     """Format name -> relative path of that feed document in ``directory``."""
     prefix = f"{directory}/" if directory else ""
-    return {fmt: prefix + FORMATS[fmt].filename for fmt in formats}
+    return {fmt: prefix + writers.get(fmt).filename for fmt in formats}
+
+
+def document_urls(site: SiteValues, directory: str) -> dict[str, str]:
+    """Format -> public URL of the feed document in ``directory``, for every
+    registered format (an Atom id is the atom.xml URL even when Atom is not
+    written)."""
+    return {fmt: site.url(path) for fmt, path in feed_paths(directory, writers.names()).items()}
 
 
 def feed_urls(base: str, paths: Iterable[str]) -> list[str]:
     """Public URLs of the live feed documents among ``paths`` (e.g. a
     BuildReport's ``written``): what a WebSub hub should be told about.
     Archive pages never change, OPML and index.html are not feeds."""
-    names = {f.filename for f in FORMATS.values()}
+    names = {w.filename for w in writers.every()}
     return [
         public_url(base, path)
         for path in sorted(paths)
