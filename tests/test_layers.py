@@ -39,6 +39,8 @@ WRAPPED = {
     "sqlalchemy": ("store.",),
     "nh3": ("text.sanitize",),
     "babel": ("text.rtl",),
+    "trafilatura": ("ingest.html_body",),
+    "extruct": ("ingest.html_meta",),
 }
 ENTRY_POINTS = ("cli", "service", "web")
 ENTRY_POINTS_MAY_IMPORT = {"app", "config", "model", "cron", "text", "service", "web"}
