@@ -127,8 +127,9 @@ def prune_comments(root: HtmlElement) -> int:
         tokens = f"{element.get('class', '')} {element.get('id', '')}".split()
         if not any(_COMMENT_TOKEN.match(token) for token in tokens):
             continue
-        parent = element.getparent()
-        if parent is None or len(element.text_content()) > total / 2:
+        if body not in element.iterancestors():  # inside a box removed already
+            continue
+        if len(element.text_content()) > total / 2:
             continue
         _remove(element)
         removed += 1
@@ -172,7 +173,61 @@ def extract(root: HtmlElement, url: str | None) -> HtmlElement | None:
     # Paragraphs written as text between <br><br> (older CMS editors) become <p>s.
     found = _DOUBLE_BR.sub("</p><p>", found)
     body = lxml.html.document_fromstring(found).find("body")
+    if body is not None:
+        _wrap_loose_text(body)
     return body
+
+
+# Elements that flow inside a line of text (a loose run of them is one paragraph).
+_INLINE = frozenset(
+    {"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "em", "font", "i", "kbd", "mark",
+     "q", "s", "small", "span", "strong", "sub", "sup", "time", "u", "wbr"}
+)  # fmt: skip
+_CONTAINERS = frozenset({"body", "div", "section", "article", "main"})
+
+
+def _wrap_loose_text(container: HtmlElement) -> None:
+    """Text standing loose in a container (the extractor leaves a paragraph
+    as the tail of a heading, or between <br>s) becomes a ``<p>`` of its
+    own, with the inline elements it runs through; nested containers too."""
+    children = list(container)
+    run: HtmlElement | None = None
+    out: list[HtmlElement] = []
+
+    def loose(text: str | None) -> None:
+        nonlocal run
+        if text and text.strip():
+            if run is None:
+                run = lxml.html.Element("p")
+                run.text = text
+            elif len(run):
+                run[-1].tail = (run[-1].tail or "") + text
+            else:
+                run.text = (run.text or "") + text
+
+    loose(container.text)
+    container.text = None
+    for child in children:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        tail, child.tail = child.tail, None
+        if tag in _INLINE:
+            if run is None:
+                run = lxml.html.Element("p")
+            run.append(child)
+        else:
+            if run is not None:
+                out.append(run)
+                run = None
+            if tag in _CONTAINERS:
+                _wrap_loose_text(child)
+            out.append(child)
+        loose(tail)
+    if run is not None:
+        out.append(run)
+    for child in children:
+        if child.getparent() is container:
+            container.remove(child)
+    container.extend(out)
 
 
 def judge(

@@ -60,7 +60,7 @@ from feedpub.model import Article, Reject
 from feedpub.text.arabic import collapse_ws, strip_xml_illegal
 from feedpub.text.sanitize import html_paragraphs
 
-__all__ = ["explain_html", "read_html"]
+__all__ = ["PageReading", "explain_html", "read_html", "read_page", "url_id"]
 
 # A body with less text than this is not an article (an error or empty page).
 MIN_TEXT_CHARS = 80
@@ -90,8 +90,11 @@ class Taken:
 
 
 @dataclass
-class Reading:
-    """Everything ``read_html`` worked out, for the article or the explanation."""
+class PageReading:
+    """Everything reading a page worked out: the article's fields with
+    where each came from, the body's blocks with why each was dropped, or
+    the reason the page is rejected. ``image`` has the picture's width,
+    height and alt text when the page gives them."""
 
     charset: str = ""
     meta: PageMeta | None = None
@@ -127,7 +130,11 @@ def read_html(
     fetched from; ``path``: the file it was read from (its name is the id
     of a page that gives no URL); ``charset``: the HTTP header's. Never
     raises for bad content."""
-    reading = _read(data, ctx, url, path, charset)
+    return page_items(read_page(data, ctx, url=url, path=path, charset=charset), ctx)
+
+
+def page_items(reading: PageReading, ctx: FileContext) -> list[Article | Reject]:
+    """The article of a reading (with a note when tags were dropped), or its reject."""
     if reading.reject is not None:
         return [ctx.reject(reading.reject)]
     assert reading.title.value is not None and reading.published is not None
@@ -152,10 +159,16 @@ def read_html(
     return assemble(fields, ctx, None)
 
 
-def _read(
-    data: bytes, ctx: FileContext, url: str | None, path: Path | None, charset: str | None
-) -> Reading:
-    reading = Reading()
+def read_page(
+    data: bytes,
+    ctx: FileContext,
+    *,
+    url: str | None = None,
+    path: Path | None = None,
+    charset: str | None = None,
+) -> PageReading:
+    """What ``read_html`` reads, before it becomes an article or a reject."""
+    reading = PageReading()
     text, how = _decode(data, charset)
     if text is None:
         reading.reject = how
@@ -307,7 +320,7 @@ def _base(meta: PageMeta, url: str | None, site_url: str) -> str:
 
 
 def _address(
-    reading: Reading, meta: PageMeta, base: str, url: str | None, path: Path | None
+    reading: PageReading, meta: PageMeta, base: str, url: str | None, path: Path | None
 ) -> None:
     for found in meta.url:
         absolute = _absolute(found.value, base)
@@ -343,7 +356,7 @@ def url_id(url: str) -> str:
     return readable
 
 
-def _title(reading: Reading, meta: PageMeta, root: HtmlElement) -> None:
+def _title(reading: PageReading, meta: PageMeta, root: HtmlElement) -> None:
     site = meta.site_name
     for found in meta.title:
         value = plain(found.value)
@@ -382,7 +395,7 @@ def _error_page(title: str, root: HtmlElement) -> str | None:
     return None
 
 
-def _dates(reading: Reading, meta: PageMeta, root: HtmlElement, ctx: FileContext) -> None:
+def _dates(reading: PageReading, meta: PageMeta, root: HtmlElement, ctx: FileContext) -> None:
     published, origin = _first_date(meta.published, reading.published_from, ctx)
     if published is None:
         published, origin = _date_line(root, reading.title.value or "", ctx)
@@ -416,7 +429,9 @@ def _parse_date(value: str, ctx: FileContext) -> datetime:
 def _first_date(found: list[Found], taken: Taken, ctx: FileContext) -> tuple[datetime | None, str]:
     for item in found:
         try:
-            return _parse_date(item.value, ctx), item.origin
+            value = _parse_date(item.value, ctx)
+            taken.value = item.value
+            return value, item.origin
         except DateError as exc:
             taken.notes.append(f"{item.origin}: {exc}")
     return None, ""
@@ -581,7 +596,7 @@ def explain_html(
 ) -> list[str]:
     """Where each field of the page came from, and why each block of the
     page is left out of the content (``feedpub ingest --explain``)."""
-    reading = _read(data, ctx, url, path, charset)
+    reading = read_page(data, ctx, url=url, path=path, charset=charset)
     out = [f"HTML page, {len(data)} bytes, read as {reading.charset or '?'}"]
     meta = reading.meta
     if meta is not None:
@@ -610,11 +625,13 @@ def explain_html(
         ("updated", reading.updated, reading.updated_from),
     ):
         shown = value.isoformat() if value else "(the publication date)"
+        if value and taken.value and taken.value != shown:
+            shown = f"{taken.value} = {shown}"
         out.append(row(name, taken.origin or "-", shown))
         out.extend(row("", "note", note) for note in taken.notes)
     if reading.image is not None:
         image = reading.image
-        size = f" {image.width}x{image.height}" if image.width or image.height else ""
+        size = f" {image.width or '?'}x{image.height or '?'}" if image.width or image.height else ""
         alt = f" alt «{image.alt}»" if image.alt else ""
         out.append(row("image", image.origin, f"{image.url}{size}{alt}"))
     else:
@@ -637,7 +654,7 @@ def explain_html(
     return out
 
 
-def _left_out(reading: Reading) -> list[str]:
+def _left_out(reading: PageReading) -> list[str]:
     """The page's text blocks the extractor did not take, grouped by the
     part of the page they stand in (menu, sidebar, comments ...)."""
     assert reading.root is not None
