@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     modes = ("favor_precision", "favor_recall", "fast")
     chosen = ", ".join(k for k in modes if html_body.OPTIONS.get(k))
-    ways[f"feedpub (trafilatura {chosen or 'balanced'}, pruned, judged)"] = feedpub_blocks
+    ways[f"feedpub (trafilatura {chosen or 'balanced'}, prepared, judged)"] = feedpub_blocks
     groups = {"all": pages}
     if args.layouts:
         for page, want in pages:

@@ -470,7 +470,7 @@ def test_chrome_inside_the_article_is_dropped_and_explained() -> None:
     assert "تعليق" not in the_article(data).content
     lines = explain_html(data, context(), path=Path("p.html"))
     assert any("[a link to another article]" in line for line in lines)
-    assert any("removed first" in line for line in lines)
+    assert any("ad slot(s) or comment box(es) removed" in line for line in lines)
 
 
 def test_paragraphs_written_between_double_line_breaks_become_paragraphs() -> None:

@@ -4,12 +4,12 @@ the scraped-page parser judges a line (the title again, chrome lines,
 «اقرأ أيضاً» links, bylines, date lines, widgets after «الوسوم» or a
 comments heading), so ``--explain`` can say why each one was dropped.
 
-Measured on the Arabic corpus of ``tests/fixtures/html`` (see
-``bench/html_fidelity.py`` and the README's "Reading your site"):
-trafilatura alone finds every paragraph, including the pages held inside
-one ASP.NET ``<form>``, but lets through ad labels, inline «اقرأ أيضاً»
-boxes, a repeated headline and, on some layouts, comment and widget
-headings; the judging below removes those.
+Measured on the Arabic corpus of ``tests/fixtures/html`` (its README,
+``bench/html_fidelity.py``): trafilatura finds the article text of the
+pages, including those held inside one ASP.NET ``<form>``, but lets
+through ad labels, inline «اقرأ أيضاً» boxes, the headline again and, on
+some layouts, comment and widget headings, and drops a paragraph written
+as loose text after a picture's box; ``prepare`` and ``judge`` handle those.
 """
 
 from __future__ import annotations
@@ -82,7 +82,6 @@ END_MARKERS = FOOTER_KEYS | frozenset(
 )
 _COUNT = re.compile(r"\s*[(\[]?\s*[\d٠-٩]+\s*[)\]]?\s*$")  # «التعليقات (2)»
 _DECORATION = re.compile(r"^[\s\-–—|•·:]+|[\s\-–—|•·:]+$")  # «- إعلان -»
-_DOUBLE_BR = re.compile(r"(?:<br\s*/?>\s*){2,}", re.I)
 _BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table"})
 _LISTS = frozenset({"ul", "ol", "dl"})
 
@@ -107,11 +106,12 @@ def marker_key(text: str) -> str:
 _COMMENT_TOKEN = re.compile(r"^(?:.*[-_])?comments?(?:[-_].*)?$", re.I)
 
 
-def prune_chrome(root: HtmlElement) -> int:
-    """Remove, before extraction, what the extractor is known to let
-    through: ad slots and the comments' containers (``prune_ads``,
-    ``prune_comments``). Returns how many elements were removed."""
-    return prune_ads(root) + prune_comments(root)
+def prepare(root: HtmlElement) -> int:
+    """Before extraction, what the extractor is known to get wrong: ad slots
+    and the comments' boxes removed (``prune_ads``, ``prune_comments``),
+    paragraphs written between ``<br>``s made ``<p>``s (``split_breaks``).
+    Returns how many boxes were removed or rewritten."""
+    return prune_ads(root) + prune_comments(root) + split_breaks(root)
 
 
 def prune_comments(root: HtmlElement) -> int:
@@ -170,63 +170,100 @@ def extract(root: HtmlElement, url: str | None) -> HtmlElement | None:
     found = trafilatura.extract(root, url=url, **OPTIONS)  # type: ignore[arg-type]
     if not found:
         return None
-    # Paragraphs written as text between <br><br> (older CMS editors) become <p>s.
-    found = _DOUBLE_BR.sub("</p><p>", found)
     body = lxml.html.document_fromstring(found).find("body")
     if body is not None:
-        _wrap_loose_text(body)
+        paragraphs(body, recurse=True)
     return body
 
 
+def split_breaks(root: HtmlElement) -> int:
+    """Before extraction: a box whose text is written between ``<br>``s
+    (Blogger's and older CMS editors: a paragraph ends with two) gets its
+    paragraphs as ``<p>``s; the extractor drops loose text that follows a
+    picture's box. Returns how many boxes were rewritten."""
+    rewritten = 0
+    for box in root.iter("div", "td", "section", "article", "blockquote", "center"):
+        breaks = sum(1 for child in box if child.tag == "br")
+        if breaks < 2:
+            continue
+        loose = (box.text or "") + "".join(child.tail or "" for child in box)
+        if len(loose.strip()) >= MIN_LOOSE_CHARS:
+            paragraphs(box, recurse=False)
+            rewritten += 1
+    return rewritten
+
+
+# Loose text shorter than this in a box of <br>s is a caption or a label.
+MIN_LOOSE_CHARS = 80
 # Elements that flow inside a line of text (a loose run of them is one paragraph).
 _INLINE = frozenset(
-    {"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "em", "font", "i", "kbd", "mark",
+    {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "em", "font", "i", "kbd", "mark",
      "q", "s", "small", "span", "strong", "sub", "sup", "time", "u", "wbr"}
 )  # fmt: skip
 _CONTAINERS = frozenset({"body", "div", "section", "article", "main"})
 
 
-def _wrap_loose_text(container: HtmlElement) -> None:
-    """Text standing loose in a container (the extractor leaves a paragraph
-    as the tail of a heading, or between <br>s) becomes a ``<p>`` of its
-    own, with the inline elements it runs through; nested containers too."""
-    children = list(container)
-    run: HtmlElement | None = None
-    out: list[HtmlElement] = []
-
-    def loose(text: str | None) -> None:
-        nonlocal run
-        if text and text.strip():
-            if run is None:
-                run = lxml.html.Element("p")
-                run.text = text
-            elif len(run):
-                run[-1].tail = (run[-1].tail or "") + text
-            else:
-                run.text = (run.text or "") + text
-
-    loose(container.text)
+def paragraphs(container: HtmlElement, *, recurse: bool) -> None:
+    """Text standing loose in ``container`` (a paragraph left as the tail
+    of a heading or a picture's box, or written between ``<br>``s) becomes
+    ``<p>``s: a run of loose text and inline elements is one paragraph,
+    and two ``<br>``s in a row end one. With ``recurse``, the boxes inside
+    too."""
+    items: list[HtmlElement | str] = [container.text or ""]
+    for child in container:
+        items.append(child)
+        items.append(child.tail or "")
+        child.tail = None
     container.text = None
-    for child in children:
-        tag = child.tag if isinstance(child.tag, str) else ""
-        tail, child.tail = child.tail, None
-        if tag in _INLINE:
-            if run is None:
-                run = lxml.html.Element("p")
-            run.append(child)
+    out: list[HtmlElement] = []
+    run: list[HtmlElement | str] = []
+    breaks = 0
+
+    def close() -> None:
+        while run and (run[-1] == "" or getattr(run[-1], "tag", None) == "br"):
+            run.pop()
+        if any(not isinstance(item, str) or item.strip() for item in run):
+            paragraph = lxml.html.Element("p")
+            for item in run:
+                if isinstance(item, str):
+                    if len(paragraph):
+                        paragraph[-1].tail = (paragraph[-1].tail or "") + item
+                    else:
+                        paragraph.text = (paragraph.text or "") + item
+                else:
+                    paragraph.append(item)
+            out.append(paragraph)
+        run.clear()
+
+    for item in items:
+        if isinstance(item, str):
+            if item.strip():
+                breaks = 0
+            run.append(item)
+            continue
+        tag = item.tag if isinstance(item.tag, str) else ""
+        if tag == "br":
+            breaks += 1
+            if breaks >= 2:
+                close()
+            else:
+                run.append(item)
+        elif tag in _INLINE or not tag:
+            breaks = 0
+            run.append(item)
         else:
-            if run is not None:
-                out.append(run)
-                run = None
-            if tag in _CONTAINERS:
-                _wrap_loose_text(child)
-            out.append(child)
-        loose(tail)
-    if run is not None:
-        out.append(run)
-    for child in children:
-        if child.getparent() is container:
-            container.remove(child)
+            close()
+            breaks = 0
+            if recurse and tag in _CONTAINERS:
+                paragraphs(item, recurse=True)
+            elif recurse and tag == "p" and sum(1 for c in item if c.tag == "br") >= 2:
+                paragraphs(item, recurse=False)  # <p>a<br><br>b</p>: a <p> each
+                out.extend(item)
+                continue
+            out.append(item)
+    close()
+    for child in list(container):
+        container.remove(child)
     container.extend(out)
 
 
@@ -239,6 +276,7 @@ def judge(
     out: list[Block] = []
     for kind, element, list_tag in _units(body):
         text = collapse_ws(element.text_content())
+        _trim(element)
         markup = lxml.html.tostring(element, encoding="unicode", with_tail=False)
         if kind == "h1":
             kind = "h2"  # the page's headline is the title, never a content heading
@@ -252,6 +290,19 @@ def judge(
                 ended = text
         out.append(Block(kind, text, markup, reason, list_tag))
     return out
+
+
+def _trim(element: HtmlElement) -> None:
+    """No white space at the start and end of a block (the page's
+    indentation inside a ``<p>`` is not text)."""
+    if element.text:
+        element.text = element.text.lstrip()
+    if len(element):
+        last = element[-1]
+        if last.tail:
+            last.tail = last.tail.rstrip()
+    elif element.text:
+        element.text = element.text.rstrip()
 
 
 def _verdict(

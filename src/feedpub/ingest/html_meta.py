@@ -111,6 +111,7 @@ def read_meta(root: HtmlElement) -> PageMeta:
     meta = PageMeta()
     _from_jsonld(root, meta)
     _from_microdata(root, meta)
+    _from_date_attributes(root, meta)
     _from_opengraph(root, meta)
     _from_head(root, meta)
     _from_rel_tags(root, meta)
@@ -207,7 +208,12 @@ def _schema_fields(
 
     _add(meta.title, item.get("headline"), f"{where}.headline")
     _add(meta.title, item.get("name"), f"{where}.name")
-    _add(meta.summary, item.get("description"), f"{where}.description")
+    description = item.get("description")
+    if description is not None and description == item.get("articleBody"):
+        # Blogger marks its post body itemprop="description articleBody".
+        meta.problems.append(f"{where}.description is the article's whole body: not a summary")
+    else:
+        _add(meta.summary, description, f"{where}.description")
     _add(meta.published, item.get("datePublished"), f"{where}.datePublished")
     _add(meta.published, item.get("dateCreated"), f"{where}.dateCreated")
     _add(meta.updated, item.get("dateModified"), f"{where}.dateModified")
@@ -356,10 +362,40 @@ def _from_microdata(root: HtmlElement, meta: PageMeta) -> None:
                 meta.not_article = f"microdata says {kind} ({NOT_ARTICLE_TYPES[kind]})"
 
 
+def _is_article_item(element: HtmlElement) -> bool:
+    kinds = element.get("itemtype", "").split() if element.get("itemscope") is not None else []
+    return any(_SCHEMA_PREFIX.sub("", k.rstrip("/")) in ARTICLE_TYPES for k in kinds)
+
+
 def _item_types(item: dict[str, Any]) -> list[str]:
     raw = item.get("type")
     names = raw if isinstance(raw, list) else [raw]
     return [_SCHEMA_PREFIX.sub("", n.rstrip("/")) for n in names if isinstance(n, str)]
+
+
+_DATE_ELEMENTS = (
+    "//*[contains(@itemprop, 'datePublished') or contains(@itemprop, 'dateModified')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' published ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' updated ')]"
+    "[@title or @datetime or @content]"
+)
+
+
+def _from_date_attributes(root: HtmlElement, meta: PageMeta) -> None:
+    """Dates an element carries in an attribute: ``<abbr class="published"
+    title="2026-11-22T10:00:00+03:00">`` (microformats' hAtom, and Blogger's
+    ``itemprop="datePublished"``, whose microdata value is the visible text,
+    often a bare time), ``<time datetime>``. After microdata's own values."""
+    for element in root.xpath(_DATE_ELEMENTS):
+        marks = f"{element.get('itemprop', '')} {element.get('class', '')}".split()
+        published = "datePublished" in marks or "published" in marks
+        target = meta.published if published else meta.updated
+        for attribute in ("datetime", "content", "title"):
+            value = element.get(attribute)
+            if value:
+                origin = f"<{element.tag} {'published' if published else 'updated'}> {attribute}"
+                _add(target, value, origin)
+                break
 
 
 # --- Open Graph and article:* --------------------------------------------------------------
@@ -465,10 +501,13 @@ def _from_rel_tags(root: HtmlElement, meta: PageMeta) -> None:
 
 def _widget(element: HtmlElement) -> str | None:
     """The widget an element sits in (a sidebar, a menu, a related-posts
-    box), if any: its rel=tag links name other posts' tags."""
+    box), if any: its rel=tag links name other posts' tags. The walk up
+    stops at the article (``<article>``, an article's microdata item):
+    what holds the article is the page's layout, whatever its class says
+    (Blogger's post sits in a ``widget Blog``)."""
     for ancestor in element.iterancestors():
         tag = ancestor.tag if isinstance(ancestor.tag, str) else ""
-        if tag in ("body", "html"):  # a body's classes describe the whole page
+        if tag in ("body", "html", "article") or _is_article_item(ancestor):
             break
         if tag in _WIDGET_CONTAINERS:
             return f"<{tag}>"

@@ -112,7 +112,7 @@ class PageReading:
     blocks: list[html_body.Block] = field(default_factory=list)
     content: str = ""
     id: str = ""
-    pruned: int = 0  # ad slots and comment boxes removed before extraction
+    prepared: int = 0  # ad slots and comment boxes removed, <br> boxes rewritten
     root: HtmlElement | None = None
     body: HtmlElement | None = None
 
@@ -205,7 +205,7 @@ def read_page(
         return reading
     reading.author = _first(meta.author)
     reading.tags = meta.tags
-    reading.pruned = html_body.prune_chrome(root)
+    reading.prepared = html_body.prepare(root)
     body = html_body.extract(root, reading.url.value or url)
     if body is None:
         reading.reject = "no article text: the extractor found no body"
@@ -640,8 +640,11 @@ def explain_html(
         out.append(row("tag", tag.origin, tag.value))
     for tag in meta.dropped_tags if meta else []:
         out.append(row("tag", f"DROPPED {tag.origin}", tag.value))
-    if reading.pruned:
-        out.append(f"content: {reading.pruned} ad slot(s) or comment box(es) removed first")
+    if reading.prepared:
+        out.append(
+            f"content: {reading.prepared} ad slot(s) or comment box(es) removed, "
+            "or <br> box(es) made paragraphs, first"
+        )
     if reading.blocks:
         kept = sum(1 for b in reading.blocks if b.dropped is None)
         out.append(f"content: trafilatura's body, {kept} of {len(reading.blocks)} blocks kept")
