@@ -5,7 +5,9 @@ from the site (through a sitemap), into an ``Article`` or a ``Reject``.
 its address (the file's path, or the URL it was fetched from, with the
 ``Content-Type`` charset when there was one) and the ``FileContext``
 (source name, settings, ``now`` for rejects, ``mtime``: the date of a page
-that states none). ``explain_html`` says where each field came from.
+that states none: a file's mtime; for a fetched page, its sitemap
+``lastmod`` or the time it was fetched). ``explain_html`` says where each
+field came from.
 
 The fields, each from the first source that gives a usable value:
 
@@ -77,7 +79,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-MTIME = "the file's mtime"
+MTIME = "mtime (the page gives no date)"
 
 
 @dataclass
