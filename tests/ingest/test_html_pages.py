@@ -12,6 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedpub import ingest
 from feedpub.config import IngestConfig, SourceConfig, TagsConfig
@@ -577,3 +579,54 @@ def test_an_html_page_reads_the_same_twice() -> None:
     data = doc(jsonld(GRAPH) + OPEN_GRAPH)
     first, second = (page_items(read(data), context()) for _ in range(2))
     assert first == second
+
+
+# --- any bytes at all ----------------------------------------------------------------------
+
+PIECES = st.sampled_from(
+    [
+        "<div>",
+        "</div>",
+        "<p>",
+        "</p>",
+        "<br>",
+        "<br><br>",
+        "<h1>",
+        "</h1>",
+        "<a rel='tag' href='/t'>",
+        "<a href='javascript:x'>",
+        "</a>",
+        "<img src='//x/%zz'>",
+        "<article itemscope itemtype='http://schema.org/NewsArticle'>",
+        "<span itemprop='datePublished'>",
+        "<meta itemprop='image' content='::'>",
+        "<abbr class='published' title='2026-13-45'>",
+        "<script type='application/ld+json'>",
+        "</script>",
+        '{"@type": "NewsArticle", "headline": ',
+        '{"@graph": [{"@id": "x", "author": {"@id": "x"}}]}',
+        "<link rel='canonical' href='http://[::1'>",
+        "<meta property='og:image' content='https://'>",
+        "<meta charset='utf-16'>",
+        "<form>",
+        "<span>إعلان</span>",
+        "اقرأ أيضاً: ",
+        "الوسوم",
+        "\ud800",
+        "\x00",
+        "\u202e",
+        "&#0;&bogus;",
+        PARAGRAPHS[0],
+    ]
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(PIECES, st.text(max_size=30)), max_size=40))
+def test_any_page_is_an_article_or_a_reject_never_an_exception(pieces: list[str]) -> None:
+    data = "".join(pieces).encode("utf-8", "surrogatepass")
+    items = read_html(data, context(), path=Path("p.html"))
+    assert items and all(isinstance(item, Article | Reject) for item in items)
+    for item in items:
+        if isinstance(item, Article):
+            assert item.title and item.content and "\x00" not in item.content

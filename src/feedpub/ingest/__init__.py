@@ -59,6 +59,7 @@ __all__ = [
     "DEFAULT_CHROME_LINES",
     "HTML_SUFFIXES",
     "PAGE_SUFFIXES",
+    "SCRAPED_SUFFIXES",
     "SUFFIXES",
     "DateError",
     "Opened",

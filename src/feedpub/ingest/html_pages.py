@@ -186,6 +186,9 @@ def read_page(
     reading.meta = meta
     base = _base(meta, url, ctx.settings.site_url)
     _address(reading, meta, base, url, path)
+    if not reading.id:
+        reading.reject = "no address: the page gives no URL, and neither URL nor file was given"
+        return reading
     _title(reading, meta, root)
     if reading.title.value is None:
         reading.reject = "no title: not an article page"
