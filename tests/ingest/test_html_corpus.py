@@ -29,7 +29,8 @@ from feedpub import ingest
 from feedpub.app import ingest_pool, ingesting
 from feedpub.config import Config, IngestConfig, TagsConfig, load_config
 from feedpub.ingest.context import FileContext
-from feedpub.ingest.html_pages import explain_html, page_items, paragraphs_of, read_page
+from feedpub.ingest.html_explain import explain_html
+from feedpub.ingest.html_pages import page_items, paragraphs_of, read_page
 from feedpub.model import Article, Reject
 from feedpub.store import SqlStore
 from feedpub.text.arabic import tag_key

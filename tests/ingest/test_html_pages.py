@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from feedpub import ingest
 from feedpub.config import IngestConfig, SourceConfig, TagsConfig
 from feedpub.ingest.context import FileContext
+from feedpub.ingest.html_explain import explain_html
 from feedpub.ingest.html_pages import (
     PageReading,
-    explain_html,
     page_items,
     read_html,
     read_page,

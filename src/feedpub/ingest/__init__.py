@@ -11,7 +11,7 @@ modules, in reading order:
 * ``layout``: the role of each line of a page (``--explain`` prints it);
 * ``pages``: scraped pages (``*.txt``) built from those roles;
 * ``html_pages``: HTML pages (``*.html``, ``*.htm``): metadata
-  (``html_meta``) and the body (``html_body``);
+  (``html_meta``), the body (``html_body``), ``--explain`` (``html_explain``);
 * ``records``: ``*.jsonl``, ``*.json``, ``*.yaml``/``*.yml``;
 * ``dates``: page date lines and record dates;
 * ``article``: cleaning, tags, bounds and the content hash, shared by both.
@@ -193,7 +193,7 @@ def explain_path(path: Path, run: Settings, now: datetime) -> list[str]:
 
 
 def _explain_html(path: Path, run: Settings, now: datetime) -> list[str]:
-    from feedpub.ingest.html_pages import explain_html  # imports trafilatura and extruct
+    from feedpub.ingest.html_explain import explain_html  # imports trafilatura and extruct
 
     opened = open_source(path, run, now)
     if opened.early is not None:

@@ -102,7 +102,7 @@ class PageMeta:
     base: str | None = None  # <base href>
     # Metadata that could not be read (a JSON-LD block that is not JSON).
     problems: list[str] = field(default_factory=list)
-    summary_of_sources: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
 
 def read_meta(root: HtmlElement) -> PageMeta:
@@ -160,7 +160,7 @@ def _from_jsonld(root: HtmlElement, meta: PageMeta) -> None:
     if not nodes:
         return
     by_id = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str)}
-    meta.summary_of_sources.append("JSON-LD: " + ", ".join(t for n in nodes for t in _types(n)[:1]))
+    meta.sources.append("JSON-LD: " + ", ".join(t for n in nodes for t in _types(n)[:1]))
     article = next((n for n in nodes if ARTICLE_TYPES.intersection(_types(n))), None)
     if article is None:
         for node in nodes:
@@ -346,7 +346,7 @@ def _from_microdata(root: HtmlElement, meta: PageMeta) -> None:
     if not items:
         return
     kinds = [_item_types(item) for item in items]
-    meta.summary_of_sources.append(
+    meta.sources.append(
         "microdata: " + ", ".join(k[0] for k in kinds if k) if any(kinds) else "microdata"
     )
     for item, types in zip(items, kinds, strict=True):
@@ -409,7 +409,7 @@ def _from_opengraph(root: HtmlElement, meta: PageMeta) -> None:
         props.extend(block.get("properties", []))
     if not props:
         return
-    meta.summary_of_sources.append(f"Open Graph: {len(props)} properties")
+    meta.sources.append(f"Open Graph: {len(props)} properties")
     image: dict[str, str] = {}
     images: list[dict[str, str]] = []
     for name, raw in props:
