@@ -43,6 +43,8 @@ WRAPPED = {
     "dkim": ("delivery.dkim",),
     "cryptography": ("delivery.dkim",),
     "hijridate": ("text.hijri",),
+    "trafilatura": ("ingest.html_body",),
+    "extruct": ("ingest.html_meta",),
 }
 ENTRY_POINTS = ("cli", "service", "web")
 ENTRY_POINTS_MAY_IMPORT = {"app", "config", "model", "cron", "text", "service", "web"}

@@ -24,8 +24,10 @@ The rules, enforced by ``tests/test_layers.py`` (which walks every import):
   the test): feedgen only in ``feeds.atom`` and ``feeds.rss``, premailer only
   in ``digests.inline``, APScheduler only in ``service``, cronsim only in
   ``cron``, SQLAlchemy only in ``store``, nh3 only in ``text.sanitize``,
-  Babel only in ``text.rtl``, flufl.bounce only in ``inbound.formats``.
-  Swapping a library touches one file.
+  Babel only in ``text.rtl``, flufl.bounce only in ``inbound.formats``,
+  trafilatura only in ``ingest.html_body``, extruct only in
+  ``ingest.html_meta``, dkimpy only in ``delivery.dkim``, hijridate only in
+  ``text.hijri``. Swapping a library touches one file.
 - One registry per kind of plugin: source kinds (``ingest.source``), feed
   formats (``feeds``), delivery backends (``delivery.backends``).
 - The clock. ``datetime.now()`` is called only by the entry points (``cli``,

@@ -11,6 +11,8 @@ protocol and the registry of source kinds) and stores what each yields;
   pages repeat (``learn_chrome``, a first pass before its pages are read);
 * ``layout``: the role of each line of a page (``--explain`` prints it);
 * ``pages``: scraped pages (``*.txt``) built from those roles;
+* ``html_pages``: HTML pages (``*.html``, ``*.htm``): metadata
+  (``html_meta``), the body (``html_body``), ``--explain`` (``html_explain``);
 * ``records``: ``*.jsonl``, ``*.json``, ``*.yaml``/``*.yml``;
 * ``dates``: page date lines and record dates;
 * ``article``: cleaning, tags, bounds and the content hash, shared by both.
@@ -33,6 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property, lru_cache
+from importlib import metadata
 from pathlib import Path
 
 from feedpub.config import IngestConfig, SourceConfig, TagsConfig
@@ -42,13 +45,22 @@ from feedpub.ingest.context import FileContext, Settings
 from feedpub.ingest.dates import DateError, find_page_date, parse_record_date
 from feedpub.ingest.pages import DEFAULT_CHROME_LINES, chrome_keys, explain, parse_page
 from feedpub.ingest.records import decode, read_json, read_jsonl, read_yaml
-from feedpub.ingest.sources import PAGE_SUFFIXES, SUFFIXES, discover, source_name
+from feedpub.ingest.sources import (
+    HTML_SUFFIXES,
+    PAGE_SUFFIXES,
+    SCRAPED_SUFFIXES,
+    SUFFIXES,
+    discover,
+    source_name,
+)
 from feedpub.model import Article, Reject
 from feedpub.text.arabic import compile_vocabulary
 
 __all__ = [
     "DEFAULT_CHROME_LINES",
+    "HTML_SUFFIXES",
     "PAGE_SUFFIXES",
+    "SCRAPED_SUFFIXES",
     "SUFFIXES",
     "DateError",
     "Opened",
@@ -100,6 +112,10 @@ def _code_hash() -> str:
         for module in sorted((root / folder).glob("*.py")):
             digest.update(module.name.encode() + b"\0" + module.read_bytes())
     digest.update((root / "model.py").read_bytes())
+    # HTML pages read as their libraries read them: a new version may read
+    # a page differently, so its cached reading is not trusted.
+    for library in ("trafilatura", "extruct", "lxml"):
+        digest.update(f"{library} {metadata.version(library)}".encode())
     return digest.hexdigest()
 
 
@@ -107,7 +123,9 @@ def page_chrome(opened: Opened, lines: SourceLines | None) -> list[str]:
     """The lines of a page its folder's learned chrome removes: with the
     page's bytes, all a page's reading depends on besides the settings
     (``layout`` asks the learned chrome only whether a line repeats)."""
-    if lines is None or not lines.threshold or opened.texts is None:
+    if lines is None or not lines.threshold or not _scraped(opened.source):
+        return []
+    if opened.texts is None:
         return []
     return sorted(line for line in set(opened.texts) if line and lines.repeats(line))
 
@@ -130,9 +148,17 @@ def chrome_share(pages: Iterable[Path], limits: IngestConfig) -> tuple[int, list
     return line_hashes(_page_texts(pages, limits))
 
 
+def _scraped(name: str) -> bool:
+    """A scraped text page (the pages learned chrome applies to; an HTML
+    page has its markup to tell chrome from article)."""
+    return name.lower().endswith(SCRAPED_SUFFIXES)
+
+
 def _page_texts(paths: Iterable[Path], limits: IngestConfig) -> Iterator[str]:
     cap = min(limits.max_file_bytes, limits.max_article_bytes)
     for path in paths:
+        if not _scraped(path.name):
+            continue
         try:
             with path.open("rb") as stream:
                 data = stream.read(cap + 1)
@@ -147,7 +173,10 @@ def _page_texts(paths: Iterable[Path], limits: IngestConfig) -> Iterator[str]:
 
 def explain_path(path: Path, run: Settings, now: datetime) -> list[str]:
     """What each line of the page at ``path`` is taken as, and why, with the
-    chrome its folder's pages teach (``feedpub ingest --explain``)."""
+    chrome its folder's pages teach; for an HTML page, where each field came
+    from and why each block was left out (``feedpub ingest --explain``)."""
+    if path.suffix.lower() in HTML_SUFFIXES:
+        return _explain_html(path, run, now)
     if path.suffix.lower() not in PAGE_SUFFIXES:
         return [f"{path}: not a scraped page ({', '.join(PAGE_SUFFIXES)})"]
     siblings = sorted(p for p in path.parent.glob("*") if not p.name.startswith("."))
@@ -162,6 +191,17 @@ def explain_path(path: Path, run: Settings, now: datetime) -> list[str]:
     mtime = datetime.fromtimestamp(int(path.stat().st_mtime), tz=UTC).astimezone(run.tz)
     ctx = FileContext(source=source_name(path), settings=run, now=now, mtime=mtime, lines=lines)
     return explain(text, ctx)
+
+
+def _explain_html(path: Path, run: Settings, now: datetime) -> list[str]:
+    from feedpub.ingest.html_explain import explain_html  # imports trafilatura and extruct
+
+    opened = open_source(path, run, now)
+    if opened.early is not None:
+        return [item.describe() for item in opened.early if isinstance(item, Reject)]
+    assert opened.stat is not None and opened.data is not None
+    ctx = _context(path, run, now, opened.stat)
+    return [f"{path}:", *explain_html(opened.data, ctx, path=path)]
 
 
 @dataclass(frozen=True)
@@ -201,7 +241,7 @@ def open_source(path: Path, run: Settings, now: datetime) -> Opened:
     try:
         with path.open("rb") as stream:
             stat = os.fstat(stream.fileno())
-            too_big = _too_big(stat.st_size, path.suffix.lower() in PAGE_SUFFIXES, limits)
+            too_big = _too_big(stat.st_size, _scraped(path.name), limits)
             if too_big:
                 return Opened(source, stat, early=[_context(path, run, now, stat).reject(too_big)])
             data = stream.read(limits.max_file_bytes + 1)
@@ -242,7 +282,7 @@ def read_path(
         # Parsed from the bytes read (bounded like the file): read_jsonl sees
         # a file that grew past the limit while read as it would streaming.
         return read_jsonl(io.BytesIO(data), ctx)
-    too_big = _too_big(len(data), path.suffix.lower() in PAGE_SUFFIXES, run.limits)
+    too_big = _too_big(len(data), _scraped(path.name), run.limits)
     if too_big:  # it grew since stat()
         return [ctx.reject(too_big)]
     return _read_text(opened, path, ctx)
@@ -252,7 +292,8 @@ def _too_big(size: int, is_page: bool, limits: IngestConfig) -> str | None:
     if size > limits.max_file_bytes:
         return f"file is {size} bytes, larger than ingest.max_file_bytes ({limits.max_file_bytes})"
     if is_page and size > limits.max_article_bytes:
-        # A page is one article.
+        # A scraped page is one article (an HTML page's content is checked
+        # against the limit once extracted: its markup is most of it).
         return (
             f"file is {size} bytes, larger than "
             f"ingest.max_article_bytes ({limits.max_article_bytes})"
@@ -263,6 +304,13 @@ def _too_big(size: int, is_page: bool, limits: IngestConfig) -> str | None:
 def _read_text(opened: Opened, path: Path, ctx: FileContext) -> list[Article | Reject]:
     data = opened.data
     assert data is not None
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        # Imported here, by the first HTML page a process reads: trafilatura
+        # and extruct take 0.5 s to import, and most sources hold no HTML.
+        from feedpub.ingest.html_pages import read_html
+
+        return read_html(data, ctx, path=path)  # it decodes: a page declares its charset
     if b"\x00" in data:
         return [ctx.reject("binary file (contains NUL bytes; UTF-16 or not text)")]
     if not data.strip():
@@ -272,8 +320,7 @@ def _read_text(opened: Opened, path: Path, ctx: FileContext) -> list[Article | R
         return [ctx.reject(error)]
     if not text.strip(" \t\r\n\ufeff"):
         return [ctx.reject("empty file")]
-    suffix = path.suffix.lower()
-    if suffix in PAGE_SUFFIXES:
+    if suffix in SCRAPED_SUFFIXES:
         return parse_page(text, path, ctx, opened.texts)
     if suffix == ".json":
         return list(read_json(text, ctx))

@@ -237,7 +237,7 @@ class _Job:
         self.read_at_ns = _file_system_now_ns()
         self.folders: dict[Path, list[Path]] = {}
         for path in paths:
-            if path.suffix.lower() in ingest.PAGE_SUFFIXES:
+            if path.suffix.lower() in ingest.SCRAPED_SUFFIXES:
                 self.folders.setdefault(path.parent, []).append(path)
         self.folder_state = {folder: self._state(pages) for folder, pages in self.folders.items()}
         self.learned: dict[Path, ingest.SourceLines] = {}
@@ -269,12 +269,12 @@ class _Job:
         return hashlib.sha256(listing.encode("utf-8", "backslashreplace")).hexdigest()
 
     def _context(self, path: Path) -> str:
-        if path.parent in self.folder_state and path.suffix.lower() in ingest.PAGE_SUFFIXES:
+        if path.parent in self.folder_state and path.suffix.lower() in ingest.SCRAPED_SUFFIXES:
             return sha(self.run.fingerprint, self.folder_state[path.parent])
         return self.run.fingerprint
 
     def _lines(self, path: Path) -> ingest.SourceLines | None:
-        if path.suffix.lower() not in ingest.PAGE_SUFFIXES:
+        if path.suffix.lower() not in ingest.SCRAPED_SUFFIXES:
             return None
         folder = path.parent
         if folder not in self.learned:  # read the folder's pages only when one is read

@@ -10,15 +10,19 @@ from pathlib import Path
 
 from feedpub.model import Reject
 
-PAGE_SUFFIXES: tuple[str, ...] = (".txt",)
+# Scraped text pages (``pages``) and saved HTML pages (``html_pages``): one
+# article a file, read by the ingest worker pool.
+SCRAPED_SUFFIXES: tuple[str, ...] = (".txt",)
+HTML_SUFFIXES: tuple[str, ...] = (".html", ".htm")
+PAGE_SUFFIXES: tuple[str, ...] = SCRAPED_SUFFIXES + HTML_SUFFIXES
 RECORD_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".yaml", ".yml")
 SUFFIXES: tuple[str, ...] = PAGE_SUFFIXES + RECORD_SUFFIXES
 
 
 def discover(roots: Sequence[Path], now: datetime) -> tuple[list[Path], list[Reject]]:
-    """Every .txt/.jsonl/.json/.yaml/.yml file under each root (a root may
-    also name one file), sorted within each root, roots in config order,
-    each file once. Hidden files and folders are skipped.
+    """Every .txt/.html/.htm/.jsonl/.json/.yaml/.yml file under each root
+    (a root may also name one file), sorted within each root, roots in config
+    order, each file once. Hidden files and folders are skipped.
     Problems (a missing source path, an unreadable folder) come back as
     Rejects stamped ``now``; they never stop the others."""
     paths: list[Path] = []
