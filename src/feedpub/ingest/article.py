@@ -116,11 +116,24 @@ def content_hash(article: Article, *, published_given: bool, updated_given: bool
         "url": article.url,
         "image": article.image,
         "tags": [[tag.key, tag.name] for tag in article.tags],
+        # Only when the source gives them: an article without them keeps the
+        # hash it had before they were read.
+        **_image_details(article),
         "published": article.published.isoformat() if published_given else None,
         "updated": article.updated.isoformat() if updated_given else None,
     }
     blob = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _image_details(article: Article) -> dict[str, object]:
+    details = {
+        "image_width": article.image_width,
+        "image_height": article.image_height,
+        "image_alt": article.image_alt or None,
+        "image_bytes": article.image_bytes,
+    }
+    return {key: value for key, value in details.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,11 @@ class Fields:
     updated: datetime
     published_given: bool
     updated_given: bool
+    # What the source says of the image: pixels, alternative text, bytes.
+    image_width: int | None = None
+    image_height: int | None = None
+    image_alt: str = ""
+    image_bytes: int | None = None
 
 
 def assemble(fields: Fields, ctx: FileContext, where: str | None) -> list[Article | Reject]:
@@ -171,6 +189,10 @@ def assemble(fields: Fields, ctx: FileContext, where: str | None) -> list[Articl
         image=fields.image,
         tags=tags,
         source=ctx.source,
+        image_width=fields.image_width,
+        image_height=fields.image_height,
+        image_alt=fields.image_alt,
+        image_bytes=fields.image_bytes,
     )
     digest = content_hash(
         article, published_given=fields.published_given, updated_given=fields.updated_given

@@ -157,6 +157,9 @@ def page_items(reading: PageReading, ctx: FileContext) -> list[Article | Reject]
         updated=updated,
         published_given=reading.published_from.origin != MTIME,
         updated_given=reading.updated is not None,
+        image_width=reading.image.width if reading.image else None,
+        image_height=reading.image.height if reading.image else None,
+        image_alt=(reading.image.alt or "") if reading.image else "",
     )
     return assemble(fields, ctx, None)
 

@@ -157,6 +157,18 @@ def _v11_inbound(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_inbound_events_delivery ON inbound_events (delivery_id)"))
 
 
+def _v12_image_details(conn: Connection) -> None:
+    """The image's size and alternative text, as sources give them; NULL
+    in articles stored before (unknown)."""
+    for column, kind in (
+        ("image_width", "INTEGER"),
+        ("image_height", "INTEGER"),
+        ("image_alt", "TEXT"),
+        ("image_bytes", "BIGINT"),
+    ):
+        conn.execute(text(f"ALTER TABLE articles ADD COLUMN {column} {kind}"))
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -173,6 +185,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: _v9_source_state_and_withdrawn,
     10: _v10_edition_left_out,
     11: _v11_inbound,
+    12: _v12_image_details,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

@@ -55,6 +55,11 @@ t_articles = Table(
     # NULL in rows stored before that); never changes after, so feed entry
     # ids derived from it survive a URL gained or changed later.
     Column("first_url", Text),
+    # v12: what the source says of the image (NULL: unknown).
+    Column("image_width", Integer),
+    Column("image_height", Integer),
+    Column("image_alt", Text),
+    Column("image_bytes", BigInteger),
     # Main feed, archive pages and digests all read newest first.
     Index("ix_articles_published_id", "published", "id"),
 )
