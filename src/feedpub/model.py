@@ -101,6 +101,10 @@ class IngestReport:
             + (f"; {len(self.failed_sources)} sources failed" if self.failed_sources else "")
         )
 
+    def failure(self) -> str | None:
+        """Why the job failed in part (sources that could not be read)."""
+        return "; ".join(self.failed_sources) or None
+
     def counts(self) -> dict[str, int]:
         """The numbers recorded and logged for the job."""
         return {
@@ -212,6 +216,9 @@ class BuildReport:
             f"build: {len(self.written)} written, {len(self.unchanged)} unchanged, "
             f"{len(self.removed)} removed"
         )
+
+    def failure(self) -> str | None:
+        return None
 
     def counts(self) -> dict[str, int]:
         """The numbers recorded and logged for the job."""

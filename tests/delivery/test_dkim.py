@@ -242,7 +242,8 @@ def test_the_outbox_keeps_signed_messages(
     assert result.status == "sent"
     outbox.sync()
     written = Path(result.detail).read_bytes()
-    assert written.startswith(b"DKIM-Signature:")
+    # The envelope sender, written by the outbox, then the signature.
+    assert written.startswith(b"Return-Path: <news@news.example.org>\nDKIM-Signature:")
     assert verifies(written.replace(b"\n", b"\r\n"), signer)
     outbox.close()
 
@@ -340,3 +341,41 @@ def test_an_unsigned_header_layout_change_needs_no_new_key(
     trimmed = re.sub(rb"(?m)^Reply-To:.*\r\n", b"", digest_message)
     trimmed = re.sub(rb"(?m)^List-Unsubscribe-Post:.*\r\n", b"", trimmed)
     assert verifies(signer.sign(trimmed), signer)
+
+
+def test_feedpub_run_signs_every_message_it_hands_to_the_outbox(
+    key_pem: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator's path: delivery.dkim in the config and the key in the
+    environment; what a real run writes verifies, and the RFC 8058 headers
+    and Feedback-ID are among the signed ones."""
+    from delivery.test_exactly_once import NOW as RUN_NOW
+    from delivery.test_exactly_once import SECRET, add_readers, config_text
+    from feedpub.cli import main
+    from feedpub.store import SqlStore
+
+    config = tmp_path / "config.yaml"
+    store_url = f"sqlite:///{tmp_path / 'feedpub.db'}"
+    text = config_text(store_url, 25).replace("backend: smtp", "backend: outbox")
+    text = text.replace("outbox: var/outbox", f"outbox: {tmp_path / 'outbox'}")
+    text = text.replace(
+        "delivery:\n", f"delivery:\n  dkim:\n    selector: {SELECTOR}\n    domain: {DOMAIN}\n"
+    )
+    config.write_text(text, "utf-8")
+    with SqlStore.open(store_url) as store:
+        add_readers(store, 3)
+    monkeypatch.setenv("FEEDPUB_SECRET", SECRET)
+    monkeypatch.setenv("FEEDPUB_NOW", RUN_NOW.isoformat())
+    monkeypatch.setenv("FEEDPUB_DKIM_KEY", key_pem.decode())
+    assert main(["--config", str(config), "run"]) == 0
+    written = sorted((tmp_path / "outbox" / "new").iterdir())
+    assert len(written) == 3
+    signer = DkimSigner(SELECTOR, DOMAIN, key_pem)
+    for path in written:
+        data = path.read_bytes().replace(b"\n", b"\r\n")
+        assert verifies(data, signer), path.name
+        signature = " ".join(
+            re.findall(rb"DKIM-Signature:.*?(?=\r\n\S)", data, re.S)[0].decode().split()
+        )
+        for name in ("list-unsubscribe", "list-unsubscribe-post", "feedback-id", "message-id"):
+            assert name in signature.lower()

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedpub.app import StoreSubscriptions
 from feedpub.inbound import Keys
 from feedpub.model import SubscriberStatus
 from feedpub.store import SqlStore
+from feedpub.subscribers import StoreSubscriptions
 from support.dovecot import dovecot_for
 from support.postfix import postfix
 

@@ -201,6 +201,13 @@ def test_a_reader_leaves_a_list_by_the_mailto_of_the_digest_that_reached_them(
     subscribe(store, "lina@example.org", "omar@example.org")
     first = run_digest(cfg, store)
     assert sorted(first) == ["lina@example.org", "omar@example.org"]
+    # Each message's envelope sender names its delivery (VERP), as the outbox keeps it.
+    senders = {data.split(b"\n", 1)[0] for data in first.values()}
+    assert len(senders) == 2
+    assert all(
+        re.fullmatch(rb"Return-Path: <bounces\+[a-z0-9]{26}@news\.example\.org>", s)
+        for s in senders
+    )
 
     # The MTA delivers lina's mail client's message to the unsubscribe address.
     reply = mailto_reply(first["lina@example.org"], "Lina <lina@example.org>")
@@ -351,3 +358,39 @@ def test_a_wrong_imap_password_is_one_clear_error(
     )
     with pytest.raises(InboundError, match=rf"imap://bounces@127.0.0.1:{server.port}/INBOX: "):
         open_mailbox(cfg.inbound)
+
+
+def test_feedpub_run_sends_through_postfix_and_reads_its_bounces_back(
+    tmp_path: Path, store: SqlStore, postfix: Postfix
+) -> None:
+    """The whole loop as an operator runs it, nothing built by hand: the SMTP
+    backend hands each digest to Postfix with its delivery's VERP envelope
+    sender; Postfix's own reports land in the Maildir; the next run's inbound
+    job bounces exactly those readers; the rates show in status."""
+    cfg = make_config(tmp_path, f"inbound:\n  maildir: {postfix.maildir}\n")
+    text = cfg.path.read_text("utf-8").replace(
+        "  backend: outbox\n",
+        f"  backend: smtp\n  smtp:\n    host: 127.0.0.1\n    port: {postfix.port}\n"
+        "    security: none\n  pause_min_deliveries: 3\n",
+    )
+    cfg.path.write_text(text, "utf-8")
+    cfg = load_config(cfg.path)
+    subscribe(store, *READERS, "stays@example.org")
+    with make_publisher(cfg, now=NOW, store=store) as pub:
+        assert not [o.run.error for o in pub.run_jobs() if o.failed]
+    reports = postfix.delivered(2)
+    envelope = [message_from_bytes(p.read_bytes())["Delivered-To"] for p in reports]
+    assert all(to.startswith("bounces+") for to in envelope)  # each report names its delivery
+
+    with make_publisher(cfg, now=NOW + timedelta(hours=1), store=store) as pub:
+        outcomes = {o.run.job: o for o in pub.run_jobs()}
+        assert outcomes["inbound"].run.counts["bounced"] == 2
+        # Two of three messages came back hard: the daily digest is paused.
+        assert outcomes["digest daily"].failed
+        assert "paused" in str(outcomes["digest daily"].run.error)
+        status = pub.status()
+    for address in READERS:
+        subscriber = store.get_subscriber(address)
+        assert subscriber is not None and subscriber.status == "bounced"
+    (daily,) = [d for d in status.digests if d.digest == "daily"]
+    assert daily.feedback.hard == 2 and daily.paused is not None

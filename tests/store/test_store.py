@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -632,3 +633,14 @@ def test_page_versions_list_the_articles_without_a_url_with_their_tags(store: Sq
     # Given a URL, an article leaves the list (its page is removed by the next build).
     store.upsert_article(article("a", url="https://a.sy/a", content_hash="h9"), NOW)
     assert [v[0] for v in store.page_versions()] == ["b", "c"]
+
+
+def test_a_store_keeps_one_instance_key_and_two_stores_differ(
+    store: SqlStore, store_url: str, tmp_path: Path
+) -> None:
+    key = store.instance_key()
+    assert re.fullmatch(r"[0-9a-f]{16}", key)
+    with SqlStore.open(store_url) as again:
+        assert again.instance_key() == key
+    with SqlStore.open(f"sqlite:///{tmp_path / 'other.db'}") as other:
+        assert other.instance_key() != key

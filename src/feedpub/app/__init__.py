@@ -27,11 +27,12 @@ from feedpub.app.reports import Progress
 from feedpub.config import Config
 from feedpub.feeds.site import FeedSite
 from feedpub.model import Article, BuildReport, IngestReport, Reject, Subscriber
-from feedpub.subscribers import ImportReport, Roster, StoreSubscriptions
+from feedpub.subscribers import ImportReport, ReturnedMail, Roster, StoreSubscriptions
 from feedpub.tokens import load_secret
 
 if TYPE_CHECKING:
-    from feedpub import delivery, digests
+    from feedpub import delivery, digests, inbound
+    from feedpub.inbound import InboundReport
     from feedpub.ingest import source
     from feedpub.store import SqlStore
 
@@ -222,10 +223,14 @@ class Publisher(JobRunner):
 
     def digest(self, name: str) -> digests.DigestOutcome:
         """Make the edition of digest ``name`` if one is due and deliver it,
-        exactly once per recipient (``digests.edition``)."""
+        exactly once per recipient (``digests.edition``); then count the
+        relay's refusals as hard bounces and pause the digest if its last
+        editions drew too many (``inbound.MailLoop``)."""
         digest = self.cfg.digest(name)
         self.seed_subscribers()
-        return self.editions().digest(digest, self.now)
+        outcome = self.editions().digest(digest, self.now)
+        self._loop().after_delivery(name)
+        return outcome
 
     def preview(self, name: str) -> tuple[str, str]:
         """The coming edition of digest ``name`` as (html, text)."""
@@ -250,8 +255,39 @@ class Publisher(JobRunner):
                 secret=self.secret,
                 clock=self._send_clock,
                 worker=self.worker,
+                envelope=self._loop().envelope(),
             )
         return self._editions
+
+    def _loop(self) -> inbound.MailLoop:
+        """The mail that comes back, wired to this store and its subscribers."""
+        from feedpub import inbound
+
+        names = [d.name for d in self.cfg.digests]
+        return inbound.MailLoop(
+            self._store,
+            ReturnedMail(self._store, names),
+            inbound=self.cfg.inbound,
+            sending=self.cfg.delivery,
+            digests=names,
+            unsubscribe_address=self.cfg.email.unsubscribe_mailto,
+            clock=self._send_clock,
+            secret=self.secret,
+            open_mailbox=inbound.open_mailbox,
+        )
+
+    def inbound(self) -> InboundReport:
+        """Read the bounce mailbox and act on what came back (``inbound``)."""
+        return self._loop().read_mailbox()
+
+    def inbound_kept(self) -> list[str]:
+        """The messages of the bounce mailbox kept for a person, one line each."""
+        return self._loop().kept()
+
+    def resume_digest(self, name: str) -> bool:
+        """Lift a digest's pause; False when it was not paused."""
+        self.cfg.digest(name)
+        return self._store.resume_digest(name)
 
     def _send_clock(self) -> datetime:
         # The time handed in, moved on by the monotonic clock: a long send

@@ -28,7 +28,7 @@ from feedpub.app.reports import (
     log,
 )
 from feedpub.config import Config
-from feedpub.model import SUBSCRIBER_STATUSES, IngestReport, JobRun
+from feedpub.model import SUBSCRIBER_STATUSES, FeedbackCounts, IngestReport, JobRun
 from feedpub.store import LockHolder, StoreError, StoreLock
 
 if TYPE_CHECKING:
@@ -74,18 +74,24 @@ class JobRunner(ABC):
     def digest(self, name: str) -> Reported: ...
     @abstractmethod
     def at(self, now: datetime) -> JobRunner: ...
+    @abstractmethod
+    def inbound(self) -> Reported: ...
 
     def run_jobs(
         self, progress: Progress | None = None, *, adopt: bool = False
     ) -> list[JobOutcome]:
-        """One cron run as separate jobs: ingest, build, then every digest.
-        A job that fails is logged and recorded and the others still run
-        (a build can publish what is stored when ingest failed; a broken
-        digest does not stop the next). ``adopt`` goes to the build."""
+        """One cron run as separate jobs: ingest, build, the bounce mailbox
+        (when ``inbound`` is set: before the digests, so what came back is
+        honoured), then every digest. A job that fails is logged and recorded
+        and the others still run (a build can publish what is stored when
+        ingest failed; a broken digest does not stop the next). ``adopt``
+        goes to the build."""
         outcomes = [
             self.run_job("ingest", lambda: self.ingest(progress)),
             self.run_job("build", lambda: self.build(adopt=adopt)),
         ]
+        if self.cfg.inbound.enabled:
+            outcomes.append(self.run_job("inbound", self.inbound))
         for digest in self.cfg.digests:
             work = functools.partial(self.digest, digest.name)
             outcomes.append(self.run_job(f"digest {digest.name}", work))
@@ -104,8 +110,7 @@ class JobRunner(ABC):
         except WORK_FAILURES as exc:
             error = " ".join(str(exc).split()) or type(exc).__name__
         else:
-            if isinstance(report, IngestReport):
-                error = "; ".join(report.failed_sources) or None
+            error = report.failure()
         run = JobRun(
             job=job,
             started=started,
@@ -141,6 +146,8 @@ class JobRunner(ABC):
                 at = self.at(clock())
                 at.run_job("ingest", at.ingest)
                 at.run_job("build", at.build)
+                if at.cfg.inbound.enabled:
+                    at.run_job("inbound", at.inbound)
                 if digest is not None:
                     at.run_job(f"digest {digest}", lambda: at.digest(digest))
 
@@ -179,14 +186,19 @@ class JobRunner(ABC):
         tz, store = self.cfg.site.timezone, self._store
         schedules = {"publish": cron.next_slot(self.cfg.service.schedule, tz, self.now)}
         editions = []
+        paused = store.digest_pauses()
         for digest in self.cfg.digests:
             schedules[f"digest {digest.name}"] = cron.next_slot(digest.schedule, tz, self.now)
             last = store.last_edition(digest.name)
             counts: dict[str, int] = {}
+            feedback = FeedbackCounts()
             found = None if last is None else store.edition_id(last.digest, last.slot)
             if found is not None:
                 counts = {str(k): v for k, v in store.delivery_counts(found).items()}
-            editions.append(DigestStatus(digest.name, last, counts))
+                feedback = store.feedback_counts(found)
+            editions.append(
+                DigestStatus(digest.name, last, counts, feedback, paused.get(digest.name))
+            )
         return Status(
             now=self.now,
             runs=tuple(store.last_runs()),

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from feedpub import output
-from feedpub.model import Edition, JobRun
+from feedpub.model import Edition, FeedbackCounts, JobRun
 from feedpub.store import LockHolder, StoreError
 from feedpub.tokens import SecretError
 
@@ -47,6 +47,9 @@ class Reported(Protocol):
 
     def summary(self) -> str: ...
     def counts(self) -> dict[str, int]: ...
+    def failure(self) -> str | None:
+        """Why the job failed in part (its report stands), or None."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class DigestStatus:
     digest: str
     last: Edition | None
     deliveries: Mapping[str, int]  # delivery status -> count, of the last edition
+    feedback: FeedbackCounts  # what came back of the last edition
+    paused: tuple[str, datetime] | None = None  # why and since when
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,25 @@ def _add_subscriber_commands(commands: Any) -> None:
     actions.add_parser("export", help="every subscriber as CSV on stdout")
     bounce = actions.add_parser("bounce", help="mark an address bounced: it gets nothing more")
     bounce.add_argument("email", metavar="EMAIL")
+    inbound = commands.add_parser(
+        "inbound",
+        help="read the bounce mailbox: bounces, complaints, unsubscribes by mail",
+        description="Read every new message of the mailbox of inbound: and act on it "
+        "(mark bounced, unsubscribe), as feedpub run does; --list shows the messages kept "
+        "for a person.",
+    )
+    inbound.add_argument(
+        "--list", action="store_true", help="list the messages kept for a person; read nothing"
+    )
+    digests = commands.add_parser(
+        "digests",
+        help="a digest paused by its bounce or complaint rate: resume it",
+        description="A digest whose edition drew too many hard bounces or complaints sends "
+        "nothing until resumed.",
+    )
+    digest_actions = digests.add_subparsers(dest="action", required=True, metavar="ACTION")
+    resume = digest_actions.add_parser("resume", help="send the digest again")
+    resume.add_argument("name", metavar="NAME")
     deliveries = commands.add_parser(
         "deliveries",
         help="delivery counts and failures of an edition",
@@ -257,6 +276,8 @@ def _subscribers(args: argparse.Namespace, publisher: Publisher, out: TextIO) ->
 
 
 def _deliveries(args: argparse.Namespace, publisher: Publisher, out: TextIO, tz: tzinfo) -> int:
+    from feedpub.cli import listings
+
     try:
         found = publisher.deliveries(args.edition)
     except ValueError as exc:
@@ -266,8 +287,27 @@ def _deliveries(args: argparse.Namespace, publisher: Publisher, out: TextIO, tz:
         counts = ", ".join(f"{n} {status}" for status, n in item.counts.items())
         slot = item.edition.slot.astimezone(tz).isoformat(timespec="minutes")
         print(f"{item.digest}@{slot}: {counts}", file=out)
+        back = listings.came_back(item.feedback, item.counts.get("sent", 0))
+        if back:
+            print(f"  came back: {back}", file=out)
         for failure in item.failures:
             print(f"  failed {failure.address}: {failure.last_error}", file=out)
+    return EXIT_OK
+
+
+def _inbound(args: argparse.Namespace, cfg: Config, publisher: Publisher, out: TextIO) -> int:
+    if not cfg.inbound.enabled:
+        print(
+            f"feedpub: {cfg.path}: inbound: no mailbox configured (inbound.maildir or "
+            "inbound.imap)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.list:
+        for line in publisher.inbound_kept():
+            print(line, file=out)
+        return EXIT_OK
+    print(publisher.inbound().summary(), file=out)
     return EXIT_OK
 
 
@@ -318,8 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if quick is not None:
                 print(quick.summary(), file=sys.stdout)
                 return EXIT_OK
-        if args.command in ("run", "ingest", "serve"):
-            app.check_config(cfg)  # a bad source entry: exit 2 before any job
+        if args.command in ("run", "ingest", "serve", "digest", "inbound"):
+            app.check_config(cfg)  # a bad source, format or backend: exit 2 before any job
         with app.make_publisher(cfg, now=now, clock=_clock(now)) as publisher:
             return _dispatch(args, cfg, publisher)
     except ConfigError as exc:
@@ -446,6 +486,13 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
         return _subscribers(args, publisher, out)
     elif args.command == "deliveries":
         return _deliveries(args, publisher, out, tz)
+    elif args.command == "inbound":
+        return _inbound(args, cfg, publisher, out)
+    elif args.command == "digests":
+        if not publisher.resume_digest(args.name):
+            print(f"feedpub: digest {args.name} is not paused", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"digest {args.name}: resumed", file=out)
     elif args.command == "ingest" and args.explain:
         return _explain(publisher, args.explain, out)
     elif args.command == "ingest":
@@ -528,7 +575,12 @@ def _digest(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
         print("feedpub: --out goes with --preview", file=sys.stderr)
         return EXIT_USAGE
     if not args.preview:
-        print(publisher.digest(args.name).summary(), file=out)
+        outcome = publisher.digest(args.name)
+        print(outcome.summary(), file=out)
+        failure = outcome.failure()
+        if failure is not None:
+            print(f"feedpub: {failure}", file=sys.stderr)
+            return EXIT_FAILED
         return EXIT_OK
 
     html, text = publisher.preview(args.name)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from feedpub.app.reports import Progress, Status
-    from feedpub.model import Article, Reject, Subscriber
+    from feedpub.model import Article, FeedbackCounts, Reject, Subscriber
 
 
 def print_subscribers(subscribers: Sequence[Subscriber], out: TextIO, *, as_json: bool) -> None:
@@ -34,6 +34,7 @@ def print_subscribers(subscribers: Sequence[Subscriber], out: TextIO, *, as_json
 
 def print_status(status: Status, out: TextIO, tz: tzinfo, *, as_json: bool) -> None:
     import json
+    from dataclasses import asdict
 
     def when(value: datetime | None) -> str | None:  # JSON times are UTC, as --json elsewhere
         return None if value is None else value.astimezone(UTC).isoformat()
@@ -68,7 +69,11 @@ def print_status(status: Status, out: TextIO, tz: tzinfo, *, as_json: bool) -> N
                         "created": when(d.last.created),
                         "articles": len(d.last.article_ids),
                         "deliveries": dict(d.deliveries),
+                        "came_back": asdict(d.feedback),
                     },
+                    "paused": None
+                    if d.paused is None
+                    else {"reason": d.paused[0], "since": when(d.paused[1])},
                 }
                 for d in status.digests
             ],
@@ -101,18 +106,37 @@ def print_status(status: Status, out: TextIO, tz: tzinfo, *, as_json: bool) -> N
     subscribers = ", ".join(f"{v} {k}" for k, v in status.subscribers.items())
     print(f"store: {counts}; subscribers: {subscribers}", file=out)
     for d in status.digests:
+        if d.paused is not None:
+            print(f"digest {d.digest}: PAUSED since {local(d.paused[1])}: {d.paused[0]}", file=out)
         if d.last is None:
             print(f"digest {d.digest}: no edition yet", file=out)
             continue
         sent = ", ".join(f"{v} {k}" for k, v in d.deliveries.items()) or "no deliveries"
+        back = came_back(d.feedback, d.deliveries.get("sent", 0))
         print(
             f"digest {d.digest}: last edition {local(d.last.slot)} "
-            f"({len(d.last.article_ids)} articles; {sent})",
+            f"({len(d.last.article_ids)} articles; {sent}{'; ' + back if back else ''})",
             file=out,
         )
     for name, holder in status.locks.items():
         if holder is not None:
             print(f"{name} lock: held by {holder.describe()}", file=out)
+
+
+def came_back(feedback: FeedbackCounts, sent: int) -> str:
+    """What came back of an edition, with the rates that can pause it:
+    "3 hard bounces (2.1%), 1 complaint (0.70%)"; "" when nothing did."""
+    parts = []
+    for count, one, many, places in (
+        (feedback.hard, "hard bounce", "hard bounces", 1),
+        (feedback.soft, "soft bounce", "soft bounces", 1),
+        (feedback.complaints, "complaint", "complaints", 2),
+        (feedback.unsubscribes, "unsubscribe by mail", "unsubscribes by mail", None),
+    ):
+        if count:
+            rate = f" ({count / sent:.{places}%})" if sent and places is not None else ""
+            parts.append(f"{count} {one if count == 1 else many}{rate}")
+    return ", ".join(parts)
 
 
 def article_json(article: Article) -> dict[str, Any]:

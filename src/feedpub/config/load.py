@@ -424,6 +424,7 @@ def _delivery(s: Section) -> DeliveryConfig:
         return_path=s.get("return_path", str, s.default("return_path"), _check_return_path),
         pause_hard_bounce_rate=_share(s, "pause_hard_bounce_rate"),
         pause_complaint_rate=_share(s, "pause_complaint_rate"),
+        pause_min_deliveries=s.number("pause_min_deliveries", 1, 10_000_000),
         dkim=_dkim(s),
     )
     if delivery.rate is not None and delivery.batch / delivery.rate > (

@@ -203,6 +203,9 @@ class DeliveryConfig:
     # Gmail and Yahoo hold bulk senders under 0.3% complaints).
     pause_hard_bounce_rate: float = 0.05
     pause_complaint_rate: float = 0.003
+    # The rates judge an edition once this many of its deliveries were sent:
+    # one complaint among ten readers is not a reputation problem.
+    pause_min_deliveries: int = 100
     dkim: DkimConfig | None = None  # None: messages go unsigned (a relay may sign them)
 
 

@@ -65,5 +65,14 @@ def check_backend(cfg: DeliveryConfig, config_path: Path) -> Factory:
 
 
 def make_sender(cfg: DeliveryConfig, environ: Mapping[str, str], config_path: Path) -> Sender:
-    """The backend ``cfg.backend`` names, open."""
-    return check_backend(cfg, config_path)(cfg, environ, config_path)
+    """The backend ``cfg.backend`` names, open; with ``delivery.dkim``,
+    wrapped so every message it hands over is DKIM-signed (a missing or
+    unusable key is a ``ConfigError`` before anything is opened)."""
+    factory = check_backend(cfg, config_path)
+    if cfg.dkim is None:
+        return factory(cfg, environ, config_path)
+    from feedpub.delivery import dkim  # dkimpy and cryptography: only to sign
+
+    signer = dkim.load_signer(cfg.dkim, environ, config_path)
+    assert signer is not None
+    return dkim.SigningSender(factory(cfg, environ, config_path), signer)

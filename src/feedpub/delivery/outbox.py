@@ -18,6 +18,9 @@ then links each into ``new/`` and syncs that folder. So a file appears in
 ``new/`` only once its bytes are on disk (a power cut never leaves an empty
 message there that a rerun would take for sent), and a crash before ``sync``
 leaves only temporary files, the batch unrecorded and sent again by the rerun.
+
+Each file opens with ``Return-Path: <envelope sender>``, as an MTA's final
+delivery writes it: the hand-off (``deploy/``) passes it to ``sendmail -f``.
 """
 
 from __future__ import annotations
@@ -119,7 +122,13 @@ class Outbox:
             for folder in (self.tmp, self.new, self.cur):
                 folder.mkdir(parents=True, exist_ok=True)
             self._made = True
-        data = Outgoing.of(message).with_linesep(b"\n")
+        outgoing = Outgoing.of(message)
+        data = outgoing.with_linesep(b"\n")
+        if outgoing.sender:
+            # The envelope sender, as an MTA's final delivery writes it: what
+            # the hand-off passes to sendmail -f (a VERP address, with
+            # delivery.return_path, so a bounce names its delivery).
+            data = b"Return-Path: <" + outgoing.sender.encode("utf-8") + b">\n" + data
         temp_name = os.path.join(self.tmp, f"outbox-{secrets.token_hex(8)}.tmp")
         fd = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:

@@ -24,7 +24,7 @@ from feedpub.digests.edition import (
     parse_edition,
     variant_articles,
 )
-from feedpub.digests.headers import feedback_id, message_id, new_store_key
+from feedpub.digests.headers import feedback_id, message_id
 from feedpub.digests.message import Prepared, build_message, personalize, prepare_message
 from feedpub.digests.plan import EditionReader, PlannedEdition, plan_edition, preview_edition
 from feedpub.digests.render import RenderedEdition, Renderer, edition_record, render_edition
@@ -48,7 +48,6 @@ __all__ = [
     "edition_record",
     "feedback_id",
     "message_id",
-    "new_store_key",
     "parse_edition",
     "personalize",
     "plan_edition",

@@ -29,10 +29,18 @@ from typing import Protocol
 from feedpub import delivery
 from feedpub.config import DeliveryConfig, DigestConfig, EmailConfig
 from feedpub.digests.archive import write_archive
+from feedpub.digests.headers import message_id
 from feedpub.digests.message import Prepared, build_message, personalize, prepare_message
 from feedpub.digests.plan import EditionReader, PlannedEdition, plan_edition, preview_edition
 from feedpub.digests.render import Renderer, edition_record
-from feedpub.model import Article, Delivery, DeliveryStatus, Edition, Subscriber
+from feedpub.model import (
+    Article,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    FeedbackCounts,
+    Subscriber,
+)
 from feedpub.store import StoreError
 from feedpub.text.arabic import tag_key
 from feedpub.text.uri import ascii_domain
@@ -61,6 +69,9 @@ class EditionFlowStore(EditionReader, delivery.DeliveryQueue, Protocol):
     def edition_id(self, digest: str, slot: datetime) -> int | None: ...
     def delivery_counts(self, edition_id: int) -> dict[DeliveryStatus, int]: ...
     def delivery_failures(self, edition_id: int) -> list[Delivery]: ...
+    def instance_key(self) -> str: ...
+    def feedback_counts(self, edition_id: int) -> FeedbackCounts: ...
+    def digest_pauses(self) -> dict[str, tuple[str, datetime]]: ...
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,10 @@ class DigestOutcome:
             + f", {len(self.delivered)} delivered{rest}"
         )
 
+    def failure(self) -> str | None:
+        """Why nothing could be delivered (no secret, a paused digest)."""
+        return None if self.error is None else f"digest {self.digest}: {self.error}"
+
     def counts(self) -> dict[str, int]:
         """The numbers recorded and logged for the job."""
         edition = self.edition
@@ -115,6 +130,7 @@ class EditionDeliveries:
     edition: Edition
     counts: dict[DeliveryStatus, int]
     failures: tuple[Delivery, ...]
+    feedback: FeedbackCounts  # what came back: bounces, complaints, unsubscribes
 
 
 def parse_edition(spec: str) -> tuple[str, datetime]:
@@ -153,8 +169,12 @@ class Editions:
         secret: Callable[[], bytes],
         clock: Clock,
         worker: str,
+        envelope: Callable[[int], str] | None = None,
     ) -> None:
+        """``envelope``: a delivery id's envelope sender (VERP, so a bounce
+        names its delivery); None: the From's address."""
         self._store = store
+        self._envelope = envelope
         self._renderer = renderer
         self._email = email
         self._sending = sending
@@ -166,7 +186,16 @@ class Editions:
 
     def digest(self, digest: DigestConfig, now: datetime) -> DigestOutcome:
         """Make the edition due at ``now`` (if any) and deliver it, with what
-        a dead or interrupted run left of the latest recorded editions."""
+        a dead or interrupted run left of the latest recorded editions;
+        nothing while the digest is paused (its bounce or complaint rate)."""
+        paused = self._store.digest_pauses().get(digest.name)
+        if paused is not None:
+            return DigestOutcome(
+                digest.name,
+                None,
+                error=f"paused since {paused[1].isoformat(timespec='minutes')}: {paused[0]}; "
+                f"resume with: feedpub digests resume {digest.name}",
+            )
         edition, joined = self.make(digest, now)
         return replace(self.resume_and_deliver(digest, edition), joined=joined)
 
@@ -286,7 +315,8 @@ class Editions:
             assert edition_id is not None
             counts = store.delivery_counts(edition_id)
             failures = tuple(store.delivery_failures(edition_id))
-            result.append(EditionDeliveries(edition.digest, edition, counts, failures))
+            feedback = store.feedback_counts(edition_id)
+            result.append(EditionDeliveries(edition.digest, edition, counts, failures, feedback))
         return result
 
     def _planned_from(self, digest: DigestConfig, edition: Edition) -> PlannedEdition:
@@ -323,12 +353,13 @@ class _Composer:
         self._planned = planned
         self._edition_id = edition_id
         self._domain = ascii_domain(editions._renderer.site.domain)
+        self._store_key = editions._store.instance_key()
         self._prepared: dict[tuple[str, ...], Prepared] = {}
 
     def message_id(self, row: Delivery) -> str:
-        # Stable per delivery: a message sent again after a crash carries
-        # the same Message-ID, which receiving systems dedupe on.
-        return f"<feedpub.{self._edition_id}.{row.id}@{self._domain}>"
+        # Stable per delivery (a message sent again after a crash carries the
+        # same Message-ID, which receivers dedupe on), unique across stores.
+        return message_id(self._domain, row.id, self._store_key)
 
     def __call__(self, rows: Sequence[Delivery]) -> list[delivery.Outgoing | EmailMessage | str]:
         e = self._e
@@ -369,7 +400,7 @@ class _Composer:
         if not subscriber.receives(name):
             return f"the subscriber is {subscriber.status} or left this digest"
         chosen = variant_articles(self._planned.articles, subscriber.tags)
-        if not chosen:
+        if not chosen and subscriber.tags:  # an edition of no news goes to everyone else
             return "no article of this edition has the subscriber's tags"
         variant = self._variant(chosen)
         secret = self._e._secret()
@@ -383,7 +414,9 @@ class _Composer:
             date=date,
             linesep=linesep,
         )
-        return delivery.Outgoing(data, variant.sender, (subscriber.email,), mid, linesep)
+        envelope = self._e._envelope
+        sender = variant.sender if envelope is None else envelope(row.id)
+        return delivery.Outgoing(data, sender, (subscriber.email,), mid, linesep)
 
     def _variant(self, chosen: tuple[Article, ...]) -> Prepared:
         key = tuple(a.id for a in chosen)

@@ -25,8 +25,7 @@ for).
 from __future__ import annotations
 
 import re
-import secrets
-from base64 import b32encode, b64encode
+from base64 import b64encode
 from datetime import UTC, datetime
 
 # RFC 2047: an encoded-word is at most 75 characters, and a line holding one
@@ -162,13 +161,6 @@ def list_id(title: str, label: str) -> str:
 
 
 # --- identifiers ---------------------------------------------------------------
-
-
-def new_store_key() -> str:
-    """The random part of a store's Message-IDs: made once when a store is
-    created and kept in it (80 bits, lowercase base32 without padding), so
-    ids stay unique across stores and machines."""
-    return b32encode(secrets.token_bytes(10)).decode("ascii").rstrip("=").lower()
 
 
 _KEY = re.compile(r"[a-z0-9]{8,64}\Z")

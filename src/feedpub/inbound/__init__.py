@@ -11,8 +11,10 @@ by mail and automatic replies, read from the site's bounce mailbox.
 - ``rules``: what it does to a subscriber, plain functions over values.
 - ``mailbox`` (the ``Mailbox`` protocol, a Maildir) and ``imap`` (an IMAP
   folder, imaplib): where mail is read and where handled mail goes.
-- ``job``: ``process``, the one function the composition root calls;
-  ``record_refusal`` for an SMTP 5xx while sending; ``list_kept``.
+- ``job``: ``process`` (one mailbox read and acted on), ``record_refusal``
+  for an SMTP 5xx while sending, ``list_kept``.
+- ``loop``: ``MailLoop``, what the composition root calls: the mailbox job,
+  refusals after a delivery, pausing a digest past its rates, VERP senders.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from feedpub.inbound.job import (
     process,
     record_refusal,
 )
+from feedpub.inbound.loop import MailLoop
 from feedpub.inbound.mailbox import InboundError, Incoming, Mailbox, MaildirBox
 from feedpub.inbound.rules import Effect, Facts, Rules, Verdict, decide, pause_reason, refusal_event
 from feedpub.inbound.verp import envelope_sender
@@ -51,6 +54,7 @@ __all__ = [
     "InboundStore",
     "Incoming",
     "Keys",
+    "MailLoop",
     "Mailbox",
     "MaildirBox",
     "Rules",

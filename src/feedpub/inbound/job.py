@@ -128,6 +128,9 @@ class InboundReport:
             f"inbound: {self.mailbox}: {self.read} read: {', '.join(parts) or 'nothing new'}{did}"
         )
 
+    def failure(self) -> str | None:
+        return None
+
     def counts(self) -> dict[str, int]:
         """The numbers, for the run log (``feedpub status``)."""
         return {

@@ -23,9 +23,10 @@ PROCESSED = "processed"
 _INFO = ":2,"  # Maildir's separator before the flags
 
 
-class InboundError(Exception):
+class InboundError(OSError):
     """The mailbox cannot be read (missing, refused, unreachable); phrased
-    for the operator, naming the config key or the server."""
+    for the operator, naming the config key or the server. An ``OSError``:
+    the front ends report it as one line, as any failed I/O."""
 
 
 @dataclass(frozen=True)

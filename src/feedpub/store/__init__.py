@@ -91,6 +91,7 @@ __all__ = [
     "EntryStore",
     "InboundStore",
     "LockHolder",
+    "MetaStore",
     "ReadFile",
     "Recipient",
     "RejectStore",
@@ -190,6 +191,16 @@ class SourceStateStore(Protocol):
     ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]: ...
     def withdraw_articles(self, ids: Iterable[str], reason: str, now: datetime) -> list[str]: ...
     def withdrawn(self) -> list[tuple[str, str, str, datetime, bool]]: ...
+
+
+class MetaStore(Protocol):
+    """The store's instance key (Message-IDs carry it), made once, and the
+    digests paused by their bounce or complaint rates (``meta``)."""
+
+    def instance_key(self) -> str: ...
+    def pause_digest(self, digest: str, reason: str, now: datetime) -> bool: ...
+    def resume_digest(self, digest: str) -> bool: ...
+    def digest_pauses(self) -> dict[str, tuple[str, datetime]]: ...
 
 
 class EditionStore(Protocol):
@@ -315,6 +326,7 @@ class Store(
     RejectStore,
     SourceFileStore,
     SourceStateStore,
+    MetaStore,
     EditionStore,
     SubscriberStore,
     DeliveryStore,

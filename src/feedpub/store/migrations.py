@@ -21,9 +21,11 @@ from feedpub.store.schema import (
     SCHEMA_VERSION,
     metadata,
     t_deliveries,
+    t_digest_pauses,
     t_runs,
     t_schema_version,
     t_source_state,
+    t_store_meta,
     t_subscribers,
     t_withdrawn,
 )
@@ -169,6 +171,14 @@ def _v12_image_details(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE articles ADD COLUMN {column} {kind}"))
 
 
+def _v13_store_meta_and_pauses(conn: Connection) -> None:
+    """The store's instance key (made on first use) and paused digests: new
+    tables, created from their definitions (copy their DDL here first if a
+    later version alters them)."""
+    t_store_meta.create(conn)
+    t_digest_pauses.create(conn)
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -186,6 +196,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     10: _v10_edition_left_out,
     11: _v11_inbound,
     12: _v12_image_details,
+    13: _v13_store_meta_and_pauses,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

@@ -324,3 +324,24 @@ t_inbound_events = Table(
     Index("ix_inbound_events_address_kind_at", "address", "kind", "at"),
     Index("ix_inbound_events_delivery", "delivery_id"),
 )
+
+# v13 --------------------------------------------------------------------------
+
+t_store_meta = Table(
+    "store_meta",
+    metadata,
+    # Facts about the store itself: "instance", a random key made once, which
+    # every Message-ID carries so two stores never mint the same one.
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+t_digest_pauses = Table(
+    "digest_pauses",
+    metadata,
+    # A digest whose edition drew too many hard bounces or complaints sends
+    # nothing until an operator resumes it (feedpub digests resume NAME).
+    Column("digest", String(255), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("paused", UtcDateTime, nullable=False),
+)

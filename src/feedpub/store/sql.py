@@ -17,6 +17,7 @@ from feedpub.store.inbound import InboundMixin
 from feedpub.store.interface import SCHEMA_VERSION, StoreLock
 from feedpub.store.journal import JournalMixin
 from feedpub.store.locks import lock_for
+from feedpub.store.meta import MetaMixin
 from feedpub.store.migrations import ensure_schema
 from feedpub.store.rejects import RejectsMixin
 from feedpub.store.runs import RunsMixin
@@ -25,6 +26,7 @@ from feedpub.store.subscribers import SubscribersMixin
 
 
 class SqlStore(
+    MetaMixin,
     SourcesMixin,
     ArticlesMixin,
     RejectsMixin,

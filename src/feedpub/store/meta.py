@@ -1,0 +1,57 @@
+"""The store's own facts (its instance key) and the digests paused by
+their bounce and complaint rates."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+
+from feedpub.model import require_aware
+from feedpub.store.engine import StoreBase
+from feedpub.store.schema import t_digest_pauses, t_store_meta
+
+INSTANCE = "instance"
+
+
+class MetaMixin(StoreBase):
+    _instance: str | None = None
+
+    def instance_key(self) -> str:
+        """A random key made once per store (16 lowercase letters and
+        digits), kept for its life: Message-IDs carry it, so two stores, or a
+        store made again from scratch, never mint the same id."""
+        if self._instance is None:
+            with self._guard("cannot read the store's key"), self._writing() as conn:
+                found = conn.execute(
+                    select(t_store_meta.c.value).where(t_store_meta.c.key == INSTANCE)
+                ).scalar()
+                if found is None:
+                    found = secrets.token_hex(8)
+                    conn.execute(t_store_meta.insert().values(key=INSTANCE, value=found))
+            self._instance = str(found)
+        return self._instance
+
+    def pause_digest(self, digest: str, reason: str, now: datetime) -> bool:
+        """Pause ``digest``; False when it is paused already (the first reason stays)."""
+        require_aware("now", now)
+        with self._guard("cannot pause the digest"), self._writing() as conn:
+            if conn.execute(
+                select(t_digest_pauses.c.digest).where(t_digest_pauses.c.digest == digest)
+            ).first():
+                return False
+            conn.execute(t_digest_pauses.insert().values(digest=digest, reason=reason, paused=now))
+        return True
+
+    def resume_digest(self, digest: str) -> bool:
+        """Lift a pause; False when ``digest`` was not paused."""
+        with self._guard("cannot resume the digest"), self._writing() as conn:
+            done = conn.execute(t_digest_pauses.delete().where(t_digest_pauses.c.digest == digest))
+        return bool(done.rowcount)
+
+    def digest_pauses(self) -> dict[str, tuple[str, datetime]]:
+        """Every paused digest: its reason and since when."""
+        with self._guard("cannot read paused digests"), self._engine.connect() as conn:
+            rows = conn.execute(select(t_digest_pauses)).all()
+        return {r.digest: (r.reason, r.paused) for r in rows}
