@@ -1,7 +1,9 @@
 """Delivery of finished messages through a ``Sender`` (``sender``): the
-outbox (``outbox``), a Maildir that an MTA or a script drains, or an SMTP
-relay (``smtp``); and the exactly-once loop over the store's deliveries
-(``run``).
+outbox (``outbox``), a Maildir that an MTA or a script drains, or SMTP
+relays (``smtp`` one connection, ``pool`` many at once, ``limits`` the rate
+limits they share), picked by name (``backends``); the exactly-once loop
+over the store's deliveries (``run``), a sender that works through every
+unfinished edition (``senders``), and an edition's progress (``progress``).
 
 Delivery never renders and never decides what is due: it claims recorded
 deliveries, asks the caller's composer for each message, hands it over and
