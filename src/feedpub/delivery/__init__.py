@@ -10,32 +10,50 @@ deliveries, asks the caller's composer for each message, hands it over and
 records what became of it.
 """
 
+from feedpub.delivery.backends import BACKENDS, make_sender
 from feedpub.delivery.outbox import Outbox, message_key, outbox_recipient
+from feedpub.delivery.pool import Relay, SmtpPool
+from feedpub.delivery.progress import RATE_WINDOW, Progress, SenderRate, edition_progress
 from feedpub.delivery.run import (
     Compose,
     DeliveryQueue,
     DeliveryReport,
     QueueEntry,
+    RunLockLost,
     deliver,
     plan_queue,
     variant_key,
 )
-from feedpub.delivery.sender import Outgoing, Sender, SendResult, SendStatus
+from feedpub.delivery.sender import Lane, Outgoing, Pool, Sender, SendResult, SendStatus
+from feedpub.delivery.senders import EditionSent, deliver_unfinished
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 
 __all__ = [
+    "BACKENDS",
+    "RATE_WINDOW",
     "Compose",
     "DeliveryQueue",
     "DeliveryReport",
+    "EditionSent",
+    "Lane",
     "Outbox",
     "Outgoing",
+    "Pool",
+    "Progress",
     "QueueEntry",
+    "Relay",
+    "RunLockLost",
     "SendResult",
     "SendStatus",
     "Sender",
+    "SenderRate",
+    "SmtpPool",
     "SmtpSender",
     "SmtpSettings",
     "deliver",
+    "deliver_unfinished",
+    "edition_progress",
+    "make_sender",
     "message_key",
     "outbox_recipient",
     "plan_queue",

@@ -203,6 +203,13 @@ _WORD_BYTES = 45
 def to_header(name: str | None, address: str) -> bytes:
     """The whole ``To:`` line (LF-terminated) for ``name <address>``."""
     name = " ".join((name or "").split())  # no line breaks into a header
+    if not address.isascii():
+        # RFC 6532: an internationalised address is UTF-8 as it is (the message
+        # then needs SMTPUTF8), never an encoded-word inside it (a6@=?utf-8?...).
+        if not name:
+            return f"To: {address}\n".encode()
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')  # the name UTF-8 too
+        return f'To: "{quoted}" <{address}>\n'.encode()
     if _PLAIN_ADDRESS.match(address):
         if not name:
             return f"To: {address}\n".encode("ascii")

@@ -54,8 +54,9 @@ ENQUEUE_CHUNK = 500
 Recipient = tuple[int | None, str, str | None]  # (subscriber id, address, variant key)
 # (delivery id, status, Message-ID of a sent one, reason of a failed or skipped one)
 Finished = tuple[int, DeliveryStatus, str | None, str | None]
-# (worker, deliveries it sent since the time asked, when it sent the last of them)
-SenderRate = tuple[str, int, datetime | None]
+# (worker, deliveries it sent since the time asked, when it sent the first
+# and the last of them)
+SenderRate = tuple[str, int, datetime, datetime]
 
 _d = t_deliveries.c
 _s = t_subscribers.c
@@ -368,17 +369,18 @@ class DeliveriesMixin(StoreBase):
 
     def sent_by_worker(self, edition_id: int, since: datetime) -> list[SenderRate]:
         """Per worker, the edition's deliveries it sent at or after ``since``
-        and when it sent the last of them (``feedpub status``: each sender's
-        rate), by worker name."""
+        and when it sent the first and the last of them (``feedpub status``:
+        each sender's rate), by worker name."""
         require_aware("since", since)
         query = (
-            select(_d.claimed_by, func.count(), func.max(_d.sent_at))
+            select(_d.claimed_by, func.count(), func.min(_d.sent_at), func.max(_d.sent_at))
             .where(_d.edition_id == edition_id, _d.sent_at >= since, _d.status == "sent")
             .group_by(_d.claimed_by)
             .order_by(_d.claimed_by)
         )
         with self._guard("cannot read deliveries"), self._engine.connect() as conn:
-            return [(str(w or ""), int(n), last) for w, n, last in conn.execute(query)]
+            rows = conn.execute(query).all()
+        return [(str(worker or ""), int(n), first, last) for worker, n, first, last in rows]
 
     def unfinished_editions(self, digest: str, recent: int = 2) -> list[tuple[int, datetime]]:
         """Of the latest ``recent`` editions of ``digest``, those with a
