@@ -63,9 +63,10 @@ def relay_limiter(
 
 
 def process_limiter(rate: float | None) -> RateLimiter | None:
-    """The bucket of ``delivery.rate``: one per process, over every relay
-    and connection (two calls with other rates: the stricter wins)."""
-    return None if rate is None else _shared(("", 0, None), rate)
+    """The bucket of ``delivery.rate``: one per process and rate, over every
+    relay and connection (each job of ``serve`` makes its own sender; they
+    share this)."""
+    return None if rate is None else _shared(("", 0, f"rate {rate!r}"), rate)
 
 
 def _shared(key: tuple[str, int, str | None], rate: float) -> RateLimiter:
