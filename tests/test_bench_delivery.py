@@ -32,3 +32,20 @@ def test_delivery_bench_runs_small(tmp_path: Path) -> None:
     assert results["bare_smtplib"]["messages"] == 15
     assert results["smtp_ratio_to_bare"] > 0
     assert list(tmp_path.iterdir()) == []  # the work folder is cleaned up
+
+
+def test_connections_curve_runs_small(tmp_path: Path) -> None:
+    """The curve of issue 24 at a toy size: a sink process answering after
+    5 ms and one answering at once, 3 connections; every reader got one
+    message (``main`` checks the sink's count)."""
+    bench = load_bench()
+    results = bench.main(
+        ["--latency", "5", "--connections", "3", "--messages", "12", "--repeat", "1",
+         "--work", str(tmp_path)]
+    )  # fmt: skip
+    (row,) = results["curve"]
+    assert (row["connections"], row["messages"]) == (3, 12)
+    assert row["msg_per_s"] > 0 and row["zero_latency_msg_per_s"] > 0
+    assert row["ideal_msg_per_s"] == 600.0
+    assert isinstance(row["target_met"], bool)
+    assert list(tmp_path.iterdir()) == []
