@@ -22,8 +22,7 @@ from delivery.relays import NOW, SLOT, Clock, Slow, composer, readers, record_ed
 from delivery.test_exactly_once import ENV_NOW, SECRET, add_readers, config_text
 from delivery.test_smtp import HOST, Recorder, smtp_server
 from feedpub import delivery
-from feedpub.app import make_publisher
-from feedpub.app.mailing import make_edition  # the leader's planning (moving to digests.edition)
+from feedpub.app import make_edition, make_publisher
 from feedpub.config import load_config
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.store import SqlStore
