@@ -4,6 +4,8 @@ relays (``smtp`` one connection, ``pool`` many at once, ``limits`` the rate
 limits they share), picked by name (``backends``); the exactly-once loop
 over the store's deliveries (``run``), a sender that works through every
 unfinished edition (``senders``), and an edition's progress (``progress``).
+``queue`` is what sending asks of the store, ``lanes`` the loop of each
+connection.
 
 Delivery never renders and never decides what is due: it claims recorded
 deliveries, asks the caller's composer for each message, hands it over and
