@@ -25,7 +25,7 @@ from feedpub.delivery.queue import (
     RunLockLost,
     Skip,
 )
-from feedpub.delivery.sender import Lane, Outgoing, Sender, StopReason
+from feedpub.delivery.sender import Lane, Outgoing, Sender, StopReason, send_deadline
 from feedpub.model import Delivery
 
 log = logging.getLogger("feedpub.delivery.run")
@@ -332,7 +332,7 @@ class LaneRun:
         now = run.clock()
         life = run.stale_after.total_seconds()
         left = (lease.renewed + run.stale_after - now).total_seconds()
-        if left < max(life / 2, 2 * self.sender.send_deadline):
+        if left < max(life / 2, 2 * send_deadline(self.sender)):
             run.queue.renew_claim(lease.token, now)
             lease.renewed = now
         held, subscriber = run.queue.claim_standing(row.id, lease.token)

@@ -69,7 +69,7 @@ from feedpub.delivery.queue import (
     plan_queue,
     variant_key,
 )
-from feedpub.delivery.sender import Pool, Sender
+from feedpub.delivery.sender import Pool, Sender, send_deadline
 
 __all__ = [
     "Clock",
@@ -114,7 +114,7 @@ def deliver(
     before each batch; False raises ``RunLockLost``. ``compose`` is called
     by one lane at a time. ``clock`` must be safe to call from any thread."""
     lanes: list[Sender] = list(sender.lanes()) if isinstance(sender, Pool) else [sender]
-    needed = max(lane.send_deadline for lane in lanes)
+    needed = max(send_deadline(lane) for lane in lanes)
     if stale_after.total_seconds() <= needed:
         raise ValueError(
             f"stale_after ({stale_after.total_seconds():g}s) must outlast a send's "

@@ -91,13 +91,6 @@ class Sender(Protocol):
     # The line end the backend writes (LF in a Maildir, CRLF on the wire).
     linesep: bytes
 
-    @property
-    def send_deadline(self) -> float:
-        """Seconds one ``send`` may take at most, every attempt included (0
-        for a local write). A claim's lease must outlast it: delivery renews
-        the lease before a send that could otherwise outlive it."""
-        ...
-
     def send(self, message: EmailMessage | Outgoing, key: str) -> SendResult:
         """Hand over ``message``; ``key`` is its identity (digest, slot,
         recipient), stable across reruns. Raises nothing for a per-message
@@ -115,9 +108,22 @@ class Sender(Protocol):
         ...
 
 
+def send_deadline(sender: Sender) -> float:
+    """Seconds one ``send`` of ``sender`` may take at most, every attempt
+    included: its ``send_deadline`` attribute, which a backend may have (0
+    when it has none: a local write). A claim's lease must outlast it:
+    delivery renews the lease before a send that could otherwise outlive it."""
+    return float(getattr(sender, "send_deadline", 0.0))
+
+
 @runtime_checkable
 class Lane(Sender, Protocol):
     """One connection of a ``Pool``: used by one thread at a time."""
+
+    @property
+    def send_deadline(self) -> float:
+        """Seconds one ``send`` may take at most, every attempt included."""
+        ...
 
     def open(self) -> bool:
         """Open the connection before any row is claimed for it. False when
