@@ -11,7 +11,7 @@ Connections (``--latency MS``, with ``--connections N[,N...]``, default the
 curve 1,2,4,8,16,32,64): ``bench/smtp_sink.py`` in its own process answers
 each message after MS milliseconds. For each N, rounds of: a copy of a
 prepared store (the sample articles, the readers, untimed), the edition
-recorded (untimed), then the timed part, ``deliver_edition`` over the SMTP
+recorded (untimed), then the timed part, ``Editions.deliver`` over the SMTP
 backend of ``delivery.backends`` with ``delivery.smtp.connections: N``
 (claim, compose, send over N connections, mark). The same rounds against a
 sink that answers at once (``--baseline``, on by default) give the rate the
@@ -62,7 +62,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from feedpub.app import deliver_edition, make_edition, make_publisher
+from feedpub.app import make_publisher
 from feedpub.config import Config, load_config
 from feedpub.delivery import make_sender
 from feedpub.store import SqlStore
@@ -378,12 +378,12 @@ def connections_round(
         SqlStore.open(url) as store,
         make_publisher(cfg, now=NOW, store=store) as pub,
     ):
-        edition, _ = make_edition(pub, "daily")
+        edition, _ = pub.editions().make(cfg.digest("daily"), NOW)
         if edition is None:
             raise AssertionError("no edition due")
         pub.use_sender(make_sender(cfg.delivery, {}, cfg.path))
         wall, cpu = time.perf_counter(), time.process_time()
-        report = deliver_edition(pub, cfg.digest("daily"), edition)
+        report = pub.editions().deliver(cfg.digest("daily"), edition)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     if report.sent != messages or report.failed or report.deferred or report.timed_out:
         raise AssertionError(f"{connections} connections: {report}")

@@ -42,8 +42,7 @@ from pathlib import Path
 from types import ModuleType
 
 from feedpub import delivery
-from feedpub.app import make_edition, make_publisher
-from feedpub.app.mailing import _composer  # the edition's composer (moving to digests.edition)
+from feedpub.app import make_publisher
 from feedpub.config import load_config
 from feedpub.store import SqlStore
 
@@ -112,7 +111,7 @@ def lead(folder: Path, url: str, subscribers: int) -> None:
         )
         with make_publisher(cfg, now=NOW, store=store) as pub:
             pub.ingest()
-            edition, _ = make_edition(pub, "daily")
+            edition, _ = pub.editions().make(cfg.digest("daily"), NOW)
     if edition is None:
         raise AssertionError("no edition due")
 
@@ -136,7 +135,8 @@ def sender(config: str, stale: float) -> None:
         def compose_for(edition_id: int, slot: datetime) -> delivery.Compose:
             edition = store.get_edition("daily", slot)
             assert edition is not None
-            return _composer(pub, cfg.digest("daily"), edition, edition_id)
+            # The editions' own composer (private: `feedpub deliver` will hand it over).
+            return pub.editions()._composer(cfg.digest("daily"), edition, edition_id)
 
         done = delivery.deliver_unfinished(
             store, "daily", compose_for, backend,

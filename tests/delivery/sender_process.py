@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 from feedpub import delivery
 from feedpub.app import make_publisher
-from feedpub.app.mailing import _composer  # the edition's composer (moving to digests.edition)
 from feedpub.config import load_config
 from feedpub.store import SqlStore
 
@@ -44,7 +43,8 @@ def main(config: str, stale: str) -> None:
     def compose_for(edition_id: int, slot: datetime) -> delivery.Compose:
         edition = store.get_edition("daily", slot)
         assert edition is not None
-        return _composer(pub, digest, edition, edition_id)
+        # The editions' own composer (private: `feedpub deliver` will hand it over).
+        return pub.editions()._composer(digest, edition, edition_id)
 
     print("ready", flush=True)
     with pub:

@@ -22,7 +22,7 @@ from delivery.relays import NOW, SLOT, Clock, Slow, composer, readers, record_ed
 from delivery.test_exactly_once import ENV_NOW, SECRET, add_readers, config_text
 from delivery.test_smtp import HOST, Recorder, smtp_server
 from feedpub import delivery
-from feedpub.app import make_edition, make_publisher
+from feedpub.app import make_publisher
 from feedpub.config import load_config
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.store import SqlStore
@@ -41,13 +41,13 @@ def postgres_only(store_url: str) -> None:
         pytest.skip("several machines share a PostgreSQL store")
 
 
-def lead(tmp_path: Path, store_url: str, port: int, readers_count: int, **smtp: Any) -> Path:
+def lead(tmp_path: Path, store_url: str, port: int, readers_count: int, connections: int) -> Path:
     """The leader: the articles in, the edition and its deliveries recorded
-    (nothing sent); returns the senders' config."""
-    text = config_text("sqlite:///unused.db", port, batch=10)
-    extra = "".join(f"    {key}: {value}\n" for key, value in smtp.items())
+    (nothing sent); returns the senders' config (a message's deadline 1 s,
+    inside the tests' 3 s leases)."""
+    text = config_text("sqlite:///unused.db", port, batch=10, connections=connections)
     path = tmp_path / "config.yaml"
-    path.write_text(text.replace("    timeout: 5\n", "    timeout: 1\n" + extra), "utf-8")
+    path.write_text(text.replace("    timeout: 5\n", "    timeout: 1\n"), "utf-8")
     os.environ["FEEDPUB_STORE_URL"] = store_url
     try:
         cfg = load_config(path)
@@ -57,7 +57,7 @@ def lead(tmp_path: Path, store_url: str, port: int, readers_count: int, **smtp: 
         add_readers(store, readers_count)
         with make_publisher(cfg, now=NOW, store=store) as pub:
             pub.ingest()
-            edition, joined = make_edition(pub, "daily")
+            edition, joined = pub.editions().make(cfg.digest("daily"), NOW)
     assert edition is not None and not joined
     return path
 
