@@ -1,8 +1,25 @@
 """Delivery throughput: personalised messages per second into the outbox,
-and over SMTP as a ratio to a bare smtplib loop sending the same messages.
+over SMTP as a ratio to a bare smtplib loop sending the same messages, and
+over N connections at once to a relay that takes its time (issue 24).
 
     .venv/bin/python bench/delivery.py --subscribers 100000 --repeat 3
     .venv/bin/python bench/delivery.py --subscribers 100000 --smtp 10000
+    .venv/bin/python bench/delivery.py --latency 50 --repeat 3
+    .venv/bin/python bench/delivery.py --latency 50 --connections 16 --messages 100000 --repeat 1
+
+Connections (``--latency MS``, with ``--connections N[,N...]``, default the
+curve 1,2,4,8,16,32,64): ``bench/smtp_sink.py`` in its own process answers
+each message after MS milliseconds. For each N, rounds of: a copy of a
+prepared store (the sample articles, the readers, untimed), the edition
+recorded (untimed), then the timed part, ``Editions.deliver`` over the SMTP
+backend of ``delivery.backends`` with ``delivery.smtp.connections: N``
+(claim, compose, send over N connections, mark). The same rounds against a
+sink that answers at once (``--baseline``, on by default) give the rate the
+same code reaches when the CPU, not the relay, is the limit. Per N: msg/s
+(median), the ideal ``N / latency``, and issue 24's target: at least 0.8 of
+the ideal, or at the CPU limit at least 0.8 of the baseline. Every round
+checks that the sink got each reader exactly once. Messages per round:
+``--messages``, else ``max(200, 40 * N)`` (about two seconds at the ideal).
 
 Each round, in a fresh folder: a SQLite store with the shipped sample
 articles and N active subscribers (bulk-inserted, untimed), then the timed
@@ -29,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import smtplib
 import socket
 import statistics
@@ -46,6 +64,7 @@ from zoneinfo import ZoneInfo
 
 from feedpub.app import make_publisher
 from feedpub.config import Config, load_config
+from feedpub.delivery import make_sender
 from feedpub.store import SqlStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,9 +74,11 @@ HOST = "127.0.0.1"
 SINK = "aiosmtpd.handlers.Sink"
 CHECKED = 2_000  # outbox messages parsed back and checked in round 1
 SECRET = "bench-delivery-secret-0123456789abcdef"
+CURVE = (1, 2, 4, 8, 16, 32, 64)
+SINK_SCRIPT = Path(__file__).resolve().with_name("smtp_sink.py")
 
 
-def config_text(store_url: str, backend: str, port: int, outbox: Path) -> str:
+def config_text(store_url: str, backend: str, port: int, outbox: Path, connections: int = 1) -> str:
     return f"""\
 site:
   title: "أخبار الشام"
@@ -87,6 +108,7 @@ delivery:
     port: {port}
     security: none
     timeout: 30
+    connections: {connections}
 """
 
 
@@ -234,8 +256,34 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--smtp", type=int, default=0, help="also send this many over SMTP")
     parser.add_argument("--work", type=Path, default=None, help="folder (default: a temp one)")
+    parser.add_argument(
+        "--latency", type=float, default=None, help="ms a relay takes per message: the curve"
+    )
+    parser.add_argument(
+        "--connections",
+        type=lambda v: [int(n) for n in v.split(",")],
+        default=list(CURVE),
+        help="connection counts, comma-separated (default 1,2,4,8,16,32,64)",
+    )
+    parser.add_argument("--messages", type=int, default=None, help="per round of the curve")
+    parser.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also against a sink that answers at once (the CPU limit)",
+    )
     args = parser.parse_args(argv)
     results: dict[str, object] = {"subscribers": args.subscribers, "repeat": args.repeat}
+    if args.latency is not None:
+        with tempfile.TemporaryDirectory(dir=args.work) as work:
+            rows = connections_curve(
+                Path(work), args.latency, args.connections, args.repeat, args.messages,
+                args.baseline,
+            )  # fmt: skip
+        print_curve(args.latency, rows)
+        curve_results = {"latency_ms": args.latency, "repeat": args.repeat, "curve": rows}
+        print(json.dumps(curve_results, indent=2))
+        return curve_results
     with tempfile.TemporaryDirectory(dir=args.work) as work:
         root = Path(work)
         outbox: list[Sample] = []
@@ -277,6 +325,148 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             )
     print(json.dumps(results, indent=2))
     return results
+
+
+# --- many connections to a relay that takes its time ----------------------------
+
+
+@contextmanager
+def latency_sink(latency_ms: float, count: Path) -> Iterator[int]:
+    """``smtp_sink.py`` in a child process; what it received is in ``count``
+    once the block ends."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(SINK_SCRIPT), "--port", str(port), "--latency", str(latency_ms),
+         "--count", str(count)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection((HOST, port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the latency sink did not start") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def copy_store(template: Path, folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for path in template.glob("feedpub.db*"):  # the WAL too, if any is left
+        shutil.copy2(path, folder / path.name)
+
+
+def connections_round(
+    template: Path, folder: Path, port: int, connections: int, messages: int
+) -> Sample:
+    """One timed delivery of an edition of ``messages`` over ``connections``."""
+    copy_store(template, folder)
+    path = folder / "config.yaml"
+    url = f"sqlite:///{folder / 'feedpub.db'}"
+    path.write_text(
+        config_text(url, "smtp", port, folder / "outbox", connections), encoding="utf-8"
+    )
+    cfg = load_config(path)
+    with (
+        signing_secret(),
+        SqlStore.open(url) as store,
+        make_publisher(cfg, now=NOW, store=store) as pub,
+    ):
+        edition, _ = pub.editions().make(cfg.digest("daily"), NOW)
+        if edition is None:
+            raise AssertionError("no edition due")
+        pub.use_sender(make_sender(cfg.delivery, {}, cfg.path))
+        wall, cpu = time.perf_counter(), time.process_time()
+        report = pub.editions().deliver(cfg.digest("daily"), edition)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if report.sent != messages or report.failed or report.deferred or report.timed_out:
+        raise AssertionError(f"{connections} connections: {report}")
+    return Sample(report.sent, wall, cpu)
+
+
+def check_sink(count: Path, expected: int) -> None:
+    received = json.loads(count.read_text(encoding="utf-8"))
+    if received["recipients"] != expected or received["most_copies"] != 1:
+        raise AssertionError(
+            f"the sink got {received['messages']} messages for {received['recipients']} "
+            f"readers (most copies {received['most_copies']}), expected {expected} once each"
+        )
+
+
+def connections_curve(
+    root: Path,
+    latency: float,
+    curve: list[int],
+    repeat: int,
+    messages: int | None,
+    baseline: bool,
+) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    templates: dict[int, Path] = {}
+    for connections in curve:
+        count = messages or max(200, 40 * connections)
+        if count not in templates:
+            templates[count] = root / f"template-{count}"
+            prepare(templates[count], count, "outbox")
+        slow: list[Sample] = []
+        fast: list[Sample] = []
+        for round_ in range(repeat):  # interleaved: a busy moment slows both alike
+            for latency_ms, samples in ((latency, slow), (0.0, fast)):
+                if samples is fast and not baseline:
+                    continue
+                tag = f"{connections}-{latency_ms:g}-{round_}"
+                counted = root / f"sink-{tag}.json"
+                with latency_sink(latency_ms, counted) as port:
+                    samples.append(
+                        connections_round(templates[count], root / tag, port, connections, count)
+                    )
+                check_sink(counted, count)
+                shutil.rmtree(root / tag)
+                print(
+                    f"{connections} connections, {latency_ms:g} ms: {samples[-1]}", file=sys.stderr
+                )
+        rate = statistics.median(s.rate for s in slow)
+        ideal = connections * 1000 / latency if latency else None
+        row: dict[str, object] = {
+            "connections": connections,
+            "messages": count,
+            "msg_per_s": rate,
+            "cpu_s_per_1000": 1000 * statistics.median(s.cpu / s.messages for s in slow),
+            "ideal_msg_per_s": ideal,
+            "of_ideal": rate / ideal if ideal else None,
+        }
+        met = bool(ideal) and rate >= 0.8 * (ideal or 0)
+        if fast:
+            zero = statistics.median(s.rate for s in fast)
+            row["zero_latency_msg_per_s"] = zero
+            row["of_zero_latency"] = rate / zero
+            met = met or rate >= 0.8 * zero
+        row["target_met"] = met
+        rows.append(row)
+    return rows
+
+
+def print_curve(latency: float, rows: list[dict[str, object]]) -> None:
+    print(f"latency {latency:g} ms", file=sys.stderr)
+    print("connections  msg/s  ideal  of ideal  zero-latency  of zero  target", file=sys.stderr)
+    for row in rows:
+        ideal = row["ideal_msg_per_s"]
+        zero = row.get("zero_latency_msg_per_s")
+        print(
+            f"{row['connections']:>11}  {row['msg_per_s']:5.0f}  "
+            f"{ideal if ideal is None else format(ideal, '5.0f'):>5}  "
+            f"{row['of_ideal'] if row['of_ideal'] is None else format(row['of_ideal'], '.2f'):>8}  "
+            f"{'-' if zero is None else format(zero, '12.0f'):>12}  "
+            f"{'-' if zero is None else format(row['of_zero_latency'], '.2f'):>7}  "
+            f"{'met' if row['target_met'] else 'MISSED'}",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

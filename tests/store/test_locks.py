@@ -7,8 +7,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
+import psycopg
+
+from conftest import PG_CONNINFO
 from feedpub.store import LockHolder, SqlStore
 
 SINCE = datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
@@ -69,3 +74,31 @@ def test_a_killed_holder_frees_the_lock(store_url: str) -> None:
             child.wait()
         assert child.stdout is not None
         child.stdout.close()
+
+
+def test_a_lock_whose_connection_or_file_is_gone_is_no_longer_healthy(store_url: str) -> None:
+    """The run lock is checked before each batch (issue 22, finding 7): a
+    PostgreSQL lock whose connection died, or a lock file someone removed
+    (so a second run can lock a new file of that name), reads as lost."""
+    with SqlStore.open(store_url) as store:
+        ours, theirs = store.lock("run", timeout=2), store.lock("run", timeout=2)
+        try:
+            holder = f"lost-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+            assert ours.acquire(LockHolder(holder, 4343, SINCE))
+            assert ours.healthy()
+            if store_url.startswith("sqlite"):
+                lock_file = Path(store_url.removeprefix("sqlite:///") + ".run.lock")
+                lock_file.unlink()
+            else:
+                with psycopg.connect(PG_CONNINFO, autocommit=True) as conn:
+                    killed = conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name LIKE %s",
+                        (f"feedpub 4343 % {holder}",),
+                    ).fetchall()
+                assert killed == [(True,)]
+            assert not ours.healthy()
+            assert theirs.acquire(LockHolder("beta", 22, SINCE), wait=5)
+        finally:
+            ours.close()
+            theirs.close()

@@ -232,6 +232,13 @@ class Publisher(JobRunner):
         self._loop().after_delivery(name)
         return outcome
 
+    def deliver(self, name: str, *, wait: float = 0.0) -> digests.DigestOutcome:
+        """``feedpub deliver``: only claim and send what is left of digest
+        ``name``'s latest editions, beside the leader and other senders."""
+        outcome = self.editions().send_unfinished(self.cfg.digest(name), wait=wait)
+        self._loop().after_delivery(name)
+        return outcome
+
     def preview(self, name: str) -> tuple[str, str]:
         """The coming edition of digest ``name`` as (html, text)."""
         return self.editions().preview(self.cfg.digest(name), self.now)
@@ -256,6 +263,7 @@ class Publisher(JobRunner):
                 clock=self._send_clock,
                 worker=self.worker,
                 envelope=self._loop().envelope(),
+                still_ours=self.run_lock_healthy,
             )
         return self._editions
 

@@ -65,6 +65,8 @@ class JobRunner(ABC):
     now: datetime
     _store: SqlStore
     _clock: Callable[[], datetime]
+    # The run lock while ``exclusive_run`` holds it.
+    _held: StoreLock | None = None
 
     @abstractmethod
     def ingest(self, progress: Progress | None = None) -> IngestReport: ...
@@ -86,16 +88,33 @@ class JobRunner(ABC):
         and the others still run (a build can publish what is stored when
         ingest failed; a broken digest does not stop the next). ``adopt``
         goes to the build."""
-        outcomes = [
-            self.run_job("ingest", lambda: self.ingest(progress)),
-            self.run_job("build", lambda: self.build(adopt=adopt)),
+        jobs: list[tuple[str, Callable[[], Reported]]] = [
+            ("ingest", lambda: self.ingest(progress)),
+            ("build", lambda: self.build(adopt=adopt)),
         ]
         if self.cfg.inbound.enabled:
-            outcomes.append(self.run_job("inbound", self.inbound))
+            jobs.append(("inbound", self.inbound))
         for digest in self.cfg.digests:
-            work = functools.partial(self.digest, digest.name)
-            outcomes.append(self.run_job(f"digest {digest.name}", work))
+            jobs.append((f"digest {digest.name}", functools.partial(self.digest, digest.name)))
+        outcomes = []
+        for name, work in jobs:
+            self._check_run_lock()
+            outcomes.append(self.run_job(name, work))
         return outcomes
+
+    def run_lock_healthy(self) -> bool:
+        """Whether the run lock, when this run holds it, is still held (a
+        PostgreSQL lock dies with its connection); True when none is held."""
+        return self._held is None or self._held.healthy()
+
+    def _check_run_lock(self) -> None:
+        if not self.run_lock_healthy():
+            from feedpub.delivery import RunLockLost
+
+            raise RunLockLost(
+                "the run lock was lost (its store connection died): another run may have "
+                "started; this one stops"
+            )
 
     def run_job(self, job: str, work: Callable[[], Reported]) -> JobOutcome:
         """Run one job, timed by the clock: log one line (info when it
@@ -173,8 +192,10 @@ class JobRunner(ABC):
                 holder = lock.holder()
                 named = holder.describe() if holder is not None else "holder unknown"
                 raise LockHeld(f"another feedpub run holds the run lock ({named}); try again later")
+            self._held = lock
             yield
         finally:
+            self._held = None
             lock.close()
 
     def leadership(self, timeout: float) -> Leadership:
@@ -193,11 +214,13 @@ class JobRunner(ABC):
             counts: dict[str, int] = {}
             feedback = FeedbackCounts()
             found = None if last is None else store.edition_id(last.digest, last.slot)
+            progress = ""
             if found is not None:
                 counts = {str(k): v for k, v in store.delivery_counts(found).items()}
                 feedback = store.feedback_counts(found)
+                progress = self._progress(found)
             editions.append(
-                DigestStatus(digest.name, last, counts, feedback, paused.get(digest.name))
+                DigestStatus(digest.name, last, counts, feedback, paused.get(digest.name), progress)
             )
         return Status(
             now=self.now,
@@ -212,6 +235,15 @@ class JobRunner(ABC):
             digests=tuple(editions),
             locks={name: self._holder_of(name) for name in ("run", "leader")},
         )
+
+    def _progress(self, edition_id: int) -> str:
+        """The edition's sending: done of all, every sender's rate, the finish."""
+        from feedpub import delivery
+
+        store = self._store
+        senders = store.sent_by_worker(edition_id, self.now - delivery.RATE_WINDOW)
+        counts = {str(k): v for k, v in store.delivery_counts(edition_id).items()}
+        return delivery.edition_progress(counts, senders, now=self.now).describe()
 
     def _holder_of(self, name: str) -> LockHolder | None:
         lock = self._store.lock(name)

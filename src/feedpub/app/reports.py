@@ -80,6 +80,7 @@ class DigestStatus:
     deliveries: Mapping[str, int]  # delivery status -> count, of the last edition
     feedback: FeedbackCounts  # what came back of the last edition
     paused: tuple[str, datetime] | None = None  # why and since when
+    progress: str = ""  # of the last edition: done of all, senders' rate, finish
 
 
 @dataclass(frozen=True)

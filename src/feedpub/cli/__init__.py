@@ -199,6 +199,24 @@ def _add_subscriber_commands(commands: Any) -> None:
     actions.add_parser("export", help="every subscriber as CSV on stdout")
     bounce = actions.add_parser("bounce", help="mark an address bounced: it gets nothing more")
     bounce.add_argument("email", metavar="EMAIL")
+    deliver = commands.add_parser(
+        "deliver",
+        help="only claim and send what is left of the latest editions (several senders)",
+        description=(
+            "A sender: claim and send the unfinished deliveries of each digest's latest "
+            "editions (or of DIGEST), until none is left that anybody holds. Start it on as "
+            "many machines as needed beside the one that runs `feedpub run` or `serve` "
+            "(the leader, which makes the editions); they share the work through the store."
+        ),
+    )
+    deliver.add_argument("name", nargs="?", metavar="DIGEST", help="only this digest")
+    deliver.add_argument(
+        "--wait",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for an edition to be recorded (default: none)",
+    )
     inbound = commands.add_parser(
         "inbound",
         help="read the bounce mailbox: bounces, complaints, unsubscribes by mail",
@@ -295,6 +313,19 @@ def _deliveries(args: argparse.Namespace, publisher: Publisher, out: TextIO, tz:
     return EXIT_OK
 
 
+def _deliver(args: argparse.Namespace, cfg: Config, publisher: Publisher, out: TextIO) -> int:
+    names = [args.name] if args.name else [d.name for d in cfg.digests]
+    code = EXIT_OK
+    for name in names:
+        outcome = publisher.deliver(name, wait=args.wait)
+        print(outcome.summary(), file=out)
+        failure = outcome.failure()
+        if failure is not None:
+            print(f"feedpub: {failure}", file=sys.stderr)
+            code = EXIT_FAILED
+    return code
+
+
 def _inbound(args: argparse.Namespace, cfg: Config, publisher: Publisher, out: TextIO) -> int:
     if not cfg.inbound.enabled:
         print(
@@ -358,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if quick is not None:
                 print(quick.summary(), file=sys.stdout)
                 return EXIT_OK
-        if args.command in ("run", "ingest", "serve", "digest", "inbound"):
+        if args.command in ("run", "ingest", "serve", "digest", "deliver", "inbound"):
             app.check_config(cfg)  # a bad source, format or backend: exit 2 before any job
         with app.make_publisher(cfg, now=now, clock=_clock(now)) as publisher:
             return _dispatch(args, cfg, publisher)
@@ -488,6 +519,8 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
         return _deliveries(args, publisher, out, tz)
     elif args.command == "inbound":
         return _inbound(args, cfg, publisher, out)
+    elif args.command == "deliver":
+        return _deliver(args, cfg, publisher, out)
     elif args.command == "digests":
         if not publisher.resume_digest(args.name):
             print(f"feedpub: digest {args.name} is not paused", file=sys.stderr)
@@ -575,7 +608,8 @@ def _digest(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
         print("feedpub: --out goes with --preview", file=sys.stderr)
         return EXIT_USAGE
     if not args.preview:
-        outcome = publisher.digest(args.name)
+        with publisher.exclusive_run(wait=0.0):  # as feedpub run: one sender per store at once
+            outcome = publisher.digest(args.name)
         print(outcome.summary(), file=out)
         failure = outcome.failure()
         if failure is not None:

@@ -70,6 +70,7 @@ def print_status(status: Status, out: TextIO, tz: tzinfo, *, as_json: bool) -> N
                         "articles": len(d.last.article_ids),
                         "deliveries": dict(d.deliveries),
                         "came_back": asdict(d.feedback),
+                        "progress": d.progress,
                     },
                     "paused": None
                     if d.paused is None
@@ -118,6 +119,8 @@ def print_status(status: Status, out: TextIO, tz: tzinfo, *, as_json: bool) -> N
             f"({len(d.last.article_ids)} articles; {sent}{'; ' + back if back else ''})",
             file=out,
         )
+        if d.progress and d.deliveries.get("pending", 0) + d.deliveries.get("claimed", 0):
+            print(f"  sending: {d.progress}", file=out)
     for name, holder in status.locks.items():
         if holder is not None:
             print(f"{name} lock: held by {holder.describe()}", file=out)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from feedpub.config.schema import (
     CONFIG_ENV,
     IMAGE_FALLBACK_FIELDS,
     IMAP_SECURITY,
+    MAX_CONNECTIONS,
     MIB,
     SMTP_SECURITY,
     STORE_URL_ENV,
@@ -41,6 +43,7 @@ from feedpub.config.schema import (
     ImapConfig,
     InboundConfig,
     IngestConfig,
+    RelayConfig,
     ServiceConfig,
     SiteConfig,
     SmtpConfig,
@@ -68,6 +71,9 @@ MAX_WORKERS = 64
 MAX_RATE = 10_000.0  # messages per second
 # email.image_width: the content column is 600px less 2 x 24px of padding.
 MIN_IMAGE_WIDTH, MAX_IMAGE_WIDTH = 100, 552
+# delivery.max_run_seconds: a minute (less would stop before a slow relay
+# answered a few) to a day (a run longer than that overlaps the next edition).
+MIN_RUN_SECONDS, MAX_RUN_SECONDS = 60, 86_400
 
 
 # --- reading -------------------------------------------------------------------
@@ -426,15 +432,24 @@ def _delivery(s: Section) -> DeliveryConfig:
         pause_complaint_rate=_share(s, "pause_complaint_rate"),
         pause_min_deliveries=s.number("pause_min_deliveries", 1, 10_000_000),
         dkim=_dkim(s),
+        max_run_seconds=s.number("max_run_seconds", MIN_RUN_SECONDS, MAX_RUN_SECONDS),
     )
     if delivery.rate is not None and delivery.batch / delivery.rate > (
         delivery.stale_after.total_seconds() / 2
     ):
-        # A batch still sending when its claim goes stale would be sent twice.
+        # Claims are renewed before each message; a batch this slow would
+        # still keep its last rows waiting past their lease.
         s.reader.fail(
             s.key("batch"),
             f"{delivery.batch} messages at {delivery.rate:g}/s take longer than half "
             "of stale_after: lower batch or raise stale_after",
+        )
+    if backend == "smtp" and delivery.smtp.timeout * 2 >= delivery.stale_after.total_seconds():
+        # A claim must outlast a message's deadline, with room for clocks
+        # that disagree: the lease is renewed at half its life.
+        s.reader.fail(
+            s.key("stale_after"),
+            f"must be more than twice delivery.smtp.timeout ({delivery.smtp.timeout}s)",
         )
     s.done()
     return delivery
@@ -532,9 +547,17 @@ def _check_host(value: str) -> str | None:
 
 
 def _smtp(s: Section, *, required: bool) -> SmtpConfig:
+    listed = bool(s.data.get("relays"))
+    if listed and s.data.get("host") is not None:
+        s.reader.fail(s.key("relays"), "give either host (one relay) or relays, not both")
+    port = s.number("port", 1, 65535)
+    connections = s.number("connections", 1, MAX_CONNECTIONS)
+    host_default = REQUIRED if required and not listed else s.default("host")
     smtp = SmtpConfig(
-        host=s.get("host", str, s.default("host") if not required else REQUIRED, _check_host),
-        port=s.number("port", 1, 65535),
+        host=s.get("host", str, host_default, _check_host),
+        port=port,
+        connections=connections,
+        relays=tuple(_relay(item, port, connections) for item in s.items("relays", RelayConfig)),
         security=s.get(
             "security",
             str,
@@ -559,6 +582,20 @@ def _smtp(s: Section, *, required: bool) -> SmtpConfig:
         )
     s.done()
     return smtp
+
+
+def _relay(s: Section, port: int, connections: int) -> RelayConfig:
+    def bounded(low: int, high: int) -> Callable[[int], str | None]:
+        return lambda v: None if low <= v <= high else f"must be between {low} and {high}"
+
+    relay = RelayConfig(
+        host=s.get("host", str, REQUIRED, _check_host),
+        port=s.get("port", int, port, bounded(1, 65535)),
+        connections=s.get("connections", int, connections, bounded(1, MAX_CONNECTIONS)),
+        rate=_rate(s),
+    )
+    s.done()
+    return relay
 
 
 def _subscribers(s: Section) -> SubscribersConfig:

@@ -166,13 +166,39 @@ SMTP_SECURITY = ("none", "starttls", "tls")
 # The SMTP password is never in the file: config.secrets.SMTP_PASSWORD names it.
 
 
+MAX_CONNECTIONS = 100  # per relay
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """One relay of ``delivery.smtp.relays`` (port and connections default
+    to the section's own)."""
+
+    host: str
+    port: int = 587
+    connections: int = 16
+    rate: float | None = None  # messages per second at most to this relay; None: no limit
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
-    host: str = ""  # required when delivery.backend is smtp
+    host: str = ""  # required when delivery.backend is smtp (unless relays are listed)
     port: int = 587
     security: str = "starttls"  # none | starttls (port 587) | tls (port 465)
     username: str | None = None  # the password comes from the environment
-    timeout: int = 30  # seconds per socket operation
+    # Seconds one message may take, every attempt included: after it the
+    # message is deferred and that connection stops (a relay that never answers).
+    timeout: int = 30
+    # Connections to the relay at once, each sending its own claimed messages
+    # (1 to MAX_CONNECTIONS); a relay that takes fewer is used with those.
+    connections: int = 16
+    # Several relays, each with its own connections and rate, instead of
+    # host/port above (security, username and timeout are shared).
+    relays: tuple[RelayConfig, ...] = ()
+
+    def relay_list(self) -> tuple[RelayConfig, ...]:
+        """Every relay: the listed ones, else the one of host and port."""
+        return self.relays or (RelayConfig(self.host, self.port, self.connections),)
 
 
 @dataclass(frozen=True)
@@ -189,11 +215,17 @@ class DeliveryConfig:
     outbox: Path = Path("var/outbox")
     backend: str = "outbox"  # a name in delivery.backends.BACKENDS: outbox | smtp
     smtp: SmtpConfig = SmtpConfig()
-    rate: float | None = None  # messages per second at most (whole process); None: no limit
-    batch: int = 100  # deliveries claimed at a time
-    # A claim older than this belongs to a worker that died: another run takes
-    # it over (and may send that one message twice). Must outlast a batch.
+    # Messages per second at most, over every relay and connection of the
+    # process (one token bucket); None: no limit.
+    rate: float | None = None
+    batch: int = 100  # deliveries claimed at a time (per connection)
+    # A claim not renewed for this long belongs to a worker that died: another
+    # run takes it over (and may send its one message in flight twice). The
+    # sender renews its claims as it goes; must be over twice smtp.timeout.
     stale_after: timedelta = timedelta(minutes=15)
+    # A delivery run sends for at most this many seconds; the rest is
+    # released for a later run, and the run says so and exits 1.
+    max_run_seconds: int = 3600
     # The envelope sender's base (bounces@news.example.org): each message goes
     # out as bounces+<signed delivery id>@..., so reports name their delivery
     # (VERP). None: the envelope sender is the digest's From, as before.

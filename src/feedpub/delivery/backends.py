@@ -1,7 +1,8 @@
 """The one registry of delivery backends: ``delivery.backend`` in the
 config names one, and ``make_sender`` opens it. A new backend (an HTTP mail
-API) is one module with a class satisfying ``Sender`` and one line in
-``BACKENDS``; claiming, recording and exactly-once stay in ``run``."""
+API) is one module with a class satisfying ``Sender`` (or a ``Pool`` of
+them, to send over several connections) and one line in ``BACKENDS``;
+claiming, recording and exactly-once stay in ``run``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 from feedpub.config import ConfigError, DeliveryConfig, secrets
 from feedpub.credentials import where_to_put
 from feedpub.delivery.outbox import Outbox
+from feedpub.delivery.pool import Relay, SmtpPool
 from feedpub.delivery.sender import Sender
-from feedpub.delivery.smtp import SmtpSender, SmtpSettings
+from feedpub.delivery.smtp import Security, SmtpSettings
 
 # (the delivery section, the environment for secrets, the config file named
 # in errors) -> an open sender.
@@ -24,26 +26,36 @@ def _outbox(cfg: DeliveryConfig, environ: Mapping[str, str], config_path: Path) 
 
 
 def _smtp(cfg: DeliveryConfig, environ: Mapping[str, str], config_path: Path) -> Sender:
-    """The SMTP password comes from the environment or a systemd
-    credential, never from the config."""
+    """Every relay of ``delivery.smtp`` with its connections and rate, under
+    ``delivery.rate`` over all of them (connections open when the first
+    edition is sent). The SMTP password comes from the environment or a
+    systemd credential, never from the config."""
+    s = cfg.smtp
     password = None
-    if cfg.smtp.username is not None:
+    if s.username is not None:
         password = secrets.secret(secrets.SMTP_PASSWORD, environ)
         if password is None:
             raise ConfigError(
                 f"{config_path}: delivery.smtp.username is set but there is no password: set "
                 f"{where_to_put(secrets.SMTP_PASSWORD)}"
             )
-    settings = SmtpSettings(
-        host=cfg.smtp.host,
-        port=cfg.smtp.port,
-        security=cfg.smtp.security,  # type: ignore[arg-type]  # checked at load
-        username=cfg.smtp.username,
-        password=password,
-        timeout=float(cfg.smtp.timeout),
-        rate=cfg.rate,
-    )
-    return SmtpSender(settings)
+    security: Security = s.security  # type: ignore[assignment]  # checked at load
+    relays = [
+        Relay(
+            SmtpSettings(
+                host=relay.host,
+                port=relay.port,
+                security=security,
+                username=s.username,
+                password=password,
+                timeout=float(s.timeout),
+                rate=relay.rate,
+            ),
+            relay.connections,
+        )
+        for relay in s.relay_list()
+    ]
+    return SmtpPool(relays, rate=cfg.rate)
 
 
 BACKENDS: dict[str, Factory] = {

@@ -71,6 +71,7 @@ class Outbox:
 
     idempotent = True  # one file per key: a second send finds the first
     linesep = b"\n"
+    send_deadline = 0.0  # a local write; the batch is recorded after ``sync``
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

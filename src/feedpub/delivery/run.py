@@ -3,116 +3,87 @@
 The store's deliveries table is the source of truth: one row per (edition,
 address), enqueued after the edition is recorded, claimed a batch at a time
 (two workers, on any machines, never hold the same row), and finished as
-sent, failed, skipped or released for a later run. This module holds the
-pure plan (who gets a row, with which content variant) and the loop; what a
-message says is the caller's ``Compose`` (digests builds it: delivery never
+sent, failed, skipped or released for a later run. This module is the
+entry (``deliver``); ``queue`` holds the pure plan (who gets a row, with
+which content variant) and the report, ``lanes`` the loop. What a message
+says is the caller's ``Compose`` (digests builds it: delivery never
 renders), so the layers stay as they are.
 
-Recording: a batch is composed at once (the composer reads its subscribers
-in one query), then each message is handed over. An SMTP relay's acceptance
-is recorded at once, message by message; the outbox's files (idempotent: one
-file per key) are synced once for the batch and the batch is recorded in one
-transaction, so a crash before that record makes the rerun find the files
-and write none twice.
+Lanes. A backend that is a ``Pool`` (SMTP over N connections) is sent over
+by one thread per connection; each claims its own batches and sends them in
+order, so a relay's latency is paid N times at once. What they share is
+guarded in ``lanes``: the composer is called by one lane at a time, the run
+lock checked by one lane at a time; the store is safe to share between
+threads (one pooled engine: at most 15 connections a process, which a
+lane holds for one statement).
 
-The one window left: the relay accepted a message and the process died
-before ``mark_sent``. The claim goes stale, another run takes it over and
-sends that one message again, with the same Message-ID (so a receiving
-system that dedupes on it drops the copy).
+Claims are leases with fencing. A claim is taken under a random token; a
+claim not renewed for ``stale_after`` is a dead worker's, and another may
+take it over. Just before each SMTP message goes, its lane renews the lease
+when less than half of it (or less than two deadlines of a send) is left,
+and reads the row back (``claim_standing``): a row taken over, or whose
+subscriber left after the batch was composed, is not sent. The row is then
+marked sent in a statement that checks the token, so a worker whose claim
+was taken over can never record it. A send lasts at most the backend's
+``send_deadline``, which the lease outlasts by half of ``stale_after``:
+clocks of the machines sharing a store may disagree by up to that margin.
+
+Recording: an SMTP relay's acceptance is recorded at once, before that
+connection sends its next message; the outbox's files (idempotent: one file
+per key) are synced once for the batch and the batch is recorded in one
+transaction, so a crash before that record makes the rerun find the files
+and write none twice. The outbox batch is written within milliseconds of
+composing, which read its subscribers: that is its unsubscribe check.
+
+What no record closes (the promises table):
+
+- A crash (SIGKILL, power) after a relay accepted a message and before
+  ``mark_sent``: at most one message per open connection goes twice (16 at
+  the default ``delivery.smtp.connections``), with the same Message-ID, when
+  another run takes the claim over. ``tests/delivery/test_senders.py``
+  kills a sender of 4 connections mid-edition and counts at most 4.
+- A relay that drops the connection after DATA, before its reply: see
+  ``smtp`` (one possible copy per such drop).
+- A process stalled (a suspended machine) for more than half of
+  ``stale_after`` between its lease check and its send: its row may have
+  been taken over and goes twice; the fence then refuses its record, and
+  the report counts it as ``lost``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from typing import Protocol
 
-from feedpub.delivery.outbox import message_key
-from feedpub.delivery.sender import Outgoing, Sender
-from feedpub.model import Delivery, DeliveryStatus, Subscriber
+from feedpub.delivery.lanes import Run
+from feedpub.delivery.queue import (
+    Clock,
+    Compose,
+    DeliveryQueue,
+    DeliveryReport,
+    Finished,
+    QueueEntry,
+    RunLockLost,
+    Skip,
+    plan_queue,
+    variant_key,
+)
+from feedpub.delivery.sender import Pool, Sender, send_deadline
 
-log = logging.getLogger(__name__)
-
-QueueEntry = tuple[int | None, str, str | None]  # (subscriber id, address, variant key)
-
-# What a composer returns instead of a message: the reason nothing is sent.
-Skip = str
-# One message (or Skip) per claimed delivery, in the batch's order.
-Compose = Callable[[Sequence[Delivery]], Sequence["Outgoing | EmailMessage | Skip"]]
-# (delivery id, status, Message-ID of a sent one, reason of a failed or skipped one)
-Finished = tuple[int, DeliveryStatus, str | None, str | None]
-Clock = Callable[[], datetime]
-
-
-class DeliveryQueue(Protocol):
-    """What sending needs of the store (``store.SqlStore`` has it); declared
-    here by its consumer."""
-
-    def claim_deliveries(
-        self, edition_id: int, worker: str, limit: int, now: datetime, stale_after: timedelta
-    ) -> list[Delivery]: ...
-    def mark_sent(
-        self, delivery_id: int, message_id: str, now: datetime, *, worker: str | None = None
-    ) -> bool: ...
-    def finish_deliveries(
-        self, outcomes: Sequence[Finished], now: datetime, *, worker: str
-    ) -> set[int]: ...
-    def release(
-        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
-    ) -> bool: ...
-
-
-def variant_key(tags: Iterable[str]) -> str | None:
-    """The content variant of a subscriber's tag choice: None for the whole
-    edition, else the sorted tags as JSON (one render per distinct key)."""
-    if not tags:
-        return None
-    chosen = sorted(set(tags))
-    return json.dumps(chosen, ensure_ascii=False) if chosen else None
-
-
-def plan_queue(
-    subscribers: Iterable[Subscriber],
-    digest: str,
-    *,
-    recorded: datetime,
-    editor: str,
-) -> Iterator[QueueEntry]:
-    """The deliveries of an edition recorded at ``recorded``: one per active
-    subscriber of ``digest`` who had subscribed by then (so resuming an old
-    edition never mails it to someone who joined later); when there is no
-    such subscriber at all, one editors' copy to ``editor`` (subscriber id
-    None), as before there were subscriber lists."""
-    anyone = False
-    for subscriber in subscribers:
-        if subscriber.receives(digest) and subscriber.created <= recorded:
-            anyone = True
-            yield subscriber.id, subscriber.email, variant_key(subscriber.tags)
-    if not anyone:
-        yield None, editor, None
-
-
-@dataclass
-class DeliveryReport:
-    """What one run of ``deliver`` did to one edition."""
-
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0
-    skipped: int = 0
-    # Claims another worker had taken over as stale (this worker was too
-    # slow): the message may have gone twice.
-    lost: int = 0
-    where: list[str] | None = None  # the sender's detail for each message sent
-
-    def __post_init__(self) -> None:
-        if self.where is None:
-            self.where = []
+__all__ = [
+    "Clock",
+    "Compose",
+    "DeliveryQueue",
+    "DeliveryReport",
+    "Finished",
+    "QueueEntry",
+    "RunLockLost",
+    "Skip",
+    "deliver",
+    "plan_queue",
+    "variant_key",
+]
 
 
 def deliver(
@@ -127,122 +98,51 @@ def deliver(
     batch: int,
     stale_after: timedelta,
     clock: Clock,
+    max_run_seconds: float | None = None,
+    still_ours: Callable[[], bool] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> DeliveryReport:
     """Claim, send and record the edition's deliveries until none is left
-    that this run may take (pending, or claimed by a dead worker).
+    that this run may take (pending, or claimed by a dead worker), over
+    every lane of ``sender`` at once.
 
     A message the sender defers (after its own bounded retries) stays
     claimed by this run until the loop ends, so this run does not claim it
-    again, and is then released for a later run."""
-    report = DeliveryReport()
-    deferred: dict[int, str] = {}
-    batch_run = _Batch(queue, sender, digest, slot, worker, clock, report, deferred)
-    try:
-        while True:
-            claimed = queue.claim_deliveries(edition_id, worker, batch, clock(), stale_after)
-            if not claimed:
-                return report
-            batch_run.run(claimed, compose)
-    finally:
-        for delivery_id, reason in deferred.items():
-            with contextlib.suppress(Exception):  # the store may be what failed
-                queue.release(delivery_id, reason, clock(), worker=worker)
-
-
-@dataclass
-class _Batch:
-    queue: DeliveryQueue
-    sender: Sender
-    digest: str
-    slot: datetime
-    worker: str
-    clock: Clock
-    report: DeliveryReport
-    deferred: dict[int, str]
-
-    def run(self, claimed: Sequence[Delivery], compose: Compose) -> None:
-        try:
-            made = compose(claimed)
-        except BaseException:
-            for row in claimed:
-                self.deferred[row.id] = "not sent: the run failed while composing"
-            raise
-        finished: list[Finished] = []
-        done = 0  # rows tried so far, the one in hand included
-        try:
-            for row, message in zip(claimed, made, strict=True):
-                done += 1
-                self._one(row, message, finished)
-            self._record(finished)
-        except BaseException:
-            # The rest of the batch was never tried: give it back now rather
-            # than leave it to go stale. What was handed over is recorded if
-            # the sender and the store still can; else it is released too
-            # (the outbox finds its files again, nothing goes twice).
-            for untried in claimed[done:]:
-                self.deferred[untried.id] = "not sent: the run stopped"
-            try:
-                self._record(finished)
-            except Exception:
-                for delivery_id, status, _, _ in finished:
-                    if status == "sent":
-                        self.deferred[delivery_id] = "not recorded: the run stopped"
-            raise
-
-    def _one(
-        self, row: Delivery, message: Outgoing | EmailMessage | Skip, finished: list[Finished]
-    ) -> None:
-        report = self.report
-        if isinstance(message, str):
-            report.skipped += 1
-            finished.append((row.id, "skipped", None, message))
-            return
-        outgoing = Outgoing.of(message)
-        try:
-            result = self.sender.send(outgoing, message_key(self.digest, self.slot, row.address))
-        except BaseException:
-            # The backend as a whole is unusable (or we are interrupted): this
-            # message was not handed over, so it may go in the next run.
-            self.deferred[row.id] = "not sent: the backend failed"
-            raise
-        if result.status in ("sent", "duplicate"):
-            # A duplicate is the outbox holding this very message from a run that
-            # died before recording it: it was handed over, so it counts as sent.
-            report.sent += 1
-            assert report.where is not None
-            report.where.append(result.detail)
-            if self.sender.idempotent:
-                finished.append((row.id, "sent", outgoing.message_id, None))
-            else:  # a relay's acceptance is recorded before the next message goes
-                recorded = self.queue.mark_sent(
-                    row.id, outgoing.message_id, self.clock(), worker=self.worker
-                )
-                if not recorded:
-                    self._lost(row.id, row.address)
-        elif result.status == "failed":
-            report.failed += 1
-            log.warning("delivery %s to %s failed: %s", self.digest, row.address, result.detail)
-            finished.append((row.id, "failed", None, result.detail))
-        else:
-            report.deferred += 1
-            self.deferred[row.id] = result.detail or "deferred"
-
-    def _record(self, finished: list[Finished]) -> None:
-        if not finished:
-            return
-        if any(status == "sent" for _, status, _, _ in finished):
-            self.sender.sync()  # on disk before the store says sent
-        recorded = self.queue.finish_deliveries(finished, self.clock(), worker=self.worker)
-        for delivery_id, _, _, _ in finished:
-            if delivery_id not in recorded:
-                self._lost(delivery_id, "")
-        finished.clear()
-
-    def _lost(self, delivery_id: int, address: str) -> None:
-        self.report.lost += 1
-        log.warning(
-            "delivery %d%s: the claim was taken over by another worker (stale_after "
-            "too short for this batch?); it may have been sent twice",
-            delivery_id,
-            f" to {address}" if address else "",
+    again, and is then released for a later run. After ``max_run_seconds``
+    nothing more is claimed or sent: the rest is released and the report
+    says ``timed_out``. ``still_ours`` (the run lock's health) is asked
+    before each batch; False raises ``RunLockLost``. ``compose`` is called
+    by one lane at a time. ``clock`` must be safe to call from any thread."""
+    lanes: list[Sender] = list(sender.lanes()) if isinstance(sender, Pool) else [sender]
+    needed = max(send_deadline(lane) for lane in lanes)
+    if stale_after.total_seconds() <= needed:
+        raise ValueError(
+            f"stale_after ({stale_after.total_seconds():g}s) must outlast a send's "
+            f"deadline ({needed:g}s): a claim would expire while its message is sent"
         )
+    counts = queue.delivery_counts(edition_id)
+    left = counts["pending"] + counts["claimed"]
+    if not left:  # nothing to send: no connection opened
+        return DeliveryReport()
+    # A share each, so that a small edition still goes over every lane.
+    limit = max(1, min(batch, -(-left // len(lanes))))
+    run = Run(
+        queue=queue,
+        compose=compose,
+        edition_id=edition_id,
+        digest=digest,
+        slot=slot,
+        worker=worker,
+        limit=limit,
+        stale_after=stale_after,
+        clock=clock,
+        still_ours=still_ours,
+        monotonic=monotonic,
+        until=None if max_run_seconds is None else monotonic() + max_run_seconds,
+        max_run_seconds=max_run_seconds,
+    )
+    try:
+        run.all(lanes)
+    finally:
+        run.release_deferred()
+    return run.finish()

@@ -2,19 +2,26 @@
 its consumer (listmonk's ``Messenger`` is the model): a backend is anything
 that takes one finished message at a time and says what became of it.
 
-Backends: the outbox (a Maildir of .eml files, the embedded default) and SMTP.
-A new one (an HTTP mail API, say) implements these two methods and nothing
-else; claiming, recording and retry bookkeeping stay with delivery.
+Backends: the outbox (a Maildir of .eml files, the embedded default) and SMTP
+(``backends`` names them). A new one (an HTTP mail API, say) implements
+``Sender`` and nothing else; claiming, recording and retry bookkeeping stay
+with delivery. A backend that sends over several connections at once is a
+``Pool`` of ``Lane`` s: delivery runs one thread per lane, each claiming and
+sending its own rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 SendStatus = Literal["sent", "duplicate", "failed", "deferred"]
+# Why a lane can take no more messages: its relay did not answer within a
+# message's deadline, or refuses this connection while it holds others.
+StopReason = Literal["timeout", "limit"]
 
 
 @dataclass(frozen=True)
@@ -28,10 +35,14 @@ class SendResult:
       again for this edition. ``detail`` has the server's words.
     - ``deferred``: a passing failure (4xx, dropped connection, timeout) that
       outlasted the backend's own bounded retries: try again in a later run.
+
+    ``stop`` (with ``deferred``): this connection can take no more, so the
+    lane gives its remaining rows back rather than spend a deadline on each.
     """
 
     status: SendStatus
     detail: str = ""
+    stop: StopReason | None = None
 
 
 @dataclass(frozen=True)
@@ -94,4 +105,45 @@ class Sender(Protocol):
 
     def close(self) -> None:
         """Release connections; the sender is not used afterwards."""
+        ...
+
+
+def send_deadline(sender: Sender) -> float:
+    """Seconds one ``send`` of ``sender`` may take at most, every attempt
+    included: its ``send_deadline`` attribute, which a backend may have (0
+    when it has none: a local write). A claim's lease must outlast it:
+    delivery renews the lease before a send that could otherwise outlive it."""
+    return float(getattr(sender, "send_deadline", 0.0))
+
+
+@runtime_checkable
+class Lane(Sender, Protocol):
+    """One connection of a ``Pool``: used by one thread at a time."""
+
+    @property
+    def send_deadline(self) -> float:
+        """Seconds one ``send`` may take at most, every attempt included."""
+        ...
+
+    def open(self) -> bool:
+        """Open the connection before any row is claimed for it. False when
+        the relay refuses it while it holds others of ours (its connection
+        limit: the lane is not needed). Raises ``TimeoutError`` when the
+        relay does not answer within the deadline, ``OSError`` when it cannot
+        be reached at all."""
+        ...
+
+    def wait_turn(self) -> None:
+        """Block until the rate limits let this lane hand over its next
+        message; the next ``send`` uses that turn. Delivery waits first and
+        checks the claim after, so a wait never eats into a lease."""
+        ...
+
+
+@runtime_checkable
+class Pool(Protocol):
+    """A backend that sends over several connections at once."""
+
+    def lanes(self) -> Sequence[Lane]:
+        """Its connections, the same objects on every call."""
         ...

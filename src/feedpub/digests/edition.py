@@ -70,6 +70,7 @@ class EditionFlowStore(EditionReader, delivery.DeliveryQueue, Protocol):
     def delivery_counts(self, edition_id: int) -> dict[DeliveryStatus, int]: ...
     def delivery_failures(self, edition_id: int) -> list[Delivery]: ...
     def instance_key(self) -> str: ...
+    def unfinished_editions(self, digest: str, recent: int = 2) -> list[tuple[int, datetime]]: ...
     def feedback_counts(self, edition_id: int) -> FeedbackCounts: ...
     def digest_pauses(self) -> dict[str, tuple[str, datetime]]: ...
 
@@ -84,7 +85,8 @@ class DigestOutcome:
     skipped: int = 0
     joined: bool = False  # another run recorded this slot first; this run helped send it
     resumed: int = 0  # messages sent for earlier editions a dead run left unfinished
-    error: str | None = None  # the digest could not be delivered (no secret)
+    error: str | None = None  # the digest could not be delivered (no secret, paused)
+    stopped: str = ""  # a deadline cut the sending short: the rest waits for a later run
 
     def summary(self) -> str:
         if self.error is not None:
@@ -111,8 +113,11 @@ class DigestOutcome:
         )
 
     def failure(self) -> str | None:
-        """Why nothing could be delivered (no secret, a paused digest)."""
-        return None if self.error is None else f"digest {self.digest}: {self.error}"
+        """Why nothing could be delivered (no secret, a paused digest), or
+        why the sending stopped short (a deadline)."""
+        if self.error is not None:
+            return f"digest {self.digest}: {self.error}"
+        return f"digest {self.digest}: {self.stopped}" if self.stopped else None
 
     def counts(self) -> dict[str, int]:
         """The numbers recorded and logged for the job."""
@@ -170,11 +175,14 @@ class Editions:
         clock: Clock,
         worker: str,
         envelope: Callable[[int], str] | None = None,
+        still_ours: Callable[[], bool] | None = None,
     ) -> None:
         """``envelope``: a delivery id's envelope sender (VERP, so a bounce
-        names its delivery); None: the From's address."""
+        names its delivery); None: the From's address. ``still_ours``: the
+        run lock's health, asked before each batch, when the run holds it."""
         self._store = store
         self._envelope = envelope
+        self._still_ours = still_ours
         self._renderer = renderer
         self._email = email
         self._sending = sending
@@ -236,6 +244,7 @@ class Editions:
         recent = self._store.editions(name)[:RESUME_EDITIONS]
         sent: list[str] = []
         failed = deferred = skipped = resumed = 0
+        stopped = ""
         for edition in reversed(recent):
             is_made = made is not None and edition.slot == made.slot
             if not is_made and not self._unfinished(edition):
@@ -244,6 +253,9 @@ class Editions:
             failed += report.failed
             deferred += report.deferred
             skipped += report.skipped
+            if report.timed_out:
+                stopped = report.stopped or "a deadline stopped the sending; the rest waits"
+                break
             if is_made:
                 sent += report.where or []
             else:
@@ -260,6 +272,7 @@ class Editions:
             deferred=deferred,
             skipped=skipped,
             resumed=resumed,
+            stopped=stopped,
         )
 
     def deliver(self, digest: DigestConfig, edition: Edition) -> delivery.DeliveryReport:
@@ -270,7 +283,7 @@ class Editions:
         return delivery.deliver(
             self._store,
             edition_id,
-            self._composer(digest, edition, edition_id),
+            _Composer(self, digest, self._planned_from(digest, edition), edition_id),
             self._sender(),
             digest=digest.name,
             slot=edition.slot,
@@ -278,6 +291,8 @@ class Editions:
             batch=self._sending.batch,
             stale_after=self._sending.stale_after,
             clock=self._clock,
+            max_run_seconds=self._sending.max_run_seconds,
+            still_ours=self._still_ours,
         )
 
     def preview(self, digest: DigestConfig, now: datetime) -> tuple[str, str]:
@@ -319,6 +334,46 @@ class Editions:
             result.append(EditionDeliveries(edition.digest, edition, counts, failures, feedback))
         return result
 
+    def send_unfinished(
+        self, digest: DigestConfig, *, wait: float = 0.0, until_finished: bool = True
+    ) -> DigestOutcome:
+        """A sender that only claims and sends (``feedpub deliver``): what
+        is left of the digest's latest editions, beside the leader that makes
+        them and any number of other senders, on any machine sharing the
+        store. ``wait``: seconds to wait for an edition to be recorded."""
+        sent = delivery.deliver_unfinished(
+            self._store,
+            digest.name,
+            lambda edition_id, slot: self.composer(digest, edition_id, slot),
+            self._sender(),
+            worker=self._worker,
+            batch=self._sending.batch,
+            stale_after=self._sending.stale_after,
+            clock=self._clock,
+            wait=wait,
+            until_finished=until_finished,
+            max_run_seconds=self._sending.max_run_seconds,
+            still_ours=self._still_ours,
+        )
+        reports = [s.report for s in sent]
+        cut = [r.stopped or "a deadline stopped the sending" for r in reports if r.timed_out]
+        return DigestOutcome(
+            digest.name,
+            None,
+            failed=sum(r.failed for r in reports),
+            deferred=sum(r.deferred for r in reports),
+            skipped=sum(r.skipped for r in reports),
+            resumed=sum(r.sent for r in reports),
+            stopped=cut[0] if cut else "",
+        )
+
+    def composer(self, digest: DigestConfig, edition_id: int, slot: datetime) -> delivery.Compose:
+        """The messages of one recorded edition, for ``delivery``'s loop."""
+        edition = self._store.get_edition(digest.name, slot)
+        if edition is None:
+            raise StoreError(f"digest {digest.name}: edition {slot} is not recorded")
+        return _Composer(self, digest, self._planned_from(digest, edition), edition_id)
+
     def _planned_from(self, digest: DigestConfig, edition: Edition) -> PlannedEdition:
         """A recorded edition as planned again (its articles, in its order)."""
         articles = self._store.articles_by_ids(edition.article_ids)
@@ -333,11 +388,6 @@ class Editions:
         # upgraded in place: it was delivered the old way): nothing to finish.
         counts = self._store.delivery_counts(edition_id)
         return counts["pending"] + counts["claimed"] > 0
-
-    def _composer(
-        self, digest: DigestConfig, edition: Edition, edition_id: int
-    ) -> delivery.Compose:
-        return _Composer(self, digest, self._planned_from(digest, edition), edition_id)
 
 
 class _Composer:

@@ -252,6 +252,13 @@ def to_header(name: str | None, address: str) -> bytes:
     written by ``headers.mailbox`` (the common case: an ASCII address),
     else by the standard library's folding."""
     name = " ".join((name or "").split())  # no line breaks into a header
+    if not address.isascii():
+        # RFC 6532: an internationalised address is UTF-8 as it is (the message
+        # then needs SMTPUTF8), never an encoded-word inside it (a6@=?utf-8?...).
+        if not name:
+            return f"To: {address}\n".encode()
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')  # the name UTF-8 too
+        return f'To: "{quoted}" <{address}>\n'.encode()
     raw = headers.mailbox("To", name, address)
     if raw is not None:
         return f"To: {raw}\n".encode("ascii")

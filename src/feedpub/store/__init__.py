@@ -53,7 +53,7 @@ from feedpub.store.interface import SCHEMA_VERSION, LockHolder, StoreError, Stor
 
 if TYPE_CHECKING:
     from feedpub.store.articles import BATCH_SIZE
-    from feedpub.store.deliveries import Finished, Recipient
+    from feedpub.store.deliveries import Finished, Recipient, SenderRate
     from feedpub.store.engine import UtcDateTime
     from feedpub.store.source_files import ReadFile
     from feedpub.store.sources import SourceBatch, SourceState
@@ -68,6 +68,7 @@ _LAZY = {
     "Recipient": "feedpub.store.deliveries",
     "SourceBatch": "feedpub.store.sources",
     "SourceState": "feedpub.store.sources",
+    "SenderRate": "feedpub.store.deliveries",
     "SqlStore": "feedpub.store.sql",
     "UtcDateTime": "feedpub.store.engine",
 }
@@ -96,6 +97,7 @@ __all__ = [
     "Recipient",
     "RejectStore",
     "RunStore",
+    "SenderRate",
     "SourceBatch",
     "SourceFileStore",
     "SourceState",
@@ -251,32 +253,73 @@ class SubscriberStore(Protocol):
 class DeliveryStore(Protocol):
     """Exactly-once sending: one delivery per (edition, address). The
     ``mark_*`` and ``release`` methods act only on a claimed row and return
-    False otherwise (a finished row is never changed again)."""
+    False otherwise (a finished row is never changed again); with ``token``
+    only on a row still held under that claim (fencing: see ``deliveries``)."""
 
     def enqueue_deliveries(
         self, edition_id: int, recipients: Iterable[Recipient], now: datetime
     ) -> int: ...
     def claim_deliveries(
-        self, edition_id: int, worker: str, limit: int, now: datetime, stale_after: timedelta
+        self,
+        edition_id: int,
+        worker: str,
+        limit: int,
+        now: datetime,
+        stale_after: timedelta,
+        *,
+        token: str | None = None,
     ) -> list[Delivery]: ...
+    def renew_claim(self, token: str, now: datetime) -> int: ...
+    def claim_standing(self, delivery_id: int, token: str) -> tuple[bool, Subscriber | None]: ...
     def mark_sent(
-        self, delivery_id: int, message_id: str, now: datetime, *, worker: str | None = None
+        self,
+        delivery_id: int,
+        message_id: str,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        token: str | None = None,
     ) -> bool: ...
     def mark_failed(
-        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
+        self,
+        delivery_id: int,
+        reason: str,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        token: str | None = None,
     ) -> bool: ...
     def mark_skipped(
-        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
+        self,
+        delivery_id: int,
+        reason: str,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        token: str | None = None,
     ) -> bool: ...
     def release(
-        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
+        self,
+        delivery_id: int,
+        reason: str,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        token: str | None = None,
     ) -> bool: ...
     def finish_deliveries(
-        self, outcomes: Sequence[Finished], now: datetime, *, worker: str
+        self,
+        outcomes: Sequence[Finished],
+        now: datetime,
+        *,
+        worker: str,
+        token: str | None = None,
     ) -> set[int]: ...
     def delivery_counts(self, edition_id: int) -> dict[DeliveryStatus, int]: ...
     def delivery_failures(self, edition_id: int) -> list[Delivery]: ...
     def deliveries(self, edition_id: int) -> list[Delivery]: ...
+    def sent_by_worker(self, edition_id: int, since: datetime) -> list[SenderRate]: ...
+    def unfinished_editions(self, digest: str, recent: int = 2) -> list[tuple[int, datetime]]: ...
 
 
 class RunStore(Protocol):

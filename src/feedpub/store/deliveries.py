@@ -3,8 +3,15 @@ sending each edition to each recipient exactly once.
 
 A row is ``pending`` until a worker claims it, ``claimed`` while that worker
 sends, then ``sent``, ``failed`` (given up) or ``skipped``; ``release`` puts
-a deferred one back to ``pending``. A claim older than ``stale_after`` is a
-worker that died mid-send: its rows are claimable again.
+a deferred one back to ``pending``.
+
+A claim is a lease: ``claimed_at`` is when it was taken or last renewed
+(``renew_claim``), and a claim not renewed for ``stale_after`` is a worker
+that died mid-send: its rows are claimable again. Each claim carries a random
+token; the statements that finish a row check it (``WHERE claim_token =
+:mine``), so a worker whose claim was taken over can never record the row,
+and ``claim_standing`` tells a worker, just before it sends, whether the row
+is still its own and whether its subscriber still receives.
 """
 
 from __future__ import annotations
@@ -29,9 +36,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from feedpub.model import DELIVERY_STATUSES, Delivery, DeliveryStatus, require_aware
+from feedpub.model import (
+    DELIVERY_STATUSES,
+    Delivery,
+    DeliveryStatus,
+    Subscriber,
+    require_aware,
+)
 from feedpub.store.engine import StoreBase, chunks
-from feedpub.store.schema import t_deliveries
+from feedpub.store.schema import t_deliveries, t_editions, t_subscribers
+from feedpub.store.subscribers import _subscriber
 
 # Recipients per enqueue transaction: a crash mid-enqueue keeps the finished
 # chunks, and the rerun (idempotent) adds only the rest.
@@ -40,8 +54,12 @@ ENQUEUE_CHUNK = 500
 Recipient = tuple[int | None, str, str | None]  # (subscriber id, address, variant key)
 # (delivery id, status, Message-ID of a sent one, reason of a failed or skipped one)
 Finished = tuple[int, DeliveryStatus, str | None, str | None]
+# (worker, deliveries it sent since the time asked, when it sent the first
+# and the last of them)
+SenderRate = tuple[str, int, datetime, datetime]
 
 _d = t_deliveries.c
+_s = t_subscribers.c
 
 
 def delivery_rows(
@@ -112,10 +130,18 @@ class DeliveriesMixin(StoreBase):
         return added
 
     def claim_deliveries(
-        self, edition_id: int, worker: str, limit: int, now: datetime, stale_after: timedelta
+        self,
+        edition_id: int,
+        worker: str,
+        limit: int,
+        now: datetime,
+        stale_after: timedelta,
+        *,
+        token: str | None = None,
     ) -> list[Delivery]:
         """Claim up to ``limit`` pending (or stale claimed) deliveries of the
-        edition for ``worker``, oldest first, and return them claimed. Two
+        edition for ``worker``, oldest first, and return them claimed (under
+        ``token``, a random string unique to this claim, when given). Two
         workers, in any processes or on any machines, never get the same row.
 
         PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers claim side by side
@@ -146,6 +172,7 @@ class DeliveriesMixin(StoreBase):
                     status="claimed",
                     claimed_by=worker,
                     claimed_at=now,
+                    claim_token=token,
                     updated=now,
                     attempts=case((lost, _d.attempts + 1), else_=_d.attempts),
                     last_error=case(
@@ -158,54 +185,120 @@ class DeliveriesMixin(StoreBase):
             return [_delivery(r) for r in rows]
 
     def mark_sent(
-        self, delivery_id: int, message_id: str, now: datetime, *, worker: str | None = None
+        self,
+        delivery_id: int,
+        message_id: str,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        token: str | None = None,
     ) -> bool:
         """Record a claimed delivery as sent. False when it is not claimed
-        (by ``worker``, when given): already finished, or never claimed."""
+        (by ``worker`` under ``token``, when given): already finished, never
+        claimed, or taken over."""
         return self._finish(
-            delivery_id, worker, now, status="sent", message_id=message_id, sent_at=now
+            delivery_id, worker, token, now, status="sent", message_id=message_id, sent_at=now
         )
 
     def mark_failed(
-        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
+        self,
+        delivery_id: int,
+        reason: str,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        token: str | None = None,
     ) -> bool:
         """Give up on a claimed delivery (a permanent error such as a rejected
         address); False when it is not claimed."""
-        return self._finish(delivery_id, worker, now, status="failed", last_error=reason)
+        return self._finish(delivery_id, worker, token, now, status="failed", last_error=reason)
 
     def mark_skipped(
-        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
+        self,
+        delivery_id: int,
+        reason: str,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        token: str | None = None,
     ) -> bool:
         """Decide not to send a claimed delivery (the subscriber left since
         it was queued); False when it is not claimed."""
         # Not an attempt: nothing was tried.
         return self._finish(
-            delivery_id, worker, now, tried=False, status="skipped", last_error=reason
+            delivery_id, worker, token, now, tried=False, status="skipped", last_error=reason
         )
 
     def release(
-        self, delivery_id: int, reason: str, now: datetime, *, worker: str | None = None
+        self,
+        delivery_id: int,
+        reason: str,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        token: str | None = None,
     ) -> bool:
         """Defer a claimed delivery (a temporary error): back to pending with
         one more attempt counted; False when it is not claimed."""
         return self._finish(
             delivery_id,
             worker,
+            token,
             now,
             status="pending",
             last_error=reason,
             claimed_by=None,
             claimed_at=None,
+            claim_token=None,
         )
 
+    def renew_claim(self, token: str, now: datetime) -> int:
+        """Extend the lease of every row still claimed under ``token`` to
+        ``now`` (the rows another worker took over as stale keep their new
+        claim); return how many rows are still held."""
+        require_aware("now", now)
+        query = (
+            t_deliveries.update()
+            .where(_d.claim_token == token, _d.status == "claimed")
+            .values(claimed_at=now)
+        )
+        with self._guard("cannot renew a claim"), self._engine.begin() as conn:
+            return int(conn.execute(query).rowcount)
+
+    def claim_standing(self, delivery_id: int, token: str) -> tuple[bool, Subscriber | None]:
+        """Whether the delivery is still claimed under ``token`` (not taken
+        over, not finished), and its subscriber as stored now (None for the
+        editors' copy or a removed subscriber): one read, just before a send."""
+        query = (
+            select(
+                _d.status.label("delivery_status"),
+                _d.claim_token.label("delivery_token"),
+                *t_subscribers.c,
+            )
+            .select_from(t_deliveries.outerjoin(t_subscribers, _s.id == _d.subscriber_id))
+            .where(_d.id == delivery_id)
+        )
+        with self._guard("cannot read a delivery"), self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return False, None
+        held = row.delivery_status == "claimed" and row.delivery_token == token
+        return held, (_subscriber(row) if row.id is not None else None)
+
     def finish_deliveries(
-        self, outcomes: Sequence[Finished], now: datetime, *, worker: str
+        self,
+        outcomes: Sequence[Finished],
+        now: datetime,
+        *,
+        worker: str,
+        token: str | None = None,
     ) -> set[int]:
         """Record a batch of claimed deliveries in one transaction, each
         ``(id, status, message_id, reason)`` with status sent, failed or
         skipped (as ``mark_sent``, ``mark_failed``, ``mark_skipped``). Returns
-        the ids recorded: those still claimed by ``worker`` (the others were
-        taken over as stale and are left to their new claimant)."""
+        the ids recorded: those still claimed by ``worker`` (under ``token``,
+        when given; the others were taken over as stale and are left to their
+        new claimant)."""
         require_aware("now", now)
         if not outcomes:
             return set()
@@ -213,11 +306,10 @@ class DeliveriesMixin(StoreBase):
             if status not in ("sent", "failed", "skipped"):
                 raise ValueError(f"delivery status {status!r} does not finish a delivery")
         ids = [o[0] for o in outcomes]
-        still = (
-            select(_d.id)
-            .where(_d.id.in_(ids), _d.status == "claimed", _d.claimed_by == worker)
-            .with_for_update()
-        )
+        held = [_d.id.in_(ids), _d.status == "claimed", _d.claimed_by == worker]
+        if token is not None:
+            held.append(_d.claim_token == token)
+        still = select(_d.id).where(*held).with_for_update()
         update = (
             t_deliveries.update()
             .where(_d.id == bindparam("b_id"))
@@ -275,10 +367,47 @@ class DeliveriesMixin(StoreBase):
         with self._guard("cannot read deliveries"), self._engine.connect() as conn:
             return [_delivery(r) for r in conn.execute(query)]
 
+    def sent_by_worker(self, edition_id: int, since: datetime) -> list[SenderRate]:
+        """Per worker, the edition's deliveries it sent at or after ``since``
+        and when it sent the first and the last of them (``feedpub status``:
+        each sender's rate), by worker name."""
+        require_aware("since", since)
+        query = (
+            select(_d.claimed_by, func.count(), func.min(_d.sent_at), func.max(_d.sent_at))
+            .where(_d.edition_id == edition_id, _d.sent_at >= since, _d.status == "sent")
+            .group_by(_d.claimed_by)
+            .order_by(_d.claimed_by)
+        )
+        with self._guard("cannot read deliveries"), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(str(worker or ""), int(n), first, last) for worker, n, first, last in rows]
+
+    def unfinished_editions(self, digest: str, recent: int = 2) -> list[tuple[int, datetime]]:
+        """Of the latest ``recent`` editions of ``digest``, those with a
+        pending or claimed delivery, as (edition id, slot), oldest first:
+        what a sender that only claims and sends works through."""
+        _e = t_editions.c
+        latest = (
+            select(_e.id, _e.slot)
+            .where(_e.digest == digest)
+            .order_by(_e.slot.desc())
+            .limit(recent)
+            .subquery()
+        )
+        open_rows = (
+            select(_d.id)
+            .where(_d.edition_id == latest.c.id, _d.status.in_(("pending", "claimed")))
+            .exists()
+        )
+        query = select(latest.c.id, latest.c.slot).where(open_rows).order_by(latest.c.slot)
+        with self._guard("cannot read editions"), self._engine.connect() as conn:
+            return [(int(i), slot) for i, slot in conn.execute(query)]
+
     def _finish(
         self,
         delivery_id: int,
         worker: str | None,
+        token: str | None,
         now: datetime,
         *,
         tried: bool = True,
@@ -290,6 +419,8 @@ class DeliveriesMixin(StoreBase):
         where: list[ColumnElement[bool]] = [_d.id == delivery_id, _d.status == "claimed"]
         if worker is not None:
             where.append(_d.claimed_by == worker)
+        if token is not None:
+            where.append(_d.claim_token == token)
         query = (
             t_deliveries.update()
             .where(*where)

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -101,7 +102,19 @@ class FileLock:
             return True
 
     def healthy(self) -> bool:
-        return self._handle is not None
+        """Held, and the file locked is still the one at ``path``: a lock
+        file deleted (a tidy-up of the folder) or replaced lets another
+        process lock a new file of that name, so ours no longer excludes it."""
+        if self._handle is None:
+            return False
+        try:
+            held, there = os.fstat(self._handle.fileno()), os.stat(self.path)
+            if (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino):
+                return True
+        except OSError:
+            pass
+        self.release()
+        return False
 
     def release(self) -> None:
         handle, self._handle = self._handle, None

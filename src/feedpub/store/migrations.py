@@ -20,7 +20,6 @@ from feedpub.store.engine import StoreError, writing
 from feedpub.store.schema import (
     SCHEMA_VERSION,
     metadata,
-    t_deliveries,
     t_digest_pauses,
     t_runs,
     t_schema_version,
@@ -38,10 +37,27 @@ def _v2_first_url(conn: Connection) -> None:
 
 
 def _v3_subscribers_and_deliveries(conn: Connection) -> None:
-    """New tables, so created from their definitions; if a later version
-    alters them, copy the DDL they have now into this step first."""
+    """New tables: subscribers created from its definition (if a later
+    version alters it, copy its DDL here first); deliveries as of v3, written
+    out (v14 added a column and an index)."""
     t_subscribers.create(conn)
-    t_deliveries.create(conn)
+    serial = "SERIAL" if conn.dialect.name == "postgresql" else "INTEGER"
+    when = _timestamp(conn)
+    conn.execute(
+        text(
+            f"CREATE TABLE deliveries (id {serial} NOT NULL, edition_id INTEGER NOT NULL, "
+            "subscriber_id INTEGER, address TEXT NOT NULL, variant_key TEXT, "
+            "status VARCHAR(16) NOT NULL, attempts INTEGER NOT NULL, last_error TEXT, "
+            f"message_id TEXT, claimed_by TEXT, claimed_at {when}, sent_at {when}, "
+            f"created {when} NOT NULL, updated {when} NOT NULL, PRIMARY KEY (id), "
+            "CONSTRAINT uq_deliveries_edition_address UNIQUE (edition_id, address), "
+            "FOREIGN KEY(edition_id) REFERENCES editions (id) ON DELETE CASCADE, "
+            "FOREIGN KEY(subscriber_id) REFERENCES subscribers (id) ON DELETE SET NULL)"
+        )
+    )
+    conn.execute(
+        text("CREATE INDEX ix_deliveries_edition_status_id ON deliveries (edition_id, status, id)")
+    )
 
 
 def _v4_feed_generation(conn: Connection) -> None:
@@ -179,6 +195,16 @@ def _v13_store_meta_and_pauses(conn: Connection) -> None:
     t_digest_pauses.create(conn)
 
 
+def _v14_claim_tokens(conn: Connection) -> None:
+    """Claims become leases with fencing: a token per claim, checked where a
+    row is finished; and an index for the senders' recent rates. Rows claimed
+    before the upgrade have no token and are finished by worker, as before."""
+    conn.execute(text("ALTER TABLE deliveries ADD COLUMN claim_token VARCHAR(32)"))
+    conn.execute(
+        text("CREATE INDEX ix_deliveries_edition_sent_at ON deliveries (edition_id, sent_at)")
+    )
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -197,6 +223,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     11: _v11_inbound,
     12: _v12_image_details,
     13: _v13_store_meta_and_pauses,
+    14: _v14_claim_tokens,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

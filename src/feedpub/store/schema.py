@@ -165,6 +165,8 @@ t_deliveries = Table(
     Column("last_error", Text),
     Column("message_id", Text),
     Column("claimed_by", Text),
+    # The lease: when the claim was taken or last renewed. A claim not renewed
+    # for ``stale_after`` belongs to a worker that died and may be taken over.
     Column("claimed_at", UtcDateTime),
     Column("sent_at", UtcDateTime),
     Column("created", UtcDateTime, nullable=False),
@@ -173,6 +175,12 @@ t_deliveries = Table(
     # Exactly one row per recipient of an edition, however often it is enqueued.
     UniqueConstraint("edition_id", "address", name="uq_deliveries_edition_address"),
     Index("ix_deliveries_edition_status_id", "edition_id", "status", "id"),
+    # v14: which claim holds the row (a random token per claim): marking it
+    # sent, failed or released checks the token in the same statement, so a
+    # worker whose claim was taken over can never finish the row.
+    Column("claim_token", String(32)),
+    # v14: what each worker sent lately (``feedpub status``: rates, progress).
+    Index("ix_deliveries_edition_sent_at", "edition_id", "sent_at"),
 )
 
 # v4 ---------------------------------------------------------------------------
