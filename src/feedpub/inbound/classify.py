@@ -15,6 +15,9 @@ In order, the first that fits:
    on it only when the sender is a subscriber);
 6. anything else: kept in the mailbox for a person.
 
+Each step is one reader in ``READERS``, the registry of kinds of inbound
+mail; the first that recognises a message decides.
+
 The delivery a report answers is named by the VERP address it was sent to
 (or that appears anywhere in it: the returned message's Return-Path, ARF's
 Original-Mail-From), else by the returned message's Message-ID, which the
@@ -24,7 +27,7 @@ caller looks up; the failed address is the last resort.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes
 from email.header import decode_header, make_header
@@ -107,8 +110,25 @@ def _addresses(message: Message, names: Sequence[str]) -> list[str]:
     return [a.strip().lower() for _, a in getaddresses(values) if a]
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A message as every reader is handed it: parsed once."""
+
+    message: Message
+    data: bytes
+    keys: Keys
+    base: Classified  # kind "other", with its Message-ID, sender and subject
+    verp: int | None  # the delivery its VERP address names, if any
+
+
+# A reader recognises one kind of message: its classification, or None to
+# let the next reader look.
+Reader = Callable[[Seen], "Classified | None"]
+
+
 def classify(data: bytes, keys: Keys) -> Classified:
-    """Classify one message (its raw bytes)."""
+    """Classify one message (its raw bytes): the first reader of ``READERS``
+    that recognises it decides; none does: kept for a person."""
     message = message_from_bytes(data)
     senders = _addresses(message, ("From",))
     base = Classified(
@@ -118,69 +138,98 @@ def classify(data: bytes, keys: Keys) -> Classified:
         sender=senders[0] if senders else "",
         subject=decoded(message.get("Subject")),
     )
-    verp = _verp_delivery(data, keys)
+    seen = Seen(message, data, keys, base, _verp_delivery(data, keys))
+    for reader in READERS:
+        found = reader(seen)
+        if found is not None:
+            return found
+    return base
 
-    feedback = reports.feedback_report(message)
-    if feedback is not None:
-        return _complaint(message, feedback, verp, base)
 
-    statuses = reports.delivery_status(message)
-    if statuses is not None and any(s.address for s in statuses):
-        found = _bounce_recipients(
-            [(s.address, s.action, s.status, s.diagnostic) for s in statuses]
-        )
-        if found:
-            return replace(
-                base,
-                kind="bounce",
-                detector="rfc3464",
-                recipients=found,
-                verp_delivery=verp,
-                original_ids=_original_ids(message),
-            )
-        return replace(base, kind="auto_reply", detector="rfc3464", note="success notice")
-    if formats.looks_like_bounce(message):
-        ignore = {*_own_addresses(keys), *senders}
-        failures, detector = formats.text_failures(message, ignore)
-        found = _bounce_recipients(
-            [(f.address, f.action, f.status, f.diagnostic) for f in failures]
-        )
-        if found:
-            return replace(
-                base,
-                kind="bounce",
-                detector=detector,
-                recipients=found,
-                verp_delivery=verp,
-                original_ids=_original_ids(message),
-            )
+def _complaint_report(seen: Seen) -> Classified | None:
+    feedback = reports.feedback_report(seen.message)
+    return None if feedback is None else _complaint(seen.message, feedback, seen.verp, seen.base)
 
-    token = read_unsubscribe(keys.secret, base.subject, keys.lists) or read_unsubscribe(
-        keys.secret, _first_text(message), keys.lists
+
+def _delivery_status(seen: Seen) -> Classified | None:
+    statuses = reports.delivery_status(seen.message)
+    if statuses is None or not any(s.address for s in statuses):
+        return None
+    found = _bounce_recipients([(s.address, s.action, s.status, s.diagnostic) for s in statuses])
+    if not found:
+        return replace(seen.base, kind="auto_reply", detector="rfc3464", note="success notice")
+    return _bounced(seen, found, "rfc3464")
+
+
+def _daemon_notice(seen: Seen) -> Classified | None:
+    if not formats.looks_like_bounce(seen.message):
+        return None
+    ignore = {*_own_addresses(seen.keys), seen.base.sender}
+    failures, detector = formats.text_failures(seen.message, ignore)
+    found = _bounce_recipients([(f.address, f.action, f.status, f.diagnostic) for f in failures])
+    return _bounced(seen, found, detector) if found else None
+
+
+def _bounced(seen: Seen, found: tuple[Recipient, ...], detector: str) -> Classified:
+    return replace(
+        seen.base,
+        kind="bounce",
+        detector=detector,
+        recipients=found,
+        verp_delivery=seen.verp,
+        original_ids=_original_ids(seen.message),
     )
-    if token is not None:
-        return replace(
-            base,
-            kind="unsubscribe",
-            detector="mailto-token",
-            list_name=token.list_name,
-            unsubscriber=token.address,
-            by_token=True,
-        )
 
-    if formats.looks_like_bounce(message):
-        # A daemon's notice naming no recipient anyone can read: a person's job.
-        return replace(
-            base, kind="other", detector="", note="a delivery notice naming no recipient"
-        )
-    auto = _auto_reply(message, base.subject)
-    if auto:
-        return replace(base, kind="auto_reply", detector=auto)
 
-    wanted = keys.unsubscribe_address.lower()
-    if wanted and senders and wanted in _addresses(message, _ENVELOPE_HEADERS):
-        return replace(base, kind="unsubscribe", detector="mailto-sender", unsubscriber=senders[0])
-    return replace(base, kind="other", detector="")
+def _token_unsubscribe(seen: Seen) -> Classified | None:
+    keys = seen.keys
+    token = read_unsubscribe(keys.secret, seen.base.subject, keys.lists) or read_unsubscribe(
+        keys.secret, _first_text(seen.message), keys.lists
+    )
+    if token is None:
+        return None
+    return replace(
+        seen.base,
+        kind="unsubscribe",
+        detector="mailto-token",
+        list_name=token.list_name,
+        unsubscriber=token.address,
+        by_token=True,
+    )
+
+
+def _unread_notice(seen: Seen) -> Classified | None:
+    # A daemon's notice naming no recipient anyone can read: a person's job.
+    if not formats.looks_like_bounce(seen.message):
+        return None
+    return replace(seen.base, note="a delivery notice naming no recipient")
+
+
+def _automatic_reply(seen: Seen) -> Classified | None:
+    auto = _auto_reply(seen.message, seen.base.subject)
+    return replace(seen.base, kind="auto_reply", detector=auto) if auto else None
+
+
+def _bare_unsubscribe(seen: Seen) -> Classified | None:
+    wanted = seen.keys.unsubscribe_address.lower()
+    sender = seen.base.sender
+    if wanted and sender and wanted in _addresses(seen.message, _ENVELOPE_HEADERS):
+        return replace(seen.base, kind="unsubscribe", detector="mailto-sender", unsubscriber=sender)
+    return None
+
+
+# The readers, in the order of the module docstring: the one registry of
+# kinds of inbound mail. A provider's own format is one reader function and
+# one line here (before the readers it must win over).
+READERS: list[Reader] = [
+    _complaint_report,
+    _delivery_status,
+    _daemon_notice,
+    _token_unsubscribe,
+    _unread_notice,
+    _automatic_reply,
+    _bare_unsubscribe,
+]
 
 
 def _bounce_recipients(
