@@ -11,10 +11,10 @@ also sections («اقتصاد»). Hence the rule: a line standing on at least
 ``max(3, 30%)`` of a folder's pages is chrome. The floor of 3 keeps two
 pages that share a breadcrumb or a tag from making it chrome; the share
 keeps the rule meaningful on big folders (a "most read" box changes from
-week to week, but still stands on hundreds of pages). A byline on 3 pages
-does become chrome, which is harmless: bylines are left out anyway. A
-folder of fewer than ``MIN_PAGES`` pages learns nothing: the seed list
-alone applies. Tags are read before this filter (they repeat too).
+week to week, but still stands on hundreds of pages). A byline is read
+before this filter (it names the author however often it repeats), and so
+are tags. A folder of fewer than ``MIN_PAGES`` pages learns nothing: the
+seed list and the shapes of ``shapes`` alone apply, and they must suffice.
 """
 
 from __future__ import annotations
@@ -34,17 +34,34 @@ from feedpub.text.arabic import (
 )
 
 TAGS_MARKER = "الوسوم"
-# Widgets that only ever follow the article: after the title, they end it.
-FOOTER_MARKERS: tuple[str, ...] = (
+# Labels of a tag block (the tags on the lines after it, or after a colon on
+# the same line: «الوسوم: مصر، اقتصاد»).
+TAGS_MARKERS: tuple[str, ...] = (
     TAGS_MARKER,
-    "مقالات ذات صلة",
-    "أخبار ذات صلة",
-    "الأكثر قراءة",
-    "الأكثر مشاهدة",
+    "وسوم",
+    "كلمات مفتاحية",
+    "الكلمات المفتاحية",
+    "كلمات دلالية",
+    "الكلمات الدلالية",
+)
+# Widgets that only ever follow the article: after the title, they end it.
+END_MARKERS: tuple[str, ...] = (
+    *TAGS_MARKERS,
     "النشرة البريدية",
     "زر الذهاب إلى الأعلى",
     "العودة إلى الأعلى",
 )
+# Headers of a list of other articles' headlines («مقالات ذات صلة»): the
+# list is left out and what follows it is read again (the article goes on
+# after a box set in it, or the page ends). ``shapes.RELATED_HEADERS`` has
+# the rest of them («اقرأ أيضاً», «قد يهمك» …).
+BLOCK_MARKERS: tuple[str, ...] = (
+    "مقالات ذات صلة",
+    "أخبار ذات صلة",
+    "الأكثر قراءة",
+    "الأكثر مشاهدة",
+)
+FOOTER_MARKERS: tuple[str, ...] = (*END_MARKERS, *BLOCK_MARKERS)
 # A "show more" button closes a tag block as a blank line does.
 MORE_MARKERS: tuple[str, ...] = ("اظهر المزيد", "أظهر المزيد", "إظهار المزيد", "عرض المزيد")
 
@@ -89,6 +106,11 @@ DEFAULT_CHROME_LINES: tuple[str, ...] = (
     "Telegram",
     "LinkedIn",
     "X",
+    "إعلان",
+    "محتوى إعلاني",
+    "محتوى مدعوم",
+    "تابعنا",
+    "تابعونا",
     # The end-of-article widgets and "show more" buttons are chrome too.
     *FOOTER_MARKERS,
     *MORE_MARKERS,
@@ -111,9 +133,9 @@ def chrome_keys(extra: tuple[str, ...] = ()) -> frozenset[str]:
     return frozenset(line_key(line) for line in (*DEFAULT_CHROME_LINES, *extra)) - {""}
 
 
-FOOTER_KEYS = frozenset(line_key(marker) for marker in FOOTER_MARKERS)
+END_KEYS = frozenset(line_key(marker) for marker in END_MARKERS)
 MORE_KEYS = frozenset(line_key(marker) for marker in MORE_MARKERS)
-TAGS_KEY = line_key(TAGS_MARKER)
+TAGS_KEYS = frozenset(line_key(marker) for marker in TAGS_MARKERS)
 
 
 def page_texts(text: str) -> list[str]:

@@ -36,6 +36,12 @@ __all__ = [
 
 # Tags on one line: «سياسة، اقتصاد» or «5G, دمشق» (a comma inside 1,000 is not a separator).
 _TAG_SPLIT = re.compile(r"\s*(?:،|,(?=\s))\s*")
+_INLINE_TAG_SPLIT = re.compile(r"\s*(?:،|,(?=\s)|[|·•])\s*|\s+[-–—]\s+")
+# The label of tags on one line, as written (``layout`` matched it normalised).
+_TAG_LABEL = re.compile(
+    r"^\s*(?:ال)?(?:وسوم|كلمات\s+(?:ال)?(?:مفتاحي[ةه]|دلالي[ةه]))\s*:\s*|^\s*tags\s*:\s*",
+    re.IGNORECASE,
+)
 _PARAGRAPH_ROLES = (Role.PARAGRAPH, Role.JOINED)
 _NOTHING_LEARNED = SourceLines()
 
@@ -65,8 +71,10 @@ def parse_page(
     text: str, path: Path, ctx: FileContext, texts: list[str] | None = None
 ) -> list[Article | Reject]:
     """A scraped page -> Article, built from ``page_lines``: the TITLE line,
-    the PARAGRAPH lines (with the JOINED ones appended), the TAG lines, and
-    the first DATE line that is not «آخر تحديث» (else the first update)."""
+    the PARAGRAPH lines (with the JOINED ones appended), the TAG lines, the
+    first publication date a DATE or BYLINE line gives (else the first update
+    date), the first update date («آخر تحديث») as ``updated``, and the
+    author a byline names."""
     lines = page_lines(text, ctx, texts)
     for line in lines:
         if line.role is Role.BAD_DATE:
@@ -89,12 +97,12 @@ def parse_page(
         part
         for line in lines
         if line.role is Role.TAG
-        for part in _TAG_SPLIT.split(line.text)
+        for part in _tag_items(line.text)
         if part.strip()
     ]
-    dates = [line for line in lines if line.role is Role.DATE]
-    published_line = next((d for d in dates if not d.update), dates[0] if dates else None)
-    published = published_line.date if published_line else None
+    published = next((line.date for line in lines if line.date is not None), None)
+    updated = next((line.updated for line in lines if line.updated is not None), None)
+    published = published or updated
     summary = plain(paragraphs[0])
     content = clean_paragraphs(paragraphs)
     tags = tags_for(page_tags, [title, *paragraphs], ctx.settings.vocabulary)
@@ -103,7 +111,7 @@ def parse_page(
         title=title,
         summary=summary,
         content=content,
-        author=None,
+        author=_author(lines),
         url=None,
         image=None,
         tags=tags,
@@ -112,8 +120,31 @@ def parse_page(
         # every mtime to "now", and feeds would differ from machine to
         # machine. An edit still moves ``updated``: the store sets it to the
         # time it sees the changed content.
-        updated=published or ctx.mtime,
+        updated=max(updated or published or ctx.mtime, published or ctx.mtime),
         published_given=published is not None,
-        updated_given=False,
+        updated_given=updated is not None,
     )
     return assemble(fields, ctx, None)
+
+
+def _author(lines: list[Line]) -> str | None:
+    """The name of the first byline («كتب: …», «بقلم …», a dateline), else
+    of the first source credit («المصدر: …»)."""
+    credit: str | None = None
+    for line in lines:
+        if line.author is None:
+            continue
+        if line.role is Role.BYLINE:
+            return plain(line.author) or None
+        if line.role is Role.CREDIT and credit is None:
+            credit = line.author
+    return plain(credit) or None if credit else None
+
+
+def _tag_items(text: str) -> list[str]:
+    """A tag line's tags: «سياسة، اقتصاد» or «5G, دمشق»; after a label
+    («الوسوم: مصر | اقتصاد») «|», «·» and a spaced «-» separate them too."""
+    label = _TAG_LABEL.match(text)
+    if label is None:
+        return _TAG_SPLIT.split(text)
+    return _INLINE_TAG_SPLIT.split(text[label.end() :])
