@@ -2,11 +2,13 @@
 against its hand-written ``.expected.json`` (see that folder's README).
 
 Only the command line and its ``articles --json`` output are used, so the test
-survives changes to the internals. Each layout folder is ingested on its own,
-as one source, so an extractor may learn that site's chrome from the lines its
-pages share. The per-page tests (marker ``fidelity``) all pass today (42/42);
-a page the extractor cannot get right would be xfail(strict=True) with its
-reason. ``fidelity_figure()`` gives the total:
+survives changes to the internals. Each page is read twice: in its site's
+folder, as one source, so an extractor may learn that site's chrome from the
+lines its pages share; and alone in a folder of one, where nothing can be
+learned and the built-in rules must do. The per-page tests (marker
+``fidelity``) all pass today (65/65 in both modes); a page the extractor
+cannot get right would be xfail(strict=True) with its reason.
+``fidelity_figure()`` gives the totals:
 
     python -c "import sys; sys.path.insert(0, 'tests'); \\
         import test_page_fidelity as t; print(t.fidelity_figure())"
@@ -95,32 +97,23 @@ def _run(config: Path, *args: str) -> str:
     return done.stdout
 
 
-def extract(layout: str, workdir: Path) -> dict[str, dict[str, Any]]:
-    """Ingest one layout folder (its pages only, with their mtimes set) in
-    ``workdir``; article id -> the ``articles --json`` object."""
-    folder = workdir / layout
-    folder.mkdir(parents=True)
-    for name in pages(layout):
-        _place(layout, name, folder)
-    config = workdir / f"{layout}.yaml"
-    config.write_text(
-        CONFIG.format(db=workdir / f"{layout}.sqlite", pages=folder), encoding="utf-8"
-    )
-    return _ingest(config)
-
-
-def extract_alone(workdir: Path) -> dict[str, dict[str, Any]]:
-    """Every page of the corpus in a folder of its own (one source each, all
-    in one run): nothing can be learned from repetition, so each page stands
-    on the built-in rules alone. Article id -> the ``articles --json`` object."""
+def extract(workdir: Path, *, alone: bool = False) -> dict[str, dict[str, Any]]:
+    """Ingest the corpus in ``workdir``, in one run: each site's pages in a
+    folder of their own (one source each, so a site's chrome may be learned
+    from the lines its pages share), or with ``alone`` every page in a folder
+    of its own (nothing can be learned from repetition: each page stands on
+    the built-in rules alone). Article id -> the ``articles --json`` object."""
+    mode = "alone" if alone else "sites"
     sources = []
-    for layout, name in CASES:
-        folder = workdir / "alone" / f"{layout}--{name}"
-        folder.mkdir(parents=True)
-        _place(layout, name, folder)
-        sources.append(f"  - path: {folder}\n")
-    config = workdir / "alone.yaml"
-    text = CONFIG.format(db=workdir / "alone.sqlite", pages="PAGES")
+    for layout in layouts():
+        for name in pages(layout):
+            folder = workdir / mode / (f"{layout}--{name}" if alone else layout)
+            folder.mkdir(parents=True, exist_ok=True)
+            _place(layout, name, folder)
+            if alone or name == pages(layout)[0]:
+                sources.append(f"  - path: {folder}\n")
+    config = workdir / f"{mode}.yaml"
+    text = CONFIG.format(db=workdir / f"{mode}.sqlite", pages="PAGES")
     config.write_text(text.replace("  - path: PAGES\n", "".join(sources)), encoding="utf-8")
     return _ingest(config)
 
@@ -180,15 +173,9 @@ def differences(want: dict[str, Any], got: dict[str, Any] | None) -> list[str]:
 
 
 @cache
-def _extracted(layout: str) -> dict[str, dict[str, Any]]:
+def _extracted(alone: bool) -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
-        return extract(layout, Path(tmp))
-
-
-@cache
-def _extracted_alone() -> dict[str, dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        return extract_alone(Path(tmp))
+        return extract(Path(tmp), alone=alone)
 
 
 CASES = [(layout, name) for layout in layouts() for name in pages(layout)]
@@ -198,8 +185,8 @@ FIRST_LAYOUTS = ("beirut-post", "khaleej-now", "mawqef-live", "nile-gate", "raqm
 
 
 def test_corpus_shape() -> None:
-    assert len(CASES) >= 42
-    assert len(layouts()) >= 6
+    assert len(CASES) >= 65
+    assert len(layouts()) >= 12
     names = [name for _layout, name in CASES]
     assert len(set(names)) == len(names), "page names are article ids: unique in the corpus"
     for layout in layouts():
@@ -231,7 +218,7 @@ GOLDEN_KEYS = {
 @pytest.mark.fidelity
 @pytest.mark.parametrize(("layout", "name"), CASES, ids=[f"{lay}/{n}" for lay, n in CASES])
 def test_page_fidelity(layout: str, name: str) -> None:
-    problems = differences(expected(layout, name), _extracted(layout).get(name))
+    problems = differences(expected(layout, name), _extracted(False).get(name))
     assert not problems, f"{layout}/{name}:\n" + "\n".join(problems)
 
 
@@ -239,7 +226,7 @@ def test_page_fidelity(layout: str, name: str) -> None:
 @pytest.mark.parametrize(("layout", "name"), CASES, ids=[f"{lay}/{n}" for lay, n in CASES])
 def test_page_fidelity_alone(layout: str, name: str) -> None:
     """The same page in a folder of one: no chrome learned, the same article."""
-    problems = differences(expected(layout, name), _extracted_alone().get(name))
+    problems = differences(expected(layout, name), _extracted(True).get(name))
     assert not problems, f"{layout}/{name} (alone):\n" + "\n".join(problems)
 
 
@@ -247,12 +234,11 @@ def fidelity_figure() -> str:
     """'N/M pages extracted exactly' in their site's folder and alone,
     ingesting the corpus afresh; the first six sites' pages apart."""
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        in_folder = {layout: extract(layout, root / "sites") for layout in layouts()}
-        alone = extract_alone(root)
+        in_folder = extract(Path(tmp))
+        alone = extract(Path(tmp), alone=True)
     exact = {
         (layout, name): (
-            not differences(expected(layout, name), in_folder[layout].get(name)),
+            not differences(expected(layout, name), in_folder.get(name)),
             not differences(expected(layout, name), alone.get(name)),
         )
         for layout, name in CASES

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from feedpub.ingest.shapes import RELATED_HEADERS, is_related_item
 from feedpub.text.arabic import (
     collapse_ws,
     is_collapsed,
@@ -133,9 +134,14 @@ def chrome_keys(extra: tuple[str, ...] = ()) -> frozenset[str]:
     return frozenset(line_key(line) for line in (*DEFAULT_CHROME_LINES, *extra)) - {""}
 
 
-END_KEYS = frozenset(line_key(marker) for marker in END_MARKERS)
+def _with_colons(keys: Iterable[str]) -> frozenset[str]:
+    """``keys`` and each with the colon a marker may carry («الوسوم:»)."""
+    return frozenset(f"{key}{colon}" for key in keys for colon in ("", ":", " :"))
+
+
+END_KEYS = _with_colons(line_key(marker) for marker in END_MARKERS)
 MORE_KEYS = frozenset(line_key(marker) for marker in MORE_MARKERS)
-TAGS_KEYS = frozenset(line_key(marker) for marker in TAGS_MARKERS)
+TAGS_KEYS = _with_colons(line_key(marker) for marker in TAGS_MARKERS)
 
 
 def page_texts(text: str) -> list[str]:
@@ -209,6 +215,63 @@ class SourceLines:
         return SourceLines(pages=self.pages, counts=Counter(kept))
 
 
+def _spellings(header: str) -> set[str]:
+    """``header`` as pages write it: any alef form where it has one, ة or
+    ه, ى or ي, a final alef's tanween after it, before it or none, and
+    with or without a colon."""
+    forms = {"ا": "اأإ", "أ": "اأإ", "إ": "اأإ", "آ": "آا", "ة": "ةه", "ى": "ىي"}
+    out = {""}
+    for word in header.replace("\u064b", "").split(" "):
+        spelled = {""}
+        for ch in word:
+            spelled = {done + alt for done in spelled for alt in forms.get(ch, ch)}
+        if word.endswith("ا"):
+            spelled |= {w + "\u064b" for w in spelled} | {w[:-1] + "\u064bا" for w in spelled}
+        out = {f"{done} {w}" if done else w for done in out for w in spelled}
+    return {spelling + colon for spelling in out for colon in ("", ":", " :")}
+
+
+# The lines that head a related-articles list, as written (a header with
+# diacritics is missed here, and only here: ``layout`` reads lines
+# normalised). A page's lines meet this set in one C-level intersection.
+_HEADER_LINES = frozenset(s for header in RELATED_HEADERS for s in _spellings(header))
+
+
+def counted_lines(page: str) -> set[str]:
+    """The distinct lines of a page that count towards learning, which are
+    all but the headlines listed under a related-articles header («الأكثر
+    قراءة»): those are other pages' titles, and a popular article listed on
+    many pages must not become chrome on its own page. The lists are found
+    as ``layout`` finds them."""
+    texts = page_texts(page)
+    lines = set(texts)
+    lines.discard("")
+    headers = lines & _HEADER_LINES
+    if headers:
+        for i, line in enumerate(texts):
+            if line in headers:
+                for item in _listed_after(texts, i):
+                    lines.discard(item)
+    return lines
+
+
+def _listed_after(texts: list[str], header: int) -> list[str]:
+    """The headlines under the header at ``header`` (``layout._related_blocks``
+    without its chrome checks: an item that is chrome anyway may stay out)."""
+    items: list[str] = []
+    compact = header + 1 < len(texts) and bool(texts[header + 1])
+    for k in range(header + 1, len(texts)):
+        line = texts[k]
+        if not line:
+            if compact:
+                break
+            continue
+        if not is_related_item(line, line.count(" ") + 1):
+            break
+        items.append(line)
+    return items
+
+
 def line_hashes(texts: Iterable[str]) -> tuple[int, list[int]]:
     """What ``count_lines`` counts, not counted: the number of pages and,
     flattened, the hashes of each page's distinct lines. A folder's pages
@@ -218,7 +281,7 @@ def line_hashes(texts: Iterable[str]) -> tuple[int, list[int]]:
     pages = 0
     for text in texts:
         pages += 1
-        hashes.extend(hash(line) for line in set(page_texts(text)) if line)
+        hashes.extend(hash(line) for line in counted_lines(text))
     return pages, hashes
 
 
@@ -234,10 +297,11 @@ def merge_lines(shares: Iterable[tuple[int, list[int]]]) -> SourceLines:
 
 
 def count_lines(texts: Iterable[str]) -> SourceLines:
-    """One pass over a folder's pages: each distinct line counted once per page."""
+    """One pass over a folder's pages: each distinct line counted once per
+    page (``counted_lines``)."""
     counts: Counter[int] = Counter()
     pages = 0
     for text in texts:
         pages += 1
-        counts.update(hash(line) for line in set(page_texts(text)) if line)
+        counts.update(hash(line) for line in counted_lines(text))
     return SourceLines(pages=pages, counts=counts)

@@ -267,18 +267,41 @@ def _both_dates(text: str, tz: tzinfo, line: str) -> FoundDate | None:
 
 def _time_that_day(text: str, day: datetime, line: str) -> FoundDate | None:
     """An update label and a time alone: that time on ``day``."""
+    clock = _time_alone(text)
+    if clock is None:
+        return None
+    return FoundDate(value=at_time(day, clock, line), text=line.strip(), update=True)
+
+
+def find_update_time(line: str) -> tuple[int, int, int] | None:
+    """The time of a line holding «آخر تحديث» and a time only («آخر
+    تحديث: 06:50 م»): the update on the publication's day."""
+    if len(line) > MAX_LINE_CHARS:
+        return None
+    text = normalize_arabic(ascii_digits(line))
+    if _UPDATE_LABEL.search(text) is None:
+        return None
+    return _time_alone(text)
+
+
+def at_time(day: datetime, clock: tuple[int, int, int], line: str) -> datetime:
+    """``day`` at the time ``clock``; DateError for a time that is none (25:10)."""
+    hour, minute, second = clock
+    try:
+        return day.replace(hour=hour, minute=minute, second=second)
+    except ValueError as exc:
+        raise DateError(f"date {line.strip()!r} does not parse: {exc}") from None
+
+
+def _time_alone(text: str) -> tuple[int, int, int] | None:
+    """(hour, minute, second) of ``text`` when it holds a time and date-line words only."""
     time_match = _TIME.search(text)
     if time_match is None:
         return None
     words = [w for w in _WORD_SPLIT.split(text.replace(time_match.group(0), " ")) if w]
     if any(w not in _DATE_LINE_WORDS for w in words):
         return None
-    hour, minute, second = _clock(time_match)
-    try:
-        value = day.replace(hour=hour, minute=minute, second=second)
-    except ValueError as exc:
-        raise DateError(f"date {line.strip()!r} does not parse: {exc}") from None
-    return FoundDate(value=value, text=line.strip(), update=True)
+    return _clock(time_match)
 
 
 def _clock(time_match: re.Match[str]) -> tuple[int, int, int]:

@@ -13,8 +13,9 @@ from typing import NamedTuple
 
 from feedpub.ingest.chrome import END_KEYS, MORE_KEYS, TAGS_KEYS, SourceLines, page_texts
 from feedpub.ingest.dates import MAX_LINE_CHARS as _DATE_LINE_MAX_CHARS
-from feedpub.ingest.dates import DateError, FoundDate, find_page_date
+from feedpub.ingest.dates import DateError, FoundDate, at_time, find_page_date, find_update_time
 from feedpub.ingest.shapes import (
+    RELATED_LINE_KEYS,
     Byline,
     is_nav,
     is_prose,
@@ -196,9 +197,10 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
     # (``normalize_lines``): normalising is the cost of a page.
     norms = normalize_lines(texts)
     keys, cmps = _keys_and_compares(norms)
-    words = [_words(t) for t in texts]
+    words = [t.count(" ") + 1 if t else 0 for t in texts]  # ``_words`` of each
     # Lines whose role carries more than a reason (a date, an author), by index.
     made: dict[int, Line] = {}
+    update_times: dict[int, tuple[int, int, int]] = {}
     for i, line in enumerate(texts):
         # A longer line is never a date line (``find_page_date``).
         if (
@@ -209,6 +211,10 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
             found = _date_line(i, line, page)
             if found is not None:
                 made[i] = found
+            elif "تحديث" in norms[i] and (clock := find_update_time(line)) is not None:
+                update_times[i] = clock
+    if update_times:
+        _date_update_times(update_times, made, texts)
     related, list_ends = _related_blocks(texts, norms, keys, words, page.chrome)
 
     known: dict[int, tuple[Role, str] | None] = {}
@@ -232,28 +238,26 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
             return Role.CHROME, "a built-in or configured chrome line"
         if is_breadcrumb(line):
             return Role.BREADCRUMB, "a breadcrumb (sections separated by › » > /)"
-        if line[-1] not in ".!؟?" and is_nav(line, count):
-            return Role.NAV, "a navigation bar: short items between | · • » / -"
-        reason = share_reason(norm, count) or None
-        if reason:
-            return Role.SHARE, reason
-        reason = legal_reason(line, norm, key, count)
-        if reason:
-            return Role.LEGAL, reason
-        byline = read_byline(line, norm, count)
-        if byline is not None:
-            found = _byline_line(i, line, byline, page)
-            if found is not None:
-                made[i] = found
-                return found.role, found.reason
+        ends = line[-1] in _FINAL
+        shape = _shape_role(line, norm, key, count, ends)
+        if shape is not None:
+            return shape
+        if not ends:
+            byline = read_byline(line, norm, count)
+            if byline is not None:
+                found = _byline_line(i, line, byline, page)
+                if found is not None:
+                    made[i] = found
+                    return found.role, found.reason
         repeats = page.source.repeats(line)
         if repeats:
             return Role.CHROME, f"repeats on {repeats} of {page.source.pages} pages of this source"
         if is_read_also(norm):
             return Role.READ_ALSO, "a link to another article"
-        reason = photo_credit_reason(line, norm, count)
-        if reason:
-            return Role.CAPTION, reason
+        if not ends:
+            reason = photo_credit_reason(line, norm, count)
+            if reason:
+                return Role.CAPTION, reason
         return None
 
     filled = [i for i, t in enumerate(texts) if t]
@@ -262,11 +266,12 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
     state = "header"
     title_key = cmps[title_at] if title_at is not None else ""
     paragraphs: list[list[int]] = []  # indices into ``out``
+    tags_read = False
     for i, line in enumerate(texts):
         lineno = i + 1
         if not line:
             out.append(Line(lineno, "", Role.BLANK, ""))
-            if state == "tags" and any(o.role is Role.TAG for o in out):
+            if state == "tags" and tags_read:
                 state = "footer"
             continue
         role: Role
@@ -276,9 +281,9 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
                 state = "footer"
                 role, reason = Role.CHROME, "closes the tag block"
             else:
-                role, reason = Role.TAG, "in the tag block after «الوسوم»"
+                role, reason, tags_read = Role.TAG, "in the tag block after «الوسوم»", True
         elif state == "footer":
-            if _end_key(keys[i]) in TAGS_KEYS and not any(o.role is Role.TAG for o in out):
+            if keys[i] in TAGS_KEYS and not tags_read:
                 state = "tags"  # a tag block after a list at the foot of the article
                 role, reason = Role.CHROME, "a footer marker: the tag block follows"
             else:
@@ -287,11 +292,12 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
             role, reason, state = Role.TITLE, title_reason, "teaser"
         elif state == "header":
             role, reason = header_role(i) or (Role.CHROME, "before the headline")
-        elif _end_key(keys[i]) in END_KEYS:
-            state = "tags" if _end_key(keys[i]) in TAGS_KEYS else "footer"
+        elif keys[i] in END_KEYS:
+            state = "tags" if keys[i] in TAGS_KEYS else "footer"
             role, reason = Role.CHROME, "a footer marker: the article ends here"
-        elif _INLINE_TAGS.match(norms[i]):
-            role, reason = Role.TAG, "tags after «الوسوم:» on the line"
+        elif norms[i].startswith(_TAG_LABEL_STARTS) and _INLINE_TAGS.match(norms[i]):
+            role, reason = Role.TAG, "tags after a label on the line («الوسوم:», «كلمات مفتاحية:»)"
+            tags_read = True
         elif i == repeat_at:
             role, reason, state = Role.TITLE, "the headline again: the article starts", "body"
         elif (other := header_role(i)) is not None:
@@ -319,17 +325,33 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
     return _mark_duplicates(out, paragraphs, cmps)
 
 
+# What ends a sentence, for the shapes: a line ending so is prose or a
+# copyright line, never a menu, a share bar, a byline or a caption.
+_FINAL = frozenset(".!؟?…")
+# A line ending a sentence with more words than a share line is prose, or a
+# copyright line: the other shapes are not tried.
+_PROSE_WORDS = 12
+
+
+def _shape_role(line: str, norm: str, key: str, count: int, ends: bool) -> tuple[Role, str] | None:
+    """Navigation, share and legal lines, by their shape (``shapes``)."""
+    if not (ends and count > _PROSE_WORDS):
+        if not ends and is_nav(line, count):
+            return Role.NAV, "a navigation bar: short items between | · • » / -"
+        reason = share_reason(norm, count)
+        if reason:
+            return Role.SHARE, reason
+    reason = legal_reason(line, norm, key, count)
+    return (Role.LEGAL, reason) if reason else None
+
+
 # «الوسوم: مصر، اقتصاد» (``normalize_arabic`` form; the labels of ``chrome.TAGS_MARKERS``).
+_TAG_LABEL_STARTS = ("الوسوم", "وسوم", "كلمات", "الكلمات", "tags")
 _INLINE_TAGS = re.compile(r"^(?:الوسوم|وسوم|(?:ال)?كلمات (?:ال)?(?:مفتاحيه|دلاليه)|tags)\s*:\s*\S")
 
 
-def _end_key(key: str) -> str:
-    """``key`` without the colon a marker may carry («الوسوم:»)."""
-    return key.rstrip(" :") if key.endswith(":") else key
-
-
 def _closes_tags(i: int, keys: list[str], related: dict[int, tuple[Role, str]]) -> bool:
-    key = _end_key(keys[i])
+    key = keys[i]
     return key in END_KEYS or key in MORE_KEYS or i in related
 
 
@@ -350,7 +372,10 @@ def _related_blocks(
     ends: set[int] = set()
     count = len(texts)
     for i, key in enumerate(keys):
-        if not key or i in found:
+        # The cheap tests first: a header's words, or a read-also's first word.
+        if key not in RELATED_LINE_KEYS and not key.startswith(_READ_ALSO_STARTS):
+            continue
+        if i in found:
             continue
         header = related_header_key(key)
         if header is not None:
@@ -370,7 +395,7 @@ def _related_blocks(
                 continue
             if (
                 keys[j] in chrome
-                or _end_key(keys[j]) in END_KEYS
+                or keys[j] in END_KEYS
                 or related_header_key(keys[j]) is not None
                 or not is_related_item(texts[j], words[j])
             ):
@@ -400,7 +425,9 @@ def _byline_line(i: int, line: str, byline: Byline, page: PageContext) -> Line |
     role = Role.BYLINE if byline.writer else Role.CREDIT
     reason = byline.reason
     if byline.name is not None:
-        reason += f" ({'the author' if byline.writer else 'the author if no byline names one'})"
+        reason += f"; the author: {byline.name}" + (
+            "" if byline.writer else ", if no byline names one"
+        )
     if found is None:
         return Line(i + 1, line, role, reason, author=byline.name)
     date, updated = _dates_of(found)
@@ -413,6 +440,26 @@ def _dates_of(found: FoundDate) -> tuple[datetime | None, datetime | None]:
     if found.update:
         return None, found.value
     return found.value, found.updated
+
+
+def _date_update_times(
+    update_times: dict[int, tuple[int, int, int]], made: dict[int, Line], texts: list[str]
+) -> None:
+    """«آخر تحديث: 06:50 م», a time alone: the update on the day of the
+    publication date nearest above it (else the first one below)."""
+    published = sorted((i, line.date) for i, line in made.items() if line.date is not None)
+    for i, clock in update_times.items():
+        above = [date for k, date in published if k < i]
+        day = above[-1] if above else (published[0][1] if published else None)
+        if day is None:
+            continue
+        try:
+            updated = max(at_time(day, clock, texts[i]), day)
+        except DateError as exc:
+            made[i] = Line(i + 1, texts[i], Role.BAD_DATE, str(exc))
+            continue
+        reason = "an update time («آخر تحديث») on the day of the publication"
+        made[i] = Line(i + 1, texts[i], Role.DATE, reason, updated=updated)
 
 
 def _date_line(i: int, line: str, page: PageContext) -> Line | None:
@@ -447,7 +494,7 @@ def _find_title(
     for pos, i in enumerate(filled):
         if header_role(i) is not None:
             continue
-        if _end_key(keys[i]) in END_KEYS:
+        if keys[i] in END_KEYS:
             break
         if fallback is None:
             fallback = i

@@ -4,13 +4,15 @@ that into an article.
 
 * A page's content is *all* its paragraphs, so it starts with the lead
   (which is also the summary) exactly once; the teaser copy is dropped.
-* A page ends at الوسوم or at an end-of-article widget (``FOOTER_MARKERS``):
-  what follows is related links and popups, never article text.
+* A page ends at الوسوم, at an end-of-article widget (``END_MARKERS``), at
+  a copyright or policy line, or at a list of related headlines that no
+  article text follows: what follows is the site's, never article text.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, time
 from pathlib import Path
 
 from feedpub.ingest.article import Fields, assemble, clean_paragraphs, nfc, plain, tags_for
@@ -72,9 +74,9 @@ def parse_page(
 ) -> list[Article | Reject]:
     """A scraped page -> Article, built from ``page_lines``: the TITLE line,
     the PARAGRAPH lines (with the JOINED ones appended), the TAG lines, the
-    first publication date a DATE or BYLINE line gives (else the first update
-    date), the first update date («آخر تحديث») as ``updated``, and the
-    author a byline names."""
+    first publication date a DATE or BYLINE line gives after the headline
+    (else before it; else the first update date), the first update date
+    («آخر تحديث») as ``updated``, and the author a byline names."""
     lines = page_lines(text, ctx, texts)
     for line in lines:
         if line.role is Role.BAD_DATE:
@@ -100,8 +102,12 @@ def parse_page(
         for part in _tag_items(line.text)
         if part.strip()
     ]
-    published = next((line.date for line in lines if line.date is not None), None)
-    updated = next((line.updated for line in lines if line.updated is not None), None)
+    # The article's own dates follow its headline; one above it is the
+    # site's (today's date in the top bar), used only when no other is given.
+    at = titles[0].lineno
+    in_order = lines[at:] + lines[:at]
+    published = _first_date([line.date for line in in_order])
+    updated = _first_date([line.updated for line in in_order])
     published = published or updated
     summary = plain(paragraphs[0])
     content = clean_paragraphs(paragraphs)
@@ -125,6 +131,19 @@ def parse_page(
         updated_given=updated is not None,
     )
     return assemble(fields, ctx, None)
+
+
+def _first_date(dates: list[datetime | None]) -> datetime | None:
+    """The first date given; when it has no time (midnight) and a later
+    line gives the same day with one («الأحد 29 نوفمبر 2026» above «نشر
+    في: 29/11/2026 09:30»), that one."""
+    given = [d for d in dates if d is not None]
+    if not given:
+        return None
+    first = given[0]
+    if first.time() == time():
+        return next((d for d in given[1:] if d.date() == first.date()), first)
+    return first
 
 
 def _author(lines: list[Line]) -> str | None:

@@ -41,10 +41,10 @@ def _norm_set(*words: str) -> frozenset[str]:
 # Separators of a navigation bar. "/" and "-" only with spaces around them:
 # unspaced they join words («كوفيد-19», «كم/سا»).
 _NAV_SPLIT = re.compile(r"\s*[|·•»]\s*|\s+[-–—/]\s+")
-_NAV_CHARS = ("|", "·", "•", "»", " - ", " – ", " — ", " / ")
+_NAV_SEP = re.compile(r"[|·•»]| [-–—/] ")
 NAV_MIN_ITEMS = 3
 NAV_MAX_ITEM_WORDS = 3
-_NAV_MAX_WORDS = 60  # a long line is prose even when it holds separators
+_NAV_MAX_WORDS = 40  # a long line is prose even when it holds separators
 
 
 def is_nav(line: str, words: int) -> bool:
@@ -52,7 +52,7 @@ def is_nav(line: str, words: int) -> bool:
     ending no sentence. A headline with a kicker («فيديو | لحظة …») has
     two parts, a dateline («القاهرة - النيل اليوم») two; where « opens a
     quote, » closes it."""
-    if words > _NAV_MAX_WORDS or not any(sep in line for sep in _NAV_CHARS):
+    if not NAV_MIN_ITEMS <= words <= _NAV_MAX_WORDS or not _NAV_SEP.search(line):
         return False
     if "«" in line:
         return False
@@ -97,6 +97,7 @@ _FOLLOW_PLACES = _NETWORKS | _norm_set(
     "تطبيق", "التطبيق", "قناة", "قناتنا", "القناة", "النشرة", "نشرتنا", "حساباتنا",
     "صفحتنا", "app", "channel", "newsletter",
 )  # fmt: skip
+_SHARE_OPENERS = _SHARE_WORDS | _FOLLOW_VERBS | {""}  # "": a line opening with «|» or «:»
 SHARE_MAX_WORDS = 12
 # What a word of a share line may carry around it: «شارك:», «فيسبوك|», «(X)».
 _WORD_PUNCT = ":|·•-–—/،,.!()[]«»\"'"
@@ -106,9 +107,10 @@ def share_reason(norm: str, words: int) -> str | None:
     """A line of share buttons or a call to follow the site, else None."""
     if words > SHARE_MAX_WORDS:
         return None
-    tokens = [t for t in (w.strip(_WORD_PUNCT) for w in norm.split()) if t]
-    if not tokens:
+    # Every such line opens with one of its words: most lines end here.
+    if norm.split(" ", 1)[0].strip(_WORD_PUNCT) not in _SHARE_OPENERS:
         return None
+    tokens = [t for t in (w.strip(_WORD_PUNCT) for w in norm.split()) if t]
     if tokens[0] in _FOLLOW_VERBS and not _FOLLOW_PLACES.isdisjoint(tokens):
         return "a call to follow the site on a network or app"
     if _SHARE_WORDS.issuperset(tokens) and not _SHARE_ANCHORS.isdisjoint(tokens):
@@ -172,6 +174,8 @@ RELATED_HEADERS: tuple[str, ...] = (
     "المزيد من الأخبار",
 )
 RELATED_KEYS = _norm_set(*RELATED_HEADERS)
+# The same with the colons a header may carry: one set lookup per line.
+RELATED_LINE_KEYS = RELATED_KEYS | {f"{k}{c}" for k in RELATED_KEYS for c in (":", " :")}
 # A headline in such a list: no more words than this (a paragraph broken
 # mid-sentence is longer), and no end but ? ! or none.
 RELATED_MAX_WORDS = 16
@@ -289,7 +293,7 @@ def read_byline(line: str, norm: str, words: int) -> Byline | None:
         return Byline("a byline: who wrote the article", name, True, rest)
     if words <= BYLINE_MAX_WORDS and _DATELINE.match(norm):
         name = _BYLINE_PARTS.split(line, maxsplit=1)[-1].strip()
-        return Byline("a dateline: place and author", name, True)
+        return Byline("a dateline: a place or the site, and the author", name, True)
     return None
 
 
