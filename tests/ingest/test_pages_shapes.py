@@ -443,3 +443,12 @@ def test_a_new_sites_two_pages_reach_the_digest_and_the_feed_as_articles(
         text = html.get_content()
         assert all(headline in text for headline in headlines)
         assert not any(line in text for line in chrome)
+
+
+def test_a_dateline_amid_the_text_names_no_author(tmp_path: Path) -> None:
+    page = (
+        "قمة ثلاثية في القاهرة حول مياه النيل\n\nالمقدمة كاملة هنا.\n\n"
+        "مصر - السودان\n\nوأضاف المسؤول أن الاجتماع المقبل في الخرطوم.\n\nبقلم: سارة\n"
+    )
+    article = one_article(write(tmp_path / "p.txt", page), make_config(tmp_path))
+    assert article.author == "سارة"

@@ -246,12 +246,10 @@ def counted_lines(page: str) -> set[str]:
     texts = page_texts(page)
     lines = set(texts)
     lines.discard("")
-    headers = lines & _HEADER_LINES
-    if headers:
-        for i, line in enumerate(texts):
-            if line in headers:
-                for item in _listed_after(texts, i):
-                    lines.discard(item)
+    # Most pages have none or one, found in C; a header twice on a page
+    # (rare) has its first list left out only.
+    for header in lines & _HEADER_LINES:
+        lines.difference_update(_listed_after(texts, texts.index(header)))
     return lines
 
 

@@ -15,6 +15,7 @@ from feedpub.ingest.chrome import END_KEYS, MORE_KEYS, TAGS_KEYS, SourceLines, p
 from feedpub.ingest.dates import MAX_LINE_CHARS as _DATE_LINE_MAX_CHARS
 from feedpub.ingest.dates import DateError, FoundDate, at_time, find_page_date, find_update_time
 from feedpub.ingest.shapes import (
+    LEGAL_MAX_WORDS,
     RELATED_LINE_KEYS,
     Byline,
     is_nav,
@@ -23,7 +24,6 @@ from feedpub.ingest.shapes import (
     legal_reason,
     photo_credit_reason,
     read_byline,
-    related_header_key,
     share_reason,
 )
 from feedpub.text.arabic import is_blank, lines_collapsed, normalize_lines
@@ -78,8 +78,14 @@ HEADLINE_MAX_WORDS = 30
 # mid-sentence is longer, or starts with the conjunction و as news prose does.
 CAPTION_MAX_WORDS = 10
 _READ_ALSO = re.compile(r"^(?:اقرا|طالع|شاهد)\s+(?:ايضا|كذلك|المزيد)\s*:|^ذات صله\s*:")
-_DIGIT = re.compile(r"\d")  # any script: every dated line has a digit ...
-_RELATIVE_WORDS = ("منذ", "امس", "اليوم")  # ... but «منذ ساعتين»
+# A date line has a year (four digits of any script), or opens with a
+# relative date («منذ ساعتين», «أمس الساعة 18:40») or a label before one
+# («آخر تحديث: منذ ساعتين», «آخر تحديث: 06:50 م»): no other line is read.
+_YEAR = re.compile(r"\d{4}")
+_DATE_STARTS = (
+    "منذ", "امس", "اليوم", "نشر", "منشور", "تاريخ النشر", "اخر تحديث", "تم التحديث",
+    "تحديث", "التحديث", "محدث",
+)  # fmt: skip
 # ``text.arabic.compare_key`` from the normalised form already at hand (the
 # test suite checks they agree): quotes and whitespace dropped, … as ...
 _QUOTES = re.compile("[\"'“”„‟«»‘’‚‛′″]")
@@ -117,13 +123,13 @@ def ends_sentence(text: str) -> bool:
 
 
 # The separators ``_CRUMB_SPLIT`` splits at: a line with none is one part.
-_CRUMB_CHARS = ("›", "»", ">", "/", "\\")
+_CRUMB_ANY = re.compile(r"[›»>/\\]")
 
 
 def is_breadcrumb(line: str) -> bool:
     if "«" in line:  # » closes a quote there
         return False
-    if not any(sep in line for sep in _CRUMB_CHARS):
+    if not _CRUMB_ANY.search(line):
         return False
     parts = [p for p in _CRUMB_SPLIT.split(line) if p]
     return len(parts) >= 2 and all(len(p.split()) <= 4 for p in parts)
@@ -206,7 +212,7 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
         if (
             line
             and len(line) <= _DATE_LINE_MAX_CHARS
-            and (_DIGIT.search(line) or norms[i].startswith(_RELATIVE_WORDS))
+            and (_YEAR.search(line) or norms[i].startswith(_DATE_STARTS))
         ):
             found = _date_line(i, line, page)
             if found is not None:
@@ -215,7 +221,7 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
                 update_times[i] = clock
     if update_times:
         _date_update_times(update_times, made, texts)
-    related, list_ends = _related_blocks(texts, norms, keys, words, page.chrome)
+    related, list_ends = _related_blocks(texts, keys, words, page.chrome)
 
     known: dict[int, tuple[Role, str] | None] = {}
 
@@ -239,9 +245,11 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
         if is_breadcrumb(line):
             return Role.BREADCRUMB, "a breadcrumb (sections separated by › » > /)"
         ends = line[-1] in _FINAL
-        shape = _shape_role(line, norm, key, count, ends)
-        if shape is not None:
-            return shape
+        # A sentence longer than a copyright line has no shape: prose, most lines.
+        if not (ends and count > LEGAL_MAX_WORDS):
+            shape = _shape_role(line, norm, key, count, ends)
+            if shape is not None:
+                return shape
         if not ends:
             byline = read_byline(line, norm, count)
             if byline is not None:
@@ -356,36 +364,27 @@ def _closes_tags(i: int, keys: list[str], related: dict[int, tuple[Role, str]]) 
 
 
 def _related_blocks(
-    texts: list[str], norms: list[str], keys: list[str], words: list[int], chrome: frozenset[str]
+    texts: list[str], keys: list[str], words: list[int], chrome: frozenset[str]
 ) -> tuple[dict[int, tuple[Role, str]], set[int]]:
     """The lines of related-article lists: a header («اقرأ أيضاً»,
     «مقالات ذات صلة» …) and the headlines under it. A list set right under
     its header (no blank line) ends at the first blank line; one whose items
     stand apart, at the first line that is no headline (a sentence, a
     longer line). Either way it ends at a chrome line or another header.
-    A one-line «اقرأ أيضاً: عنوان» heads the headlines right under it too.
 
     Also the last line of each list that article text does not follow: once
     the article has begun, it ends there (what follows a list at the foot
     of an article is the site's, however unknown its lines)."""
     found: dict[int, tuple[Role, str]] = {}
     ends: set[int] = set()
+    headers = RELATED_LINE_KEYS.intersection(keys)  # most pages: none, found in C
+    if not headers:
+        return found, ends
     count = len(texts)
-    for i, key in enumerate(keys):
-        # The cheap tests first: a header's words, or a read-also's first word.
-        if key not in RELATED_LINE_KEYS and not key.startswith(_READ_ALSO_STARTS):
-            continue
-        if i in found:
-            continue
-        header = related_header_key(key)
-        if header is not None:
-            found[i] = (Role.RELATED, "heads a list of other articles' headlines")
-        elif not is_read_also(norms[i]):
-            continue
+    for i in [i for i, key in enumerate(keys) if key in headers]:
+        found[i] = (Role.RELATED, "heads a list of other articles' headlines")
         j = i + 1
         compact = j < count and bool(texts[j])
-        if header is None and not compact:
-            continue
         last = i
         while j < count:
             if not texts[j]:
@@ -396,7 +395,7 @@ def _related_blocks(
             if (
                 keys[j] in chrome
                 or keys[j] in END_KEYS
-                or related_header_key(keys[j]) is not None
+                or keys[j] in RELATED_LINE_KEYS
                 or not is_related_item(texts[j], words[j])
             ):
                 break

@@ -24,6 +24,7 @@ from feedpub.ingest.chrome import (
 )
 from feedpub.ingest.context import FileContext
 from feedpub.ingest.layout import Line, PageContext, Role, classify, ends_sentence
+from feedpub.ingest.shapes import DATELINE_REASON
 from feedpub.model import Article, Reject
 
 __all__ = [
@@ -147,13 +148,18 @@ def _first_date(dates: list[datetime | None]) -> datetime | None:
 
 
 def _author(lines: list[Line]) -> str | None:
-    """The name of the first byline («كتب: …», «بقلم …», a dateline), else
-    of the first source credit («المصدر: …»)."""
+    """The name of the first byline («كتب: …», «بقلم …», a dateline above
+    the text: «مصر - السودان» amid it is a caption's), else of the first
+    source credit («المصدر: …»)."""
     credit: str | None = None
+    in_text = False
     for line in lines:
+        in_text = in_text or line.role is Role.PARAGRAPH
         if line.author is None:
             continue
         if line.role is Role.BYLINE:
+            if in_text and line.reason.startswith(DATELINE_REASON):
+                continue
             return plain(line.author) or None
         if line.role is Role.CREDIT and credit is None:
             credit = line.author

@@ -182,12 +182,6 @@ RELATED_MAX_WORDS = 16
 _NUMBERING = re.compile(r"^\d{1,2}[.)-]?$")
 
 
-def related_header_key(key: str) -> str | None:
-    """``key`` (a ``line_key``) without a trailing colon, when it heads a block."""
-    bare = key.rstrip(" :")
-    return bare if bare in RELATED_KEYS else None
-
-
 def is_prose(line: str, words: int) -> bool:
     """A sentence of article text, or a line longer than a listed headline."""
     return words > RELATED_MAX_WORDS or (words >= PROSE_MIN_WORDS and line[-1] in ".!؟?…")
@@ -249,6 +243,7 @@ def photo_credit_reason(line: str, norm: str, words: int) -> str | None:
 # --- bylines, datelines and source credits ---------------------------------------
 
 BYLINE_MAX_WORDS = 8
+DATELINE_REASON = "a dateline: a place or the site, and the author"
 NAME_MAX_WORDS = 6
 # Labels that name who wrote the article, and those that credit a source or
 # a helper; ``normalize_arabic`` forms.
@@ -293,7 +288,7 @@ def read_byline(line: str, norm: str, words: int) -> Byline | None:
         return Byline("a byline: who wrote the article", name, True, rest)
     if words <= BYLINE_MAX_WORDS and _DATELINE.match(norm):
         name = _BYLINE_PARTS.split(line, maxsplit=1)[-1].strip()
-        return Byline("a dateline: a place or the site, and the author", name, True)
+        return Byline(DATELINE_REASON, name, True)
     return None
 
 
