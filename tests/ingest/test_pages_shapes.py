@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -19,7 +20,9 @@ from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
-from test_ingest import NOW, make_config, one_article, paragraphs, write
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_ingest import NOW, make_config, one_article, paragraphs, read_path, write
 
 from feedpub import ingest
 from feedpub.ingest.chrome import counted_lines
@@ -31,6 +34,7 @@ from feedpub.ingest.shapes import (
     read_byline,
     share_reason,
 )
+from feedpub.model import Article
 from feedpub.text.arabic import normalize_arabic, tag_key
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
@@ -452,3 +456,32 @@ def test_a_dateline_amid_the_text_names_no_author(tmp_path: Path) -> None:
     )
     article = one_article(write(tmp_path / "p.txt", page), make_config(tmp_path))
     assert article.author == "سارة"
+
+
+_PIECES = [
+    "|", "·", "•", "»", "«", " - ", "-", "/", ":", "©", "(", ")", "(رويترز)", "(فيديو)",
+    "كتب:", "بقلم", "المصدر:", "ترجمة:", "اقرأ أيضاً", "اقرأ أيضاً:", "مقالات ذات صلة",
+    "الأكثر قراءة", "الوسوم", "الوسوم:", "كلمات مفتاحية:", "آخر تحديث:", "نشر في:",
+    "29/11/2026", "31/02/2026", "12:40", "25:99", "م", "ص", "نوفمبر", "نونبر", "2026",
+    "جمادى الآخرة", "1448", "هـ", "منذ", "ساعتين", "شارك", "فيسبوك", "نسخ الرابط",
+    "تابعونا على", "تطبيق", "صورة:", "أرشيفية", "جميع الحقوق محفوظة", "من نحن",
+    "القاهرة", "النيل اليوم", "عنوان الخبر الطويل", "وأضاف الوزير أن العمل مستمر", ".",
+    "؟", "،", "\u064b", "\u200f", "1", " ",
+]  # fmt: skip
+_LINE = st.lists(st.sampled_from(_PIECES), max_size=8).map(" ".join)
+
+
+@given(st.lists(_LINE, max_size=25).map("\n".join))
+@settings(max_examples=300, deadline=None)
+def test_any_page_of_shape_pieces_reads_as_an_article_or_a_reject(page: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        cfg = make_config(Path(folder))
+        path = write(Path(folder) / "p.txt", page or "x")
+        items = read_path(path, cfg, NOW)
+        assert items
+        for item in items:
+            if isinstance(item, Article):
+                assert item.title and item.content
+                assert item.updated >= item.published
+            else:
+                assert item.reason

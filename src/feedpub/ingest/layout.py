@@ -17,6 +17,7 @@ from feedpub.ingest.dates import DateError, FoundDate, at_time, find_page_date, 
 from feedpub.ingest.shapes import (
     LEGAL_MAX_WORDS,
     RELATED_LINE_KEYS,
+    SHARE_MAX_WORDS,
     Byline,
     is_nav,
     is_prose,
@@ -310,7 +311,7 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
             role, reason, state = Role.TITLE, "the headline again: the article starts", "body"
         elif (other := header_role(i)) is not None:
             role, reason = other
-            if role is Role.LEGAL or (i in list_ends and paragraphs and i in related):
+            if role is Role.LEGAL or (i in list_ends and paragraphs):
                 state = "footer"
                 reason += "; the article ends here"
         elif cmps[i] == title_key:
@@ -336,14 +337,12 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
 # What ends a sentence, for the shapes: a line ending so is prose or a
 # copyright line, never a menu, a share bar, a byline or a caption.
 _FINAL = frozenset(".!؟?…")
-# A line ending a sentence with more words than a share line is prose, or a
-# copyright line: the other shapes are not tried.
-_PROSE_WORDS = 12
 
 
 def _shape_role(line: str, norm: str, key: str, count: int, ends: bool) -> tuple[Role, str] | None:
-    """Navigation, share and legal lines, by their shape (``shapes``)."""
-    if not (ends and count > _PROSE_WORDS):
+    """Navigation, share and legal lines, by their shape (``shapes``). A
+    sentence longer than a share line can only be a copyright line."""
+    if not (ends and count > SHARE_MAX_WORDS):
         if not ends and is_nav(line, count):
             return Role.NAV, "a navigation bar: short items between | · • » / -"
         reason = share_reason(norm, count)

@@ -15,7 +15,8 @@ news sites' chrome (trafilatura reads HTML, and the markup is gone here).
 * legal lines: copyright («جميع الحقوق محفوظة © 2026 …») and the policy
   links of a footer («سياسة الخصوصية», «من نحن»);
 * related blocks: «اقرأ أيضاً», «مقالات ذات صلة», «الأكثر قراءة» … heading
-  a list of headlines (``block_end`` says where the list stops);
+  a list of headlines (``is_related_item``: what stands in the list, and
+  ``is_prose``: whether the article goes on after it);
 * photo credits: «صورة أرشيفية», «تصوير: …», a line ending «(رويترز)»;
 * bylines, datelines and source credits, with the name they give
   (``read_byline``).
@@ -90,7 +91,7 @@ _SHARE_FILLER = _norm_set(
 _SHARE_WORDS = _SHARE_VERBS | _NETWORKS | _LINK_WORDS | _SHARE_FILLER
 _SHARE_ANCHORS = _SHARE_VERBS | _NETWORKS | _LINK_WORDS
 _FOLLOW_VERBS = _norm_set(
-    "تابعونا", "تابعوا", "تابعنا", "اشترك", "اشتركوا", "اشترك", "حمل", "حملوا", "نزل",
+    "تابعونا", "تابعوا", "تابعنا", "اشترك", "اشتركوا", "حمل", "حملوا", "نزل",
     "انضم", "انضموا", "سجل", "follow", "subscribe", "join", "download",
 )  # fmt: skip
 _FOLLOW_PLACES = _NETWORKS | _norm_set(
@@ -111,6 +112,8 @@ def share_reason(norm: str, words: int) -> str | None:
     if norm.split(" ", 1)[0].strip(_WORD_PUNCT) not in _SHARE_OPENERS:
         return None
     tokens = [t for t in (w.strip(_WORD_PUNCT) for w in norm.split()) if t]
+    if not tokens:  # punctuation only
+        return None
     if tokens[0] in _FOLLOW_VERBS and not _FOLLOW_PLACES.isdisjoint(tokens):
         return "a call to follow the site on a network or app"
     if _SHARE_WORDS.issuperset(tokens) and not _SHARE_ANCHORS.isdisjoint(tokens):
@@ -182,12 +185,12 @@ RELATED_MAX_WORDS = 16
 _NUMBERING = re.compile(r"^\d{1,2}[.)-]?$")
 
 
+PROSE_MIN_WORDS = 6
+
+
 def is_prose(line: str, words: int) -> bool:
     """A sentence of article text, or a line longer than a listed headline."""
     return words > RELATED_MAX_WORDS or (words >= PROSE_MIN_WORDS and line[-1] in ".!؟?…")
-
-
-PROSE_MIN_WORDS = 6
 
 
 def is_related_item(line: str, words: int) -> bool:
