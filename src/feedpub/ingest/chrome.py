@@ -140,6 +140,9 @@ def _with_colons(keys: Iterable[str]) -> frozenset[str]:
 
 
 END_KEYS = _with_colons(line_key(marker) for marker in END_MARKERS)
+# Every marker that ends an article or heads a list after it (``html_body``
+# ends an HTML page's text at them).
+FOOTER_KEYS = frozenset(line_key(marker) for marker in FOOTER_MARKERS)
 MORE_KEYS = frozenset(line_key(marker) for marker in MORE_MARKERS)
 TAGS_KEYS = _with_colons(line_key(marker) for marker in TAGS_MARKERS)
 

@@ -142,6 +142,21 @@ def _words(line: str) -> int:
     return line.count(" ") + 1 if line else 0
 
 
+def byline_reason(line: str, norm: str) -> str | None:
+    """Why ``line`` (collapsed; ``norm``: its ``normalize_arabic`` form) is a
+    byline, a credit or a photographer's credit, else None: the one question
+    ``html_body`` asks of a block of an HTML page's text."""
+    if not line or line[-1] in _FINAL:
+        return None
+    count = _words(line)
+    found = read_byline(line, norm, count)
+    if found is not None:
+        return found.reason
+    if norm.startswith(("تصوير", "الصوره")):  # «تصوير: …»: a credit too
+        return photo_credit_reason(line, norm, count)
+    return None
+
+
 _READ_ALSO_STARTS = ("اقرا", "طالع", "شاهد", "ذات صله")
 
 
