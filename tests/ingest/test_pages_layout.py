@@ -97,7 +97,7 @@ def _site(tmp_path: Path, count: int) -> list[Article]:
         write(
             folder / f"p{n}.txt",
             f"شريط الموقع العجيب\n\nعنوان الخبر رقم {n} في الصفحة\n\nنص الخبر {n}.\n\n"
-            "تابعونا على تطبيق الموقع\n",
+            "نسعد بتلقي ملاحظاتكم دائماً\n",
         )
     cfg = make_config(tmp_path, sources=[folder])
     return [item for item in read_sources(cfg, NOW) if isinstance(item, Article)]
@@ -106,19 +106,19 @@ def _site(tmp_path: Path, count: int) -> list[Article]:
 def test_a_line_repeated_on_a_sources_pages_is_chrome(tmp_path: Path) -> None:
     found = _site(tmp_path, 3)
     assert [a.title for a in found] == [f"عنوان الخبر رقم {n} في الصفحة" for n in range(3)]
-    assert all("تابعونا" not in a.content for a in found)
+    assert all("نسعد" not in a.content for a in found)
 
 
 def test_a_source_of_two_pages_learns_no_chrome(tmp_path: Path) -> None:
     found = _site(tmp_path, 2)
-    assert all("تابعونا على تطبيق الموقع" in a.content for a in found)
+    assert all("نسعد بتلقي ملاحظاتكم دائماً" in a.content for a in found)
 
 
 def test_learned_chrome_needs_the_folder(tmp_path: Path) -> None:
     _site(tmp_path, 3)
     # Read on its own, a page has the seed list only.
     [article] = read_path(tmp_path / "site" / "p0.txt", make_config(tmp_path), NOW)
-    assert isinstance(article, Article) and "تابعونا" in article.content
+    assert isinstance(article, Article) and "نسعد" in article.content
 
 
 MTIME = datetime(2026, 11, 28, 14, 20, tzinfo=DAMASCUS)

@@ -11,10 +11,10 @@ also sections («اقتصاد»). Hence the rule: a line standing on at least
 ``max(3, 30%)`` of a folder's pages is chrome. The floor of 3 keeps two
 pages that share a breadcrumb or a tag from making it chrome; the share
 keeps the rule meaningful on big folders (a "most read" box changes from
-week to week, but still stands on hundreds of pages). A byline on 3 pages
-does become chrome, which is harmless: bylines are left out anyway. A
-folder of fewer than ``MIN_PAGES`` pages learns nothing: the seed list
-alone applies. Tags are read before this filter (they repeat too).
+week to week, but still stands on hundreds of pages). A byline is read
+before this filter (it names the author however often it repeats), and so
+are tags. A folder of fewer than ``MIN_PAGES`` pages learns nothing: the
+seed list and the shapes of ``shapes`` alone apply, and they must suffice.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from feedpub.ingest.shapes import RELATED_HEADERS, is_related_item
 from feedpub.text.arabic import (
     collapse_ws,
     is_collapsed,
@@ -34,17 +35,34 @@ from feedpub.text.arabic import (
 )
 
 TAGS_MARKER = "الوسوم"
-# Widgets that only ever follow the article: after the title, they end it.
-FOOTER_MARKERS: tuple[str, ...] = (
+# Labels of a tag block (the tags on the lines after it, or after a colon on
+# the same line: «الوسوم: مصر، اقتصاد»).
+TAGS_MARKERS: tuple[str, ...] = (
     TAGS_MARKER,
-    "مقالات ذات صلة",
-    "أخبار ذات صلة",
-    "الأكثر قراءة",
-    "الأكثر مشاهدة",
+    "وسوم",
+    "كلمات مفتاحية",
+    "الكلمات المفتاحية",
+    "كلمات دلالية",
+    "الكلمات الدلالية",
+)
+# Widgets that only ever follow the article: after the title, they end it.
+END_MARKERS: tuple[str, ...] = (
+    *TAGS_MARKERS,
     "النشرة البريدية",
     "زر الذهاب إلى الأعلى",
     "العودة إلى الأعلى",
 )
+# Headers of a list of other articles' headlines («مقالات ذات صلة»): the
+# list is left out and what follows it is read again (the article goes on
+# after a box set in it, or the page ends). ``shapes.RELATED_HEADERS`` has
+# the rest of them («اقرأ أيضاً», «قد يهمك» …).
+BLOCK_MARKERS: tuple[str, ...] = (
+    "مقالات ذات صلة",
+    "أخبار ذات صلة",
+    "الأكثر قراءة",
+    "الأكثر مشاهدة",
+)
+FOOTER_MARKERS: tuple[str, ...] = (*END_MARKERS, *BLOCK_MARKERS)
 # A "show more" button closes a tag block as a blank line does.
 MORE_MARKERS: tuple[str, ...] = ("اظهر المزيد", "أظهر المزيد", "إظهار المزيد", "عرض المزيد")
 
@@ -89,6 +107,11 @@ DEFAULT_CHROME_LINES: tuple[str, ...] = (
     "Telegram",
     "LinkedIn",
     "X",
+    "إعلان",
+    "محتوى إعلاني",
+    "محتوى مدعوم",
+    "تابعنا",
+    "تابعونا",
     # The end-of-article widgets and "show more" buttons are chrome too.
     *FOOTER_MARKERS,
     *MORE_MARKERS,
@@ -111,9 +134,17 @@ def chrome_keys(extra: tuple[str, ...] = ()) -> frozenset[str]:
     return frozenset(line_key(line) for line in (*DEFAULT_CHROME_LINES, *extra)) - {""}
 
 
+def _with_colons(keys: Iterable[str]) -> frozenset[str]:
+    """``keys`` and each with the colon a marker may carry («الوسوم:»)."""
+    return frozenset(f"{key}{colon}" for key in keys for colon in ("", ":", " :"))
+
+
+END_KEYS = _with_colons(line_key(marker) for marker in END_MARKERS)
+# Every marker that ends an article or heads a list after it (``html_body``
+# ends an HTML page's text at them).
 FOOTER_KEYS = frozenset(line_key(marker) for marker in FOOTER_MARKERS)
 MORE_KEYS = frozenset(line_key(marker) for marker in MORE_MARKERS)
-TAGS_KEY = line_key(TAGS_MARKER)
+TAGS_KEYS = _with_colons(line_key(marker) for marker in TAGS_MARKERS)
 
 
 def page_texts(text: str) -> list[str]:
@@ -187,6 +218,61 @@ class SourceLines:
         return SourceLines(pages=self.pages, counts=Counter(kept))
 
 
+def _spellings(header: str) -> set[str]:
+    """``header`` as pages write it: any alef form where it has one, ة or
+    ه, ى or ي, a final alef's tanween after it, before it or none, and
+    with or without a colon."""
+    forms = {"ا": "اأإ", "أ": "اأإ", "إ": "اأإ", "آ": "آا", "ة": "ةه", "ى": "ىي"}
+    out = {""}
+    for word in header.replace("\u064b", "").split(" "):
+        spelled = {""}
+        for ch in word:
+            spelled = {done + alt for done in spelled for alt in forms.get(ch, ch)}
+        if word.endswith("ا"):
+            spelled |= {w + "\u064b" for w in spelled} | {w[:-1] + "\u064bا" for w in spelled}
+        out = {f"{done} {w}" if done else w for done in out for w in spelled}
+    return {spelling + colon for spelling in out for colon in ("", ":", " :")}
+
+
+# The lines that head a related-articles list, as written (a header with
+# diacritics is missed here, and only here: ``layout`` reads lines
+# normalised). A page's lines meet this set in one C-level intersection.
+_HEADER_LINES = frozenset(s for header in RELATED_HEADERS for s in _spellings(header))
+
+
+def counted_lines(page: str) -> set[str]:
+    """The distinct lines of a page that count towards learning, which are
+    all but the headlines listed under a related-articles header («الأكثر
+    قراءة»): those are other pages' titles, and a popular article listed on
+    many pages must not become chrome on its own page. The lists are found
+    as ``layout`` finds them."""
+    texts = page_texts(page)
+    lines = set(texts)
+    lines.discard("")
+    # Most pages have none or one, found in C; a header twice on a page
+    # (rare) has its first list left out only.
+    for header in lines & _HEADER_LINES:
+        lines.difference_update(_listed_after(texts, texts.index(header)))
+    return lines
+
+
+def _listed_after(texts: list[str], header: int) -> list[str]:
+    """The headlines under the header at ``header`` (``layout._related_blocks``
+    without its chrome checks: an item that is chrome anyway may stay out)."""
+    items: list[str] = []
+    compact = header + 1 < len(texts) and bool(texts[header + 1])
+    for k in range(header + 1, len(texts)):
+        line = texts[k]
+        if not line:
+            if compact:
+                break
+            continue
+        if not is_related_item(line, line.count(" ") + 1):
+            break
+        items.append(line)
+    return items
+
+
 def line_hashes(texts: Iterable[str]) -> tuple[int, list[int]]:
     """What ``count_lines`` counts, not counted: the number of pages and,
     flattened, the hashes of each page's distinct lines. A folder's pages
@@ -196,7 +282,7 @@ def line_hashes(texts: Iterable[str]) -> tuple[int, list[int]]:
     pages = 0
     for text in texts:
         pages += 1
-        hashes.extend(hash(line) for line in set(page_texts(text)) if line)
+        hashes.extend(hash(line) for line in counted_lines(text))
     return pages, hashes
 
 
@@ -212,10 +298,11 @@ def merge_lines(shares: Iterable[tuple[int, list[int]]]) -> SourceLines:
 
 
 def count_lines(texts: Iterable[str]) -> SourceLines:
-    """One pass over a folder's pages: each distinct line counted once per page."""
+    """One pass over a folder's pages: each distinct line counted once per
+    page (``counted_lines``)."""
     counts: Counter[int] = Counter()
     pages = 0
     for text in texts:
         pages += 1
-        counts.update(hash(line) for line in set(page_texts(text)) if line)
+        counts.update(hash(line) for line in counted_lines(text))
     return SourceLines(pages=pages, counts=counts)

@@ -1,8 +1,12 @@
 """Dates: the date line of a scraped page, and the dates of records.
 
 Pages write dates the Arab-world way: Levantine, Egyptian or Maghrebi month
-names, day first, Arabic-Indic digits, ص/م for am/pm. A value that has no
-UTC equivalent is refused: the store keeps UTC and would fail the batch.
+names (or two of them, «نوفمبر/تشرين الثاني»), day first, Arabic-Indic
+digits, ص/م for am/pm, often beside the Hijri date («الموافق 28 جمادى
+الأولى 1448 هـ», which is skipped: the Gregorian one is the date). A line
+may carry the publication and the update («نشر: … | آخر تحديث: …»). A
+value that has no UTC equivalent is refused: the store keeps UTC and would
+fail the batch.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dateutil.parser import isoparse
 from feedpub.text.arabic import ascii_digits, collapse_ws, normalize_arabic
 
 # Month names in ``normalize_arabic`` form: Levantine (Syriac), Egyptian
-# (transliterated) and the common Maghrebi spellings.
+# (transliterated), Algerian and Tunisian (French) and Moroccan spellings.
 MONTHS: dict[str, int] = {
     "كانون الثاني": 1,
     "كانون ثاني": 1,
@@ -54,13 +58,48 @@ MONTHS: dict[str, int] = {
     "جوان": 6,
     "جويليه": 7,
     "اوت": 8,
+    "ماي": 5,
+    "يوليوز": 7,
+    "غشت": 8,
+    "شتنبر": 9,
+    "نونبر": 11,
+    "دجنبر": 12,
 }
+# Hijri months (``normalize_arabic`` form): a Hijri date beside the
+# Gregorian one is left out of a date line's words, not read.
+_HIJRI_MONTHS = (
+    "محرم",
+    "صفر",
+    "ربيع الاول",
+    "ربيع الاخر",
+    "ربيع الثاني",
+    "جمادي الاولي",
+    "جمادي الاول",
+    "جمادي الاخره",
+    "جمادي الثانيه",
+    "جمادي الاخر",
+    "جمادي الثاني",
+    "رجب",
+    "شعبان",
+    "رمضان",
+    "شوال",
+    "ذو القعده",
+    "ذي القعده",
+    "ذو الحجه",
+    "ذي الحجه",
+)
 _MONTH_ALT = "|".join(
     r"\s+".join(map(re.escape, name.split(" ")))
     for name in sorted(MONTHS, key=lambda n: (-len(n), n))
 )
 _NAMED_DATE = re.compile(
-    rf"(?<!\d)(\d{{1,2}})\s+({_MONTH_ALT})(?:\s*[/-]\s*(?:{_MONTH_ALT}))?[\s,،]+(\d{{4}})(?!\d)"
+    rf"(?<!\d)(\d{{1,2}})\s+({_MONTH_ALT})"
+    rf"(?:\s*[/-]\s*(?:{_MONTH_ALT})|\s*\(\s*(?:{_MONTH_ALT})\s*\))?[\s,،]+(\d{{4}})(?!\d)"
+)
+_HIJRI_DATE = re.compile(
+    r"(?<!\d)\d{1,2}\s+(?:"
+    + "|".join(r"\s+".join(name.split(" ")) for name in _HIJRI_MONTHS)
+    + r")\s+\d{4}(?!\d)\s*(?:ه(?![^\W\d_])|هجري(?:ه)?)?"
 )
 _ISO_DATE = re.compile(
     r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})"
@@ -107,12 +146,29 @@ _DATE_LINE_WORDS = frozenset(
         "pm",
         "gmt",
         "utc",
+        "الموافق",
+        "موافق",
+        "م",
+        "ميلادي",
+        "تم",
+        "تعديل",
+        "التعديل",
+        "محدث",
     )
 )
-_UPDATE_WORDS = frozenset(("تحديث", "التحديث"))
+_UPDATE_WORDS = frozenset(("تحديث", "التحديث", "تعديل", "التعديل", "محدث"))
+# Where each part of a line holding both dates starts: «نشر في: … | آخر
+# تحديث: …» or the other way round.
+_UPDATE_LABEL = re.compile(r"(?:(?:اخر|تم)\s+)?(?:التحديث|تحديث|التعديل|تعديل)(?!\w)")
+_PUBLISH_LABEL = re.compile(r"(?:تاريخ\s+)?(?:النشر|نشر|نشرت|منشور)(?!\w)")
+# A label before a relative date («آخر تحديث: منذ ساعتين»).
+_RELATIVE_LABEL = re.compile(
+    r"^(?:(?:نشر|نشرت|منشور)(?:\s+في)?|تاريخ\s+النشر|(?:(?:اخر|تم)\s+)?(?:التحديث|تحديث))\s*:?\s*"
+)
 _DATE_LINE_SPARE_WORDS = 2  # e.g. a place or agency name: "دمشق - سانا"
-# A longer line is not a date line (the classifier skips those unread).
-MAX_LINE_CHARS = 80
+# A longer line is not a date line (the classifier skips those unread): a
+# line with both dates and their labels is about a hundred characters.
+MAX_LINE_CHARS = 120
 
 
 class DateError(ValueError):
@@ -120,10 +176,12 @@ class DateError(ValueError):
 
 
 @dataclass(frozen=True)
-class _FoundDate:
+class FoundDate:
     value: datetime
     text: str
     update: bool = False  # «آخر تحديث»: the page's update, not its publication
+    # A line with both dates: ``value`` is the publication, this the update.
+    updated: datetime | None = None
 
 
 # «منذ ساعتين», «منذ 3 ساعات», «منذ 45 دقيقة», «منذ يومين» (``normalize_arabic`` form).
@@ -165,46 +223,136 @@ def _relative_date(text: str, mtime: datetime) -> datetime | None:
     return None
 
 
-def find_page_date(line: str, tz: tzinfo, mtime: datetime | None = None) -> _FoundDate | None:
+def find_page_date(line: str, tz: tzinfo, mtime: datetime | None = None) -> FoundDate | None:
     """The date on ``line`` if the line is a date line (a date, maybe a time,
     a few label words and nothing else); raises DateError for a date line
     whose date does not exist (31/02/2026). With ``mtime``, relative dates
-    («منذ ساعتين», «أمس الساعة 18:40») are read too."""
+    («منذ ساعتين», «أمس الساعة 18:40») are read too. A line holding the
+    publication and then the update gives both (``FoundDate.updated``)."""
     if len(line) > MAX_LINE_CHARS:
         return None
     text = normalize_arabic(ascii_digits(line))
     if mtime is not None:
-        relative = _relative_date(collapse_ws(text), mtime)
-        if relative is not None:
-            return _FoundDate(value=relative, text=line.strip())
+        found = _relative(collapse_ws(text), mtime, line)
+        if found is not None:
+            return found
+    if "تحديث" in text or "تعديل" in text:
+        both = _both_dates(text, tz, line)
+        if both is not None:
+            return both
+    return _one_date(text, tz, line)
+
+
+def _both_dates(text: str, tz: tzinfo, line: str) -> FoundDate | None:
+    """A line holding the publication and the update, in either order."""
+    update = _UPDATE_LABEL.search(text)
+    if update is None:
+        return None
+    if update.start() > 0:
+        cut = update.start()
+    else:
+        publish = _PUBLISH_LABEL.search(text, update.end())
+        if publish is None:
+            return None
+        cut = publish.start()
+    first, second = _one_date(text[:cut], tz, line), _one_date(text[cut:], tz, line)
+    if first is not None and second is None and not first.update:
+        # «… 10:15 ص | آخر تحديث: 12:40 م»: the update that day.
+        second = _time_that_day(text[cut:], first.value, line)
+    if first is None or second is None or first.update == second.update:
+        return None
+    published, updated = (second, first) if first.update else (first, second)
+    return FoundDate(published.value, line.strip(), updated=max(updated.value, published.value))
+
+
+def _time_that_day(text: str, day: datetime, line: str) -> FoundDate | None:
+    """An update label and a time alone: that time on ``day``."""
+    clock = _time_alone(text)
+    if clock is None:
+        return None
+    return FoundDate(value=at_time(day, clock, line), text=line.strip(), update=True)
+
+
+def find_update_time(line: str) -> tuple[int, int, int] | None:
+    """The time of a line holding «آخر تحديث» and a time only («آخر
+    تحديث: 06:50 م»): the update on the publication's day."""
+    if len(line) > MAX_LINE_CHARS:
+        return None
+    text = normalize_arabic(ascii_digits(line))
+    if _UPDATE_LABEL.search(text) is None:
+        return None
+    return _time_alone(text)
+
+
+def at_time(day: datetime, clock: tuple[int, int, int], line: str) -> datetime:
+    """``day`` at the time ``clock``; DateError for a time that is none (25:10)."""
+    hour, minute, second = clock
+    try:
+        return day.replace(hour=hour, minute=minute, second=second)
+    except ValueError as exc:
+        raise DateError(f"date {line.strip()!r} does not parse: {exc}") from None
+
+
+def _time_alone(text: str) -> tuple[int, int, int] | None:
+    """(hour, minute, second) of ``text`` when it holds a time and date-line words only."""
+    time_match = _TIME.search(text)
+    if time_match is None:
+        return None
+    words = [w for w in _WORD_SPLIT.split(text.replace(time_match.group(0), " ")) if w]
+    if any(w not in _DATE_LINE_WORDS for w in words):
+        return None
+    return _clock(time_match)
+
+
+def _clock(time_match: re.Match[str]) -> tuple[int, int, int]:
+    """(hour, minute, second) of a ``_TIME`` match, ص/م and am/pm applied."""
+    hour, minute = int(time_match.group(1)), int(time_match.group(2))
+    second = int(time_match.group(3) or 0)
+    marker = time_match.group(4)
+    if marker in ("م", "مساء", "مساءا", "pm") and hour < 12:
+        hour += 12
+    elif marker in ("ص", "صباحا", "am") and hour == 12:
+        hour = 0
+    return hour, minute, second
+
+
+def _relative(text: str, mtime: datetime, line: str) -> FoundDate | None:
+    label = _RELATIVE_LABEL.match(text)
+    bare = text[label.end() :] if label else text
+    value = _relative_date(bare, mtime)
+    if value is None:
+        return None
+    update = label is not None and "تحديث" in label.group(0)
+    return FoundDate(value=value, text=line.strip(), update=update)
+
+
+def _one_date(text: str, tz: tzinfo, line: str) -> FoundDate | None:
+    """``find_page_date`` of ``text``, normalised, holding at most one date."""
     found = _match_date(text)
     if found is None:
         return None
     (year, month, day), zone, time_match, span = found
     rest = text[: span[0]] + " " + text[span[1] :]
+    if "ه" in rest:  # a Hijri date beside it: not words of the line
+        rest = _HIJRI_DATE.sub(" ", rest)
     if time_match is None:
         time_match = _TIME.search(rest)
     if time_match is not None:
         rest = rest.replace(time_match.group(0), " ")
-    words = [w for w in re.split(r"[\s:|،,\-–—/()]+", rest) if w]
+    words = [w for w in _WORD_SPLIT.split(rest) if w]
     spare = [w for w in words if w not in _DATE_LINE_WORDS]
     if len(spare) > _DATE_LINE_SPARE_WORDS:
         return None
-    hour = minute = second = 0
-    if time_match is not None:
-        hour, minute = int(time_match.group(1)), int(time_match.group(2))
-        second = int(time_match.group(3) or 0)
-        marker = time_match.group(4)
-        if marker in ("م", "مساء", "مساءا", "pm") and hour < 12:
-            hour += 12
-        elif marker in ("ص", "صباحا", "am") and hour == 12:
-            hour = 0
+    hour, minute, second = _clock(time_match) if time_match is not None else (0, 0, 0)
     try:
         naive = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001 - zone set below
     except ValueError as exc:
         raise DateError(f"date {line.strip()!r} does not parse: {exc}") from None
     value = _in_range(naive.replace(tzinfo=zone or tz), line.strip())
-    return _FoundDate(value=value, text=line.strip(), update=not _UPDATE_WORDS.isdisjoint(words))
+    return FoundDate(value=value, text=line.strip(), update=not _UPDATE_WORDS.isdisjoint(words))
+
+
+_WORD_SPLIT = re.compile(r"[\s:|،,\-–—/()]+")
 
 
 def _in_range(value: datetime, text: str) -> datetime:
