@@ -9,6 +9,8 @@ protocol and the registry of source kinds) and stores what each yields;
 * ``sources``: which files, and the name their articles carry;
 * ``chrome``: the built-in chrome lines, and the lines a source folder's
   pages repeat (``learn_chrome``, a first pass before its pages are read);
+* ``shapes``: chrome known by its shape (navigation bars, share and legal
+  lines, related-article lists), so a page alone in its folder reads right;
 * ``layout``: the role of each line of a page (``--explain`` prints it);
 * ``pages``: scraped pages (``*.txt``) built from those roles;
 * ``html_pages``: HTML pages (``*.html``, ``*.htm``): metadata
