@@ -45,6 +45,7 @@ WRAPPED = {
     "hijridate": ("text.hijri",),
     "trafilatura": ("ingest.html_body",),
     "extruct": ("ingest.html_meta",),
+    "httpx": ("ingest.http",),
 }
 ENTRY_POINTS = ("cli", "service", "web")
 ENTRY_POINTS_MAY_IMPORT = {"app", "config", "model", "cron", "text", "service", "web"}
