@@ -16,6 +16,7 @@ __all__ = [
     "IMAP_PASSWORD",
     "SMTP_PASSWORD",
     "STORE_URL",
+    "WORDPRESS_PASSWORD",
     "CredentialError",
     "read_secret",
     "secret",
@@ -25,6 +26,9 @@ STORE_URL = "feedpub_store_url"  # $FEEDPUB_STORE_URL: the store URL, password a
 SMTP_PASSWORD = "feedpub_smtp_password"  # $FEEDPUB_SMTP_PASSWORD
 IMAP_PASSWORD = "feedpub_imap_password"  # $FEEDPUB_IMAP_PASSWORD: the inbound mailbox's
 DKIM_KEY = "feedpub_dkim_key"  # $FEEDPUB_DKIM_KEY: the PEM private key of delivery.dkim
+# $FEEDPUB_WORDPRESS_PASSWORD: the application password of a WordPress
+# source's ``username`` (ingest.wordpress)
+WORDPRESS_PASSWORD = "feedpub_wordpress_password"
 TOKEN_SECRET = "feedpub_secret"  # $FEEDPUB_SECRET: read by feedpub.tokens.load_secret
 
 

@@ -71,6 +71,12 @@ class SourcesMixin(SourceFilesMixin):
             rows = conn.execute(select(t_source_state).order_by(t_source_state.c.source)).all()
         return [SourceState(r.source, r.cursor, r.synced, r.error, r.error_at) for r in rows]
 
+    def source_article_ids(self, source: str) -> list[str]:
+        """The ids of the stored articles ``source`` gave (their ``Article.source``)."""
+        with self._guard("cannot read articles"), self._engine.connect() as conn:
+            query = select(t_articles.c.id).where(t_articles.c.source == source)
+            return [str(i) for i in conn.execute(query).scalars()]
+
     def note_source(self, source: str, now: datetime, error: str | None) -> None:
         """The end of a read of ``source``: it worked (``synced`` moves to
         ``now``, the error is cleared) or failed (``error``; the cursor and
