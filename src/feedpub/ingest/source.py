@@ -117,6 +117,7 @@ SourceFactory = Callable[[Sequence[SourceConfig], SourceContext], list[Source]]
 # loads an HTTP client). A new kind is one module and one line here.
 BUILTIN: dict[str, str] = {
     "path": "feedpub.ingest.files:file_sources",
+    "wordpress": "feedpub.ingest.wordpress:wordpress_sources",
 }
 # Kinds registered at run time (a plugin, a test).
 KINDS: dict[str, SourceFactory] = {}

@@ -1,0 +1,719 @@
+"""The ``wordpress`` source: a WordPress site read through its REST API.
+
+```yaml
+sources:
+  - wordpress: https://news.example.org/
+    post_types: [posts]        # REST bases under wp/v2 (default: posts)
+    username: feeds            # optional: its application password comes from
+                               # $FEEDPUB_WORDPRESS_PASSWORD or the credential
+                               # feedpub_wordpress_password, never from here
+    reconcile: 1d              # how often to look for deleted posts (off: never)
+    delay: 0.5                 # seconds between two requests (default 0)
+```
+
+The API is found from the site's URL: the ``Link: <…>; rel="https://api.w.org/"``
+header of its home page, else ``/wp-json/``, else ``/?rest_route=/`` (a site
+without pretty permalinks); where it is, and the site's time zone, are kept
+in the cursor, so a run with nothing new makes one request.
+
+Each run asks, per post type, for the published posts modified since the
+cursor (``modified_after``, ``orderby=modified&order=asc``, 100 a page, with
+``_embed`` for the author, the terms and the featured image). Each page is one
+``Batch`` whose cursor covers exactly that page, so a site that goes down
+mid-sync loses nothing and the next run resumes after the last stored page.
+The query starts ``OVERLAP`` before the cursor (WordPress compares
+``modified_after`` strictly, by the second): a post saved in the same second
+as the last one read is not missed. The posts seen in that window are kept
+in the cursor with their ``modified_gmt`` and are skipped when they come
+again unchanged. Pages are walked by moving ``modified_after`` forward (not
+by page number), so an edit during the sync, which moves a post to the end,
+never shifts a post past the reader.
+
+Deletions: the API never says a post was trashed, unpublished or made
+private. A reconcile pass (every ``reconcile``, and on ``feedpub ingest
+--reconcile``) lists the ids still published (``_fields=id``), checks the
+stored ones missing from it once more (``include=``), withdraws those, and
+reads any published post the store lacks. Its last time is in the cursor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, cast
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feedpub.config import ConfigError, SourceConfig
+from feedpub.config.secrets import WORDPRESS_PASSWORD, secret
+from feedpub.credentials import where_to_put
+from feedpub.ingest import http
+from feedpub.ingest.context import FileContext
+from feedpub.ingest.source import Batch, Item, Progress, Source, SourceContext, SourceError
+from feedpub.ingest.wordpress_posts import Mapped, PostError, map_post, post_id_of
+from feedpub.model import Article
+
+log = logging.getLogger("feedpub.ingest.wordpress")
+
+PER_PAGE = 100  # the API's maximum
+# How far before the cursor each query starts (see the module docstring).
+OVERLAP = timedelta(seconds=10)
+# A post modified this close to the answer's own Date may still be being
+# saved (its terms are written after the post row): it is not remembered as
+# seen, so the next run reads it again (git's "racily clean" files).
+RACY = timedelta(seconds=5)
+# Posts remembered in the overlap window at most (the cursor stays small).
+MAX_SEEN = 1000
+EMBED = "author,wp:term,wp:featuredmedia"
+FIELDS = "id,date_gmt,modified_gmt,link,title,excerpt,content,type,_links,_embedded"
+API_REL = "https://api.w.org/"
+OPTIONS = ("post_types", "username", "reconcile", "delay")
+DEFAULT_RECONCILE = timedelta(days=1)
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TYPE = re.compile(r"^[a-z0-9_-]+$")
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
+
+
+class StoredIds(Protocol):
+    """What the reconcile pass needs of the store (declared by its consumer)."""
+
+    def source_article_ids(self, source: str) -> list[str]: ...
+
+
+# --- config --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WordPressOptions:
+    post_types: tuple[str, ...] = ("posts",)
+    username: str | None = None
+    reconcile: timedelta | None = DEFAULT_RECONCILE  # None: only on --reconcile
+    delay: float = 0.0
+
+
+def wordpress_sources(configs: Sequence[SourceConfig], context: SourceContext) -> list[Source]:
+    """The ``wordpress`` kind: one source per entry (``ConfigError`` naming
+    the entry and key for a bad one)."""
+    made: list[Source] = []
+    names: dict[str, str] = {}
+    for config in configs:
+        site = site_url(config)
+        options = parse_options(config)
+        auth = None
+        if options.username:
+            auth = (options.username, _password(config, context))
+        source = WordPressSource(site, options, context, auth=auth)
+        if source.name in names:
+            raise ConfigError(
+                f"{config.where}: {site} is already a source ({names[source.name]}); "
+                "list its post_types in one entry"
+            )
+        names[source.name] = config.where
+        made.append(source)
+    return made
+
+
+def site_url(config: SourceConfig) -> str:
+    raw = config.location.strip()
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{config.where}: wordpress: not an http(s) URL: {raw!r}")
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((parts.scheme, parts.netloc.lower(), path, "", ""))
+
+
+def parse_options(config: SourceConfig) -> WordPressOptions:
+    where = config.where
+    options = WordPressOptions()
+    for key, value in config.options.items():
+        if key == "post_types":
+            types = [value] if isinstance(value, str) else value
+            if (
+                not isinstance(types, list)
+                or not types
+                or not all(isinstance(t, str) and _TYPE.match(t) for t in types)
+            ):
+                raise ConfigError(
+                    f"{where}.post_types: a list of REST bases such as [posts, pages], "
+                    f"got {value!r}"
+                )
+            options = replace(options, post_types=tuple(dict.fromkeys(types)))
+        elif key == "username":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}.username: a WordPress user name, got {value!r}")
+            options = replace(options, username=value.strip())
+        elif key == "reconcile":
+            options = replace(options, reconcile=_duration(value, f"{where}.reconcile"))
+        elif key == "delay":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"{where}.delay: seconds (0 or more), got {value!r}")
+            options = replace(options, delay=float(value))
+        else:
+            known = ", ".join(OPTIONS)
+            raise ConfigError(f"{where}.{key}: unknown key (known here: {known})")
+    return options
+
+
+def _duration(value: object, where: str) -> timedelta | None:
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("off", "never")):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None or int(match[1]) == 0:
+        raise ConfigError(f"{where}: a duration such as 1d, 12h or 30m (or off), got {value!r}")
+    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+def _password(config: SourceConfig, context: SourceContext) -> str:
+    parts = urlsplit(config.location.strip())
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(
+            f"{config.where}.username: the application password would cross the network in "
+            "clear text over http://; use the site's https:// URL"
+        )
+    found = secret(WORDPRESS_PASSWORD, context.environ)
+    if not found:
+        raise ConfigError(
+            f"{config.where}.username: no application password: provide "
+            f"{where_to_put(WORDPRESS_PASSWORD)}"
+        )
+    return found
+
+
+# --- the API -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Api:
+    """Where a site's REST API answers (its index URL) and its time zone."""
+
+    root: str
+    timezone: str = ""  # the site's timezone_string ("" for a fixed offset)
+
+    def route(self, route: str) -> tuple[str, dict[str, str]]:
+        """The URL and the query parameters of ``route`` ("wp/v2/posts")."""
+        parts = urlsplit(self.root)
+        query = dict(parse_qsl(parts.query))
+        if "rest_route" in query:  # a site without pretty permalinks
+            query["rest_route"] = "/" + route
+            return urlunsplit(parts._replace(query="")), query
+        base = self.root if self.root.endswith("/") else self.root + "/"
+        return urljoin(base, route), query
+
+
+def _api_links(header: str | None, base: str) -> list[str]:
+    """The targets of ``rel="https://api.w.org/"`` in a ``Link`` header."""
+    found = []
+    for target, params in _LINK.findall(header or ""):
+        rels = re.findall(r'rel\s*=\s*"?([^";]+)"?', params)
+        if any(API_REL in rel.split() for rel in rels):
+            found.append(urljoin(base, target.strip()))
+    return found
+
+
+# --- the cursor ----------------------------------------------------------------------
+
+
+@dataclass
+class TypeCursor:
+    modified: datetime | None = None  # the newest modified_gmt stored
+    seen: dict[int, str] = field(default_factory=dict)  # post id -> its modified_gmt
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "modified": self.modified.isoformat() if self.modified else None,
+            "seen": {str(k): v for k, v in self.seen.items()},
+        }
+
+
+@dataclass
+class Cursor:
+    api: Api | None = None
+    types: dict[str, TypeCursor] = field(default_factory=dict)
+    reconciled: datetime | None = None
+
+    def dump(self) -> str:
+        return json.dumps(
+            {
+                "v": 1,
+                "api": self.api.root if self.api else None,
+                "timezone": self.api.timezone if self.api else "",
+                "types": {name: t.to_json() for name, t in self.types.items()},
+                "reconciled": self.reconciled.isoformat() if self.reconciled else None,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+    @classmethod
+    def load(cls, text: str | None, name: str) -> Cursor:
+        """The cursor as stored; a missing or unreadable one starts over
+        (everything is read again, nothing is lost)."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            api = Api(data["api"], data.get("timezone") or "") if data.get("api") else None
+            types = {
+                name: TypeCursor(
+                    _when(t.get("modified")), {int(k): str(v) for k, v in t["seen"].items()}
+                )
+                for name, t in data.get("types", {}).items()
+            }
+            return cls(api, types, _when(data.get("reconciled")))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("%s: its stored cursor cannot be read; reading the site again", name)
+            return cls()
+
+
+def _when(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- the source ----------------------------------------------------------------------
+
+
+class WordPressSource:
+    """One WordPress site (see the module docstring)."""
+
+    def __init__(
+        self,
+        site: str,
+        options: WordPressOptions,
+        context: SourceContext,
+        *,
+        auth: tuple[str, str] | None = None,
+        client: http.Client | None = None,
+    ) -> None:
+        self.site = site
+        self.options = options
+        self.context = context
+        parts = urlsplit(site)
+        self.name = "wordpress:" + (parts.netloc + parts.path).rstrip("/")
+        self.client = client or http.Client(
+            self.name, replace(http.DEFAULTS, delay=options.delay), auth=auth
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def article_id(self, post_id: int) -> str:
+        return f"{self.name}:{post_id}"
+
+    # --- reading ----------------------------------------------------------------
+
+    def read(self, cursor: str | None, now: datetime, progress: Progress | None) -> Iterator[Batch]:
+        state = Cursor.load(cursor, self.name)
+        first_run = not state.types
+        run = _Run(self, state, now, progress)
+        try:
+            yield from run.sync_all()
+        except _StaleApi:
+            # The API kept in the cursor answers no more (the site switched its
+            # permalinks, moved): nothing was read; find it again and read.
+            state = Cursor.load(cursor, self.name)
+            state.api = None
+            run = _Run(self, state, now, progress)
+            yield from run.sync_all()
+        every = self.options.reconcile
+        if first_run and not self.context.reconcile:
+            # A first read lists every published post: a stored post it did not
+            # list (a store that lost this source's cursor) is checked and withdrawn.
+            yield from run.reconcile(listed=run.read_ids)
+        elif self.context.reconcile or (
+            every is not None and (state.reconciled is None or now - state.reconciled >= every)
+        ):
+            yield from run.reconcile(listed=None)
+        run.finish()
+
+    def discover(self) -> Api:
+        """The site's API: announced by its home page, else found where
+        WordPress puts it; ``SourceError`` when the site is not WordPress."""
+        tried: list[str] = []
+        home = self.client.get(self.site, allow=range(400, 600))
+        candidates = _api_links(home.header("link"), home.url)
+        if home.status >= 400:
+            tried.append(f"{http.shown(self.site)} answered {home.status}")
+        elif not candidates:
+            tried.append('its home page announces no REST API (no Link rel="https://api.w.org/")')
+        candidates += [urljoin(self.site, "wp-json/"), urljoin(self.site, "?rest_route=/")]
+        for root in dict.fromkeys(candidates):
+            answer = self.client.get(root, allow=range(400, 600))
+            index = _json_or_none(answer.content)
+            if answer.status in (401, 403) and isinstance(index, Mapping) and "code" in index:
+                # A WordPress refusing the credentials: its own words say why.
+                said = " ".join(str(index.get("message") or index["code"]).split())
+                raise SourceError(
+                    f"{self.name}: {http.shown(answer.url)}: answered {answer.status} "
+                    f"{http.phrase(answer.status)} ({said})"
+                )
+            index = index if answer.status < 400 else None
+            if isinstance(index, Mapping) and "wp/v2" in (index.get("namespaces") or []):
+                timezone = index.get("timezone_string")
+                return Api(root, timezone if isinstance(timezone, str) else "")
+            what = (
+                f"answered {answer.status}"
+                if answer.status >= 400
+                else "is not a WordPress API index (no wp/v2 namespace)"
+            )
+            tried.append(f"{http.shown(root)} {what}")
+        raise SourceError(f"{self.name}: not a WordPress site: " + "; ".join(tried))
+
+
+class _StaleApi(Exception):
+    """The API root kept in the cursor no longer answers as one."""
+
+
+def _json_or_none(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+class _Run:
+    """One read of a site: the cursor as it moves, and what was read."""
+
+    def __init__(
+        self, source: WordPressSource, state: Cursor, now: datetime, progress: Progress | None
+    ) -> None:
+        self.source = source
+        self.state = state
+        self.now = now
+        self.progress = progress
+        self.pages = 0
+        self.read_ids: dict[str, set[int]] = {}  # post type -> ids read (published)
+        self.done: dict[int, str] = {}  # post id -> modified_gmt, read in this run
+        # Whether the API answered as one in this run (else, from the cursor,
+        # a first answer that is not JSON means it moved: ``_StaleApi``).
+        self.confirmed = False
+        self.zone: ZoneInfo | None = None
+
+    @property
+    def api(self) -> Api:
+        if self.state.api is None:
+            self.state.api = self.source.discover()
+            self.confirmed = True
+        self.zone = _zone(self.state.api.timezone)
+        return self.state.api
+
+    def get_json(
+        self, route: str, params: Mapping[str, str | int], allow: Iterable[int] = ()
+    ) -> tuple[http.Response, Any]:
+        """GET ``route`` ("wp/v2/posts") of the API: the answer and its JSON
+        (for an ``allow``ed error status, its JSON or None)."""
+        url, base = self.api.route(route)
+        answer = self.source.client.get(url, params={**base, **params}, allow=(*allow, 404))
+        where = f"{self.source.name}: {http.shown(answer.url)}"
+        data = _json_or_none(answer.content)
+        if (
+            answer.status == 404
+            and isinstance(data, Mapping)
+            and data.get("code") == "rest_no_route"
+        ):
+            raise SourceError(
+                f"{where}: the site has no route {route!r} (post_types names REST bases "
+                "such as posts, pages)"
+            )
+        if answer.status == 404 or (answer.status < 400 and data is None):
+            if not self.confirmed:
+                raise _StaleApi()
+            if answer.status == 404:
+                raise SourceError(f"{where}: answered 404 Not Found")
+            http.json_of(answer, where)  # raises, naming what came instead
+        self.confirmed = True
+        return answer, data
+
+    def sync_all(self) -> Iterator[Batch]:
+        for post_type in self.source.options.post_types:
+            yield from self.sync(post_type)
+
+    # --- the changed posts ------------------------------------------------------
+
+    def sync(self, post_type: str) -> Iterator[Batch]:
+        tcursor = self.state.types.setdefault(post_type, TypeCursor())
+        route = f"wp/v2/{post_type}"
+        after = self._start(tcursor.modified)
+        page = 1
+        read = self.read_ids.setdefault(post_type, set())
+        while True:
+            params: dict[str, str | int] = {
+                "per_page": PER_PAGE,
+                "page": page,
+                "orderby": "modified",
+                "order": "asc",
+                "status": "publish",
+                "_embed": EMBED,
+                "_fields": FIELDS,
+            }
+            if after is not None:
+                params["modified_after"] = after.isoformat()
+            answer, posts = self.get_json(route, params, allow=(400,))
+            if answer.status == 400:
+                if _past_last_page(posts):
+                    break  # the last page shrank away under us
+                raise self._error(answer, posts)
+            if not isinstance(posts, list):
+                raise SourceError(
+                    f"{self.source.name}: {http.shown(answer.url)}: the answer is not a list "
+                    f"of posts (got JSON {type(posts).__name__})"
+                )
+            total_pages = _int(answer.header("x-wp-totalpages"))
+            served_at = _served_at(answer, self.now)
+            batch, newest = self._page(posts, tcursor, served_at, read)
+            yield batch
+            self.pages += 1
+            if self.progress is not None:
+                left = max(total_pages - page, 0) if total_pages is not None else 0
+                self.progress(self.pages, self.pages + left)
+            if len(posts) < PER_PAGE or (total_pages is not None and page >= total_pages):
+                break
+            moved = self._start(newest)
+            if moved is not None and (after is None or moved > after):
+                after, page = moved, 1
+            else:
+                page += 1
+
+    def _start(self, modified: datetime | None) -> datetime | None:
+        """``modified_after`` for a cursor at ``modified``: ``OVERLAP``
+        earlier, and earlier still by the hour a clock change since gave
+        back (WordPress compares in the site's local time)."""
+        if modified is None:
+            return None
+        after = modified - OVERLAP
+        if self.zone is not None:
+            then, later = (
+                after.astimezone(self.zone).utcoffset(),
+                self.now.astimezone(self.zone).utcoffset(),
+            )
+            if then is not None and later is not None and then > later:
+                after -= then - later
+        return after.astimezone(UTC).replace(microsecond=0)
+
+    def _page(
+        self, posts: list[Any], tcursor: TypeCursor, served_at: datetime, read: set[int]
+    ) -> tuple[Batch, datetime | None]:
+        items: list[Item] = []
+        withdrawn: list[str] = []
+        newest = tcursor.modified
+        for post in posts:
+            try:
+                post_id = post_id_of(post)
+            except PostError as exc:
+                raise SourceError(f"{self.source.name}: {exc}") from None
+            modified = str(post.get("modified_gmt") or "")
+            read.add(post_id)
+            if tcursor.seen.get(post_id) == modified or self.done.get(post_id) == modified:
+                continue  # read before, unchanged since
+            mapped = self.map(post)
+            items.append(self._item(mapped))
+            if mapped.withdraw:
+                withdrawn.append(self.source.article_id(post_id))
+            self.done[post_id] = modified
+            if mapped.modified is not None:
+                newest = max(newest, mapped.modified) if newest else mapped.modified
+                if served_at - mapped.modified > RACY:
+                    tcursor.seen[post_id] = modified
+        tcursor.modified = newest
+        if newest is not None:
+            floor = newest - OVERLAP
+            kept = {
+                k: v
+                for k, v in tcursor.seen.items()
+                if (when := _when_gmt(v)) is not None and when >= floor
+            }
+            if len(kept) > MAX_SEEN:  # forget the oldest: read again, never lost
+                kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-MAX_SEEN:])
+            tcursor.seen = kept
+        return Batch(
+            items=tuple(items), withdrawn=tuple(withdrawn), cursor=self.state.dump()
+        ), newest
+
+    def map(self, post: Mapping[str, Any]) -> Mapped:
+        source = self.source
+        article_id = source.article_id(post_id_of(post))
+        ctx = FileContext(article_id, source.context.settings, self.now, self.now)
+        return map_post(post, article_id, source.name, ctx)
+
+    def _item(self, mapped: Mapped) -> Item:
+        articles = tuple(i for i in mapped.items if isinstance(i, Article))
+        rejects = tuple(i for i in mapped.items if not isinstance(i, Article))
+        return Item(self.source.article_id(mapped.post_id), articles, rejects)
+
+    def _error(self, answer: http.Response, data: Any) -> SourceError:
+        message = data.get("message") if isinstance(data, Mapping) else None
+        return SourceError(
+            f"{self.source.name}: {http.shown(answer.url)}: answered {answer.status}"
+            + (f" ({' '.join(str(message).split())})" if message else "")
+        )
+
+    # --- deletions ----------------------------------------------------------------
+
+    def reconcile(self, listed: Mapping[str, set[int]] | None) -> Iterator[Batch]:
+        """Withdraw the stored posts no longer published; read the published
+        ones the store lacks. ``listed``: the ids per type a full read just
+        listed (else they are listed here, ``_fields=id``)."""
+        store = self.source.context.files
+        if not hasattr(store, "source_article_ids"):
+            raise SourceError(f"{self.source.name}: no store to reconcile with")
+        stored_ids = cast("StoredIds", store)
+        published = dict(listed) if listed is not None else self._list_ids()
+        prefix = self.source.name + ":"
+        stored: set[int] = set()
+        for article_id in stored_ids.source_article_ids(self.source.name):
+            number = article_id.removeprefix(prefix)
+            if article_id.startswith(prefix) and number.isdigit():
+                stored.add(int(number))
+        everywhere = set().union(*published.values()) if published else set()
+        gone = stored - everywhere
+        if gone:
+            gone -= self._still_published(gone)
+        if listed is None:
+            for post_type, ids in published.items():
+                missing = sorted(ids - stored - set(self.done))
+                for start in range(0, len(missing), PER_PAGE):
+                    yield self._fetch(post_type, missing[start : start + PER_PAGE])
+        self.state.reconciled = self.now
+        if gone:
+            log.info("%s: %d posts no longer published, withdrawn", self.source.name, len(gone))
+        yield Batch(
+            withdrawn=tuple(self.source.article_id(i) for i in sorted(gone)),
+            cursor=self.state.dump(),
+        )
+
+    def _list_ids(self) -> dict[str, set[int]]:
+        found: dict[str, set[int]] = {}
+        for post_type in self.source.options.post_types:
+            ids = found.setdefault(post_type, set())
+            page = 1
+            while True:
+                answer, data = self.get_json(
+                    f"wp/v2/{post_type}",
+                    {
+                        "per_page": PER_PAGE,
+                        "page": page,
+                        "orderby": "id",
+                        "order": "asc",
+                        "status": "publish",
+                        "_fields": "id",
+                    },
+                    allow=(400,),
+                )
+                if answer.status == 400:
+                    if _past_last_page(data):
+                        break
+                    raise self._error(answer, data)
+                if not isinstance(data, list):
+                    raise SourceError(
+                        f"{self.source.name}: {http.shown(answer.url)}: the answer is not a "
+                        "list of posts"
+                    )
+                try:
+                    ids.update(post_id_of(post) for post in data)
+                except PostError as exc:
+                    raise SourceError(f"{self.source.name}: {exc}") from None
+                total = _int(answer.header("x-wp-totalpages"))
+                self.pages += 1
+                if self.progress is not None:
+                    self.progress(self.pages, self.pages + max((total or page) - page, 0))
+                if len(data) < PER_PAGE or (total is not None and page >= total):
+                    break
+                page += 1
+        return found
+
+    def _still_published(self, ids: set[int]) -> set[int]:
+        """Of ``ids``, those a direct look finds published after all (a
+        listing can skip one when posts move while it pages)."""
+        found: set[int] = set()
+        ordered = sorted(ids)
+        for post_type in self.source.options.post_types:
+            for start in range(0, len(ordered), PER_PAGE):
+                chunk = ordered[start : start + PER_PAGE]
+                _, data = self.get_json(
+                    f"wp/v2/{post_type}",
+                    {
+                        "include": ",".join(map(str, chunk)),
+                        "per_page": PER_PAGE,
+                        "status": "publish",
+                        "_fields": "id",
+                    },
+                )
+                if isinstance(data, list):
+                    found.update(p["id"] for p in data if isinstance(p, Mapping) and "id" in p)
+        return found
+
+    def _fetch(self, post_type: str, ids: Sequence[int]) -> Batch:
+        """Published posts the store lacks, read by id."""
+        answer, posts = self.get_json(
+            f"wp/v2/{post_type}",
+            {
+                "include": ",".join(map(str, ids)),
+                "per_page": PER_PAGE,
+                "status": "publish",
+                "_embed": EMBED,
+                "_fields": FIELDS,
+            },
+        )
+        if not isinstance(posts, list):
+            raise SourceError(
+                f"{self.source.name}: {http.shown(answer.url)}: the answer is not a list of posts"
+            )
+        items, withdrawn = [], []
+        for post in posts:
+            mapped = self.map(post)
+            items.append(self._item(mapped))
+            if mapped.withdraw:
+                withdrawn.append(self.source.article_id(mapped.post_id))
+        return Batch(items=tuple(items), withdrawn=tuple(withdrawn))
+
+    def finish(self) -> None:
+        if self.progress is not None and self.pages:
+            self.progress(self.pages, self.pages)
+
+
+def _past_last_page(data: Any) -> bool:
+    return isinstance(data, Mapping) and data.get("code") == "rest_post_invalid_page_number"
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _served_at(answer: http.Response, now: datetime) -> datetime:
+    """When the site answered, by its own clock (``Date``), else ``now``."""
+    import email.utils
+
+    try:
+        sent = email.utils.parsedate_to_datetime(answer.header("date") or "")
+    except (TypeError, ValueError):
+        return now
+    return sent if sent.tzinfo else now
+
+
+def _when_gmt(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
