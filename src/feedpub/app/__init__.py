@@ -54,22 +54,31 @@ def check_config(cfg: Config) -> None:
     backends.check_backend(cfg.delivery, cfg.path)
 
 
-def source_context(cfg: Config, store: SqlStore | None) -> source.SourceContext:
+def source_context(
+    cfg: Config, store: SqlStore | None, reconcile: bool = False
+) -> source.SourceContext:
     from feedpub import ingest
     from feedpub.ingest import source
 
     run = ingest.settings(cfg.ingest, cfg.tags, timezone=cfg.site.timezone, site_url=cfg.site.url)
-    return source.SourceContext(run, cfg.site.timezone, environ=dict(os.environ), files=store)
+    return source.SourceContext(
+        run, cfg.site.timezone, environ=dict(os.environ), files=store, reconcile=reconcile
+    )
 
 
 def ingest_sources(
-    cfg: Config, store: SqlStore, now: datetime, *, progress: Progress | None = None
+    cfg: Config,
+    store: SqlStore,
+    now: datetime,
+    *,
+    progress: Progress | None = None,
+    reconcile: bool = False,
 ) -> IngestReport:
     """Read every configured source into the store (``ingest.job``)."""
     # Imported here: a build does not need the parsers.
     from feedpub.ingest import job, source
 
-    sources = source.make_sources(cfg.sources, source_context(cfg, store))
+    sources = source.make_sources(cfg.sources, source_context(cfg, store, reconcile))
     return job.run_sources(sources, store, now, progress=progress)
 
 
@@ -198,8 +207,10 @@ class Publisher(JobRunner):
 
     # --- ingest and feeds --------------------------------------------------------------
 
-    def ingest(self, progress: Progress | None = None) -> IngestReport:
-        return ingest_sources(self.cfg, self._store, self.now, progress=progress)
+    def ingest(self, progress: Progress | None = None, *, reconcile: bool = False) -> IngestReport:
+        return ingest_sources(
+            self.cfg, self._store, self.now, progress=progress, reconcile=reconcile
+        )
 
     def explain_page(self, path: Path) -> list[str]:
         """``feedpub ingest --explain``: each line of the page at ``path``

@@ -234,6 +234,7 @@ class JobRunner(ABC):
             subscribers={s: store.subscriber_count(s) for s in SUBSCRIBER_STATUSES},
             digests=tuple(editions),
             locks={name: self._holder_of(name) for name in ("run", "leader")},
+            sources=tuple(store.source_states()),
         )
 
     def _progress(self, edition_id: int) -> str:

@@ -7,12 +7,15 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from feedpub import output
 from feedpub.model import Edition, FeedbackCounts, JobRun
 from feedpub.store import LockHolder, StoreError
 from feedpub.tokens import SecretError
+
+if TYPE_CHECKING:
+    from feedpub.store import SourceState  # needs SQLAlchemy: only the type
 
 log = logging.getLogger(__name__)
 # One line per job run (counts and duration in the record's extras): the
@@ -92,3 +95,4 @@ class Status:
     subscribers: Mapping[str, int]  # by status
     digests: tuple[DigestStatus, ...]
     locks: Mapping[str, LockHolder | None]  # "run", "leader" -> holder
+    sources: tuple[SourceState, ...] = ()  # each source's last sync, cursor and error

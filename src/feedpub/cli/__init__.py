@@ -84,12 +84,17 @@ def _parser() -> argparse.ArgumentParser:
         description="What feedpub did last, what it does next, and what the store holds.",
     )
     status.add_argument("--json", action="store_true", help="one JSON object")
-    _add_explain(
-        commands.add_parser(
-            "ingest",
-            help="read the sources into the store",
-            description="Read every source (scraped pages and records) into the store.",
-        )
+    ingest = commands.add_parser(
+        "ingest",
+        help="read the sources into the store",
+        description="Read every source (files, WordPress sites, sitemaps) into the store.",
+    )
+    _add_explain(ingest)
+    ingest.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="also list what each site still publishes and withdraw the rest now "
+        "(else once per the source's reconcile period)",
     )
     articles = commands.add_parser(
         "articles", help="list the stored articles, newest first", description="List articles."
@@ -529,7 +534,7 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
     elif args.command == "ingest" and args.explain:
         return _explain(publisher, args.explain, out)
     elif args.command == "ingest":
-        report = publisher.ingest(listings.progress_bar())
+        report = publisher.ingest(listings.progress_bar(), reconcile=args.reconcile)
         print(report.summary(), file=out)
         return EXIT_FAILED if report.failed_sources else EXIT_OK
     elif args.command == "articles":

@@ -84,6 +84,16 @@ def print_status(status: Status, out: TextIO, tz: tzinfo, *, as_json: bool) -> N
                 else {"host": holder.host, "pid": holder.pid, "since": when(holder.since)}
                 for name, holder in status.locks.items()
             },
+            "sources": [
+                {
+                    "source": s.source,
+                    "synced": when(s.synced),
+                    "cursor": s.cursor,
+                    "error": s.error,
+                    "error_at": when(s.error_at),
+                }
+                for s in status.sources
+            ],
         }
         print(json.dumps(record, ensure_ascii=False, indent=2), file=out)
         return
@@ -124,6 +134,13 @@ def print_status(status: Status, out: TextIO, tz: tzinfo, *, as_json: bool) -> N
     for name, holder in status.locks.items():
         if holder is not None:
             print(f"{name} lock: held by {holder.describe()}", file=out)
+    for s in status.sources:
+        line = f"source {s.source}: last sync {local(s.synced)}"
+        if s.cursor:  # a long one (JSON) is whole in --json
+            line += f", cursor {s.cursor if len(s.cursor) <= 80 else s.cursor[:79] + '…'}"
+        if s.error:
+            line += f"; failed at {local(s.error_at)}: {s.error}"
+        print(line, file=out)
 
 
 def came_back(feedback: FeedbackCounts, sent: int) -> str:
