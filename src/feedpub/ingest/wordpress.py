@@ -399,14 +399,12 @@ class _Run:
         # Whether the API answered as one in this run (else, from the cursor,
         # a first answer that is not JSON means it moved: ``_StaleApi``).
         self.confirmed = False
-        self.zone: ZoneInfo | None = None
 
     @property
     def api(self) -> Api:
         if self.state.api is None:
             self.state.api = self.source.discover()
             self.confirmed = True
-        self.zone = _zone(self.state.api.timezone)
         return self.state.api
 
     def get_json(
@@ -487,20 +485,7 @@ class _Run:
                 page += 1
 
     def _start(self, modified: datetime | None) -> datetime | None:
-        """``modified_after`` for a cursor at ``modified``: ``OVERLAP``
-        earlier, and earlier still by the hour a clock change since gave
-        back (WordPress compares in the site's local time)."""
-        if modified is None:
-            return None
-        after = modified - OVERLAP
-        if self.zone is not None:
-            then, later = (
-                after.astimezone(self.zone).utcoffset(),
-                self.now.astimezone(self.zone).utcoffset(),
-            )
-            if then is not None and later is not None and then > later:
-                after -= then - later
-        return after.astimezone(UTC).replace(microsecond=0)
+        return query_start(modified, _zone(self.api.timezone), self.now)
 
     def _page(
         self, posts: list[Any], tcursor: TypeCursor, served_at: datetime, read: set[int]
@@ -681,6 +666,21 @@ class _Run:
     def finish(self) -> None:
         if self.progress is not None and self.pages:
             self.progress(self.pages, self.pages)
+
+
+def query_start(modified: datetime | None, zone: ZoneInfo | None, now: datetime) -> datetime | None:
+    """``modified_after`` for a cursor at ``modified``: ``OVERLAP`` earlier,
+    and earlier still by the hour a clock change since gave back: WordPress
+    compares ``post_modified`` in the site's local time, which repeats an
+    hour when the clocks go back."""
+    if modified is None:
+        return None
+    after = modified - OVERLAP
+    if zone is not None:
+        then, later = after.astimezone(zone).utcoffset(), now.astimezone(zone).utcoffset()
+        if then is not None and later is not None and then > later:
+            after -= then - later
+    return after.astimezone(UTC).replace(microsecond=0)
 
 
 def _past_last_page(data: Any) -> bool:
