@@ -396,6 +396,7 @@ class _Run:
         self.pages = 0
         self.read_ids: dict[str, set[int]] = {}  # post type -> ids read (published)
         self.done: dict[int, str] = {}  # post id -> modified_gmt, read in this run
+        self.reported = (0, 0)  # the last (done, total) given to ``progress``
         # Whether the API answered as one in this run (else, from the cursor,
         # a first answer that is not JSON means it moved: ``_StaleApi``).
         self.confirmed = False
@@ -473,9 +474,8 @@ class _Run:
             batch, newest = self._page(posts, tcursor, served_at, read)
             yield batch
             self.pages += 1
-            if self.progress is not None:
-                left = max(total_pages - page, 0) if total_pages is not None else 0
-                self.progress(self.pages, self.pages + left)
+            left = max(total_pages - page, 0) if total_pages is not None else 0
+            self._report(self.pages + left)
             if len(posts) < PER_PAGE or (total_pages is not None and page >= total_pages):
                 break
             moved = self._start(newest)
@@ -611,8 +611,7 @@ class _Run:
                     raise SourceError(f"{self.source.name}: {exc}") from None
                 total = _int(answer.header("x-wp-totalpages"))
                 self.pages += 1
-                if self.progress is not None:
-                    self.progress(self.pages, self.pages + max((total or page) - page, 0))
+                self._report(self.pages + max((total or page) - page, 0))
                 if len(data) < PER_PAGE or (total is not None and page >= total):
                     break
                 page += 1
@@ -663,9 +662,15 @@ class _Run:
                 withdrawn.append(self.source.article_id(mapped.post_id))
         return Batch(items=tuple(items), withdrawn=tuple(withdrawn))
 
+    def _report(self, total: int) -> None:
+        """Pages fetched of the pages known so far (a terminal's bar)."""
+        if self.progress is not None and (self.pages, total) != self.reported:
+            self.reported = (self.pages, total)
+            self.progress(self.pages, total)
+
     def finish(self) -> None:
-        if self.progress is not None and self.pages:
-            self.progress(self.pages, self.pages)
+        if self.pages:
+            self._report(self.pages)
 
 
 def query_start(modified: datetime | None, zone: ZoneInfo | None, now: datetime) -> datetime | None:
