@@ -428,6 +428,7 @@ def test_a_post_the_listing_skipped_while_paging_is_checked_and_never_withdrawn(
     assert _read(site, store, tmp_path).new == 5
     api.skip_in_listing = {2}  # paged past while another post moved
     api.posts = [p for p in api.posts if p["id"] != 4]  # trashed
+    site.seen.clear()
     report = _read(site, store, tmp_path, NOW + timedelta(hours=1), reconcile=True)
     assert report.withdrawn == 1
     name = f"wordpress:127.0.0.1:{urlsplit(site.url).port}"

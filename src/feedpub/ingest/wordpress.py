@@ -16,18 +16,20 @@ header of its home page, else ``/wp-json/``, else ``/?rest_route=/`` (a site
 without pretty permalinks); where it is, and the site's time zone, are kept
 in the cursor, so a run with nothing new makes one request.
 
-Each run asks, per post type, for the published posts modified since the
-cursor (``modified_after``, ``orderby=modified&order=asc``, 100 a page, with
-``_embed`` for the author, the terms and the featured image). Each page is one
-``Batch`` whose cursor covers exactly that page, so a site that goes down
-mid-sync loses nothing and the next run resumes after the last stored page.
-The query starts ``OVERLAP`` before the cursor (WordPress compares
-``modified_after`` strictly, by the second): a post saved in the same second
-as the last one read is not missed. The posts seen in that window are kept
-in the cursor with their ``modified_gmt`` and are skipped when they come
-again unchanged. Pages are walked by moving ``modified_after`` forward (not
-by page number), so an edit during the sync, which moves a post to the end,
-never shifts a post past the reader.
+Each run lists, per post type, the published posts modified since the
+cursor (``modified_after``, ``orderby=modified&order=asc``, 100 a page, only
+their ids and ``modified_gmt``), and fetches the ones not read before whole
+by id (``include``, with ``_embed`` for the author, the terms and the
+featured image). Each page of the listing is one ``Batch`` whose cursor
+covers exactly that page, so a site that goes down mid-sync loses nothing
+and the next run resumes after the last stored page. The listing starts
+``OVERLAP`` before the cursor (WordPress compares ``modified_after``
+strictly, by the second): a post saved in the same second as the last one
+read is not missed. The posts read in that window are kept in the cursor
+with their ``modified_gmt`` and are not fetched again while unchanged, so a
+run with nothing new is one light request. Pages are walked by moving
+``modified_after`` forward (not by page number), so an edit during the sync,
+which moves a post to the end, never shifts a post past the reader.
 
 Deletions: the API never says a post was trashed, unpublished or made
 private. A reconcile pass (every ``reconcile``, and on ``feedpub ingest
@@ -442,6 +444,10 @@ class _Run:
     # --- the changed posts ------------------------------------------------------
 
     def sync(self, post_type: str) -> Iterator[Batch]:
+        """The posts of ``post_type`` modified since the cursor: a light
+        listing (ids and ``modified_gmt``, 100 a page), then the ones not read
+        before fetched whole by id (``include``, with ``_embed``); one batch
+        per page of the listing, its cursor covering exactly that page."""
         tcursor = self.state.types.setdefault(post_type, TypeCursor())
         route = f"wp/v2/{post_type}"
         after = self._start(tcursor.modified)
@@ -454,31 +460,25 @@ class _Run:
                 "orderby": "modified",
                 "order": "asc",
                 "status": "publish",
-                "_embed": EMBED,
-                "_fields": FIELDS,
+                "_fields": "id,modified_gmt",
             }
             if after is not None:
                 params["modified_after"] = after.isoformat()
-            answer, posts = self.get_json(route, params, allow=(400,))
+            answer, listed = self.get_json(route, params, allow=(400,))
             if answer.status == 400:
-                if _past_last_page(posts):
+                if _past_last_page(listed):
                     break  # the last page shrank away under us
-                raise self._error(answer, posts)
-            if not isinstance(posts, list):
-                raise SourceError(
-                    f"{self.source.name}: {http.shown(answer.url)}: the answer is not a list "
-                    f"of posts (got JSON {type(posts).__name__})"
-                )
-            total_pages = _int(answer.header("x-wp-totalpages"))
+                raise self._error(answer, listed)
+            changed = self._changed(answer, listed, tcursor, read)
             served_at = _served_at(answer, self.now)
-            batch, newest = self._page(posts, tcursor, served_at, read)
-            yield batch
+            posts = self._fetch_posts(route, [i for i, _ in changed]) if changed else []
+            yield self._page(posts, listed, tcursor, served_at)
             self.pages += 1
-            left = max(total_pages - page, 0) if total_pages is not None else 0
-            self._report(self.pages + left)
-            if len(posts) < PER_PAGE or (total_pages is not None and page >= total_pages):
+            total_pages = _int(answer.header("x-wp-totalpages"))
+            self._report(self.pages + max((total_pages or page) - page, 0))
+            if len(listed) < PER_PAGE or (total_pages is not None and page >= total_pages):
                 break
-            moved = self._start(newest)
+            moved = self._start(tcursor.modified)
             if moved is not None and (after is None or moved > after):
                 after, page = moved, 1
             else:
@@ -487,33 +487,76 @@ class _Run:
     def _start(self, modified: datetime | None) -> datetime | None:
         return query_start(modified, _zone(self.api.timezone), self.now)
 
-    def _page(
-        self, posts: list[Any], tcursor: TypeCursor, served_at: datetime, read: set[int]
-    ) -> tuple[Batch, datetime | None]:
-        items: list[Item] = []
-        withdrawn: list[str] = []
-        newest = tcursor.modified
-        for post in posts:
+    def _changed(
+        self, answer: http.Response, listed: Any, tcursor: TypeCursor, read: set[int]
+    ) -> list[tuple[int, str]]:
+        """The (id, modified_gmt) of a listing's posts not read before as
+        they are now."""
+        if not isinstance(listed, list):
+            raise SourceError(
+                f"{self.source.name}: {http.shown(answer.url)}: the answer is not a list "
+                f"of posts (got JSON {type(listed).__name__})"
+            )
+        changed = []
+        for entry in listed:
             try:
-                post_id = post_id_of(post)
+                post_id = post_id_of(entry)
             except PostError as exc:
                 raise SourceError(f"{self.source.name}: {exc}") from None
-            modified = str(post.get("modified_gmt") or "")
             read.add(post_id)
-            if tcursor.seen.get(post_id) == modified or self.done.get(post_id) == modified:
-                continue  # read before, unchanged since
+            modified = str(entry.get("modified_gmt") or "")
+            if modified not in (tcursor.seen.get(post_id), self.done.get(post_id)):
+                changed.append((post_id, modified))
+        return changed
+
+    def _fetch_posts(self, route: str, ids: Sequence[int]) -> list[Any]:
+        """The posts ``ids`` whole, oldest change first (one published since
+        the listing was read is simply not among them)."""
+        answer, posts = self.get_json(
+            route,
+            {
+                "include": ",".join(map(str, ids)),
+                "per_page": PER_PAGE,
+                "status": "publish",
+                "_embed": EMBED,
+                "_fields": FIELDS,
+            },
+        )
+        if not isinstance(posts, list):
+            raise SourceError(
+                f"{self.source.name}: {http.shown(answer.url)}: the answer is not a list of posts"
+            )
+        for post in posts:
+            try:
+                post_id_of(post)
+            except PostError as exc:
+                raise SourceError(f"{self.source.name}: {exc}") from None
+        return sorted(posts, key=lambda p: (str(p.get("modified_gmt") or ""), p["id"]))
+
+    def _page(
+        self, posts: list[Any], listed: list[Any], tcursor: TypeCursor, served_at: datetime
+    ) -> Batch:
+        """The batch of one page of the listing: its posts read, and the
+        cursor moved to the newest change the listing showed (never to a
+        later one a post fetched since has: posts listed after it are not
+        read yet)."""
+        items: list[Item] = []
+        withdrawn: list[str] = []
+        for post in posts:
             mapped = self.map(post)
             items.append(self._item(mapped))
             if mapped.withdraw:
-                withdrawn.append(self.source.article_id(post_id))
-            self.done[post_id] = modified
-            if mapped.modified is not None:
-                newest = max(newest, mapped.modified) if newest else mapped.modified
-                if served_at - mapped.modified > RACY:
-                    tcursor.seen[post_id] = modified
-        tcursor.modified = newest
-        if newest is not None:
-            floor = newest - OVERLAP
+                withdrawn.append(self.source.article_id(mapped.post_id))
+            modified = str(post.get("modified_gmt") or "")
+            self.done[mapped.post_id] = modified
+            if mapped.modified is not None and served_at - mapped.modified > RACY:
+                tcursor.seen[mapped.post_id] = modified
+        for entry in listed:
+            when = _when_gmt(str(entry.get("modified_gmt") or ""))
+            if when is not None and (tcursor.modified is None or when > tcursor.modified):
+                tcursor.modified = when
+        if tcursor.modified is not None:
+            floor = tcursor.modified - OVERLAP
             kept = {
                 k: v
                 for k, v in tcursor.seen.items()
@@ -522,9 +565,7 @@ class _Run:
             if len(kept) > MAX_SEEN:  # forget the oldest: read again, never lost
                 kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-MAX_SEEN:])
             tcursor.seen = kept
-        return Batch(
-            items=tuple(items), withdrawn=tuple(withdrawn), cursor=self.state.dump()
-        ), newest
+        return Batch(items=tuple(items), withdrawn=tuple(withdrawn), cursor=self.state.dump())
 
     def map(self, post: Mapping[str, Any]) -> Mapped:
         source = self.source
@@ -640,22 +681,8 @@ class _Run:
 
     def _fetch(self, post_type: str, ids: Sequence[int]) -> Batch:
         """Published posts the store lacks, read by id."""
-        answer, posts = self.get_json(
-            f"wp/v2/{post_type}",
-            {
-                "include": ",".join(map(str, ids)),
-                "per_page": PER_PAGE,
-                "status": "publish",
-                "_embed": EMBED,
-                "_fields": FIELDS,
-            },
-        )
-        if not isinstance(posts, list):
-            raise SourceError(
-                f"{self.source.name}: {http.shown(answer.url)}: the answer is not a list of posts"
-            )
         items, withdrawn = [], []
-        for post in posts:
+        for post in self._fetch_posts(f"wp/v2/{post_type}", ids):
             mapped = self.map(post)
             items.append(self._item(mapped))
             if mapped.withdraw:
