@@ -314,6 +314,8 @@ class FakeApi:
         if "include" in query:
             wanted = {int(i) for i in query["include"].split(",")}
             found = [p for p in found if p["id"] in wanted]
+        elif "slug" in query:
+            found = [p for p in found if p["link"].rstrip("/").endswith("/" + query["slug"])]
         elif query.get("_fields") == "id":
             found = [p for p in found if p["id"] not in self.skip_in_listing]
         per_page, page = int(query.get("per_page", 10)), int(query.get("page", 1))
@@ -453,3 +455,33 @@ def test_the_stored_ids_of_a_source_are_its_own(store: SqlStore) -> None:
         store.upsert_article(article(n, source), NOW)
     assert sorted(store.source_article_ids("wordpress:a")) == ["wordpress:a:1", "wordpress:a:2"]
     assert store.source_article_ids("wordpress:c") == []
+
+
+def test_explain_shows_where_each_field_of_a_post_comes_from(
+    site: Site, tmp_path: Path, quick: None
+) -> None:
+    posts = _posts(2)
+    posts[1]["link"] = "https://news.example.org/2026/11/وزير-الخارجية/"
+    FakeApi(site, posts)
+    entry = SourceConfig("wordpress", site.url + "/", {}, WHERE)
+    (source,) = make_sources([entry], _context(tmp_path))
+    assert isinstance(source, WordPressSource)
+    by_id = source.explain(f"{source.name}:1", NOW)
+    assert by_id is not None
+    assert by_id[0].startswith(f"WordPress post 1 of {source.name}, read from {site.url}/")
+    rows = {line.split()[0]: line for line in by_id[1:]}
+    assert "title.rendered, entities decoded" in rows["title"]
+    assert "date_gmt, as UTC" in rows["published"]
+    assert "_embedded.wp:featuredmedia (large)" in rows["image"]
+    by_url = source.explain(f"{site.url}/?p=2", NOW)
+    assert by_url is not None and by_url[0].startswith("WordPress post 2 of")
+    by_slug = source.explain(
+        f"{site.url}/2026/11/%D9%88%D8%B2%D9%8A%D8%B1-%D8%A7%D9%84%D8%AE%D8%A7%D8%B1%D8%AC%D9%8A%D8%A9/",
+        NOW,
+    )
+    assert by_slug is not None and by_slug[0].startswith("WordPress post 2 of")
+    assert source.explain("https://elsewhere.example.org/?p=2", NOW) is None
+    assert source.explain("samples/pages/a.txt", NOW) is None
+    with pytest.raises(OSError, match="no published post answers"):
+        source.explain(f"{source.name}:99", NOW)
+    source.close()

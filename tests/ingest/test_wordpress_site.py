@@ -195,6 +195,12 @@ def test_a_site_of_250_posts_then_edits_deletions_and_additions_reach_the_feeds(
     with_image = next(i for i in feed_json["items"] if i["url"] == published[ids[1]]["link"])
     assert with_image["image"].endswith("/oil-1024x576.jpg")  # WordPress's large rendition
 
+    link = published[ids[1]]["link"]
+    assert main(["--config", str(config), "ingest", "--explain", link]) == 0
+    explained = capsys.readouterr().out
+    assert f"WordPress post {ids[1]} of wordpress:127.0.0.1:{wordpress.port}" in explained
+    assert "_embedded.wp:term (category)" in explained and "اقتصاد" in explained
+
     # The newsroom's day: 5 edited, 2 trashed, 1 unpublished, 3 added.
     edited, trashed, unpublished = ids[10:15], ids[100:102], ids[200]
     wordpress.update_posts(

@@ -12,6 +12,7 @@ method is one call into a stage: ``ingest.job``, ``feeds.publish``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -212,12 +213,21 @@ class Publisher(JobRunner):
             self.cfg, self._store, self.now, progress=progress, reconcile=reconcile
         )
 
-    def explain_page(self, path: Path) -> list[str]:
-        """``feedpub ingest --explain``: each line of the page at ``path``
-        with the role the parser gives it and why."""
+    def explain_page(self, ref: str) -> list[str]:
+        """``feedpub ingest --explain``: a post of a source that knows it
+        (its id or URL: the source's ``explain``), else each line of the page
+        file at ``ref`` with the role the parser gives it and why."""
         from feedpub import ingest
+        from feedpub.ingest import source
 
-        return ingest.explain_path(path, source_context(self.cfg, None).settings, self.now)
+        context = source_context(self.cfg, None)
+        for made in source.make_sources(self.cfg.sources, context):
+            with contextlib.closing(made):
+                explain = getattr(made, "explain", None)
+                lines = explain(ref, self.now) if explain is not None else None
+            if lines is not None:
+                return list(lines)
+        return ingest.explain_path(Path(ref), context.settings, self.now)
 
     def build(self, *, adopt: bool = False) -> BuildReport:
         """``adopt``: take over files in the way that feedpub did not write."""

@@ -590,14 +590,14 @@ def _serve(cfg: Config, publisher: Publisher) -> int:
 def _add_explain(ingest: argparse.ArgumentParser) -> None:
     ingest.add_argument(
         "--explain",
-        metavar="FILE",
-        type=Path,
+        metavar="FILE_OR_POST",
         help="ingest nothing: print each line of the scraped page FILE with what it is "
-        "taken as (chrome, title, paragraph, tag, ...) and why",
+        "taken as (chrome, title, paragraph, tag, ...) and why; or, for a post of a "
+        "WordPress source (its id, wordpress:host:7, or its URL), where each field comes from",
     )
 
 
-def _explain(publisher: Publisher, path: Path, out: TextIO) -> int:
+def _explain(publisher: Publisher, path: str, out: TextIO) -> int:
     try:
         lines = publisher.explain_page(path)
     except OSError as exc:

@@ -47,7 +47,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
-from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedpub.config import ConfigError, SourceConfig
@@ -339,6 +339,50 @@ class WordPressSource:
         ):
             yield from run.reconcile(listed=None)
         run.finish()
+
+    def explain(self, ref: str, now: datetime) -> list[str] | None:
+        """``feedpub ingest --explain``: where each field of one post comes
+        from. ``ref``: the post's article id (``wordpress:host:7``) or its
+        URL on this site (``?p=7``, or a permalink, found by its slug);
+        None when it is neither. ``OSError`` when the post cannot be read."""
+        post_type, params = self._post_query(ref)
+        if params is None:
+            return None
+        run = _Run(self, Cursor(), now, None)
+        try:
+            answer, posts = run.get_json(
+                f"wp/v2/{post_type}",
+                {**params, "status": "publish", "_embed": EMBED, "_fields": FIELDS},
+            )
+        except SourceError as exc:
+            raise OSError(str(exc)) from None
+        if not isinstance(posts, list) or not posts:
+            raise OSError(f"{self.name}: no published post answers {http.shown(answer.url)}")
+        mapped = run.map(posts[0])
+        out = [
+            f"WordPress post {mapped.post_id} of {self.name}, read from {http.shown(answer.url)}"
+        ]
+        row = "{:<10} {:<44} {}".format
+        out += [row(name, origin, value) for name, origin, value in mapped.trail]
+        out += [f"REJECTED: {i.reason}" for i in mapped.items if not isinstance(i, Article)]
+        return out
+
+    def _post_query(self, ref: str) -> tuple[str, dict[str, str | int] | None]:
+        post_type = self.options.post_types[0]
+        prefix = self.name + ":"
+        if ref.startswith(prefix) and ref[len(prefix) :].isdigit():
+            return post_type, {"include": ref[len(prefix) :]}
+        try:
+            parts, site = urlsplit(ref), urlsplit(self.site)
+        except ValueError:
+            return post_type, None
+        if parts.netloc.lower() != site.netloc or not parts.path.startswith(site.path.rstrip("/")):
+            return post_type, None
+        number = dict(parse_qsl(parts.query)).get("p", "")
+        if number.isdigit():
+            return post_type, {"include": number}
+        slug = [s for s in parts.path.split("/") if s]
+        return post_type, ({"slug": unquote(slug[-1])} if slug else None)
 
     def discover(self) -> Api:
         """The site's API: announced by its home page, else found where

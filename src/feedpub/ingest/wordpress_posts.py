@@ -128,7 +128,7 @@ def map_post(post: Mapping[str, Any], article_id: str, source: str, ctx: FileCon
     if image is not None:
         size = f" {image.width}x{image.height}" if image.width and image.height else ""
         note(("image", f"_embedded.wp:featuredmedia ({image.size})", f"{image.url}{size}"))
-        note(("image alt", "alt_text", image.alt))
+        note(("image_alt", "alt_text", image.alt))
     else:
         note(("image", "-", "no featured image"))
     names = _terms(embedded, note)
