@@ -285,6 +285,30 @@ class SourceFile:
     rejects: int  # how many rejects it gave
 
 
+@dataclass(frozen=True)
+class SitemapPage:
+    """What a sitemap source knows of one page its sitemaps list: the
+    lastmod they give now, and what it last fetched (when, the lastmod then,
+    the answer's validators, the article it gave)."""
+
+    url: str
+    lastmod: datetime | None = None
+    fetched: datetime | None = None  # None: never fetched
+    fetched_lastmod: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    article_id: str | None = None
+
+    @property
+    def due(self) -> bool:
+        """Never fetched, or its lastmod moved since."""
+        if self.fetched is None:
+            return True
+        return self.lastmod is not None and (
+            self.fetched_lastmod is None or self.lastmod > self.fetched_lastmod
+        )
+
+
 # --- the mail that comes back (inbound) ------------------------------------------
 
 # What an inbound message was found to be: a delivery status notification, a

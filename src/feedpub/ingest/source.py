@@ -118,6 +118,7 @@ SourceFactory = Callable[[Sequence[SourceConfig], SourceContext], list[Source]]
 BUILTIN: dict[str, str] = {
     "path": "feedpub.ingest.files:file_sources",
     "wordpress": "feedpub.ingest.wordpress:wordpress_sources",
+    "sitemap": "feedpub.ingest.sitemap_source:sitemap_sources",
 }
 # Kinds registered at run time (a plugin, a test).
 KINDS: dict[str, SourceFactory] = {}

@@ -23,6 +23,7 @@ from feedpub.store.schema import (
     t_digest_pauses,
     t_runs,
     t_schema_version,
+    t_sitemap_pages,
     t_source_state,
     t_store_meta,
     t_subscribers,
@@ -205,6 +206,12 @@ def _v14_claim_tokens(conn: Connection) -> None:
     )
 
 
+def _v15_sitemap_pages(conn: Connection) -> None:
+    """What the sitemap sources listed and fetched: a new table, created
+    from its definition (copy its DDL here first if a later version alters it)."""
+    t_sitemap_pages.create(conn)
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -224,6 +231,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     12: _v12_image_details,
     13: _v13_store_meta_and_pauses,
     14: _v14_claim_tokens,
+    15: _v15_sitemap_pages,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

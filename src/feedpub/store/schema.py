@@ -353,3 +353,22 @@ t_digest_pauses = Table(
     Column("reason", Text, nullable=False),
     Column("paused", UtcDateTime, nullable=False),
 )
+
+# v15 --------------------------------------------------------------------------
+
+t_sitemap_pages = Table(
+    "sitemap_pages",
+    metadata,
+    # Each page a sitemap source lists: its lastmod as the sitemap says now,
+    # and what the source last fetched (the lastmod then, the answer's
+    # validators, the article it gave), written in the transaction that
+    # stores that article. A page is fetched again when its lastmod moves.
+    Column("source", String(255), primary_key=True),
+    Column("url", String(2048), primary_key=True),
+    Column("lastmod", UtcDateTime),
+    Column("fetched", UtcDateTime),  # when it was last fetched (NULL: never)
+    Column("fetched_lastmod", UtcDateTime),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("article_id", String(255)),
+)

@@ -16,6 +16,7 @@ from feedpub.model import Article, Reject, SourceFile, UpsertOutcome, require_aw
 from feedpub.store import journal
 from feedpub.store.engine import IN_CHUNK, chunks
 from feedpub.store.schema import t_article_tags, t_articles, t_source_state, t_withdrawn
+from feedpub.store.sitemap_pages import SitemapPagesMixin, put_sitemap_pages
 from feedpub.store.source_files import ReadFile, SourceFilesMixin
 
 
@@ -56,7 +57,7 @@ class SourceState:
     error_at: datetime | None
 
 
-class SourcesMixin(SourceFilesMixin):
+class SourcesMixin(SourceFilesMixin, SitemapPagesMixin):
     def source_cursor(self, source: str) -> str | None:
         """The checkpoint ``source`` stored with its last batch (None: none yet)."""
         with self._guard("cannot read source state"), self._engine.connect() as conn:
@@ -104,6 +105,8 @@ class SourcesMixin(SourceFilesMixin):
                 self._withdraw(conn, batch.withdrawn, source, "gone from its source", now, False)
             if batch.cursor is not None:
                 _put_state(conn, source, {"cursor": batch.cursor})
+            # A sitemap source's pages (``ingest.sitemap_source.PagesBatch``).
+            put_sitemap_pages(conn, source, getattr(batch, "pages", ()))
 
         return self.write_read_files(
             files,
