@@ -433,3 +433,54 @@ def test_explain_fetches_a_page_of_the_site_and_says_where_each_field_came_from(
     assert any(line.startswith("title") and "رفح" in line for line in lines)
     assert source.explain("https://elsewhere.example.org/x/", NOW) is None  # type: ignore[attr-defined]
     source.close()
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "html"
+
+
+def test_the_html_corpus_fetched_through_a_sitemap_reads_as_its_saved_files(
+    store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every page of the HTML corpus (tests/fixtures/html) served over HTTP
+    behind one sitemap: each article as its golden says (a page fetched is
+    read as the saved file is), each page that is not one a reject naming
+    its URL."""
+    monkeypatch.setattr(http, "DEFAULTS", replace(http.DEFAULTS, backoff=0.001, retries=1))
+    pages = sorted(CORPUS.glob("*/*.html"))
+    with serving() as site:
+        urls = {}
+        for page in pages:
+            path = f"/{page.parent.name}/{page.stem}/"
+            # No charset: the server does not know it (a page says its own).
+            site.routes[path] = Answer(200, page.read_bytes(), {"Content-Type": "text/html"})
+            urls[page] = site.url + path
+        entries = "".join(
+            f"<url><loc>{u}</loc><lastmod>2026-11-29T20:00:00+00:00</lastmod></url>"
+            for u in urls.values()
+        )
+        site.routes["/sitemap.xml"] = Answer(
+            200,
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'.encode(),
+            {"Content-Type": XML},
+        )
+        cfg = _cfg(tmp_path, site.url + "/sitemap.xml", max_pages_per_run=1000, exclude=[])
+        report = _ingest(cfg, store)
+    assert report.failed_sources == ()
+    articles = {a.id: a for a in store.latest_articles(limit=1000)}
+    rejected = {r.source for r in store.rejects()}
+    for page in pages:
+        golden = json.loads(page.with_name(f"{page.stem}.golden.json").read_text("utf-8"))
+        if "reject" in golden:
+            assert urls[page] in rejected, page.name
+            continue
+        # A relative canonical is resolved against where the page was read:
+        # the site's URL for a saved file, the server's for a fetched page;
+        # a page with no address at all is known by the URL it was fetched from.
+        fetched_id = golden["id"].replace("https://news.example.org", site.url)
+        found = articles.get(golden["id"]) or articles.get(fetched_id) or articles[urls[page]]
+        assert (found.title, found.author) == (golden["title"], golden["author"]), page.name
+        assert found.summary == golden["summary"], page.name
+    assert len(articles) == sum(
+        "reject" not in json.loads(p.with_name(f"{p.stem}.golden.json").read_text("utf-8"))
+        for p in pages
+    )
