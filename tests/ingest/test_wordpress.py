@@ -24,8 +24,9 @@ from feedpub.config import ConfigError, SourceConfig
 from feedpub.ingest import http, job
 from feedpub.ingest.context import FileContext
 from feedpub.ingest.source import SourceContext, make_sources
-from feedpub.ingest.wordpress import WordPressSource, query_start
+from feedpub.ingest.wordpress import WordPressSource
 from feedpub.ingest.wordpress_posts import map_post
+from feedpub.ingest.wordpress_sync import query_start
 from feedpub.model import Article, Reject
 from feedpub.store import SqlStore
 from support.http_server import Answer, Seen, Site, serving

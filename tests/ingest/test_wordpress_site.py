@@ -30,8 +30,7 @@ from test_ingest import make_config
 from feedpub import app
 from feedpub.cli import main
 from feedpub.config import Config, SourceConfig
-from feedpub.ingest import http
-from feedpub.ingest import wordpress as wp_source
+from feedpub.ingest import http, wordpress_sync
 from feedpub.store import SqlStore
 from support import wordpress as wp_harness
 from support.wordpress import WordPress
@@ -284,7 +283,7 @@ def test_the_site_down_mid_sync_loses_nothing_and_doubles_nothing(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(wp_source, "PER_PAGE", 10)  # three pages of 23 posts: a quicker test
+    monkeypatch.setattr(wordpress_sync, "PER_PAGE", 10)  # three pages of 23 posts: a quicker test
     now = datetime.now(UTC).replace(microsecond=0)
     ids = wordpress.insert_posts(arabic_posts(23, now - timedelta(days=3)))
     cfg = _cfg(tmp_path, wordpress)
@@ -347,7 +346,7 @@ def test_the_api_is_found_with_plain_and_with_pretty_permalinks(
 def test_a_run_with_nothing_new_makes_one_request(
     wordpress: WordPress, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wp_source, "PER_PAGE", 10)
+    monkeypatch.setattr(wordpress_sync, "PER_PAGE", 10)
     now = datetime.now(UTC).replace(microsecond=0)
     wordpress.insert_posts(arabic_posts(25, now - timedelta(days=2)))
     cfg = _cfg(tmp_path, wordpress)
