@@ -147,14 +147,13 @@ def map_post(post: Mapping[str, Any], article_id: str, source: str, ctx: FileCon
         updated=updated,
         published_given=True,
         updated_given=True,
+        image_width=image.width if image else None,
+        image_height=image.height if image else None,
+        image_alt=image.alt if image else "",
     )
     for item in assemble(fields, ctx, None):
         if isinstance(item, Article):
-            item = replace(item, source=source)
-            if image is not None:
-                item = replace(
-                    item, image_width=image.width, image_height=image.height, image_alt=image.alt
-                )
+            item = replace(item, source=source)  # its key is the post's; its source the site
             for tag in item.tags:
                 if tag.name not in names:
                     note(("tag", "the tag vocabulary, from the text", tag.name))
