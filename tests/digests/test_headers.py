@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from _digest_fixtures import DAILY, DAMASCUS, EMAIL, NOW, make_site
 from feedpub.config import Config, DigestConfig, EmailConfig, load_config
 from feedpub.digests import Site, build_message, headers, prepare_message
 from feedpub.digests.message import shared_headers, to_header
 from feedpub.digests.render import subject_line
 from feedpub.digests.slots import Personal
+from support.digest_fixtures import DAILY, DAMASCUS, EMAIL, NOW, make_site
 
 REPO = Path(__file__).resolve().parents[2]
 MUTT = shutil.which("mutt")
