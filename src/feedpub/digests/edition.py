@@ -470,6 +470,7 @@ class Editions:
             batch=self._sending.batch,
             stale_after=self._sending.stale_after,
             clock=self._clock,
+            recent=RESUME_ALERTS if digest.is_alert else RESUME_EDITIONS,
             wait=wait,
             until_finished=until_finished,
             max_run_seconds=self._sending.max_run_seconds,
