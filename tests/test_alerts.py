@@ -432,3 +432,16 @@ def test_a_run_killed_mid_alerts_is_finished_by_the_next_repeating_at_most_one_p
     assert set(received) == {(a, f"عاجل: {t}") for a in readers for t in titles}
     # Each of the 2 connections may have had one message accepted, not recorded.
     assert sum(received.values()) - total <= 2, received.most_common(3)
+
+
+def test_a_preview_renders_the_newest_breaking_article_and_sends_nothing(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    cfg = make_cfg(tmp_path)
+    publish(tmp_path, record("quake", "هزة أرضية في ريف حماة", AT_1002 - timedelta(days=2)))
+    with make_publisher(cfg, now=AT_1002 - timedelta(days=2), store=store) as pub:
+        pub.ingest()
+    with make_publisher(cfg, now=AT_1002, store=store) as pub:
+        html, text = pub.preview("breaking")
+    assert "هزة أرضية في ريف حماة" in html and "هزة أرضية في ريف حماة" in text
+    assert store.editions("breaking") == [] and mails(tmp_path, "breaking") == []

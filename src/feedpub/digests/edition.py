@@ -8,7 +8,8 @@ module composes each message, the sender hands it over, delivery marks it ->
 next batch until none. A crash before the record leaves neither edition nor
 deliveries (the next run makes the edition); a crash after leaves
 deliveries the next run finishes (``Editions.digest`` resumes the latest
-``RESUME_EDITIONS``).
+``RESUME_EDITIONS``). An alert digest (``Editions.alerts``) goes the same
+way with one edition per new article, right after each ingest (``alerts``).
 
 ``Editions`` is handed everything it uses by the composition root: the
 store (the narrow ``EditionFlowStore``), the renderer, a sender and the
@@ -65,6 +66,8 @@ Clock = Callable[[], datetime]
 # Slots tried for one alert before giving up: each try passes an alert of
 # another article whose slot met this one's (one in a million per pair).
 ALERT_SLOT_TRIES = 1000
+# How far back ``--preview`` of an alert digest looks for its newest article.
+PREVIEW_REACH = timedelta(days=3653)
 
 
 class EditionFlowStore(EditionReader, AlertReader, delivery.DeliveryQueue, Protocol):
@@ -323,12 +326,12 @@ class Editions:
         )
 
     def _alert_preview(self, digest: DigestConfig, now: datetime) -> PlannedEdition:
-        """An alert as the digest's newest article would make it (none: an
-        empty one), for ``--preview``."""
+        """An alert as the digest's newest article, however old, would make
+        it (none: an empty one), for ``--preview``."""
         found = self._store.articles_for_edition(
             now,
             now,
-            published_after=now - digest.first_lookback,
+            published_after=now - PREVIEW_REACH,
             tag_keys=[tag_key(t) for t in digest.tags],
             limit=1,
         )
