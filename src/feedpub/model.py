@@ -158,8 +158,12 @@ class Subscriber:
         require_aware("Subscriber.created", self.created)
         require_aware("Subscriber.updated", self.updated)
 
-    def receives(self, digest: str) -> bool:
-        return self.status == "active" and (not self.digests or digest in self.digests)
+    def receives(self, digest: str, *, opt_in: bool = False) -> bool:
+        """Active, and ``digest`` among their digests (none listed: every
+        digest, except an ``opt_in`` one, such as an alert, which only those
+        who chose it get)."""
+        chosen = digest in self.digests
+        return self.status == "active" and (chosen or (not self.digests and not opt_in))
 
 
 class Preferences(NamedTuple):

@@ -213,3 +213,22 @@ def test_archive_page_titles_right_without_overflow(
     assert_right_aligned(measure(tmp_path, demo[1], width, "archive"), width, len(articles()))
     if width == 375:
         screenshot(tmp_path, demo[1], width, 1900, "archive")
+
+
+@pytest.mark.parametrize("width", [600, 375])
+def test_alert_title_hugs_the_right_edge_without_overflow(tmp_path: Path, width: int) -> None:
+    from _digest_fixtures import BREAKING
+    from digests.test_alerts import NOW as ALERT_NOW
+    from digests.test_alerts import story
+    from feedpub.digests import alert_slot, plan_alerts
+    from feedpub.digests.plan import PlannedEdition
+
+    (article,) = plan_alerts(FakeStore([story("latakia")]), BREAKING, ALERT_NOW, tz=DAMASCUS).send
+    slot = alert_slot(article)
+    planned = PlannedEdition(BREAKING, slot.astimezone(DAMASCUS), None, slot, (article,))
+    rendered = render_edition(planned, make_site(tmp_path), EMAIL)
+    html, _ = personalize(rendered, EMAIL, to="سامي <sami@example.com>", unsubscribe_token="t0k")
+    data = measure(tmp_path, for_browser(html), width, "alert")
+    assert_right_aligned(data, width, 1)
+    assert all(abs(t["boxRight"] - width) <= 1 for t in data["titles"])
+    screenshot(tmp_path, for_browser(html), width, 1100, "alert")

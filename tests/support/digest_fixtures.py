@@ -165,6 +165,7 @@ class FakeStore:
     def __init__(self, stored: Sequence[Article] = ()) -> None:
         self.stored = list(stored)
         self.recorded: list[Edition] = []
+        self.seen: dict[str, datetime] = {}
 
     # select.ArticleReader
     def _newest_first(self, items: list[Article]) -> list[Article]:
@@ -265,6 +266,16 @@ class FakeStore:
             (e for e in self.recorded if e.digest == digest), key=lambda e: e.slot, reverse=True
         )
 
+    # digests.AlertReader
+    def editions_since(self, digest: str, created_after: datetime) -> list[Edition]:
+        return [e for e in self.editions(digest) if e.created > created_after]
+
+    def alerts_seen(self, digest: str) -> datetime | None:
+        return self.seen.get(digest)
+
+    def set_alerts_seen(self, digest: str, until: datetime) -> None:
+        self.seen[digest] = max(until, self.seen.get(digest, until))
+
 
 # The narrow inputs of the digests, built directly (tests/app/test_app.py checks
 # they are what app makes of CONFIG_YAML): a renderer test needs no Config.
@@ -294,6 +305,19 @@ EVENING = DigestConfig(
     subject="{{ digest_title }} ({{ count }})",
     from_addr="news@news.example.org",
     tags=("روسيا",),
+)
+
+BREAKING = DigestConfig(
+    name="breaking",
+    title="عاجل",
+    schedule="",
+    subject="عاجل: {{ title }}",
+    from_addr="أخبار الشام <news@news.example.org>",
+    tags=("عاجل",),
+    max_items=1,
+    first_lookback=timedelta(hours=2),
+    kind="alert",
+    max_per_day=5,
 )
 
 

@@ -242,14 +242,19 @@ class Publisher(JobRunner):
 
     # --- digests ------------------------------------------------------------------------
 
-    def digest(self, name: str) -> digests.DigestOutcome:
+    def digest(self, name: str) -> digests.DigestOutcome | digests.AlertOutcome:
         """Make the edition of digest ``name`` if one is due and deliver it,
-        exactly once per recipient (``digests.edition``); then count the
-        relay's refusals as hard bounces and pause the digest if its last
+        exactly once per recipient (``digests.edition``), or for an alert
+        digest one alert per new article (``Editions.alerts``); then count
+        the relay's refusals as hard bounces and pause the digest if its last
         editions drew too many (``inbound.MailLoop``)."""
         digest = self.cfg.digest(name)
         self.seed_subscribers()
-        outcome = self.editions().digest(digest, self.now)
+        outcome: digests.DigestOutcome | digests.AlertOutcome
+        if digest.is_alert:
+            outcome = self.editions().alerts(digest, self.now)
+        else:
+            outcome = self.editions().digest(digest, self.now)
         self._loop().after_delivery(name)
         return outcome
 
@@ -295,7 +300,7 @@ class Publisher(JobRunner):
         names = [d.name for d in self.cfg.digests]
         return inbound.MailLoop(
             self._store,
-            ReturnedMail(self._store, names),
+            ReturnedMail(self._store, names, [d.name for d in self.cfg.digests if d.is_alert]),
             inbound=self.cfg.inbound,
             sending=self.cfg.delivery,
             digests=names,
@@ -381,4 +386,8 @@ class Publisher(JobRunner):
 
     def subscriptions(self) -> StoreSubscriptions:
         """``web.Subscriptions`` over this publisher's store (``serve``)."""
-        return StoreSubscriptions(self._store, [d.name for d in self.cfg.digests])
+        return StoreSubscriptions(
+            self._store,
+            [d.name for d in self.cfg.digests],
+            opt_in=[d.name for d in self.cfg.digests if d.is_alert],
+        )

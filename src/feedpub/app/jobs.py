@@ -84,23 +84,31 @@ class JobRunner(ABC):
     ) -> list[JobOutcome]:
         """One cron run as separate jobs: ingest, build, the bounce mailbox
         (when ``inbound`` is set: before the digests, so what came back is
-        honoured), then every digest. A job that fails is logged and recorded
-        and the others still run (a build can publish what is stored when
-        ingest failed; a broken digest does not stop the next). ``adopt``
-        goes to the build."""
+        honoured), the alerts of what the ingest brought, then every digest.
+        A job that fails is logged and recorded and the others still run (a
+        build can publish what is stored when ingest failed; a broken digest
+        does not stop the next). ``adopt`` goes to the build."""
         jobs: list[tuple[str, Callable[[], Reported]]] = [
             ("ingest", lambda: self.ingest(progress)),
             ("build", lambda: self.build(adopt=adopt)),
         ]
         if self.cfg.inbound.enabled:
             jobs.append(("inbound", self.inbound))
+        jobs += [(job, functools.partial(self.digest, name)) for job, name in self.alert_jobs()]
         for digest in self.cfg.digests:
+            if digest.is_alert:
+                continue
             jobs.append((f"digest {digest.name}", functools.partial(self.digest, digest.name)))
         outcomes = []
         for name, work in jobs:
             self._check_run_lock()
             outcomes.append(self.run_job(name, work))
         return outcomes
+
+    def alert_jobs(self) -> list[tuple[str, str]]:
+        """(job name, digest name) of each alert digest: run after every
+        ingest (and the build, so the article pages they link to exist)."""
+        return [(f"alert {d.name}", d.name) for d in self.cfg.digests if d.is_alert]
 
     def run_lock_healthy(self) -> bool:
         """Whether the run lock, when this run holds it, is still held (a
@@ -167,6 +175,8 @@ class JobRunner(ABC):
                 at.run_job("build", at.build)
                 if at.cfg.inbound.enabled:
                     at.run_job("inbound", at.inbound)
+                for job, name in at.alert_jobs():
+                    at.run_job(job, functools.partial(at.digest, name))
                 if digest is not None:
                     at.run_job(f"digest {digest}", lambda: at.digest(digest))
 
@@ -174,7 +184,10 @@ class JobRunner(ABC):
 
         jobs = [ScheduledJob("publish", self.cfg.service.schedule, steps(None))]
         for digest in self.cfg.digests:
-            jobs.append(ScheduledJob(f"digest-{digest.name}", digest.schedule, steps(digest.name)))
+            if not digest.is_alert:  # an alert runs in every job's steps, after the ingest
+                jobs.append(
+                    ScheduledJob(f"digest-{digest.name}", digest.schedule, steps(digest.name))
+                )
         return jobs
 
     def lock_holder(self) -> LockHolder:
@@ -209,7 +222,8 @@ class JobRunner(ABC):
         editions = []
         paused = store.digest_pauses()
         for digest in self.cfg.digests:
-            schedules[f"digest {digest.name}"] = cron.next_slot(digest.schedule, tz, self.now)
+            if not digest.is_alert:  # an alert has no schedule: it follows each ingest
+                schedules[f"digest {digest.name}"] = cron.next_slot(digest.schedule, tz, self.now)
             last = store.last_edition(digest.name)
             counts: dict[str, int] = {}
             feedback = FeedbackCounts()

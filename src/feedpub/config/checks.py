@@ -108,3 +108,11 @@ def subject(value: str) -> str | None:
     from feedpub.config import subject_template
 
     return subject_template.check(value, controls(value))
+
+
+def alert_subject(value: str) -> str | None:
+    """An alert's subject template: the article's ``title`` besides the
+    digest's names (``subject_template.ALERT_NAMES``)."""
+    from feedpub.config import subject_template
+
+    return subject_template.check(value, controls(value), subject_template.ALERT_NAMES)

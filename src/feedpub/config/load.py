@@ -26,7 +26,10 @@ from feedpub.config import checks, secrets
 from feedpub.config import yaml as yamlio
 from feedpub.config.reader import MAX_LIST_ITEMS, REQUIRED, Reader, Section, type_name
 from feedpub.config.schema import (
+    ALERT_LOOKBACK,
+    ALERT_SUBJECT,
     CONFIG_ENV,
+    DIGEST_KINDS,
     IMAGE_FALLBACK_FIELDS,
     IMAP_SECURITY,
     MAX_CONNECTIONS,
@@ -304,6 +307,11 @@ def _check_lookback(value: str) -> str | None:
 
 
 def _digest(s: Section) -> DigestConfig:
+    kind = s.get("kind", str, s.default("kind"), _check_kind)
+    if kind == "alert":
+        return _alert(s)
+    if "max_per_day" in s.data:
+        s.reader.fail(s.key("max_per_day"), "is only for kind: alert (a digest has max_items)")
     lookback = s.default("first_lookback")
     raw_lookback = s.get("first_lookback", str, None, _check_lookback)
     return DigestConfig(
@@ -317,6 +325,46 @@ def _digest(s: Section) -> DigestConfig:
         only_if_new=s.get("only_if_new", bool, s.default("only_if_new")),
         first_lookback=lookback if raw_lookback is None else checks.parse_duration(raw_lookback),
         reply_to=s.get("reply_to", str, s.default("reply_to"), checks.address),
+    )
+
+
+def _check_kind(value: str) -> str | None:
+    return None if value in DIGEST_KINDS else f"must be one of: {', '.join(DIGEST_KINDS)}"
+
+
+# The keys a digest has and an alert must not: why, in the error.
+_NOT_FOR_ALERTS = {
+    "schedule": "an alert has no schedule: it runs with every ingest (feedpub run, and "
+    "feedpub serve after each ingest); remove the key",
+    "max_items": "an alert holds one article; the daily cap is max_per_day",
+}
+
+
+def _alert(s: Section) -> DigestConfig:
+    """A ``kind: alert`` entry: one message per new article in ``tags``."""
+    for key, why in _NOT_FOR_ALERTS.items():
+        if key in s.data:
+            s.reader.fail(s.key(key), f"not allowed with kind: alert ({why})")
+    if s.get("only_if_new", bool, True) is False:
+        s.reader.fail(s.key("only_if_new"), "an alert is only ever sent for a new article")
+    tags = s.strings("tags", max_chars=255)
+    if not tags:
+        s.reader.fail(s.key("tags"), "is required with kind: alert (e.g. tags: [عاجل])")
+    raw_lookback = s.get("first_lookback", str, None, _check_lookback)
+    return DigestConfig(
+        name=s.get("name", str, check=_check_name),
+        schedule="",
+        subject=s.text("subject", ALERT_SUBJECT, max_chars=500, check=checks.alert_subject),
+        title=s.text("title", s.default("title"), nonempty=False),
+        from_addr=s.get("from", str, check=checks.address),
+        tags=tags,
+        max_items=1,
+        first_lookback=ALERT_LOOKBACK
+        if raw_lookback is None
+        else checks.parse_duration(raw_lookback),
+        reply_to=s.get("reply_to", str, s.default("reply_to"), checks.address),
+        kind="alert",
+        max_per_day=s.number("max_per_day", 1, 1000),
     )
 
 

@@ -134,6 +134,25 @@ class DigestConfig:
     only_if_new: bool = True
     first_lookback: timedelta = timedelta(hours=24)
     reply_to: str | None = None
+    # "digest": an edition on each ``schedule`` slot; "alert": one message per
+    # new article in ``tags``, made right after each ingest (no schedule).
+    kind: str = "digest"
+    # Alerts a day at most (the site's local day); the rest wait for the
+    # regular digests. Only for kind alert.
+    max_per_day: int = 5
+
+    @property
+    def is_alert(self) -> bool:
+        return self.kind == "alert"
+
+
+# The digest kinds (``digests[].kind``).
+DIGEST_KINDS = ("digest", "alert")
+# An alert's defaults where a digest's do not fit: a subject from the article's
+# title, and a short reach (an article first seen, or published, longer ago is
+# not breaking news: a new source's back catalogue never alerts).
+ALERT_SUBJECT = "عاجل: {{ title }}"
+ALERT_LOOKBACK = timedelta(hours=2)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ SUBJECT_NAMES = (
     "count_text",
     "dropped",
 )
+# The names an alert's subject may use: the article's title instead of counts.
+ALERT_NAMES = ("site_title", "digest_title", "title", "date", "hijri_date")
 # Filters that cannot make the subject grow much beyond its input.
 _SUBJECT_FILTERS = frozenset(
     ("trim", "upper", "lower", "title", "capitalize", "default", "d", "string", "truncate")
@@ -50,7 +52,9 @@ def _big_number(value: object) -> bool:
     return isinstance(value, int | float) and abs(value) > 1000
 
 
-def check(value: str, problem: str | None = None) -> str | None:
+def check(
+    value: str, problem: str | None = None, names: tuple[str, ...] = SUBJECT_NAMES
+) -> str | None:
     """A digest subject template: Jinja2 syntax, the known names only, no
     attribute access, calls or loops; it must render with sample values.
     ``problem``: what the plain-text checks found already."""
@@ -63,14 +67,14 @@ def check(value: str, problem: str | None = None) -> str | None:
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, _SUBJECT_NODES):
             return f"template uses {type(node).__name__.lower()}, which subjects may not"
-        if isinstance(node, nodes.Name) and node.name not in SUBJECT_NAMES:
-            return f"unknown name {node.name!r} (known: {', '.join(SUBJECT_NAMES)})"
+        if isinstance(node, nodes.Name) and node.name not in names:
+            return f"unknown name {node.name!r} (known: {', '.join(names)})"
         if isinstance(node, nodes.Filter) and node.name not in _SUBJECT_FILTERS:
             return f"filter {node.name!r} is not allowed in subjects"
         if isinstance(node, nodes.Const) and _big_number(node.value):
             return "numbers in subjects must be at most 1000"
     try:
-        _SANDBOX.from_string(value).render(dict.fromkeys(SUBJECT_NAMES, "1"))
+        _SANDBOX.from_string(value).render(dict.fromkeys(names, "1"))
     except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
         return f"template does not render: {exc}"
     return None

@@ -61,7 +61,12 @@ def message_key(digest: str, slot: datetime, recipient: str) -> str:
 
 @functools.lru_cache(maxsize=64)  # one slot for a whole edition's messages
 def _utc_stamp(slot: datetime) -> str:
-    return f"{slot.astimezone(UTC):%Y%m%dT%H%MZ}"
+    utc = slot.astimezone(UTC)
+    if utc.second or utc.microsecond:
+        # A slot inside a minute (an alert's: several in one minute) names
+        # itself whole; a cron slot keeps the minute-only name of old files.
+        return f"{utc:%Y%m%dT%H%M%S.%fZ}"
+    return f"{utc:%Y%m%dT%H%MZ}"
 
 
 class Outbox:

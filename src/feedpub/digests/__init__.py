@@ -1,7 +1,8 @@
 """Digest editions: which slot is due and what it holds (``plan``), the email
 and its text part (``render``, CSS inlined by ``inline``), the web archive
 (``archive``), each recipient's message (``message``), and the flow that
-takes an edition from plan to recipients exactly once (``edition``).
+takes an edition from plan to recipients exactly once (``edition``);
+breaking-news alerts, one edition per new article (``alerts``).
 
 The order (``edition.Editions``): plan, render (``Renderer``: once per
 content variant), ``write_archive`` (before delivery, so the «view in
@@ -15,6 +16,7 @@ never the whole ``Config``, and never ``feeds`` (the stores' readers are
 declared here, beside their consumers).
 """
 
+from feedpub.digests.alerts import AlertOutcome, PlannedAlerts, alert_slot, plan_alerts
 from feedpub.digests.archive import ArchiveReader, archive_path, archive_stem, write_archive
 from feedpub.digests.edition import (
     RESUME_EDITIONS,
@@ -32,16 +34,19 @@ from feedpub.digests.site import Site
 
 __all__ = [
     "RESUME_EDITIONS",
+    "AlertOutcome",
     "ArchiveReader",
     "DigestOutcome",
     "EditionDeliveries",
     "EditionReader",
     "Editions",
+    "PlannedAlerts",
     "PlannedEdition",
     "Prepared",
     "RenderedEdition",
     "Renderer",
     "Site",
+    "alert_slot",
     "archive_path",
     "archive_stem",
     "build_message",
@@ -50,6 +55,7 @@ __all__ = [
     "message_id",
     "parse_edition",
     "personalize",
+    "plan_alerts",
     "plan_edition",
     "prepare_message",
     "preview_edition",

@@ -8,7 +8,8 @@ module composes each message, the sender hands it over, delivery marks it ->
 next batch until none. A crash before the record leaves neither edition nor
 deliveries (the next run makes the edition); a crash after leaves
 deliveries the next run finishes (``Editions.digest`` resumes the latest
-``RESUME_EDITIONS``).
+``RESUME_EDITIONS``). An alert digest (``Editions.alerts``) goes the same
+way with one edition per new article, right after each ingest (``alerts``).
 
 ``Editions`` is handed everything it uses by the composition root: the
 store (the narrow ``EditionFlowStore``), the renderer, a sender and the
@@ -21,13 +22,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from typing import Protocol
 
 from feedpub import delivery
 from feedpub.config import DeliveryConfig, DigestConfig, EmailConfig
+from feedpub.digests.alerts import (
+    RESUME_ALERTS,
+    AlertOutcome,
+    AlertReader,
+    alert_slot,
+    over_cap_edition,
+    plan_alerts,
+)
 from feedpub.digests.archive import write_archive
 from feedpub.digests.headers import message_id
 from feedpub.digests.message import Prepared, build_message, personalize, prepare_message
@@ -54,12 +63,18 @@ log = logging.getLogger(__name__)
 RESUME_EDITIONS = 2
 
 Clock = Callable[[], datetime]
+# Slots tried for one alert before giving up: each try passes an alert of
+# another article whose slot met this one's (one in a million per pair).
+ALERT_SLOT_TRIES = 1000
+# How far back ``--preview`` of an alert digest looks for its newest article.
+PREVIEW_REACH = timedelta(days=3653)
 
 
-class EditionFlowStore(EditionReader, delivery.DeliveryQueue, Protocol):
+class EditionFlowStore(EditionReader, AlertReader, delivery.DeliveryQueue, Protocol):
     """What the edition flow needs of the store (``store.SqlStore`` has it)."""
 
-    def subscribers_for(self, digest: str) -> Iterator[Subscriber]: ...
+    def subscribers_for(self, digest: str, *, opt_in: bool = False) -> Iterator[Subscriber]: ...
+    def set_alerts_seen(self, digest: str, until: datetime) -> None: ...
     def subscribers_by_ids(self, ids: Sequence[int]) -> dict[int, Subscriber]: ...
     def get_subscriber(self, email: str) -> Subscriber | None: ...
     def articles_by_ids(self, ids: Sequence[str]) -> list[Article]: ...
@@ -298,12 +313,120 @@ class Editions:
     def preview(self, digest: DigestConfig, now: datetime) -> tuple[str, str]:
         """The coming edition as (html, text), as a reader would get it,
         without recording or sending anything."""
-        planned = preview_edition(self._store, digest, now, tz=self._tz)
+        planned = (
+            self._alert_preview(digest, now)
+            if digest.is_alert
+            else preview_edition(self._store, digest, now, tz=self._tz)
+        )
         return personalize(
             self._renderer.render(planned),
             self._email,
             to=delivery.outbox_recipient(digest),
             unsubscribe_token=None,
+        )
+
+    def _alert_preview(self, digest: DigestConfig, now: datetime) -> PlannedEdition:
+        """An alert as the digest's newest article, however old, would make
+        it (none: an empty one), for ``--preview``."""
+        found = self._store.articles_for_edition(
+            now,
+            now,
+            published_after=now - PREVIEW_REACH,
+            tag_keys=[tag_key(t) for t in digest.tags],
+            limit=1,
+        )
+        slot = alert_slot(found[0]) if found else now
+        return PlannedEdition(digest, slot.astimezone(self._tz), None, slot, tuple(found))
+
+    # --- alerts ----------------------------------------------------------------------
+
+    def alerts(self, digest: DigestConfig, now: datetime) -> AlertOutcome:
+        """The alert digest's run after an ingest: record one edition per new
+        article in its tags (the day's first ``max_per_day`` with their
+        deliveries, the rest as left out), move its cursor, then send what is
+        left of its recent alerts, this run's and a dead run's alike."""
+        name = digest.name
+        paused = self._store.digest_pauses().get(name)
+        if paused is not None:
+            return AlertOutcome(
+                name,
+                error=f"paused since {paused[1].isoformat(timespec='minutes')}: {paused[0]}; "
+                f"resume with: feedpub digests resume {name}",
+            )
+        planned = plan_alerts(self._store, digest, now, tz=self._tz)
+        readers = self._store.subscribers_for(name, opt_in=True)
+        if planned.send and next(iter(readers), None) is not None:
+            self._secret()  # before anything is recorded: without a secret, no alert
+        made = tuple(self._record_alert(digest, article, now) for article in planned.send)
+        for article in planned.over_cap:
+            self._record_alert(digest, article, now, over_cap=True)
+        if planned.over_cap:
+            log.info(
+                "alert %s: %d alerts today already (max_per_day %d); not sent, left for the "
+                "digests: %s",
+                name,
+                planned.sent_today + len(made),
+                digest.max_per_day,
+                ", ".join(a.id for a in planned.over_cap),
+            )
+        self._store.set_alerts_seen(name, now)
+        return self._deliver_alerts(digest, made, tuple(a.id for a in planned.over_cap))
+
+    def _record_alert(
+        self, digest: DigestConfig, article: Article, now: datetime, *, over_cap: bool = False
+    ) -> Edition:
+        """Record the article's alert edition (with its deliveries, or as left
+        out over the cap), or find the one another run recorded for it. A
+        slot another article's alert took (their ids' fractions met) is
+        passed by a microsecond, as every run does alike."""
+        store, name = self._store, digest.name
+        slot = alert_slot(article)
+        for _ in range(ALERT_SLOT_TRIES):
+            planned = PlannedEdition(digest, slot.astimezone(self._tz), None, slot, (article,))
+            if over_cap:
+                edition = over_cap_edition(digest, article, slot, now)
+                queue: Iterable[delivery.QueueEntry] = ()
+            else:
+                edition = edition_record(planned, self._renderer.render(planned), now)
+                editor = _bare(delivery.outbox_recipient(digest))
+                subscribers = store.subscribers_for(name, opt_in=True)
+                queue = delivery.plan_queue(subscribers, name, recorded=now, editor=editor)
+            if store.add_edition_with_deliveries(edition, queue, self._clock()) is not None:
+                return edition
+            stored = store.get_edition(name, slot)
+            if stored is not None and article.id in (*stored.article_ids, *stored.left_out):
+                log.info("alert %s: %s was recorded by another run", name, article.id)
+                return stored
+            slot += timedelta(microseconds=1)
+        raise StoreError(f"alert {name}: no free slot for article {article.id}")
+
+    def _deliver_alerts(
+        self, digest: DigestConfig, made: tuple[Edition, ...], over_cap: tuple[str, ...]
+    ) -> AlertOutcome:
+        """Send what is left of the digest's recent alert editions, oldest first."""
+        sent = failed = deferred = skipped = 0
+        stopped = ""
+        for _, slot in self._store.unfinished_editions(digest.name, RESUME_ALERTS):
+            edition = self._store.get_edition(digest.name, slot)
+            if edition is None:
+                continue
+            report = self.deliver(digest, edition)
+            sent += report.sent
+            failed += report.failed
+            deferred += report.deferred
+            skipped += report.skipped
+            if report.timed_out:
+                stopped = report.stopped or "a deadline stopped the sending; the rest waits"
+                break
+        return AlertOutcome(
+            digest.name,
+            made,
+            over_cap,
+            delivered=sent,
+            failed=failed,
+            deferred=deferred,
+            skipped=skipped,
+            stopped=stopped,
         )
 
     def deliveries(
@@ -350,6 +473,7 @@ class Editions:
             batch=self._sending.batch,
             stale_after=self._sending.stale_after,
             clock=self._clock,
+            recent=RESUME_ALERTS if digest.is_alert else RESUME_EDITIONS,
             wait=wait,
             until_finished=until_finished,
             max_run_seconds=self._sending.max_run_seconds,
@@ -447,7 +571,7 @@ class _Composer:
         name = self._digest.name
         if subscriber is None:  # removed, maybe added again since (a new id)
             return "the subscriber was removed"
-        if not subscriber.receives(name):
+        if not subscriber.receives(name, opt_in=self._digest.is_alert):
             return f"the subscriber is {subscriber.status} or left this digest"
         chosen = variant_articles(self._planned.articles, subscriber.tags)
         if not chosen and subscriber.tags:  # an edition of no news goes to everyone else

@@ -228,6 +228,27 @@ def subject_line(
     return " ".join(subject.split())
 
 
+def alert_subject(
+    digest: DigestConfig, planned: PlannedEdition, site: Site, email: EmailConfig
+) -> str:
+    """The subject of an alert: the configured template (``title``: the
+    article's, as the email shows it; ``date``: its publication date and
+    time), on one line."""
+    article = planned.articles[0] if planned.articles else None
+    dated = article.published if article is not None else planned.slot
+    try:
+        subject = _subject_template(digest.subject).render(
+            site_title=site.title,
+            digest_title=digest.title or site.title,
+            title=_shorten(article.title, TITLE_CHARS) if article is not None else "",
+            date=edition_date(digest, dated, site, email, hijri=False),
+            hijri_date=hijri_date(dated, site, email),
+        )
+    except jinja2.TemplateError as exc:
+        raise ValueError(f"digests.{digest.name}.subject: {exc}") from None
+    return " ".join(subject.split())
+
+
 def _prose_rlm(text: str, link_slots: tuple[str, ...]) -> str:
     """RLM at the start of every prose line; link lines (and the URL slots,
     which become ones) are left alone so a terminal still recognises the
@@ -270,8 +291,15 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
     """
     digest = planned.digest
     views = [_view(article, site, email) for article in planned.articles]
-    path = archive_path(digest, planned.slot, site.timezone)
-    archive_url = f"{site.public_url}/{path}"
+    if digest.is_alert:
+        # An alert has no web copy of its own: the article's page is one.
+        path = ""
+        archive_url = views[0].url if views else site.url
+        dated = planned.articles[0].published if planned.articles else planned.slot
+    else:
+        path = archive_path(digest, planned.slot, site.timezone)
+        archive_url = f"{site.public_url}/{path}"
+        dated = planned.slot
     limit = email.max_html_bytes - RECIPIENT_RESERVE
     env = environment()
     markers = Markers()
@@ -293,11 +321,13 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
             preheader = more or NOTHING_NEW
         return {
             "lang": site.language,
-            "subject": subject_line(digest, planned.slot, site, email, len(kept), dropped),
+            "subject": alert_subject(digest, planned, site, email)
+            if digest.is_alert
+            else subject_line(digest, planned.slot, site, email, len(kept), dropped),
             "site_title": site.title,
             "site_url": site.url,
             "digest_title": digest.title or site.title,
-            "edition_date": edition_date(digest, planned.slot, site, email),
+            "edition_date": edition_date(digest, dated, site, email),
             "articles": [views[i] for i in kept],
             "preheader": preheader,
             "empty_notice": NOTHING_NEW,
@@ -345,7 +375,8 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
     ctx = context(dropped)
     text = env.get_template("digests/digest.txt.j2").render(**ctx)
     text = _prose_rlm(text, (markers["unsubscribe_url"], markers["preferences_url"]))
-    archive_html = env.get_template("digests/archive.html.j2").render(**ctx)
+    archive = env.get_template("digests/archive.html.j2")
+    archive_html = "" if digest.is_alert else archive.render(**ctx)
     return RenderedEdition(
         planned=planned,
         subject=str(ctx["subject"]),

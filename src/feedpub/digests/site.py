@@ -59,7 +59,10 @@ def environment() -> jinja2.Environment:
 def several_a_day(schedule: str) -> bool:
     """Whether the cron schedule can fire more than once a day (any minute or
     hour field that is not one plain number)."""
-    minute, hour = schedule.split()[:2]
+    fields = schedule.split()[:2]
+    if len(fields) < 2:  # an alert has no schedule: it comes at any time
+        return True
+    minute, hour = fields
     return not (minute.isdigit() and hour.isdigit())
 
 

@@ -108,6 +108,17 @@ class EditionsMixin(StoreBase):
         )
         return self._editions(query)
 
+    def editions_since(self, digest: str, created_after: datetime) -> list[Edition]:
+        """The digest's editions made after ``created_after``, latest slot
+        first (an alert digest's day: it has one edition per article)."""
+        require_aware("created_after", created_after)
+        query = (
+            select(t_editions)
+            .where(t_editions.c.digest == digest, t_editions.c.created > created_after)
+            .order_by(t_editions.c.slot.desc())
+        )
+        return self._editions(query)
+
     def _editions(self, query: Select[Any]) -> list[Edition]:
         with self._guard("cannot read editions"), self._engine.connect() as conn:
             return [

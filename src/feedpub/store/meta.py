@@ -3,8 +3,9 @@ their bounce and complaint rates."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -13,6 +14,13 @@ from feedpub.store.engine import StoreBase
 from feedpub.store.schema import t_digest_pauses, t_store_meta
 
 INSTANCE = "instance"
+ALERTS_SEEN = "alerts-seen:"  # + the alert digest's name: up to when it looked
+
+
+def _alerts_key(digest: str) -> str:
+    key = ALERTS_SEEN + digest
+    # store_meta keys are at most 64 characters; a longer name goes by its hash.
+    return key if len(key) <= 64 else ALERTS_SEEN + hashlib.sha256(digest.encode()).hexdigest()[:40]
 
 
 class MetaMixin(StoreBase):
@@ -55,3 +63,24 @@ class MetaMixin(StoreBase):
         with self._guard("cannot read paused digests"), self._engine.connect() as conn:
             rows = conn.execute(select(t_digest_pauses)).all()
         return {r.digest: (r.reason, r.paused) for r in rows}
+
+    def alerts_seen(self, digest: str) -> datetime | None:
+        """Up to when the alert digest ``digest`` has looked at new articles
+        (None before its first run)."""
+        query = select(t_store_meta.c.value).where(t_store_meta.c.key == _alerts_key(digest))
+        with self._guard("cannot read the alerts' cursor"), self._engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else datetime.fromisoformat(str(found))
+
+    def set_alerts_seen(self, digest: str, until: datetime) -> None:
+        """Move the alert digest's cursor to ``until``, never back."""
+        require_aware("until", until)
+        key = _alerts_key(digest)
+        value = until.astimezone(UTC).isoformat()
+        table = t_store_meta
+        with self._guard("cannot write the alerts' cursor"), self._writing() as conn:
+            found = conn.execute(select(table.c.value).where(table.c.key == key)).scalar()
+            if found is None:
+                conn.execute(table.insert().values(key=key, value=value))
+            elif datetime.fromisoformat(str(found)) < until:
+                conn.execute(table.update().where(table.c.key == key).values(value=value))

@@ -184,8 +184,9 @@ class SubscribersMixin(StoreBase):
         with self._guard("cannot read subscribers"), self._engine.connect() as conn:
             return [_subscriber(r) for r in conn.execute(query)]
 
-    def subscribers_for(self, digest: str) -> Iterator[Subscriber]:
-        """The active subscribers receiving ``digest``, oldest first, read
+    def subscribers_for(self, digest: str, *, opt_in: bool = False) -> Iterator[Subscriber]:
+        """The active subscribers receiving ``digest`` (``opt_in``: only those
+        who chose it, as for an alert; ``Subscriber.receives``), oldest first, read
         ``PAGE_SIZE`` at a time by id (keyset, so each page is one index
         range and a subscriber added meanwhile is not skipped)."""
         after = 0
@@ -200,7 +201,7 @@ class SubscribersMixin(StoreBase):
                 page = [_subscriber(r) for r in conn.execute(query)]
             # The digest list is JSON, not queryable alike on both databases;
             # a page is small, so the choice is made here.
-            yield from (s for s in page if s.receives(digest))
+            yield from (s for s in page if s.receives(digest, opt_in=opt_in))
             if len(page) < PAGE_SIZE:
                 return
             after = page[-1].id

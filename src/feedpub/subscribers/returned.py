@@ -19,9 +19,11 @@ _ENDED = ("bounced", "unsubscribed")
 class ReturnedMail:
     """Subscriber changes decided by returned mail, over the store."""
 
-    def __init__(self, store: SubscriberList, digest_names: Sequence[str]) -> None:
+    def __init__(
+        self, store: SubscriberList, digest_names: Sequence[str], opt_in: Sequence[str] = ()
+    ) -> None:
         self._store = store
-        self._lists = StoreSubscriptions(store, digest_names)
+        self._lists = StoreSubscriptions(store, digest_names, opt_in)
 
     def subscriber_status(self, address: str) -> SubscriberStatus | None:
         found = self._store.get_subscriber(address)

@@ -13,9 +13,15 @@ from feedpub.subscribers.roster import SubscriberList
 class StoreSubscriptions:
     """``web.Subscriptions`` over the store. Thread-safe (the store is)."""
 
-    def __init__(self, store: SubscriberList, digest_names: Sequence[str]) -> None:
+    def __init__(
+        self, store: SubscriberList, digest_names: Sequence[str], opt_in: Sequence[str] = ()
+    ) -> None:
+        """``opt_in``: the digests (alerts) only those who chose them get; a
+        subscriber who listed no digests gets every other one."""
         self._store = store
         self._all = tuple(digest_names)
+        self._opt_in = frozenset(opt_in)
+        self._default = tuple(d for d in digest_names if d not in self._opt_in)
 
     def subscribe_pending(
         self, address: str, name: str, digests: Sequence[str], now: datetime
@@ -38,9 +44,9 @@ class StoreSubscriptions:
 
     def unsubscribe(self, address: str, list_name: str, now: datetime) -> bool:
         current = self._store.get_subscriber(address)
-        if current is None or not current.receives(list_name):
+        if current is None or not current.receives(list_name, opt_in=list_name in self._opt_in):
             return False
-        rest = [d for d in (current.digests or self._all) if d != list_name]
+        rest = [d for d in (current.digests or self._default) if d != list_name]
         if rest:
             self._store.add_subscriber(
                 current.email, now, name=current.name, digests=rest, tags=current.tags
@@ -53,7 +59,7 @@ class StoreSubscriptions:
         current = self._store.get_subscriber(address)
         if current is None or current.status != "active":
             return None
-        return Preferences(current.digests or self._all, current.tags)
+        return Preferences(current.digests or self._default, current.tags)
 
     def set_preferences(
         self, address: str, digests: Sequence[str], tags: Sequence[str], now: datetime

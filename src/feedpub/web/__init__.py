@@ -60,7 +60,7 @@ def site_info(cfg: Config) -> SiteInfo:
         title=cfg.site.title,
         url=cfg.site.url,
         language=cfg.site.language,
-        lists=tuple(ListInfo(d.name, d.title or d.name) for d in cfg.digests),
+        lists=tuple(ListInfo(d.name, d.title or d.name, d.is_alert) for d in cfg.digests),
         tags=tuple(cfg.tags.vocabulary),
     )
 

@@ -78,6 +78,8 @@ PAGE_HEADERS = [
 class ListInfo:
     name: str  # the digest's name, as in config.yaml and the tokens
     title: str
+    # Only for those who tick it (an alert): not ticked on the sign-up form.
+    opt_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ class WebApp:
         environ: Environ,
     ) -> Page:
         if method != "POST":
-            chosen = [x.name for x in self.site.lists]
+            chosen = [x.name for x in self.site.lists if not x.opt_in]
             return self._render("200 OK", "subscribe", email="", name="", chosen=chosen, error="")
         email, name = first(form, "email"), first(form, "name")[:MAX_NAME]
         known = {x.name for x in self.site.lists}
