@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from _digest_fixtures import BREAKING, DAMASCUS, EMAIL, FakeStore, make_site, tag
+from support.digest_fixtures import BREAKING, DAMASCUS, EMAIL, FakeStore, make_site, tag
 from digests.test_message import check_golden, reparsed, scrub
 from feedpub.digests import RenderedEdition, alert_slot, plan_alerts, render_edition
 from feedpub.digests.alerts import day_start
