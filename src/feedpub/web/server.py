@@ -102,6 +102,10 @@ def serve_in_background(
     """Serve ``wsgi`` on ``host``:``port`` from a daemon thread until ``stop``."""
     cfg = cfg or WebConfig()
     logs.install()
+    # waitress warns "Task queue depth is N" for every request that waits
+    # for a thread: under a burst that is a line per request, and the queue
+    # is bounded anyway (by connection_limit).
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     limits = fit_limits(cfg)
     server = create_server(
         wsgi,
