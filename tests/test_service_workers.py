@@ -192,3 +192,33 @@ def test_digest_jobs_take_the_run_lock_and_publish_jobs_do_not(
         assert len(errors) == 1 and "holds the run lock" in errors[0], errors
         jobs["digest-daily"].run()  # the lock is free again: the edition goes out
     assert len(list((tmp_path / "outbox" / "new").glob("*.eml"))) == 1
+
+
+def test_feedpub_run_with_a_hung_relay_builds_defers_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cron path: the feeds are built, the digest's recipient deferred
+    after one message deadline, and the run says so and exits 1."""
+    from feedpub.cli import main
+
+    monkeypatch.setenv("FEEDPUB_SECRET", "serve-workers-test-secret-0123456789")
+    monkeypatch.setenv("FEEDPUB_NOW", NOW.isoformat())
+    monkeypatch.delenv("FEEDPUB_STORE_URL", raising=False)
+    with hung_relay() as (port, connected):
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            CONFIG.format(records=SAMPLES / "records", port=port, timeout=2), encoding="utf-8"
+        )
+        assert main(["--config", str(config), "subscribers", "add", "reader@example.org"]) == 0
+        capsys.readouterr()
+        assert main(["--config", str(config), "run"]) == 1
+    assert connected.is_set()
+    assert (tmp_path / "public" / "atom.xml").is_file()
+    err = capsys.readouterr().err
+    assert "did not answer within 2s" in err, err
+    cfg = load_config(config)
+    with SqlStore.open(cfg.store.url) as store:
+        (edition,) = store.editions("daily")
+        edition_id = store.edition_id("daily", edition.slot)
+        assert edition_id is not None
+        assert store.delivery_counts(edition_id)["pending"] == 1
