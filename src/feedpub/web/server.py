@@ -71,10 +71,11 @@ def raise_open_files(wanted: int) -> int:
 
 
 def fit_limits(cfg: WebConfig) -> Limits:
-    """The connection limit that leaves ``RESERVED_FILES`` descriptors to the jobs."""
+    """The connection limit that leaves ``RESERVED_FILES`` descriptors to the
+    jobs (a quarter of them under a hard limit too low for that)."""
     open_files = raise_open_files(cfg.connection_limit + RESERVED_FILES)
     limit = cfg.connection_limit
-    room = max(open_files - RESERVED_FILES, 16)
+    room = max(open_files - min(RESERVED_FILES, open_files // 4), 16)
     if limit > room:
         log.warning(
             "web: web.connection_limit %d lowered to %d: the open files limit is %d "
