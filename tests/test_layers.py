@@ -46,6 +46,7 @@ WRAPPED = {
     "trafilatura": ("ingest.html_body",),
     "extruct": ("ingest.html_meta",),
     "httpx": ("ingest.http",),
+    "waitress": ("web.server",),
 }
 ENTRY_POINTS = ("cli", "service", "web")
 ENTRY_POINTS_MAY_IMPORT = {"app", "config", "model", "cron", "text", "service", "web"}

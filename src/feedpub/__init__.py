@@ -27,8 +27,8 @@ The rules, enforced by ``tests/test_layers.py`` (which walks every import):
   Babel only in ``text.rtl``, flufl.bounce only in ``inbound.formats``,
   trafilatura only in ``ingest.html_body``, extruct only in
   ``ingest.html_meta``, dkimpy only in ``delivery.dkim``, hijridate only in
-  ``text.hijri``, httpx only in ``ingest.http``. Swapping a library touches
-  one file.
+  ``text.hijri``, httpx only in ``ingest.http``, waitress only in
+  ``web.server``. Swapping a library touches one file.
 - One registry per kind of plugin: source kinds (``ingest.source``), feed
   formats (``feeds``), delivery backends (``delivery.backends``).
 - The clock. ``datetime.now()`` is called only by the entry points (``cli``,

@@ -65,6 +65,17 @@ class Job(Protocol):
     @property
     def run(self) -> Callable[[], object]: ...
 
+    @property
+    def worker(self) -> str:  # one of WORKERS
+        ...
+
+
+# Each kind of job has a worker thread of its own: a delivery stuck on a
+# relay that never answers (each message has its deadline, the run its own:
+# delivery.smtp.timeout, delivery.max_run_seconds) never holds up an ingest
+# or a build. One thread per worker: jobs of a kind never overlap.
+WORKERS = ("publish", "delivery")
+
 
 class Leadership(Protocol):
     """The leader lock (``app.Publisher.leadership`` makes it): one process
@@ -88,7 +99,9 @@ def build_service(
     while the service was down is made up then: each job works out itself
     what is due.
 
-    One instance of a job at a time; runs missed while the machine slept are
+    One instance of a job at a time, and one job of each worker at a time
+    (``WORKERS``: publishing goes on while a delivery waits on a relay); runs
+    missed while the machine slept are
     coalesced into one (each job decides for itself what is due, so a late
     run does the right thing). A job that raises is logged by APScheduler and
     runs again at its next time: one bad run never stops the service.
@@ -96,20 +109,24 @@ def build_service(
     kind = BackgroundScheduler if background else BlockingScheduler
     service = kind(
         timezone=timezone,
-        # One worker: jobs never overlap (a digest at 07:00 and the feed
-        # build at 07:00 would otherwise race for the same output folder).
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        # One thread per worker (WORKERS): jobs of a kind never overlap; the
+        # jobs keep a publish step of the delivery worker (a digest's fresh
+        # build) from racing the publish worker's (app.jobs.service_jobs).
+        executors={name: ThreadPoolExecutor(max_workers=1) for name in WORKERS},
         # No grace limit: a daily slot missed by hours while the machine
         # slept still runs (once, coalesced) when it wakes; each job works
         # out what is due, so late is always right, never twice.
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     for job in jobs:
+        if job.worker not in WORKERS:
+            raise ValueError(f"job {job.name}: unknown worker {job.worker!r} (one of {WORKERS})")
         service.add_job(
             job.run,
             _CronSlots(job.schedule, timezone),
             id=job.name,
             name=job.name,
+            executor=job.worker,
             **({"next_run_time": first_run} if first_run is not None else {}),
         )
     return service

@@ -284,10 +284,12 @@ def test_the_service_alerts_after_each_ingest(tmp_path: Path, store: SqlStore) -
     cfg = make_cfg(tmp_path)
     publish(tmp_path, record("quake", "هزة أرضية في ريف حماة", AT_1002 - timedelta(minutes=1)))
     with make_publisher(cfg, now=AT_1002, store=store) as pub:
-        jobs = pub.service_jobs(lambda: AT_1002)
-        # no job of its own: an alert has no schedule, it follows every ingest
-        assert [job.name for job in jobs] == ["publish", "digest-daily"]
-        jobs[0].run()
+        jobs = {job.name: job for job in pub.service_jobs(lambda: AT_1002)}
+        # no job of its own: an alert has no schedule, the mail job (on the
+        # delivery worker) alerts what each tick ingested
+        assert list(jobs) == ["publish", "mail", "digest-daily"]
+        assert jobs["mail"].worker == "delivery"
+        jobs["mail"].run()
     assert by_reader(mails(tmp_path, "breaking")) == {
         address: ["عاجل: هزة أرضية في ريف حماة"] for address in ALERTED
     }

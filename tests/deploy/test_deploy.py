@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import configparser
 import gzip
-import http.client
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+
+from support.nginx import Nginx, running_nginx
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -149,117 +147,10 @@ def upstream() -> Iterator[int]:
 # --- nginx ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _nginx_lacks(module: str) -> bool:
-    built = subprocess.run([str(NGINX), "-V"], capture_output=True, text=True, check=False)
-    return f"--without-http_{module}_module" in built.stderr
-
-
-@dataclass
-class Nginx:
-    port: int
-    public: Path
-
-    def request(
-        self, path: str, headers: dict[str, str] | None = None, method: str = "GET"
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            conn.close()
-
-
 @pytest.fixture(scope="module")
 def nginx(site: Path, upstream: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    if not NGINX.exists():
-        pytest.skip(f"{NGINX} is missing (Debian's nginx package; .ci/run installs it as root)")
-    public = site / "public"
-    prefix = tmp_path_factory.mktemp("nginx")
-    for sub in ("logs", "tmp"):
-        (prefix / sub).mkdir()
-
-    snippet = (DEPLOY / "nginx" / "feedpub.conf").read_text(encoding="utf-8")
-    # The snippet's own paths, so that the test notices if they drift.
-    for directive in ("alias /srv/feedpub/public/;", "proxy_pass http://127.0.0.1:8080;"):
-        assert snippet.count(directive) == 1, directive
-    snippet = snippet.replace("/srv/feedpub/public/", f"{public}/")
-    snippet = snippet.replace("127.0.0.1:8080", f"127.0.0.1:{upstream}")
-    (prefix / "feedpub.conf").write_text(snippet, encoding="utf-8")
-
-    temp_paths = "\n".join(
-        f"    {name}_temp_path {prefix / 'tmp' / name};"
-        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        if name in ("client_body", "proxy") or not _nginx_lacks(name)
-    )
-    mime_types = "include /etc/nginx/mime.types;" if Path("/etc/nginx/mime.types").exists() else ""
-    port = _free_port()
-    # master_process off: one process as the test's own user (as root, no
-    # worker switching to nobody, who could not read pytest's 0700 tmp dirs).
-    (prefix / "nginx.conf").write_text(
-        f"""\
-daemon off;
-master_process off;
-pid {prefix / "nginx.pid"};
-error_log {prefix / "logs" / "error.log"} warn;
-events {{ worker_connections 64; }}
-http {{
-    {mime_types}
-    default_type application/octet-stream;
-    access_log {prefix / "logs" / "access.log"};
-{temp_paths}
-    server {{
-        listen 127.0.0.1:{port};
-        server_name news.example.org;
-        include {prefix / "feedpub.conf"};
-    }}
-}}
-""",
-        encoding="utf-8",
-    )
-    args = [str(NGINX), "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf")]
-    if (
-        "-e filename"
-        in subprocess.run([str(NGINX), "-h"], capture_output=True, text=True, check=False).stderr
-    ):
-        args += ["-e", str(prefix / "logs" / "error.log")]
-
-    checked = subprocess.run([*args, "-t"], capture_output=True, text=True, check=False)
-    assert checked.returncode == 0, checked.stderr
-    # No warning either (a duplicate type, an ignored directive...).
-    assert "[warn]" not in checked.stderr, checked.stderr
-
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                assert process.stderr is not None
-                pytest.fail(f"nginx exited: {process.stderr.read().decode(errors='replace')}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("nginx did not listen within 10 s")
-                time.sleep(0.05)
-        yield Nginx(port=port, public=public)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        assert process.stderr is not None
-        process.stderr.close()
+    with running_nginx(tmp_path_factory.mktemp("nginx"), site / "public", upstream) as server:
+        yield server
 
 
 def _url(public: Path, pattern: str) -> tuple[str, Path]:
@@ -395,6 +286,9 @@ def test_manifest_and_lock_are_there_to_hide(site: Path) -> None:
         ("POST", "/unsubscribe/tok-123", "/unsubscribe/tok-123", ""),
         ("GET", "/subscribe", "/subscribe", ""),
         ("GET", "/preferences/tok-456", "/preferences/tok-456", ""),
+        ("GET", "/subscribe/", "/subscribe/", ""),
+        ("GET", "/confirm/tok-789", "/confirm/tok-789", ""),
+        ("POST", "/confirm/tok-789", "/confirm/tok-789", ""),
     ],
 )
 def test_web_app_paths_are_proxied(
@@ -418,7 +312,9 @@ def test_web_app_paths_are_proxied(
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize("url", ["/subscribers", "/unsubscribe", "/feeds/unsubscribe/x", "/"])
+@pytest.mark.parametrize(
+    "url", ["/subscribers", "/unsubscribe", "/confirm", "/feeds/unsubscribe/x", "/subscribe/x", "/"]
+)
 def test_other_paths_are_not_proxied(nginx: Nginx, url: str) -> None:
     _, _, body = nginx.request(url)
     assert MARKER.encode() not in body
@@ -462,6 +358,14 @@ def test_service_units_are_ordered_hardened_and_get_credentials(name: str) -> No
     writable = service["ReadWritePaths"].split()
     assert {Path(p).name for p in writable} == {"var", "public"}
     assert service["UMask"] == "0022"  # nginx must read the feeds
+
+
+def test_the_service_may_open_enough_files_for_its_web_clients() -> None:
+    from feedpub.config import WebConfig
+    from feedpub.web.server import RESERVED_FILES
+
+    limit = int(_unit("feedpub.service")["Service"]["LimitNOFILE"])
+    assert limit >= WebConfig().connection_limit + RESERVED_FILES
 
 
 def test_timer_fires_every_ten_minutes_and_catches_up() -> None:

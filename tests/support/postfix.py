@@ -23,7 +23,7 @@ import shutil
 import smtplib
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +45,9 @@ READERS_DOMAIN = "readers.test"
 SITE_DOMAIN = "news.example.org"
 RETURN_PATH = f"bounces@{SITE_DOMAIN}"
 UNSUBSCRIBE = f"unsubscribe@{SITE_DOMAIN}"
+# A domain whose listed mailboxes (``start_postfix(readers=...)``) land in
+# one Maildir, ``Postfix.readers``: the readers' side of a hand-off test.
+MAILBOX_DOMAIN = "inbox.example.net"  # not .test: address checks refuse special-use names
 START_TIMEOUT = 30.0
 
 _MASTER_CF = """\
@@ -78,6 +81,11 @@ class Postfix:
     config: Path
     maildir: Path  # the Maildir of the site's return-path (and unsubscribe) address
     process: subprocess.Popen[bytes]
+
+    @property
+    def readers(self) -> Path:
+        """The Maildir of the ``readers`` mailboxes of ``MAILBOX_DOMAIN``."""
+        return self.root / "mail" / "readers"
 
     @property
     def log(self) -> Path:
@@ -131,7 +139,7 @@ smtp_dns_support_level = disabled
 smtpd_peername_lookup = no
 biff = no
 recipient_delimiter = +
-virtual_mailbox_domains = {SITE_DOMAIN}
+virtual_mailbox_domains = {SITE_DOMAIN} {MAILBOX_DOMAIN}
 virtual_mailbox_base = {root}/mail
 virtual_mailbox_maps = texthash:{root}/conf/vmailbox
 virtual_uid_maps = static:{MAIL_UID}
@@ -139,7 +147,7 @@ virtual_gid_maps = static:{MAIL_GID}
 """
 
 
-def start_postfix(root: Path) -> Postfix:
+def start_postfix(root: Path, readers: Sequence[str] = ()) -> Postfix:
     binary = shutil.which("postfix") or "/usr/sbin/postfix"
     if not Path(binary).exists():
         pytest.skip("Debian's postfix is not installed (.ci/run installs it)")
@@ -150,16 +158,20 @@ def start_postfix(root: Path) -> Postfix:
         folder.mkdir(parents=True)
     (conf / "main.cf").write_text(_main_cf(root, "inbound"), "utf-8")
     (conf / "master.cf").write_text(_MASTER_CF.format(port=f"{HOST}:{port}"), "utf-8")
-    (conf / "vmailbox").write_text(f"{RETURN_PATH} inbound/\n{UNSUBSCRIBE} inbound/\n", "utf-8")
+    mailboxes = [f"{RETURN_PATH} inbound/", f"{UNSUBSCRIBE} inbound/"]
+    mailboxes += [f"{reader} readers/" for reader in readers]
+    (conf / "vmailbox").write_text("\n".join(mailboxes) + "\n", "utf-8")
     shutil.chown(root / "data", "postfix")
     # virtual(8) writes as MAIL_UID; the Maildir exists before the first
     # message, as a site's would, so the reader can be pointed at it.
     maildir = mail / "inbound"
-    for sub in ("", "new", "cur", "tmp"):
-        (maildir / sub).mkdir(exist_ok=True)
-    for path in (mail, *[maildir / s for s in ("", "new", "cur", "tmp")]):
-        shutil.chown(path, MAIL_UID, MAIL_GID)
-        path.chmod(0o755)
+    shutil.chown(mail, MAIL_UID, MAIL_GID)
+    mail.chmod(0o755)
+    for box in (maildir, mail / "readers"):
+        for path in [box / s for s in ("", "new", "cur", "tmp")]:
+            path.mkdir(exist_ok=True)
+            shutil.chown(path, MAIL_UID, MAIL_GID)
+            path.chmod(0o755)
     check = subprocess.run(
         [binary, "-c", str(conf), "check"], capture_output=True, text=True, timeout=60
     )

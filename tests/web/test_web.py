@@ -408,6 +408,9 @@ def test_a_folder_without_its_slash_redirects(server: Server) -> None:
         "//etc/passwd",
         "/atom.xml%00.html",
         "/nothing-here.xml",
+        "/atom.xml/",  # a file asked for as a folder
+        "/feeds.opml/",
+        f"/tag/{quote('سوريا')}/atom.xml/",
     ],
 )
 def test_nothing_outside_public_nor_hidden(server: Server, path: str) -> None:
@@ -425,7 +428,7 @@ def test_other_methods_on_files_are_405(server: Server) -> None:
 
 
 def test_lazy_app_builds_itself_through_the_root_on_the_first_request(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """``feedpub.web:app`` for an outside WSGI server: the config, the store
     and the secret found by itself; without the secret the pages say so and
@@ -447,7 +450,11 @@ def test_lazy_app_builds_itself_through_the_root_on_the_first_request(
         assert front.request("GET", "/atom.xml")[0].status == 200
         response, body = front.request("GET", "/subscribe")
         assert response.status == 503
-        assert "FEEDPUB_SECRET" in check_page(body)
+        assert response.getheader("Retry-After") == "30"
+        # What is missing, and where it was looked for, is the operator's: the log has it.
+        assert "FEEDPUB_SECRET" not in check_page(body)
+        assert "CREDENTIALS_DIRECTORY" not in body.decode()
+    assert "FEEDPUB_SECRET" in caplog.text
     monkeypatch.setenv("FEEDPUB_SECRET", SECRET.decode())
     with serving(web._LazyApp()) as port:
         front = Server(port, MemorySubscriptions(), tmp_path / "public")
@@ -458,11 +465,24 @@ def test_lazy_app_builds_itself_through_the_root_on_the_first_request(
     assert found is not None and found.status == "pending"
 
 
-def test_lazy_app_with_a_broken_config_says_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("config_text", [None, "site: [not, a, mapping\n", "store: {url: 7}\n"])
+def test_lazy_app_with_a_broken_config_logs_why_and_shows_no_path(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    config_text: str | None,
 ) -> None:
-    monkeypatch.setenv("FEEDPUB_CONFIG", str(tmp_path / "missing.yaml"))
+    config = tmp_path / "secret-place" / "config.yaml"
+    if config_text is not None:
+        config.parent.mkdir()
+        config.write_text(config_text, encoding="utf-8")
+    monkeypatch.setenv("FEEDPUB_CONFIG", str(config))
     with serving(web._LazyApp()) as port:
-        response, body = Server(port, MemorySubscriptions(), tmp_path).request("GET", "/atom.xml")
-    assert response.status == 503
-    assert b"config file not found" in body
+        front = Server(port, MemorySubscriptions(), tmp_path)
+        for path in ("/atom.xml", "/subscribe", "/confirm/x.y"):
+            response, body = front.request("GET", path)
+            assert response.status == 503
+            assert response.getheader("Retry-After") == "30"
+            assert b"secret-place" not in body and b"Traceback" not in body
+            assert body == b"Service unavailable: try again in a moment.\n"
+    assert "secret-place" in caplog.text  # the operator reads the reason in the log

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from feedpub import cron
 from feedpub.app.reports import (
+    LOCK_FAILURES,
     WORK_FAILURES,
     DigestStatus,
     JobOutcome,
@@ -161,33 +163,75 @@ class JobRunner(ABC):
         return JobOutcome(run, report)
 
     def service_jobs(self, clock: Callable[[], datetime]) -> list[ScheduledJob]:
-        """The jobs of ``feedpub serve``: ingest and build on service.schedule,
-        and each digest (after a fresh ingest and build, so it carries the
-        latest news) on its own schedule. A job reads ``clock`` when it runs
-        and works on this publisher's store; each step is run, logged and
-        recorded by ``run_job``, so a failure is one line and the next steps
-        (and the job's next time) still run."""
+        """The jobs of ``feedpub serve``, on two workers of the service so
+        that publishing goes on while a relay is slow:
 
-        def steps(digest: str | None) -> Callable[[], None]:
-            def run() -> None:
-                at = self.at(clock())
+        - "publish" (worker "publish"): ingest and build, on service.schedule;
+        - "mail" (worker "delivery", when ``inbound`` is set or a digest is
+          an alert), on service.schedule: ingest and build (nothing to do
+          when the publish job just ran), then under the run lock the bounce
+          mailbox and the breaking-news alerts of what was ingested;
+        - "digest-<name>" (worker "delivery"), on the digest's schedule:
+          ingest and build first (so it carries the latest news), then the
+          mailbox and the digest under the store-wide run lock, as ``feedpub
+          run`` and ``feedpub digest`` take it (one sender per store).
+
+        Locks, and why nothing waits on a delivery: ingest and build of both
+        workers take turns on an in-process lock (``publishing``), held only
+        while they run, never while mail is sent; they never take the run
+        lock, so the publish worker never waits behind a delivery holding it.
+        A digest job takes the run lock only after its ingest and build are
+        done, and never asks for ``publishing`` while holding it, so the two
+        cannot wait on each other. Across processes two builds are kept
+        apart by the output folder's build lock (a build that finds it held
+        fails, says so, and runs again at its next time).
+
+        A job reads ``clock`` when it runs and works on this publisher's
+        store; each step is run, logged and recorded by ``run_job``, so a
+        failure is one line and the next steps (and the job's next time)
+        still run."""
+        publishing = threading.Lock()
+
+        def publish(at: JobRunner) -> None:
+            with publishing:
                 at.run_job("ingest", at.ingest)
                 at.run_job("build", at.build)
+
+        def publish_job() -> None:
+            publish(self.at(clock()))
+
+        def mail_job() -> None:
+            # Its own ingest first: whichever worker starts first, what this
+            # tick ingested is alerted in this tick, not the next.
+            at = self.at(clock())
+            publish(at)
+            with at.exclusive_run():
                 if at.cfg.inbound.enabled:
                     at.run_job("inbound", at.inbound)
                 for job, name in at.alert_jobs():
                     at.run_job(job, functools.partial(at.digest, name))
-                if digest is not None:
+
+        def digest_job(digest: str) -> Callable[[], None]:
+            def run() -> None:
+                at = self.at(clock())
+                publish(at)
+                with at.exclusive_run():
+                    if at.cfg.inbound.enabled:
+                        at.run_job("inbound", at.inbound)
                     at.run_job(f"digest {digest}", lambda: at.digest(digest))
 
-            return _logged("publish" if digest is None else f"digest {digest}", run)
+            return run
 
-        jobs = [ScheduledJob("publish", self.cfg.service.schedule, steps(None))]
+        schedule = self.cfg.service.schedule
+        jobs = [ScheduledJob("publish", schedule, _logged("publish", publish_job))]
+        if self.cfg.inbound.enabled or any(d.is_alert for d in self.cfg.digests):
+            jobs.append(ScheduledJob("mail", schedule, _logged("mail", mail_job), "delivery"))
         for digest in self.cfg.digests:
-            if not digest.is_alert:  # an alert runs in every job's steps, after the ingest
-                jobs.append(
-                    ScheduledJob(f"digest-{digest.name}", digest.schedule, steps(digest.name))
-                )
+            if digest.is_alert:  # no schedule: the mail job alerts after each ingest
+                continue
+            name = f"digest-{digest.name}"
+            work = _logged(f"digest {digest.name}", digest_job(digest.name))
+            jobs.append(ScheduledJob(name, digest.schedule, work, "delivery"))
         return jobs
 
     def lock_holder(self) -> LockHolder:
@@ -272,7 +316,9 @@ def _logged(name: str, job: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         try:
             job()
-        except WORK_FAILURES as exc:
+        except (*WORK_FAILURES, *LOCK_FAILURES) as exc:
+            # LockHeld: a `feedpub run` or `digest` of another process is
+            # sending; this job's next time catches up what is due.
             log.error("%s failed: %s", name, exc)
 
     return run

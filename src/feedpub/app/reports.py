@@ -62,6 +62,10 @@ class ScheduledJob:
     name: str
     schedule: str  # crontab expression
     run: Callable[[], None]
+    # The service's worker that runs it (service.WORKERS): "publish" (ingest,
+    # build) or "delivery" (the mailbox, the digests), so a slow relay never
+    # holds up the feeds.
+    worker: str = "publish"
 
 
 @dataclass(frozen=True)

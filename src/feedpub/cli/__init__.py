@@ -357,7 +357,7 @@ def _serve_with_web(args: argparse.Namespace, cfg: Config, publisher: Publisher)
     stop = None
     if args.port:
         wsgi = web.build_app(cfg, publisher.subscriptions())
-        stop = server.serve_in_background(wsgi, args.host, args.port)
+        stop = server.serve_in_background(wsgi, args.host, args.port, cfg.web).stop
     try:
         return _serve(cfg, publisher)
     finally:

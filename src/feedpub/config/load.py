@@ -54,6 +54,7 @@ from feedpub.config.schema import (
     StoreConfig,
     SubscribersConfig,
     TagsConfig,
+    WebConfig,
 )
 from feedpub.credentials import where_to_put
 
@@ -131,6 +132,7 @@ def _build(reader: Reader, data: Any) -> Config:
         service=_service(root.section("service", ServiceConfig)),
         subscribers=_subscribers(root.section("subscribers", SubscribersConfig)),
         inbound=_inbound(root.section("inbound", InboundConfig)),
+        web=_web(root.section("web", WebConfig)),
     )
     root.done()
     _confine_outputs(reader, cfg)
@@ -720,6 +722,17 @@ def _service(s: Section) -> ServiceConfig:
     )
     s.done()
     return service
+
+
+def _web(s: Section) -> WebConfig:
+    web = WebConfig(
+        connection_limit=s.number("connection_limit", 16, 100_000),
+        idle_timeout=s.number("idle_timeout", 1, 3600),
+        backlog=s.number("backlog", 8, 65535),
+        threads=s.number("threads", 1, 64),
+    )
+    s.done()
+    return web
 
 
 def _confine_outputs(reader: Reader, cfg: Config) -> None:

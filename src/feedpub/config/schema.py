@@ -310,6 +310,20 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The web app's HTTP server inside ``feedpub serve`` (``web.server``)."""
+
+    # Open client connections at most; more wait in the listen backlog. Each
+    # is one file descriptor: serve raises its soft RLIMIT_NOFILE to fit.
+    connection_limit: int = 4000
+    # Seconds a connection may stay silent (idle keep-alive, a client that
+    # sends its request slowly) before it is closed.
+    idle_timeout: int = 30
+    backlog: int = 1024  # the listen queue (the kernel caps it at net.core.somaxconn)
+    threads: int = 4  # requests answered at once (a request is read whole before)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     site: SiteConfig
@@ -324,6 +338,7 @@ class Config:
     service: ServiceConfig = ServiceConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
     inbound: InboundConfig = InboundConfig()
+    web: WebConfig = WebConfig()
 
     def digest(self, name: str) -> DigestConfig:
         for digest in self.digests:

@@ -13,10 +13,12 @@ Two ways in:
   life of the process), the secret from ``$FEEDPUB_SECRET`` or the systemd
   credential ``feedpub_secret``.
 
-  While the secret is missing, the pages answer 503 saying what is missing
-  and the files of ``public/`` are still served. A config that does not load
-  or a store that cannot be opened answers 503 everywhere and is tried again
-  on the next request.
+  While the secret is missing, the pages answer 503 (the log says what is
+  missing) and the files of ``public/`` are still served. A config that does
+  not load or a store that cannot be opened answers a plain 503 everywhere
+  (the reason, which names paths, goes to the log only) and is tried again
+  on the next request. A store that fails while a page is answered gives 503
+  with ``Retry-After``, not 500.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from datetime import UTC, datetime
 from feedpub.app import reports
 from feedpub.config import Config, ConfigError, load_config
 from feedpub.tokens import SecretError, load_secret
+from feedpub.web import logs
 from feedpub.web.pages import (
+    RETRY_AFTER_SECONDS,
     ListInfo,
     SiteInfo,
     StartResponse,
@@ -52,6 +56,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+logs.install()  # tokens masked in every line the web side logs
 
 
 def site_info(cfg: Config) -> SiteInfo:
@@ -91,9 +96,12 @@ class _LazyApp:
             if self._built is None:
                 try:
                     self._built = self._build()
-                except _BUILD_FAILURES as exc:
-                    log.error("web: %s", exc)
-                    return _failing(str(exc))  # not kept: tried again next time
+                except Exception as exc:
+                    # The reason (a config path, a store URL) is the
+                    # operator's: logged, while the visitor gets a plain page.
+                    known = isinstance(exc, _BUILD_FAILURES)
+                    log.error("web: unavailable: %s", exc if known else logs.describe_failure(exc))
+                    return _failing  # not kept: tried again next time
             return self._built
 
     def _build(self) -> WsgiApp:
@@ -116,17 +124,21 @@ def build_app(cfg: Config, subscriptions: Subscriptions) -> WsgiApp:
     return make_wsgi_app(public, subscriptions, secret, site, _now)
 
 
-def _failing(reason: str) -> WsgiApp:
-    body = f"feedpub web: unavailable: {reason}\n".encode()
+_UNAVAILABLE = b"Service unavailable: try again in a moment.\n"
 
-    def answer(environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
-        start_response(
-            "503 Service Unavailable",
-            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
-        )
-        return [body]
 
-    return answer
+def _failing(environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
+    """The answer while the app cannot be built: no reason, no path (those are logged)."""
+    start_response(
+        "503 Service Unavailable",
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(_UNAVAILABLE))),
+            ("Retry-After", str(RETRY_AFTER_SECONDS)),
+            ("Cache-Control", "no-store"),
+        ],
+    )
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [_UNAVAILABLE]
 
 
 app = _LazyApp()

@@ -36,8 +36,9 @@ from urllib.parse import quote
 from email_validator import EmailNotValidError, validate_email
 
 from feedpub import templating
+from feedpub.app.reports import WORK_FAILURES
 from feedpub.tokens import ALL_LISTS, Purpose, check_secret, make_token, read_token
-from feedpub.web import static
+from feedpub.web import logs, static
 from feedpub.web.forms import BodyError, Form, first, parse_form, read_body
 from feedpub.web.subscriptions import Subscriptions
 
@@ -50,6 +51,8 @@ Clock = Callable[[], datetime]
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 MAX_NAME = 200
+# What a 503 asks the client to wait: a store restart or a failover (service.failover_seconds).
+RETRY_AFTER_SECONDS = 30
 
 _TOKEN = r"(?P<token>[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"
 ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -105,8 +108,9 @@ class Page:
 
 class WebApp:
     """The application. ``subscriptions``/``secret`` None: the pages answer
-    503 with ``unavailable`` (the lazy app before it is configured), and the
-    static files are still served."""
+    503 (the lazy app before it is configured; ``unavailable``, the reason,
+    is the operator's: logged, never shown), and the static files are still
+    served. A store that fails while answering gives 503 too."""
 
     def __init__(
         self,
@@ -137,10 +141,31 @@ class WebApp:
             page = self._page(environ, path)
         except BodyError as exc:
             page = self._notice(exc.status, "تعذّر قراءة الطلب", str(exc))
-        except Exception:
-            log.exception("web: %s %s failed", environ.get("REQUEST_METHOD"), path)
+        except WORK_FAILURES as exc:
+            # The store is down or restarting: a passing state, so 503 and
+            # when to come back, not a 500 (a mail client's one-click POST retries).
+            log.error(
+                "web: %s %s: unavailable: %s",
+                environ.get("REQUEST_METHOD"),
+                logs.mask(path),
+                logs.describe_failure(exc),
+            )
+            page = self._unavailable()
+        except Exception as exc:
+            log.error(
+                "web: %s %s failed: %s",
+                environ.get("REQUEST_METHOD"),
+                logs.mask(path),
+                logs.describe_failure(exc),
+            )
             page = self._notice("500 Internal Server Error", "حدث خطأ", "حاول مرة أخرى لاحقاً.")
         return self._send(environ, start_response, page)
+
+    def _unavailable(self) -> Page:
+        page = self._notice(
+            "503 Service Unavailable", "الخدمة غير متاحة الآن", "حاول مرة أخرى بعد قليل."
+        )
+        return Page(page.status, page.body, (("Retry-After", str(RETRY_AFTER_SECONDS)),))
 
     # --- routing ----------------------------------------------------------------
 
@@ -153,9 +178,7 @@ class WebApp:
             if method not in ("GET", "HEAD", "POST"):
                 return Page("405 Method Not Allowed", b"", (("Allow", "GET, HEAD, POST"),))
             if self.subscriptions is None or self.secret is None:
-                return self._notice(
-                    "503 Service Unavailable", "الخدمة غير متاحة الآن", self.unavailable
-                )
+                return self._unavailable()
             form: Form = {}
             if method == "POST":
                 body = read_body(environ)

@@ -94,8 +94,8 @@ def locate(root: Path, path: str) -> tuple[Path, bool] | None:
             return target, True
         # The folder's index.html, with every check above applied to it too.
         return locate(root, "/" + "/".join([*segments, "index.html"]))
-    if not stat.S_ISREG(info.st_mode):
-        return None
+    if not stat.S_ISREG(info.st_mode) or trailing_slash:
+        return None  # a file asked for as a folder (``atom.xml/``): nginx says 404 too
     return target, False
 
 
