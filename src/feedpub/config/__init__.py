@@ -36,6 +36,7 @@ from feedpub.config.schema import (
     StoreConfig,
     SubscribersConfig,
     TagsConfig,
+    WebConfig,
 )
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "StoreConfig",
     "SubscribersConfig",
     "TagsConfig",
+    "WebConfig",
     "load_config",
     "parse_duration",
 ]

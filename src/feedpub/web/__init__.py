@@ -32,6 +32,7 @@ from feedpub.config import Config, ConfigError, load_config
 from feedpub.tokens import SecretError, load_secret
 from feedpub.web.pages import (
     ListInfo,
+    SignupLimits,
     SiteInfo,
     StartResponse,
     WebApp,
@@ -43,6 +44,7 @@ from feedpub.web.subscriptions import Preferences, Subscriptions
 __all__ = [
     "ListInfo",
     "Preferences",
+    "SignupLimits",
     "SiteInfo",
     "Subscriptions",
     "app",
@@ -113,7 +115,8 @@ def build_app(cfg: Config, subscriptions: Subscriptions) -> WsgiApp:
     except SecretError as exc:
         log.error("web: %s", exc)
         return WebApp(public, None, None, site, _now, unavailable=str(exc))
-    return make_wsgi_app(public, subscriptions, secret, site, _now)
+    limits = SignupLimits(cfg.web.signups_per_client_per_hour, cfg.web.trusted_proxies)
+    return make_wsgi_app(public, subscriptions, secret, site, _now, limits)
 
 
 def _failing(reason: str) -> WsgiApp:
