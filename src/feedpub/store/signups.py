@@ -136,15 +136,13 @@ class SignupsMixin(StoreBase):
             row = conn.execute(select(t_signups).where(t_signups.c.id == signup_id)).first()
         return None if row is None else _signup(row)
 
-    def confirm_signup(
-        self, signup_id: int, email: str, client: str, now: datetime
-    ) -> SignupState | None:
+    def confirm_signup(self, signup_id: int, email: str, client: str, now: datetime) -> bool | None:
         """Follow the confirmation link of sign-up ``signup_id`` for
         ``email``: the address becomes an active subscriber of the digests
         the sign-up chose (its name too, when it gave one; its tags stay),
         whatever its status was (the mailbox's owner asked), and a consent
-        record is kept. Returns ``confirmed``; the state it is in when it
-        was not waiting for confirmation (a link followed twice); None when
+        record is kept. Returns True; False when it was not waiting for
+        confirmation (a link followed twice: nothing changes); None when
         there is no such sign-up for that address. One transaction."""
         require_aware("now", now)
         with self._guard("cannot confirm the sign-up"), self._writing() as conn:
@@ -152,8 +150,7 @@ class SignupsMixin(StoreBase):
             if row is None or row.email != email.lower():
                 return None
             if row.state != "confirm":
-                state: SignupState = row.state
-                return state
+                return False
             signup = _signup(row)
             self._activate(conn, signup.request, now)
             conn.execute(
@@ -171,7 +168,7 @@ class SignupsMixin(StoreBase):
                     confirm_client=client,
                 )
             )
-        return "confirmed"
+        return True
 
     @staticmethod
     def _activate(conn: Any, request: SignupRequest, now: datetime) -> None:

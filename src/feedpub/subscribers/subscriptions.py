@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from feedpub.model import Preferences, SignupRequest, SignupState
+from feedpub.model import Preferences, SignupRequest
 from feedpub.subscribers.roster import SubscriberList
 
 HOUR = timedelta(hours=1)
@@ -21,7 +21,7 @@ class SignupQueue(Protocol):
     ) -> bool: ...
     def confirm_signup(
         self, signup_id: int, email: str, client: str, now: datetime
-    ) -> SignupState | None: ...
+    ) -> bool | None: ...
 
 
 class StoreSubscriptions:
@@ -63,10 +63,7 @@ class StoreSubscriptions:
         """Follow a confirmation link: True when the address is now a
         subscriber, False when the link was followed before (nothing
         changes), None when its sign-up is gone (expired)."""
-        state = self._queue().confirm_signup(signup_id, address, client, now)
-        if state is None:
-            return None
-        return state == "confirmed"
+        return self._queue().confirm_signup(signup_id, address, client, now)
 
     def link_key(self, address: str) -> str | None:
         """The key the address's preferences links are signed under, or None
