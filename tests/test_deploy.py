@@ -394,6 +394,9 @@ def test_manifest_and_lock_are_there_to_hide(site: Path) -> None:
         ("GET", "/unsubscribe/tok-123?list=daily", "/unsubscribe/tok-123", "list=daily"),
         ("POST", "/unsubscribe/tok-123", "/unsubscribe/tok-123", ""),
         ("GET", "/subscribe", "/subscribe", ""),
+        ("POST", "/subscribe/", "/subscribe/", ""),
+        ("GET", "/confirm/YQ.7.1795000000.bWFj", "/confirm/YQ.7.1795000000.bWFj", ""),
+        ("POST", "/confirm/YQ.7.1795000000.bWFj", "/confirm/YQ.7.1795000000.bWFj", ""),
         ("GET", "/preferences/tok-456", "/preferences/tok-456", ""),
     ],
 )
@@ -401,7 +404,7 @@ def test_web_app_paths_are_proxied(
     nginx: Nginx, method: str, url: str, path: str, query: str
 ) -> None:
     headers = {"Host": "news.example.org", "X-Forwarded-For": "203.0.113.7"}
-    if method == "POST":  # RFC 8058 one-click
+    if method == "POST":  # RFC 8058 one-click, or a form
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     status, response, body = nginx.request(url, headers, method=method)
     assert status == 200
@@ -418,7 +421,9 @@ def test_web_app_paths_are_proxied(
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize("url", ["/subscribers", "/unsubscribe", "/feeds/unsubscribe/x", "/"])
+@pytest.mark.parametrize(
+    "url", ["/subscribers", "/unsubscribe", "/feeds/unsubscribe/x", "/confirm", "/"]
+)
 def test_other_paths_are_not_proxied(nginx: Nginx, url: str) -> None:
     _, _, body = nginx.request(url)
     assert MARKER.encode() not in body
