@@ -141,8 +141,9 @@ SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("pending", "active", "unsub
 @dataclass(frozen=True)
 class Subscriber:
     """A digest recipient. ``digests`` empty means every digest; ``tags``
-    empty means no preference. ``token`` is the secret of their confirm and
-    unsubscribe links. Only ``active`` subscribers receive anything."""
+    empty means no preference. ``token`` is their link key: their preferences
+    links are signed under it, and leaving draws a new one (which revokes
+    them). Only ``active`` subscribers receive anything."""
 
     id: int
     email: str
