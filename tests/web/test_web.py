@@ -5,6 +5,7 @@ real ``public/`` folder on disk."""
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import os
 import re
 import threading
@@ -26,6 +27,7 @@ from feedpub.model import SignupRequest
 from feedpub.store import SqlStore
 from feedpub.tokens import ALL_LISTS, make_token, preferences_scope
 from feedpub.web import ListInfo, Preferences, SiteInfo, make_wsgi_app
+from feedpub.web.pages import client_address
 
 SECRET = b"web-test-secret-0123456789"
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
@@ -490,3 +492,25 @@ def test_lazy_app_with_a_broken_config_says_why(
         response, body = Server(port, MemorySubscriptions(), tmp_path).request("GET", "/atom.xml")
     assert response.status == 503
     assert b"config file not found" in body
+
+
+# --- the client address of the per-client limit ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("198.51.100.7", "", (), "198.51.100.7"),
+        ("198.51.100.7", "203.0.113.9", (), "198.51.100.7"),  # not from a proxy: ignored
+        ("127.0.0.1", "203.0.113.9", ("127.0.0.1",), "203.0.113.9"),
+        ("127.0.0.1", "192.0.2.1, 203.0.113.9", ("127.0.0.1",), "203.0.113.9"),  # spoofed hop
+        ("10.0.0.2", "203.0.113.9, 10.0.0.1", ("10.0.0.0/8",), "203.0.113.9"),  # two proxies
+        ("127.0.0.1", "not-an-ip", ("127.0.0.1",), "127.0.0.1"),
+        ("::1", "2001:db8::5", ("::1",), "2001:db8::5"),
+        ("", "", (), "unknown"),
+    ],
+)
+def test_client_address(peer: str, forwarded: str, trusted: tuple[str, ...], expected: str) -> None:
+    environ = {"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_FOR": forwarded}
+    networks = [ipaddress.ip_network(t) for t in trusted]
+    assert client_address(environ, networks) == expected
