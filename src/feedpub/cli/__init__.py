@@ -179,7 +179,7 @@ def _add_subscriber_commands(commands: Any) -> None:
     subs = commands.add_parser(
         "subscribers",
         help="manage the digest subscribers",
-        description="Add, remove, list, import, export or bounce digest subscribers.",
+        description="Add, remove, list, show, import, export or bounce digest subscribers.",
     )
     actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add (or update) an active subscriber")

@@ -243,5 +243,5 @@ class MailerLoop:
                 return
             try:
                 self._run()
-            except Exception:  # a failing pass is logged; the next one tries again
-                log.exception("signups: the mailer failed")
+            except Exception as exc:  # one line (no traceback: no token in logs); next pass retries
+                log.error("signups: the mailer failed: %s", " ".join(str(exc).split()) or exc)
