@@ -556,3 +556,48 @@ def test_one_client_gets_429_past_its_hourly_sign_ups(tmp_path: Path, store: Sql
         s.request.client for a in ("r0@example.org", "r4@example.org") for s in store.signups_of(a)
     }
     assert clients == {"198.51.100.7", "203.0.113.9"}
+
+
+class Refusing(Recorder):
+    """Answers each message with ``reply`` until ``after`` messages were refused."""
+
+    def __init__(self, reply: str, after: int) -> None:
+        super().__init__()
+        self.reply, self.left = reply, after
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            if self.left > 0:
+                self.left -= 1
+                return self.reply
+        return self.accept(session, envelope)
+
+
+def test_a_relay_that_defers_gets_the_mail_on_the_next_pass(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    relay = Refusing("451 4.3.0 try again later", after=99)
+    with smtp_server(relay) as port:
+        cfg = write_config(tmp_path, smtp_port=port)
+        with serving(cfg, store, Clock(SIGNED_UP), mailer=False) as site:
+            site.sign_up(READER)
+            with site.publisher() as pub:
+                outcome = pub.run_job("signups", pub.signups)
+            assert outcome.failed and "deferred" in str(outcome.run.error)  # run exits 1
+            assert [s.state for s in store.signups_of(READER)] == ["queued"]
+            relay.left = 0
+            site.mail_signups()
+    assert [s.state for s in store.signups_of(READER)] == ["confirm"]
+    assert relay.recipients() == [READER]
+
+
+def test_a_refused_address_is_recorded_and_not_tried_again(tmp_path: Path, store: SqlStore) -> None:
+    relay = Refusing("550 5.1.1 no such user", after=1)
+    with smtp_server(relay) as port:
+        cfg = write_config(tmp_path, smtp_port=port)
+        with serving(cfg, store, Clock(SIGNED_UP), mailer=False) as site:
+            site.sign_up(READER)
+            site.mail_signups()
+            site.mail_signups()
+    assert [s.state for s in store.signups_of(READER)] == ["failed"]
+    assert relay.delivered == []
