@@ -601,3 +601,22 @@ def test_a_refused_address_is_recorded_and_not_tried_again(tmp_path: Path, store
             site.mail_signups()
     assert [s.state for s in store.signups_of(READER)] == ["failed"]
     assert relay.delivered == []
+
+
+def test_a_cross_site_post_to_the_confirmation_link_confirms_nothing(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    cfg = write_config(tmp_path)
+    with serving(cfg, store, Clock(SIGNED_UP), mailer=False) as site:
+        site.sign_up(READER)
+        site.mail_signups()
+        (mail,) = outbox_mail(cfg)
+        confirm = link_in(mail, "confirm")
+        token = site.form(confirm)
+        response, _ = site.post(confirm, [("csrf", token)], {"Origin": "https://evil.example"})
+        assert response.status == 403
+        response, _ = site.post(confirm, [])  # no form token
+        assert response.status == 403
+        found = store.get_subscriber(READER)
+        assert found is not None and found.status == "pending"
+        assert site.post(confirm, [("csrf", token)])[0].status == 200
