@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -249,5 +248,3 @@ class SignupsMixin(StoreBase):
             query = select(func.count()).where(t_signups.c.state.in_(("queued", "claimed")))
             return int(conn.execute(query).scalar_one())
 
-
-__all__: Sequence[str] = ["SignupsMixin"]
