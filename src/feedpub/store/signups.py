@@ -247,4 +247,3 @@ class SignupsMixin(StoreBase):
         with self._guard("cannot read sign-ups"), self._engine.connect() as conn:
             query = select(func.count()).where(t_signups.c.state.in_(("queued", "claimed")))
             return int(conn.execute(query).scalar_one())
-
