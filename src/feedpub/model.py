@@ -141,8 +141,9 @@ SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("pending", "active", "unsub
 @dataclass(frozen=True)
 class Subscriber:
     """A digest recipient. ``digests`` empty means every digest; ``tags``
-    empty means no preference. ``token`` is the secret of their confirm and
-    unsubscribe links. Only ``active`` subscribers receive anything."""
+    empty means no preference. ``token`` is their link key: their preferences
+    links are signed under it, and leaving draws a new one (which revokes
+    them). Only ``active`` subscribers receive anything."""
 
     id: int
     email: str
@@ -393,3 +394,48 @@ class FeedbackCounts:
     soft: int = 0
     complaints: int = 0
     unsubscribes: int = 0
+
+
+# --- sign-ups from the web form -----------------------------------------------------
+
+SignupState = Literal["queued", "claimed", "confirm", "already", "limited", "failed", "confirmed"]
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    """What the sign-up form asked for, as the web app queues it: the
+    address normalised and lower-cased, ``client`` the client's IP address."""
+
+    email: str
+    name: str | None
+    digests: tuple[str, ...]
+    client: str
+    requested: datetime
+
+    def __post_init__(self) -> None:
+        require_aware("SignupRequest.requested", self.requested)
+
+
+@dataclass(frozen=True)
+class Signup:
+    """A queued sign-up and what became of it (``state``)."""
+
+    id: int
+    request: SignupRequest
+    state: SignupState
+    mailed: datetime | None = None
+    confirmed: datetime | None = None
+    confirm_client: str | None = None
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A confirmed sign-up: when and from where it was asked for, and when
+    and from where its confirmation link was followed."""
+
+    email: str
+    signup_id: int
+    signed_up: datetime
+    signup_client: str
+    confirmed: datetime
+    confirm_client: str

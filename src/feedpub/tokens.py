@@ -7,6 +7,20 @@ unsubscribe token for one digest neither unsubscribes from another nor opens
 the preferences page. Nothing is stored: a token is valid as long as the
 secret is, and rotating ``FEEDPUB_SECRET`` revokes every link at once.
 
+Two kinds carry more:
+
+- A dated token (``make_dated_token``), ``<address>.<ref>.<expiry>.<mac>``:
+  the confirmation link, bound to the sign-up it confirms (``ref``) and
+  refused after its expiry (seconds since the epoch, signed with the rest).
+- A preferences token is signed for the list ``*:<key>``, where ``key`` is
+  the subscriber's link key in the store (``preferences_scope``); the store
+  draws a new key when the address unsubscribes, which revokes every
+  preferences link sent before.
+
+Form tokens (``make_form_token``) are the pages' CSRF tokens: a form the
+app served, signed with its time and the page it belongs to, so a form
+posted from elsewhere (or long after) is refused without any cookie.
+
 The secret comes from ``$FEEDPUB_SECRET`` or from the systemd credential
 ``$CREDENTIALS_DIRECTORY/feedpub_secret``, never from ``config.yaml``.
 """
@@ -18,6 +32,8 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 from feedpub.credentials import CredentialError, credential_path, read_secret_bytes
@@ -87,6 +103,96 @@ def read_token(secret: bytes, purpose: Purpose, list_name: str, token: str) -> s
         return None
     expected = _mac(secret, purpose, list_name, address)
     return address if hmac.compare_digest(given, expected) else None
+
+
+def preferences_scope(link_key: str) -> str:
+    """The list a preferences token is signed for: every list, under the
+    subscriber's current link key."""
+    return f"{ALL_LISTS}:{link_key}"
+
+
+def token_address(token: str) -> str | None:
+    """The address a token names, NOT verified: only to look up what its
+    verification needs (the link key); ``read_token`` decides."""
+    encoded = token.partition(".")[0]
+    try:
+        address = _unb64(encoded).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return address if _b64(address.encode()) == encoded else None
+
+
+def _stamp(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def make_dated_token(
+    secret: bytes, purpose: Purpose, ref: int, address: str, expires: datetime
+) -> str:
+    """A token for ``address`` and the record ``ref`` (a sign-up), valid
+    until ``expires``: ``<address>.<ref>.<expiry>.<mac>``."""
+    check_secret(secret)
+    address = address.strip().lower()
+    stamp = _stamp(expires)
+    mac = _mac(secret, purpose, f"{ref}@{stamp}", address)
+    return f"{_b64(address.encode())}.{ref}.{stamp}.{_b64(mac)}"
+
+
+@dataclass(frozen=True)
+class DatedToken:
+    address: str
+    ref: int
+    expires: datetime
+
+
+def read_dated_token(secret: bytes, purpose: Purpose, token: str) -> DatedToken | None:
+    """What a dated token was made for, or None when forged or altered.
+    Whether it has expired is the caller's to judge (its clock)."""
+    check_secret(secret)
+    parts = token.split(".")
+    if len(parts) != 4:
+        return None
+    encoded, ref_text, stamp_text, mac = parts
+    # Canonical decimals only: "007" and "7" must not both verify.
+    if not all(x.isdigit() and x == str(int(x)) for x in (ref_text, stamp_text)):
+        return None
+    address = token_address(encoded)
+    try:
+        given = _unb64(mac)
+    except (binascii.Error, ValueError):
+        return None
+    if address is None or _b64(given) != mac or address != address.lower():
+        return None
+    expected = _mac(secret, purpose, f"{ref_text}@{stamp_text}", address)
+    if not hmac.compare_digest(given, expected):
+        return None
+    expires = datetime.fromtimestamp(int(stamp_text), UTC)
+    return DatedToken(address, int(ref_text), expires)
+
+
+def make_form_token(secret: bytes, page: str, now: datetime) -> str:
+    """The CSRF token of a form on ``page`` (the route and its link token),
+    issued at ``now``: ``<issued>.<mac>``."""
+    issued = str(_stamp(now))
+    return f"{issued}.{_b64(_mac(secret, 'form', page, issued))}"
+
+
+def check_form_token(
+    secret: bytes, page: str, token: str, now: datetime, max_age: timedelta
+) -> bool:
+    """Whether ``token`` is a form token this app issued for ``page`` within
+    ``max_age`` of ``now``."""
+    issued, dot, mac = token.partition(".")
+    if not dot or not issued.isdigit() or issued != str(int(issued)):
+        return False
+    try:
+        given = _unb64(mac)
+    except (binascii.Error, ValueError):
+        return False
+    if _b64(given) != mac or not hmac.compare_digest(given, _mac(secret, "form", page, issued)):
+        return False
+    age = now.timestamp() - int(issued)
+    return -60 <= age <= max_age.total_seconds()  # a minute's leeway for clocks apart
 
 
 def load_secret(environ: Mapping[str, str]) -> bytes:

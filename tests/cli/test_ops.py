@@ -35,14 +35,14 @@ def test_every_job_is_recorded_and_status_reports_it(
     capsys.readouterr()
     with store_of(site) as store:
         runs = {r.job: r for r in store.last_runs()}
-    assert sorted(runs) == ["build", "digest daily", "ingest"]
+    assert sorted(runs) == ["build", "digest daily", "ingest", "signups"]
     assert runs["ingest"].counts == {"new": 27, "updated": 0, "unchanged": 0, "rejected": 0}
     assert runs["digest daily"].counts["editions"] == 1
     assert all(r.status == "ok" and r.pid == os.getpid() for r in runs.values())
 
     assert run(site, "status", "--json") == 0
     status = json.loads(capsys.readouterr().out)
-    assert [r["job"] for r in status["runs"]] == ["build", "digest daily", "ingest"]
+    assert [r["job"] for r in status["runs"]] == ["build", "digest daily", "ingest", "signups"]
     assert status["store"]["articles"] == 27
     assert status["subscribers"] == {"pending": 0, "active": 0, "unsubscribed": 0, "bounced": 0}
     assert status["next"]["digest daily"] == "2026-11-30T04:00:00+00:00"
@@ -134,7 +134,7 @@ def test_json_log_lines_one_per_job(site: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     records = [json.loads(line) for line in done.stderr.splitlines()]
-    assert [r["job"] for r in records] == ["ingest", "build", "digest daily"]
+    assert [r["job"] for r in records] == ["ingest", "build", "digest daily", "signups"]
     for record in records:
         assert set(record) == {"time", "level", "logger", "message", "job", "duration", "counts"}
         assert record["level"] == "info" and record["logger"] == "feedpub.jobs"

@@ -143,16 +143,23 @@ def test_missing_secret_fails_the_digest_in_one_line_and_records_nothing(
 
 
 def test_store_subscriptions_for_the_web(store: SqlStore) -> None:
-    subs = StoreSubscriptions(store, ["daily", "evening"])
-    assert subs.subscribe_pending("a@example.org", "سامي", ["daily"], NOW)
+    subs = StoreSubscriptions(store, ["daily", "evening"], signups=store)
+    store.add_subscriber("a@example.org", NOW, name="سامي", digests=["daily"], status="pending")
     assert subs.preferences("a@example.org") is None  # not confirmed yet
-    assert subs.confirm("a@example.org", NOW)
-    assert not subs.subscribe_pending("a@example.org", "x", ["evening"], NOW)  # confirmed: kept
+    store.set_subscriber_status("a@example.org", "active", NOW)
+    key = subs.link_key("a@example.org")
+    assert key is not None
     assert subs.preferences("a@example.org") == (("daily",), ())
     assert subs.set_preferences("a@example.org", ["daily", "evening"], ["طقس"], NOW)
     assert subs.unsubscribe("a@example.org", "daily", NOW)
     assert subs.preferences("a@example.org") == (("evening",), ("طقس",))
+    assert subs.link_key("a@example.org") == key  # still subscribed to one: links stand
     assert subs.unsubscribe("a@example.org", "evening", NOW)
     assert not subs.unsubscribe("a@example.org", "evening", NOW)
+    stored = store.get_subscriber("a@example.org")
+    assert stored is not None and stored.status == "unsubscribed"
+    # Leaving revokes the preferences links, and they cannot bring it back.
+    assert subs.link_key("a@example.org") not in (None, key)
+    assert not subs.set_preferences("a@example.org", ["daily"], [], NOW)
     stored = store.get_subscriber("a@example.org")
     assert stored is not None and stored.status == "unsubscribed"

@@ -22,7 +22,7 @@ from feedpub.app import make_publisher
 from feedpub.config import Config, load_config
 from feedpub.store import SqlStore, StoreError
 from feedpub.subscribers import StoreSubscriptions
-from feedpub.tokens import read_token
+from feedpub.tokens import preferences_scope, read_token
 from web.test_web import serving
 
 
@@ -116,14 +116,17 @@ def test_the_footer_links_to_each_recipients_preferences_page(
     # Beside the unsubscribe link, in the footer.
     assert re.search(r"إلغاء الاشتراك</a> · <a [^>]*href=\"https://news\.example\.org/pref", html)
 
-    subscriptions = StoreSubscriptions(store, ["daily"])
+    subscriptions = StoreSubscriptions(store, ["daily"], signups=store)
     app = web.make_wsgi_app(
         tmp_path / "public", subscriptions, SECRET.encode(), web.site_info(cfg), lambda: NOW
     )
     with serving(app) as port:
         for address, link in links.items():
             token = link.rsplit("/", 1)[1]
-            assert read_token(SECRET.encode(), "preferences", "*", token) == address
+            found = store.get_subscriber(address)
+            assert found is not None
+            scope = preferences_scope(found.token)
+            assert read_token(SECRET.encode(), "preferences", scope, token) == address
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", urlsplit(link).path)
             response = conn.getresponse()

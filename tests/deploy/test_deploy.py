@@ -285,6 +285,9 @@ def test_manifest_and_lock_are_there_to_hide(site: Path) -> None:
         ("GET", "/unsubscribe/tok-123?list=daily", "/unsubscribe/tok-123", "list=daily"),
         ("POST", "/unsubscribe/tok-123", "/unsubscribe/tok-123", ""),
         ("GET", "/subscribe", "/subscribe", ""),
+        ("POST", "/subscribe/", "/subscribe/", ""),
+        ("GET", "/confirm/YQ.7.1795000000.bWFj", "/confirm/YQ.7.1795000000.bWFj", ""),
+        ("POST", "/confirm/YQ.7.1795000000.bWFj", "/confirm/YQ.7.1795000000.bWFj", ""),
         ("GET", "/preferences/tok-456", "/preferences/tok-456", ""),
         ("GET", "/subscribe/", "/subscribe/", ""),
         ("GET", "/confirm/tok-789", "/confirm/tok-789", ""),
@@ -295,7 +298,7 @@ def test_web_app_paths_are_proxied(
     nginx: Nginx, method: str, url: str, path: str, query: str
 ) -> None:
     headers = {"Host": "news.example.org", "X-Forwarded-For": "203.0.113.7"}
-    if method == "POST":  # RFC 8058 one-click
+    if method == "POST":  # RFC 8058 one-click, or a form
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     status, response, body = nginx.request(url, headers, method=method)
     assert status == 200

@@ -5,7 +5,9 @@ real ``public/`` folder on disk."""
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,9 +23,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 from feedpub import web
+from feedpub.model import SignupRequest
 from feedpub.store import SqlStore
-from feedpub.tokens import ALL_LISTS, make_token
+from feedpub.tokens import ALL_LISTS, make_token, preferences_scope
 from feedpub.web import ListInfo, Preferences, SiteInfo, make_wsgi_app
+from feedpub.web.pages import client_address
 
 SECRET = b"web-test-secret-0123456789"
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
@@ -42,32 +46,37 @@ class MemorySubscriptions:
     """A test double of the store: the protocol's contract, in dictionaries."""
 
     active: dict[str, Preferences] = field(default_factory=dict)
-    pending: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    signups: list[SignupRequest] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[str, str, datetime]] = field(default_factory=list)
 
-    def subscribe_pending(
-        self, address: str, name: str, digests: Sequence[str], now: datetime
-    ) -> bool:
-        self.calls.append(("subscribe", address, now))
-        if address in self.active:
+    def request_signup(self, request: SignupRequest, per_client_hour: int) -> bool:
+        self.calls.append(("signup", request.email, request.requested))
+        if sum(1 for r in self.signups if r.client == request.client) >= per_client_hour:
             return False
-        self.pending[address] = (name, tuple(digests))
+        self.signups.append(request)
         return True
 
-    def confirm(self, address: str, now: datetime) -> bool:
+    def confirm(self, signup_id: int, address: str, client: str, now: datetime) -> bool | None:
         self.calls.append(("confirm", address, now))
-        if address in self.pending:
-            self.active[address] = Preferences(self.pending.pop(address)[1], ())
-        return address in self.active
+        return None
+
+    def link_key(self, address: str) -> str | None:
+        if address in self.active:
+            return self.keys.setdefault(address, f"key-{len(self.keys)}")
+        return None
 
     def unsubscribe(self, address: str, list_name: str, now: datetime) -> bool:
         self.calls.append(("unsubscribe", address, now))
         prefs = self.active.get(address)
         if prefs is None or list_name not in prefs.digests:
             return False
-        self.active[address] = prefs._replace(
-            digests=tuple(d for d in prefs.digests if d != list_name)
-        )
+        rest = tuple(d for d in prefs.digests if d != list_name)
+        if rest:
+            self.active[address] = prefs._replace(digests=rest)
+        else:
+            del self.active[address]
+            self.keys.pop(address, None)  # leaving draws a new key
         return True
 
     def preferences(self, address: str) -> Preferences | None:
@@ -109,11 +118,23 @@ class Server:
         finally:
             conn.close()
 
-    def post_form(self, path: str, fields: list[tuple[str, str]]) -> tuple[Any, bytes]:
+    def post_form(
+        self, path: str, fields: list[tuple[str, str]], headers: dict[str, str] | None = None
+    ) -> tuple[Any, bytes]:
         body = urlencode(fields).encode()
-        return self.request(
-            "POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"}
-        )
+        sent = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return self.request("POST", path, body, sent)
+
+    def form_token(self, path: str = "/subscribe") -> str:
+        """The form token of the page at ``path``, as a browser gets it."""
+        response, body = self.request("GET", path)
+        assert response.status == 200
+        found = re.search(r'name="csrf" value="([^"]+)"', body.decode("utf-8"))
+        assert found is not None, body
+        return found.group(1)
+
+    def sign_up(self, fields: list[tuple[str, str]]) -> tuple[Any, bytes]:
+        return self.post_form("/subscribe", [("csrf", self.form_token()), *fields])
 
 
 @contextmanager
@@ -281,56 +302,60 @@ def test_tampered_tokens_get_4xx_and_change_nothing(server: Server, path: str) -
 
 
 def test_subscribe_with_a_bad_email_is_400_with_a_message(server: Server) -> None:
-    response, body = server.post_form(
-        "/subscribe", [("email", "not-an-address@"), ("digest", "daily")]
-    )
+    response, body = server.sign_up([("email", "not-an-address@"), ("digest", "daily")])
     assert response.status == 400
     text = check_page(body)
     assert "عنوان البريد الإلكتروني غير صالح" in text
     assert "There must be something after the @-sign" in text
     assert 'value="not-an-address@"' in text  # the form keeps what was typed
-    assert not server.store.pending
+    assert not server.store.signups
 
 
 def test_subscribe_escapes_what_it_echoes(server: Server) -> None:
-    response, body = server.post_form("/subscribe", [("email", '"><script>x</script>')])
+    response, body = server.sign_up([("email", '"><script>x</script>')])
     assert response.status == 400
     assert b"<script>" not in body
 
 
-def test_subscribe_confirm_and_preferences(server: Server) -> None:
+def test_subscribe_queues_the_request_and_nothing_else(server: Server) -> None:
     response, body = server.request("GET", "/subscribe")
     assert response.status == 200
     assert 'name="digest" value="weekly"' in check_page(body)
     fields = [("email", "New.Reader@Example.ORG"), ("name", "  سلمى  "), ("digest", "weekly")]
-    response, body = server.post_form("/subscribe", [*fields, ("digest", "nonexistent")])
+    response, body = server.sign_up([*fields, ("digest", "nonexistent")])
     assert response.status == 200
     assert "تحقّق من بريدك" in check_page(body)
-    address = "new.reader@example.org"
-    assert server.store.pending == {address: ("سلمى", ("weekly",))}
+    assert server.store.signups == [
+        SignupRequest("new.reader@example.org", "سلمى", ("weekly",), "127.0.0.1", NOW)
+    ]
+    assert [c[0] for c in server.store.calls] == ["signup"]
 
-    confirm = "/confirm/" + make_token(SECRET, "confirm", ALL_LISTS, address)
-    response, body = server.request("GET", confirm)  # a scanner following the link
-    assert response.status == 200 and '<form method="post">' in check_page(body)
-    assert address in server.store.pending
-    response, body = server.post_form(confirm, [("confirm", "1")])
-    assert response.status == 200 and "تم تأكيد اشتراكك" in check_page(body)
-    assert server.store.active[address] == Preferences(("weekly",), ())
 
-    preferences = "/preferences/" + make_token(SECRET, "preferences", ALL_LISTS, address)
-    response, body = server.request("GET", preferences)
+def test_preferences_page_saves_an_active_subscribers_choices(server: Server) -> None:
+    key = server.store.link_key(READER)
+    assert key is not None
+    path = "/preferences/" + make_token(SECRET, "preferences", preferences_scope(key), READER)
+    response, body = server.request("GET", path)
     assert response.status == 200
     assert 'value="weekly" checked' in check_page(body)
     picked = [("digest", "daily"), ("tag", "اقتصاد"), ("tag", "not-a-tag")]
-    response, body = server.post_form(preferences, picked)
+    response, body = server.post_form(path, [("csrf", server.form_token(path)), *picked])
     assert response.status == 200 and "تم حفظ تفضيلاتك" in check_page(body)
-    assert server.store.active[address] == Preferences(("daily",), ("اقتصاد",))
+    assert server.store.active[READER] == Preferences(("daily",), ("اقتصاد",))
+    # Without the page's form token, or with another page's: refused, unchanged.
+    for token in ("", server.form_token()):
+        response, _ = server.post_form(path, [("csrf", token), ("digest", "weekly")])
+        assert response.status == 403
+    assert server.store.active[READER] == Preferences(("daily",), ("اقتصاد",))
 
 
-def test_preferences_of_a_stranger_is_404(server: Server) -> None:
-    path = "/preferences/" + make_token(SECRET, "preferences", ALL_LISTS, "nobody@example.org")
-    response, _ = server.request("GET", path)
-    assert response.status == 404
+def test_preferences_link_of_a_stranger_is_refused_like_a_forged_one(server: Server) -> None:
+    for address in ("nobody@example.org", READER):
+        # Signed with the old, key-less layout: no key of the store matches.
+        path = "/preferences/" + make_token(SECRET, "preferences", ALL_LISTS, address)
+        response, body = server.request("GET", path)
+        assert response.status == 400
+        assert "الرابط غير صالح" in check_page(body)
 
 
 # --- static files -------------------------------------------------------------------
@@ -458,11 +483,12 @@ def test_lazy_app_builds_itself_through_the_root_on_the_first_request(
     monkeypatch.setenv("FEEDPUB_SECRET", SECRET.decode())
     with serving(web._LazyApp()) as port:
         front = Server(port, MemorySubscriptions(), tmp_path / "public")
-        response, _ = front.post_form("/subscribe", [("email", READER)])
+        response, _ = front.sign_up([("email", READER)])
         assert response.status == 200
+    # Queued for the mailer; the subscribers are not touched by the request.
     with SqlStore.open(f"sqlite:///{tmp_path / 'var' / 'feedpub.db'}") as store:
-        found = store.get_subscriber(READER)
-    assert found is not None and found.status == "pending"
+        assert [s.request.email for s in store.signups_of(READER)] == [READER]
+        assert store.get_subscriber(READER) is None
 
 
 @pytest.mark.parametrize("config_text", [None, "site: [not, a, mapping\n", "store: {url: 7}\n"])
@@ -486,3 +512,25 @@ def test_lazy_app_with_a_broken_config_logs_why_and_shows_no_path(
             assert b"secret-place" not in body and b"Traceback" not in body
             assert body == b"Service unavailable: try again in a moment.\n"
     assert "secret-place" in caplog.text  # the operator reads the reason in the log
+
+
+# --- the client address of the per-client limit ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("198.51.100.7", "", (), "198.51.100.7"),
+        ("198.51.100.7", "203.0.113.9", (), "198.51.100.7"),  # not from a proxy: ignored
+        ("127.0.0.1", "203.0.113.9", ("127.0.0.1",), "203.0.113.9"),
+        ("127.0.0.1", "192.0.2.1, 203.0.113.9", ("127.0.0.1",), "203.0.113.9"),  # spoofed hop
+        ("10.0.0.2", "203.0.113.9, 10.0.0.1", ("10.0.0.0/8",), "203.0.113.9"),  # two proxies
+        ("127.0.0.1", "not-an-ip", ("127.0.0.1",), "127.0.0.1"),
+        ("::1", "2001:db8::5", ("::1",), "2001:db8::5"),
+        ("", "", (), "unknown"),
+    ],
+)
+def test_client_address(peer: str, forwarded: str, trusted: tuple[str, ...], expected: str) -> None:
+    environ = {"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_FOR": forwarded}
+    networks = [ipaddress.ip_network(t) for t in trusted]
+    assert client_address(environ, networks) == expected

@@ -27,8 +27,17 @@ from feedpub.app.jobs import JobRunner
 from feedpub.app.reports import Progress
 from feedpub.config import Config
 from feedpub.feeds.site import FeedSite
-from feedpub.model import Article, BuildReport, IngestReport, Reject, Subscriber
+from feedpub.model import (
+    Article,
+    BuildReport,
+    Consent,
+    IngestReport,
+    Reject,
+    Signup,
+    Subscriber,
+)
 from feedpub.subscribers import ImportReport, ReturnedMail, Roster, StoreSubscriptions
+from feedpub.subscribers import signups as signup_mail
 from feedpub.tokens import load_secret
 
 if TYPE_CHECKING:
@@ -384,10 +393,63 @@ class Publisher(JobRunner):
             self._seeded = True
             self.roster.seed(self.cfg.subscribers.seed, self.now)
 
-    def subscriptions(self) -> StoreSubscriptions:
-        """``web.Subscriptions`` over this publisher's store (``serve``)."""
+    def subscriptions(self, on_queued: Callable[[], None] | None = None) -> StoreSubscriptions:
+        """``web.Subscriptions`` over this publisher's store (``serve``);
+        ``on_queued`` runs after each sign-up is queued (wakes the mailer)."""
         return StoreSubscriptions(
             self._store,
             [d.name for d in self.cfg.digests],
             opt_in=[d.name for d in self.cfg.digests if d.is_alert],
+            signups=self._store,
+            on_queued=on_queued,
         )
+
+    # --- sign-ups -----------------------------------------------------------------------
+
+    def signups(self) -> signup_mail.SignupReport:
+        """Mail the queued sign-ups and expire old ones (``subscribers.signups``)."""
+        from feedpub import digests
+        from feedpub.delivery import backends
+
+        s, cfg = self.cfg.subscribers, self.cfg
+        writer = digests.SignupMailWriter(
+            digest_site(cfg),
+            cfg.email,
+            s.from_addr,
+            tuple((d.name, d.title or d.name) for d in cfg.digests),
+        )
+        mailer = signup_mail.SignupMailer(
+            self._store,
+            writer,
+            open_sender=lambda: backends.make_sender(cfg.delivery, os.environ, cfg.path),
+            secret=self.secret,
+            settings=signup_mail.SignupSettings(
+                confirm_expiry=s.confirm_expiry,
+                confirm_per_hour=s.confirm_per_hour,
+                pending_expiry=s.pending_expiry,
+                confirm_url=s.confirm_url,
+                preferences_url=cfg.email.preferences_url,
+            ),
+        )
+        return mailer.run(self.now)
+
+    def signup_mailer(
+        self, clock: Callable[[], datetime], *, every: float = 60.0
+    ) -> signup_mail.MailerLoop:
+        """``serve``'s mailer thread (not started): a pass at ``clock``'s
+        time whenever ``wake`` is called and every ``every`` seconds."""
+
+        def one_pass() -> None:
+            report = self.at(clock()).signups()
+            if any(report.counts().values()):
+                signup_mail.log.info("%s", report.summary())
+
+        return signup_mail.MailerLoop(one_pass, every=every)
+
+    def subscriber_record(
+        self, address: str
+    ) -> tuple[Subscriber | None, list[Signup], list[Consent]]:
+        """``subscribers show``: the subscriber, its sign-ups still kept and
+        its consent records."""
+        found = self._store.get_subscriber(address)
+        return found, self._store.signups_of(address), self._store.consents(address)

@@ -80,16 +80,19 @@ class JobRunner(ABC):
     def at(self, now: datetime) -> JobRunner: ...
     @abstractmethod
     def inbound(self) -> Reported: ...
+    @abstractmethod
+    def signups(self) -> Reported: ...
 
     def run_jobs(
         self, progress: Progress | None = None, *, adopt: bool = False
     ) -> list[JobOutcome]:
         """One cron run as separate jobs: ingest, build, the bounce mailbox
         (when ``inbound`` is set: before the digests, so what came back is
-        honoured), the alerts of what the ingest brought, then every digest.
-        A job that fails is logged and recorded and the others still run (a
-        build can publish what is stored when ingest failed; a broken digest
-        does not stop the next). ``adopt`` goes to the build."""
+        honoured), the alerts of what the ingest brought, then every digest,
+        then the sign-up mails (``subscribers.signups``). A job that fails is
+        logged and recorded and the others still run (a build can publish
+        what is stored when ingest failed; a broken digest does not stop the
+        next). ``adopt`` goes to the build."""
         jobs: list[tuple[str, Callable[[], Reported]]] = [
             ("ingest", lambda: self.ingest(progress)),
             ("build", lambda: self.build(adopt=adopt)),
@@ -101,6 +104,7 @@ class JobRunner(ABC):
             if digest.is_alert:
                 continue
             jobs.append((f"digest {digest.name}", functools.partial(self.digest, digest.name)))
+        jobs.append(("signups", self.signups))  # mail what the sign-up form queued
         outcomes = []
         for name, work in jobs:
             self._check_run_lock()

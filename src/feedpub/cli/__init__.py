@@ -179,7 +179,7 @@ def _add_subscriber_commands(commands: Any) -> None:
     subs = commands.add_parser(
         "subscribers",
         help="manage the digest subscribers",
-        description="Add, remove, list, import, export or bounce digest subscribers.",
+        description="Add, remove, list, show, import, export or bounce digest subscribers.",
     )
     actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add (or update) an active subscriber")
@@ -204,6 +204,14 @@ def _add_subscriber_commands(commands: Any) -> None:
     actions.add_parser("export", help="every subscriber as CSV on stdout")
     bounce = actions.add_parser("bounce", help="mark an address bounced: it gets nothing more")
     bounce.add_argument("email", metavar="EMAIL")
+    show = actions.add_parser(
+        "show",
+        help="one subscriber: status, choices and consent records",
+        description="The subscriber, each consent record (when and from which client "
+        "address the web sign-up was made and its confirmation link followed) and the "
+        "sign-ups still kept.",
+    )
+    show.add_argument("email", metavar="EMAIL")
     deliver = commands.add_parser(
         "deliver",
         help="only claim and send what is left of the latest editions (several senders)",
@@ -281,6 +289,13 @@ def _subscribers(args: argparse.Namespace, publisher: Publisher, out: TextIO) ->
         print(f"{args.email}: {'removed' if action == 'remove' else 'bounced'}", file=out)
     elif action == "list":
         listings.print_subscribers(publisher.subscribers(), out, as_json=args.json)
+    elif action == "show":
+        found, signups, consents = publisher.subscriber_record(args.email)
+        listings.print_subscriber_record(
+            args.email, found, signups, consents, out, publisher.cfg.site.timezone
+        )
+        if found is None and not signups:
+            return EXIT_FAILED
     elif action == "export":
         out.write(publisher.export_subscribers())
     elif action == "import":
@@ -355,14 +370,18 @@ def _serve_with_web(args: argparse.Namespace, cfg: Config, publisher: Publisher)
     from feedpub.web import server
 
     stop = None
+    # Sign-ups queued here (or by another process) are mailed from this thread.
+    mailer = publisher.signup_mailer(_now)
+    mailer.start()
     if args.port:
-        wsgi = web.build_app(cfg, publisher.subscriptions())
+        wsgi = web.build_app(cfg, publisher.subscriptions(on_queued=mailer.wake))
         stop = server.serve_in_background(wsgi, args.host, args.port, cfg.web).stop
     try:
         return _serve(cfg, publisher)
     finally:
         if stop is not None:
             stop()
+        mailer.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from feedpub.app.reports import Progress, Status
-    from feedpub.model import Article, FeedbackCounts, Reject, Subscriber
+    from feedpub.model import Article, Consent, FeedbackCounts, Reject, Signup, Subscriber
 
 
 def print_subscribers(subscribers: Sequence[Subscriber], out: TextIO, *, as_json: bool) -> None:
@@ -218,3 +218,44 @@ def progress_bar() -> Progress | None:
         stream.flush()
 
     return show
+
+
+def print_subscriber_record(
+    address: str,
+    subscriber: Subscriber | None,
+    signups: Sequence[Signup],
+    consents: Sequence[Consent],
+    out: TextIO,
+    tz: tzinfo,
+) -> None:
+    """``subscribers show``: the subscriber, then each consent record (the
+    sign-up's time and client, the confirmation's), then the sign-ups still
+    kept. Times in site.timezone."""
+
+    def at(value: datetime | None) -> str:
+        return "-" if value is None else f"{value.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}"
+
+    if subscriber is None:
+        print(f"{address}: not a subscriber", file=out)
+    else:
+        s = subscriber
+        print(f"{s.email}  {s.status}", file=out)
+        print(f"  name: {s.name or '-'}", file=out)
+        print(f"  digests: {', '.join(s.digests) or 'all'}", file=out)
+        print(f"  tags: {', '.join(s.tags) or 'all'}", file=out)
+        print(f"  added: {at(s.created)}  changed: {at(s.updated)}", file=out)
+    if not consents:
+        print("  consent: none recorded (not signed up through the web form)", file=out)
+    for c in consents:
+        print(
+            f"  consent: signed up {at(c.signed_up)} from {c.signup_client}; "
+            f"confirmed {at(c.confirmed)} from {c.confirm_client}",
+            file=out,
+        )
+    for signup in signups:
+        r = signup.request
+        print(
+            f"  sign-up #{signup.id}: {at(r.requested)} from {r.client}, {signup.state}"
+            + (f", mailed {at(signup.mailed)}" if signup.mailed else ""),
+            file=out,
+        )

@@ -14,9 +14,11 @@ validators (pydantic, jsonschema) do not know about.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -130,11 +132,12 @@ def _build(reader: Reader, data: Any) -> Config:
         email=_email(root.section("email", EmailConfig), site),
         delivery=_delivery(root.section("delivery", DeliveryConfig)),
         service=_service(root.section("service", ServiceConfig)),
-        subscribers=_subscribers(root.section("subscribers", SubscribersConfig)),
+        subscribers=_subscribers(root.section("subscribers", SubscribersConfig), site),
         inbound=_inbound(root.section("inbound", InboundConfig)),
         web=_web(root.section("web", WebConfig)),
     )
     root.done()
+    cfg = _signup_sender(cfg)
     _confine_outputs(reader, cfg)
     _check_dkim_alignment(reader, cfg)
     return cfg
@@ -648,11 +651,65 @@ def _relay(s: Section, port: int, connections: int) -> RelayConfig:
     return relay
 
 
-def _subscribers(s: Section) -> SubscribersConfig:
+def _subscribers(s: Section, site: SiteConfig) -> SubscribersConfig:
     seed = s.path_value("seed") if s.data.get("seed") is not None else None
     s.used.add("seed")
+    subscribers = SubscribersConfig(
+        seed=seed,
+        confirm_expiry=_duration(s, "confirm_expiry", timedelta(minutes=10), timedelta(days=30)),
+        confirm_per_hour=s.number("confirm_per_hour", 1, 100),
+        pending_expiry=_duration(s, "pending_expiry", timedelta(hours=1), timedelta(days=365)),
+        from_addr=s.get("from", str, "", checks.address),
+        confirm_url=s.get(
+            "confirm_url",
+            str,
+            s.default("confirm_url") or f"{site.url}/confirm/{{token}}",
+            _check_preferences_url,
+        ),
+    )
     s.done()
-    return SubscribersConfig(seed=seed)
+    return subscribers
+
+
+def _duration(s: Section, name: str, low: timedelta, high: timedelta) -> timedelta:
+    def check(value: str) -> str | None:
+        try:
+            found = checks.parse_duration(value)
+        except ValueError as exc:
+            return str(exc)
+        return None if low <= found <= high else f"must be between {low} and {high}"
+
+    raw = s.get(name, str, None, check)
+    fallback: timedelta = s.default(name)
+    return fallback if raw is None else checks.parse_duration(raw)
+
+
+def _signup_sender(cfg: Config) -> Config:
+    """``subscribers.from`` left out: the first digest's From."""
+    if cfg.subscribers.from_addr:
+        return cfg
+    sender = cfg.digests[0].from_addr if cfg.digests else f"noreply@{cfg.site.domain}"
+    return replace(cfg, subscribers=replace(cfg.subscribers, from_addr=sender))
+
+
+def _web(s: Section) -> WebConfig:
+    web = WebConfig(
+        connection_limit=s.number("connection_limit", 16, 100_000),
+        idle_timeout=s.number("idle_timeout", 1, 3600),
+        backlog=s.number("backlog", 8, 65535),
+        threads=s.number("threads", 1, 64),
+        signups_per_client_per_hour=s.number("signups_per_client_per_hour", 1, 100_000),
+        trusted_proxies=s.strings("trusted_proxies", max_chars=64),
+    )
+    for index, proxy in enumerate(web.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            s.reader.fail(
+                f"{s.key('trusted_proxies')}[{index}]", "must be an IP address or network"
+            )
+    s.done()
+    return web
 
 
 def _inbound(s: Section) -> InboundConfig:
@@ -722,17 +779,6 @@ def _service(s: Section) -> ServiceConfig:
     )
     s.done()
     return service
-
-
-def _web(s: Section) -> WebConfig:
-    web = WebConfig(
-        connection_limit=s.number("connection_limit", 16, 100_000),
-        idle_timeout=s.number("idle_timeout", 1, 3600),
-        backlog=s.number("backlog", 8, 65535),
-        threads=s.number("threads", 1, 64),
-    )
-    s.done()
-    return web
 
 
 def _confine_outputs(reader: Reader, cfg: Config) -> None:

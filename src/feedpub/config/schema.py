@@ -297,6 +297,17 @@ class SubscribersConfig:
     # A CSV (email[,name,digests,tags]) imported at every run: addresses not
     # yet stored are added as active; stored ones are never touched.
     seed: Path | None = None
+    # Sign-ups from the web form: the confirmation link expires after
+    # confirm_expiry; one address gets at most confirm_per_hour sign-up mails
+    # an hour; sign-ups never confirmed are removed after pending_expiry.
+    confirm_expiry: timedelta = timedelta(hours=48)
+    confirm_per_hour: int = 1
+    pending_expiry: timedelta = timedelta(days=7)
+    # The sender of the sign-up mails; "" at load: the first digest's from
+    # (else noreply@site.domain).
+    from_addr: str = ""
+    # https template with {token}; "" at load: site.url/confirm/{token}
+    confirm_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -321,6 +332,11 @@ class WebConfig:
     idle_timeout: int = 30
     backlog: int = 1024  # the listen queue (the kernel caps it at net.core.somaxconn)
     threads: int = 4  # requests answered at once (a request is read whole before)
+    # Sign-ups one client (IP address) may make per hour; more answer 429.
+    signups_per_client_per_hour: int = 10
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client;
+    # from anyone else the header is ignored and the peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from feedpub.digests.headers import feedback_id, message_id
 from feedpub.digests.message import Prepared, build_message, personalize, prepare_message
 from feedpub.digests.plan import EditionReader, PlannedEdition, plan_edition, preview_edition
 from feedpub.digests.render import RenderedEdition, Renderer, edition_record, render_edition
+from feedpub.digests.signup_mail import SignupMailWriter
 from feedpub.digests.site import Site
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Prepared",
     "RenderedEdition",
     "Renderer",
+    "SignupMailWriter",
     "Site",
     "alert_slot",
     "archive_path",

@@ -53,7 +53,7 @@ from feedpub.model import (
 from feedpub.store import StoreError
 from feedpub.text.arabic import tag_key
 from feedpub.text.uri import ascii_domain
-from feedpub.tokens import ALL_LISTS, make_token
+from feedpub.tokens import make_token, preferences_scope
 
 log = logging.getLogger(__name__)
 
@@ -583,7 +583,9 @@ class _Composer:
             name=subscriber.name,
             address=subscriber.email,
             unsubscribe_token=make_token(secret, "unsubscribe", name, subscriber.email),
-            preferences_token=make_token(secret, "preferences", ALL_LISTS, subscriber.email),
+            preferences_token=make_token(
+                secret, "preferences", preferences_scope(subscriber.token), subscriber.email
+            ),
             message_id=mid,
             date=date,
             linesep=linesep,

@@ -20,9 +20,11 @@ from feedpub.store.engine import StoreError, writing
 from feedpub.store.schema import (
     SCHEMA_VERSION,
     metadata,
+    t_consents,
     t_digest_pauses,
     t_runs,
     t_schema_version,
+    t_signups,
     t_sitemap_pages,
     t_source_state,
     t_store_meta,
@@ -212,6 +214,14 @@ def _v15_sitemap_pages(conn: Connection) -> None:
     t_sitemap_pages.create(conn)
 
 
+def _v16_signups_and_consents(conn: Connection) -> None:
+    """The web sign-ups queued for the mailer and the consent records of
+    confirmed ones: new tables, created from their definitions (copy their
+    DDL here first if a later version alters them)."""
+    t_signups.create(conn)
+    t_consents.create(conn)
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -232,6 +242,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     13: _v13_store_meta_and_pauses,
     14: _v14_claim_tokens,
     15: _v15_sitemap_pages,
+    16: _v16_signups_and_consents,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

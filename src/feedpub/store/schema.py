@@ -372,3 +372,48 @@ t_sitemap_pages = Table(
     Column("last_modified", Text),
     Column("article_id", String(255)),
 )
+
+# v16 --------------------------------------------------------------------------
+
+t_signups = Table(
+    "signups",
+    metadata,
+    # What the web form asked for, queued as it came: the page answers at
+    # once and alike for every address; the mailer (subscribers.signups)
+    # reads the address's state afterwards and sends the mail it calls for.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", Text, nullable=False),  # normalised, lower case
+    Column("name", Text),
+    Column("digests", Text, nullable=False),  # JSON list of names, as subscribers.digests
+    Column("client", String(64), nullable=False),  # the client's IP address
+    Column("requested", UtcDateTime, nullable=False),
+    # queued -> claimed (a mailer works on it) -> confirm (confirmation sent),
+    # already (the "already subscribed" mail sent), limited (no mail: one was
+    # sent within the hour) -> confirmed (its link was followed).
+    Column("state", String(16), nullable=False),
+    Column("claimed", UtcDateTime),
+    Column("mailed", UtcDateTime),
+    Column("confirmed", UtcDateTime),
+    Column("confirm_client", String(64)),
+    Index("ix_signups_state_id", "state", "id"),
+    # The per-client limit counts a client's recent sign-ups.
+    Index("ix_signups_client_requested", "client", "requested"),
+    # The per-address limit counts an address's recent mails.
+    Index("ix_signups_email_mailed", "email", "mailed"),
+)
+
+t_consents = Table(
+    "consents",
+    metadata,
+    # One row per confirmed sign-up, never changed after: when and from where
+    # the address asked, and when and from where the link in its mail was
+    # followed (feedpub subscribers show EMAIL).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", Text, nullable=False),  # lower case
+    Column("signup_id", Integer, nullable=False),
+    Column("signed_up", UtcDateTime, nullable=False),
+    Column("signup_client", String(64), nullable=False),
+    Column("confirmed", UtcDateTime, nullable=False),
+    Column("confirm_client", String(64), nullable=False),
+    Index("ix_consents_email", "email"),
+)

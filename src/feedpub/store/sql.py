@@ -21,6 +21,7 @@ from feedpub.store.meta import MetaMixin
 from feedpub.store.migrations import ensure_schema
 from feedpub.store.rejects import RejectsMixin
 from feedpub.store.runs import RunsMixin
+from feedpub.store.signups import SignupsMixin
 from feedpub.store.sources import SourcesMixin
 from feedpub.store.subscribers import SubscribersMixin
 
@@ -37,6 +38,7 @@ class SqlStore(
     EntriesMixin,
     JournalMixin,
     InboundMixin,
+    SignupsMixin,
 ):
     """The ``Store`` over one SQL database. Open with ``SqlStore.open(url)``;
     close with ``close()`` or use it as a context manager. Safe to share

@@ -160,13 +160,14 @@ class SubscribersMixin(StoreBase):
         return self._one(select(t_subscribers).where(t_subscribers.c.token == token))
 
     def set_subscriber_status(self, email: str, status: SubscriberStatus, now: datetime) -> bool:
-        """Set the status; False when no such subscriber."""
+        """Set the status; False when no such subscriber. Leaving (bounced,
+        unsubscribed) draws a new link key: every preferences link sent
+        before stops working, and only a new confirmation brings one back."""
         require_aware("now", now)
-        query = (
-            t_subscribers.update()
-            .where(_by_email(email))
-            .values(status=_check_status(status), updated=now)
-        )
+        values: dict[str, object] = {"status": _check_status(status), "updated": now}
+        if status in ("bounced", "unsubscribed"):
+            values["token"] = secrets.token_urlsafe(24)
+        query = t_subscribers.update().where(_by_email(email)).values(**values)
         with self._guard("cannot write subscriber"), self._writing() as conn:
             return bool(conn.execute(query).rowcount)
 

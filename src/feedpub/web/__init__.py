@@ -36,6 +36,7 @@ from feedpub.web import logs
 from feedpub.web.pages import (
     RETRY_AFTER_SECONDS,
     ListInfo,
+    SignupLimits,
     SiteInfo,
     StartResponse,
     WebApp,
@@ -47,6 +48,7 @@ from feedpub.web.subscriptions import Preferences, Subscriptions
 __all__ = [
     "ListInfo",
     "Preferences",
+    "SignupLimits",
     "SiteInfo",
     "Subscriptions",
     "app",
@@ -121,7 +123,8 @@ def build_app(cfg: Config, subscriptions: Subscriptions) -> WsgiApp:
     except SecretError as exc:
         log.error("web: %s", exc)
         return WebApp(public, None, None, site, _now, unavailable=str(exc))
-    return make_wsgi_app(public, subscriptions, secret, site, _now)
+    limits = SignupLimits(cfg.web.signups_per_client_per_hour, cfg.web.trusted_proxies)
+    return make_wsgi_app(public, subscriptions, secret, site, _now, limits)
 
 
 _UNAVAILABLE = b"Service unavailable: try again in a moment.\n"

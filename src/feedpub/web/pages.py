@@ -7,11 +7,14 @@ and the standard library cover the rest.
 
 Routes (every page right to left, no cookies, ``Cache-Control: no-store``):
 
-- ``GET  /subscribe``: the form; ``POST /subscribe``: records a pending
-  subscription and says "check your inbox".
+- ``GET  /subscribe``: the form; ``POST /subscribe``: queues the sign-up
+  and says "check your inbox". The answer is the same, in the same time,
+  for every address: the queue is all the request touches, and the mailer
+  (``subscribers.signups``) looks the address up afterwards. A client that
+  signed up ``per_client_hour`` times within the hour gets 429.
 - ``GET  /confirm/<token>``: a page with a button; ``POST`` confirms. The
   GET does nothing: mail scanners follow links (listmonk #1078), and a
-  scanner must not opt anybody in.
+  scanner must not opt anybody in. The token names its sign-up and expires.
 - ``GET  /unsubscribe/<list>/<token>``: asks, with a POST button; the GET
   never unsubscribes, for the same reason. ``POST`` with
   ``List-Unsubscribe=One-Click`` (RFC 8058; the form sends the same field)
@@ -20,24 +23,41 @@ Routes (every page right to left, no cookies, ``Cache-Control: no-store``):
 - anything else: a file of ``public/`` (``web.static``).
 
 A forged or altered token gets 400; the token is the only credential.
+
+The forms that change state (sign-up, confirm, preferences) carry a form
+token (``tokens.make_form_token``: no cookies) and refuse a POST whose
+``Origin`` is another site (403). The one-click unsubscribe is exempt: RFC
+8058's POST comes from a mail provider, with neither.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
 from feedpub import templating
 from feedpub.app.reports import WORK_FAILURES
-from feedpub.tokens import ALL_LISTS, Purpose, check_secret, make_token, read_token
+from feedpub.model import SignupRequest
+from feedpub.tokens import (
+    Purpose,
+    check_form_token,
+    check_secret,
+    make_form_token,
+    make_token,
+    preferences_scope,
+    read_dated_token,
+    read_token,
+    token_address,
+)
 from feedpub.web import logs, static
 from feedpub.web.forms import BodyError, Form, first, parse_form, read_body
 from feedpub.web.subscriptions import Subscriptions
@@ -55,9 +75,10 @@ MAX_NAME = 200
 RETRY_AFTER_SECONDS = 30
 
 _TOKEN = r"(?P<token>[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"
+_DATED_TOKEN = r"(?P<token>[A-Za-z0-9_-]+\.[0-9]+\.[0-9]+\.[A-Za-z0-9_-]+)"
 ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("subscribe", re.compile(r"/subscribe/?")),
-    ("confirm", re.compile(rf"/confirm/{_TOKEN}/?")),
+    ("confirm", re.compile(rf"/confirm/{_DATED_TOKEN}/?")),
     ("unsubscribe", re.compile(rf"/unsubscribe/(?P<list>[^/]+)/{_TOKEN}/?")),
     ("preferences", re.compile(rf"/preferences/{_TOKEN}/?")),
 )
@@ -75,6 +96,46 @@ PAGE_HEADERS = [
         "frame-ancestors 'none'; base-uri 'none'",
     ),
 ]
+
+
+# How long a served form may be posted back.
+FORM_MAX_AGE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SignupLimits:
+    """``web:`` as the pages use it."""
+
+    per_client_hour: int = 10
+    # Proxies whose X-Forwarded-For names the client (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ()
+
+
+def client_address(
+    environ: Environ, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> str:
+    """The client's IP address: the peer, or when the peer is a trusted
+    proxy, the last address of X-Forwarded-For that is not one (the hops
+    before it are whatever the client chose to write)."""
+    peer = str(environ.get("REMOTE_ADDR") or "")
+    try:
+        current = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer[:64] or "unknown"
+    hops = str(environ.get("HTTP_X_FORWARDED_FOR") or "").split(",")
+    for hop in reversed([h.strip() for h in hops if h.strip()]):
+        if not any(current in network for network in trusted):
+            break
+        try:
+            current = ipaddress.ip_address(hop)
+        except ValueError:
+            break  # a malformed hop: trust nothing further along
+    return str(current)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 @dataclass(frozen=True)
@@ -120,6 +181,7 @@ class WebApp:
         site: SiteInfo,
         clock: Clock,
         unavailable: str = "",
+        limits: SignupLimits | None = None,
     ) -> None:
         self.public_dir = public_dir
         self.subscriptions = subscriptions
@@ -127,6 +189,10 @@ class WebApp:
         self.site = site
         self.clock = clock
         self.unavailable = unavailable
+        self.limits = limits or SignupLimits()
+        self._trusted = tuple(
+            ipaddress.ip_network(p, strict=False) for p in self.limits.trusted_proxies
+        )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = static.request_path(environ)
@@ -201,10 +267,21 @@ class WebApp:
     ) -> Page:
         if method != "POST":
             chosen = [x.name for x in self.site.lists if not x.opt_in]
-            return self._render("200 OK", "subscribe", email="", name="", chosen=chosen, error="")
+            return self._signup_page("200 OK", environ, secret, chosen=chosen)
         email, name = first(form, "email"), first(form, "name")[:MAX_NAME]
         known = {x.name for x in self.site.lists}
         chosen = [d for d in form.get("digest", []) if d in known]
+        refused = self._refused(environ, secret, "subscribe", form)
+        if refused is not None:
+            return self._signup_page(
+                "403 Forbidden",
+                environ,
+                secret,
+                email=email,
+                name=name,
+                chosen=chosen,
+                error=refused,
+            )
         error = detail = ""
         address = ""
         try:
@@ -215,16 +292,30 @@ class WebApp:
         if not error and known and not chosen:
             error = "اختر نشرة واحدة على الأقل."
         if error:
-            return self._render(
+            return self._signup_page(
                 "400 Bad Request",
-                "subscribe",
+                environ,
+                secret,
                 email=email,
                 name=name,
                 chosen=chosen,
                 error=error,
                 detail=detail,
             )
-        store.subscribe_pending(address, " ".join(name.split()), chosen, self.clock())
+        request = SignupRequest(
+            email=address,
+            name=" ".join(name.split()) or None,
+            digests=tuple(chosen),
+            client=client_address(environ, self._trusted),
+            requested=self.clock(),
+        )
+        if not store.request_signup(request, self.limits.per_client_hour):
+            page = self._notice(
+                "429 Too Many Requests",
+                "طلبات كثيرة",
+                "وصلتنا طلبات اشتراك كثيرة من عنوانك خلال الساعة الأخيرة. حاول لاحقاً.",
+            )
+            return Page(page.status, page.body, (("Retry-After", "3600"),))
         return self._notice(
             "200 OK",
             "تحقّق من بريدك",
@@ -241,24 +332,47 @@ class WebApp:
         form: Form,
         environ: Environ,
     ) -> Page:
-        address = self._read(secret, "confirm", ALL_LISTS, match)
-        if address is None:
+        found = read_dated_token(secret, "confirm", match["token"])
+        if found is None:
             return self._bad_link()
+        subscribe = self._href(environ, "/subscribe")
+        if found.expires < self.clock():
+            return self._notice(
+                "410 Gone",
+                "انتهت صلاحية الرابط",
+                "مضى وقت طويل على طلب الاشتراك. اشترك من جديد لتصلك رسالة تأكيد جديدة.",
+                link=subscribe,
+            )
+        page_key = f"confirm:{match['token']}"
         if method != "POST":
-            return self._render("200 OK", "confirm", address=address)
-        if not store.confirm(address, self.clock()):
+            csrf = make_form_token(secret, page_key, self.clock())
+            return self._render("200 OK", "confirm", address=found.address, csrf=csrf)
+        refused = self._refused(environ, secret, page_key, form)
+        if refused is not None:
+            return self._notice("403 Forbidden", "تعذّر التأكيد", refused)
+        client = client_address(environ, self._trusted)
+        confirmed = store.confirm(found.ref, found.address, client, self.clock())
+        if confirmed is None:
             return self._notice(
                 "404 Not Found",
                 "لا اشتراك بانتظار التأكيد",
                 "انتهت صلاحية طلب الاشتراك أو لم يُطلب. يمكنك الاشتراك من جديد.",
-                link=self._href(environ, "/subscribe"),
+                link=subscribe,
+            )
+        if not confirmed:
+            return self._notice(
+                "409 Conflict",
+                "استُعمل هذا الرابط من قبل",
+                "أكّدت هذا الطلب من قبل. لتعديل اشتراكك استعمل رابط التفضيلات في آخر رسالة "
+                "وصلتك، أو اشترك من جديد.",
+                link=subscribe,
             )
         return self._notice(
             "200 OK",
             "تم تأكيد اشتراكك",
             "ستصلك النشرات التي اخترتها.",
-            address=address,
-            link=self._preferences_href(environ, secret, address),
+            address=found.address,
+            link=self._preferences_href(environ, store, secret, found.address),
         )
 
     def _unsubscribe(
@@ -275,10 +389,14 @@ class WebApp:
         if address is None:
             return self._bad_link()
         title = self.site.list_title(list_name)
-        preferences = self._preferences_href(environ, secret, address)
         if method != "POST":
             return self._render(
-                "200 OK", "unsubscribe", done=False, address=address, title=title, link=preferences
+                "200 OK",
+                "unsubscribe",
+                done=False,
+                address=address,
+                title=title,
+                link=self._preferences_href(environ, store, secret, address),
             )
         if first(form, ONE_CLICK[0]) != ONE_CLICK[1]:
             return self._notice(
@@ -286,8 +404,17 @@ class WebApp:
             )
         store.unsubscribe(address, list_name, self.clock())
         # 200 whether or not the address was subscribed: RFC 8058 wants a plain success.
+        # Still receiving other digests: their preferences; else a sign-up form.
         return self._render(
-            "200 OK", "unsubscribe", done=True, address=address, title=title, link=preferences
+            "200 OK",
+            "unsubscribe",
+            done=True,
+            address=address,
+            title=title,
+            link=self._preferences_href(environ, store, secret, address),
+            action=self._href(environ, "/subscribe"),
+            csrf=make_form_token(secret, "subscribe", self.clock()),
+            chosen=[list_name],
         )
 
     def _preferences(
@@ -299,11 +426,17 @@ class WebApp:
         form: Form,
         environ: Environ,
     ) -> Page:
-        address = self._read(secret, "preferences", ALL_LISTS, match)
+        address = self._read_preferences(store, secret, match["token"])
         if address is None:
+            # Not stored, left since (a new key), forged: one answer, so a
+            # made-up token tells nothing of who is stored.
             return self._bad_link()
+        page_key = f"preferences:{match['token']}"
         saved = False
         if method == "POST":
+            refused = self._refused(environ, secret, page_key, form)
+            if refused is not None:
+                return self._notice("403 Forbidden", "تعذّر الحفظ", refused)
             known_lists = {x.name for x in self.site.lists}
             digests = [d for d in form.get("digest", []) if d in known_lists]
             tags = [t for t in form.get("tag", []) if t in self.site.tags]
@@ -313,7 +446,7 @@ class WebApp:
             return self._notice(
                 "404 Not Found",
                 "لست مشتركاً",
-                "لا اشتراك مؤكَّداً لهذا العنوان.",
+                "لا اشتراك مؤكَّداً لهذا العنوان. يمكنك الاشتراك من جديد.",
                 address=address,
                 link=self._href(environ, "/subscribe"),
             )
@@ -324,6 +457,7 @@ class WebApp:
             digests=list(current[0]),
             tags=list(current[1]),
             saved=saved,
+            csrf=make_form_token(secret, page_key, self.clock()),
         )
 
     # --- helpers ------------------------------------------------------------------
@@ -332,13 +466,67 @@ class WebApp:
     def _read(secret: bytes, purpose: Purpose, list_name: str, match: re.Match[str]) -> str | None:
         return read_token(secret, purpose, list_name, match["token"])
 
+    @staticmethod
+    def _read_preferences(store: Subscriptions, secret: bytes, token: str) -> str | None:
+        """The address of a preferences token signed under its current link key."""
+        named = token_address(token)
+        key = None if named is None else store.link_key(named)
+        if key is None:
+            return None
+        return read_token(secret, "preferences", preferences_scope(key), token)
+
+    def _refused(self, environ: Environ, secret: bytes, page: str, form: Form) -> str | None:
+        """Why a state-changing POST is refused: another site's Origin (a
+        browser always sends it with a cross-site POST), or no valid form
+        token of ``page``; None when it may go on."""
+        origin = str(environ.get("HTTP_ORIGIN") or "").lower()
+        fetched_from = str(environ.get("HTTP_SEC_FETCH_SITE") or "")
+        own = {_origin(self.site.url)}
+        host = environ.get("HTTP_HOST")
+        if host:
+            own.add(f"{environ.get('wsgi.url_scheme', 'http')}://{host}".lower())
+        if fetched_from == "cross-site" or (origin and origin not in own):
+            return "رُفض الطلب: أُرسل النموذج من موقع آخر."
+        if not check_form_token(secret, page, first(form, "csrf"), self.clock(), FORM_MAX_AGE):
+            return "انتهت صلاحية النموذج أو نقص. أعد تحميل الصفحة وحاول مرة أخرى."
+        return None
+
+    def _signup_page(
+        self,
+        status: str,
+        environ: Environ,
+        secret: bytes,
+        *,
+        email: str = "",
+        name: str = "",
+        chosen: Sequence[str] = (),
+        error: str = "",
+        detail: str = "",
+    ) -> Page:
+        return self._render(
+            status,
+            "subscribe",
+            action=self._href(environ, "/subscribe"),
+            csrf=make_form_token(secret, "subscribe", self.clock()),
+            email=email,
+            name=name,
+            chosen=list(chosen),
+            error=error,
+            detail=detail,
+        )
+
     def _href(self, environ: Environ, path: str) -> str:
         return quote(str(environ.get("SCRIPT_NAME", "")), safe="/") + path
 
-    def _preferences_href(self, environ: Environ, secret: bytes, address: str) -> str:
-        return self._href(
-            environ, "/preferences/" + make_token(secret, "preferences", ALL_LISTS, address)
-        )
+    def _preferences_href(
+        self, environ: Environ, store: Subscriptions, secret: bytes, address: str
+    ) -> str:
+        """The address's preferences page while it is an active subscriber, else ""."""
+        key = store.link_key(address)
+        if key is None or store.preferences(address) is None:
+            return ""
+        token = make_token(secret, "preferences", preferences_scope(key), address)
+        return self._href(environ, "/preferences/" + token)
 
     def _bad_link(self) -> Page:
         return self._notice(
@@ -373,7 +561,8 @@ def make_wsgi_app(
     secret: bytes,
     site: SiteInfo,
     clock: Clock,
+    limits: SignupLimits | None = None,
 ) -> WsgiApp:
     """The whole web front: subscriber pages and the files of ``public_dir``."""
     check_secret(secret)  # refuse a weak secret at start, not on the first click
-    return WebApp(public_dir, subscriptions, secret, site, clock)
+    return WebApp(public_dir, subscriptions, secret, site, clock, limits=limits)

@@ -13,28 +13,32 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-# In model, so app's store adapter can return it without importing web.
-from feedpub.model import Preferences
+# In model, so app's store adapter can return them without importing web.
+from feedpub.model import Preferences, SignupRequest
 
-__all__ = ["Preferences", "Subscriptions"]
+__all__ = ["Preferences", "SignupRequest", "Subscriptions"]
 
 
 class Subscriptions(Protocol):
-    def subscribe_pending(
-        self, address: str, name: str, digests: Sequence[str], now: datetime
-    ) -> bool:
-        """Record (or refresh) a subscription awaiting confirmation, for the
-        given digests. True when a confirmation email is due: delivery then
-        mails the link ``/confirm/<make_token(secret, "confirm", ALL_LISTS,
-        address)>``. False when the address is already confirmed (nothing to
-        confirm; the page shows the same words either way, so it does not
-        tell a stranger who is subscribed)."""
+    def request_signup(self, request: SignupRequest, per_client_hour: int) -> bool:
+        """Queue a sign-up for the mailer, which looks the address up and
+        sends the mail its state calls for, after the page has answered.
+        Must read nothing of the address (the page answers the same, in the
+        same time, for every address). False, with nothing queued, when the
+        client already queued ``per_client_hour`` sign-ups within the hour."""
         ...
 
-    def confirm(self, address: str, now: datetime) -> bool:
-        """Make the pending subscription active. True when the address is now
-        (or already was) a confirmed subscriber; False when there is nothing
-        pending for it (never asked, or the pending request expired)."""
+    def confirm(self, signup_id: int, address: str, client: str, now: datetime) -> bool | None:
+        """Follow the confirmation link of sign-up ``signup_id``: True when
+        the address is now a subscriber (consent recorded with ``client``
+        and ``now``), False when the link was used before (nothing changes),
+        None when the sign-up is gone (expired and removed)."""
+        ...
+
+    def link_key(self, address: str) -> str | None:
+        """The key the address's preferences links are signed under
+        (``tokens.preferences_scope``), None when it is not stored; the
+        store draws a new one when the address leaves."""
         ...
 
     def unsubscribe(self, address: str, list_name: str, now: datetime) -> bool:
@@ -43,13 +47,13 @@ class Subscriptions(Protocol):
         ...
 
     def preferences(self, address: str) -> Preferences | None:
-        """The subscriber's choices, or None when the address is not a
-        (confirmed) subscriber."""
+        """The subscriber's choices, or None when the address is not an
+        active subscriber."""
         ...
 
     def set_preferences(
         self, address: str, digests: Sequence[str], tags: Sequence[str], now: datetime
     ) -> bool:
-        """Replace the subscriber's choices (no digests: receives nothing).
-        False when the address is not a subscriber."""
+        """Replace an active subscriber's choices (no digests: unsubscribed).
+        False when the address is not an active subscriber."""
         ...
