@@ -7,6 +7,7 @@ run that dies mid-delivery is finished by the next, each message once."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 from collections import Counter
 from datetime import datetime, timedelta
@@ -373,7 +374,10 @@ def test_a_reader_chooses_the_alert_on_their_page_and_leaves_it_in_one_click(
             assert 'value="daily" checked' in page and 'value="breaking">' in page
             # Leaving the one digest he got never leaves him on the alert.
             http(port, "POST", omar_leaves, [("List-Unsubscribe", "One-Click")])
-            chosen = [("digest", "daily"), ("digest", "breaking")]
+            # the form as the page gives it: its token comes with it
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert csrf is not None
+            chosen = [("csrf", csrf.group(1)), ("digest", "daily"), ("digest", "breaking")]
             assert 'value="breaking" checked' in http(port, "POST", preferences, chosen)
 
             publish(tmp_path, budget, record("quake", "هزة أرضية في ريف حماة", AT_1002))

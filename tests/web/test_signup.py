@@ -71,6 +71,9 @@ def write_config(folder: Path, extra: str = "", *, smtp_port: int | None = None)
             f"  backend: smtp\n  smtp: {{host: 127.0.0.1, port: {smtp_port}, "
             "security: none, timeout: 10, connections: 1}\n",
         )
+    if extra.startswith("web:\n"):  # into the shipped web section
+        text = text.replace("\nweb:\n", "\nweb:\n" + extra.removeprefix("web:\n"), 1)
+        extra = ""
     path = folder / "config.yaml"
     path.write_text(text + extra, encoding="utf-8")
     return load_config(path)

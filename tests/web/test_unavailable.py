@@ -48,6 +48,14 @@ def request(
         conn.close()
 
 
+def sign_up(port: int, email: str) -> dict[str, str]:
+    """The sign-up form's fields as a reader sends them: its token from the page."""
+    _, _, page = request(port, "GET", "/subscribe")
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None, page
+    return {"csrf": csrf.group(1).decode(), "email": email, "digest": "daily"}
+
+
 @pytest.fixture
 def schema() -> Iterator[str]:
     try:
@@ -76,7 +84,11 @@ def site(tmp_path: Path, schema: str) -> Iterator[tuple[int, TcpProxy]]:
         )
         with SqlStore.open(url) as store:
             wsgi = make_wsgi_app(
-                public, StoreSubscriptions(store, ["daily"]), SECRET, SITE, lambda: NOW
+                public,
+                StoreSubscriptions(store, ["daily"], signups=store),
+                SECRET,
+                SITE,
+                lambda: NOW,
             )
             hosted = server.serve_in_background(wsgi, "127.0.0.1", 0, WebConfig())
             try:
@@ -90,9 +102,7 @@ def test_pages_answer_503_with_retry_after_while_the_store_is_down(
     site: tuple[int, TcpProxy], caplog: pytest.LogCaptureFixture
 ) -> None:
     port, proxy = site
-    status, _, _ = request(
-        port, "POST", "/subscribe", {"email": "a@example.org", "digest": "daily"}
-    )
+    status, _, _ = request(port, "POST", "/subscribe", sign_up(port, "a@example.org"))
     assert status == 200
 
     proxy.cut()
@@ -100,7 +110,7 @@ def test_pages_answer_503_with_retry_after_while_the_store_is_down(
     preferences = make_token(SECRET, "preferences", ALL_LISTS, "a@example.org")
     with caplog.at_level(logging.INFO):
         for method, path, fields in [
-            ("POST", "/subscribe", {"email": "b@example.org", "digest": "daily"}),
+            ("POST", "/subscribe", sign_up(port, "b@example.org")),
             ("GET", f"/preferences/{preferences}", None),
             ("POST", f"/unsubscribe/daily/{token}", {"List-Unsubscribe": "One-Click"}),
         ]:
@@ -121,9 +131,7 @@ def test_pages_answer_503_with_retry_after_while_the_store_is_down(
     proxy.restore()
     deadline = time.monotonic() + 20
     while True:  # the pool's dead connections are found and replaced
-        status, _, _ = request(
-            port, "POST", "/subscribe", {"email": "b@example.org", "digest": "daily"}
-        )
+        status, _, _ = request(port, "POST", "/subscribe", sign_up(port, "b@example.org"))
         if status == 200 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
