@@ -19,6 +19,10 @@ from psycopg import sql
 
 from feedpub.store import SqlStore
 
+# The command-line tests' ``site`` fixture (the samples under a config of
+# their own), for every test folder that runs feedpub as cron does.
+pytest_plugins = ["support.cli_site"]
+
 PG_CONNINFO = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

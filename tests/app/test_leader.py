@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 from feedpub.store import SqlStore
-from support.cli_site import NOW, site
-
-__all__ = ["site"]
+from support.cli_site import NOW
 
 pytestmark = pytest.mark.postgres
 FAILOVER = 3
