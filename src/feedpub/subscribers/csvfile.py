@@ -104,7 +104,9 @@ def read_roster(text: str) -> tuple[list[RosterEntry], list[RefusedRow]]:
 def write_roster(rows: Iterable[tuple[str, str | None, Iterable[str], Iterable[str], str]]) -> str:
     """CSV of (email, name, digests, tags, status) rows, lists joined with ``;``."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF, as RFC 4180 says: the writer then quotes a cell holding a lone CR,
+    # which with "\n" it writes bare and every reader takes for a line break.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*COLUMNS, "status"])
     for email, name, digests, tags, status in rows:
         cells = [email, name or "", ";".join(digests), ";".join(tags), status]

@@ -200,7 +200,9 @@ class Roster:
         active subscribers; stored ones are left exactly as they are (an
         unsubscribe is never undone by an import). Raises OSError when the
         file cannot be read, UnicodeDecodeError when it is not UTF-8."""
-        return self._import(path, path.read_text(encoding="utf-8"), now)
+        # Bytes, not read_text: its newline translation would turn a CR quoted
+        # inside a cell into a line feed.
+        return self._import(path, path.read_bytes().decode("utf-8"), now)
 
     def seed(self, path: Path, now: datetime) -> ImportReport | None:
         """``subscribers.seed``: import the CSV when it changed since it was

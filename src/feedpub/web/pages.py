@@ -36,6 +36,7 @@ from urllib.parse import quote
 from email_validator import EmailNotValidError, validate_email
 
 from feedpub import templating
+from feedpub.text.bidi import strip_bidi_controls
 from feedpub.tokens import ALL_LISTS, Purpose, check_secret, make_token, read_token
 from feedpub.web import static
 from feedpub.web.forms import BodyError, Form, first, parse_form, read_body
@@ -177,7 +178,8 @@ class WebApp:
         if method != "POST":
             chosen = [x.name for x in self.site.lists]
             return self._render("200 OK", "subscribe", email="", name="", chosen=chosen, error="")
-        email, name = first(form, "email"), first(form, "name")[:MAX_NAME]
+        email = first(form, "email")
+        name = strip_bidi_controls(first(form, "name"))[:MAX_NAME]  # it reaches greetings
         known = {x.name for x in self.site.lists}
         chosen = [d for d in form.get("digest", []) if d in known]
         error = detail = ""
