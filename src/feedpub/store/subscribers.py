@@ -179,17 +179,28 @@ class SubscribersMixin(StoreBase):
         *,
         status: SubscriberStatus = "active",
     ) -> int:
-        """Insert many (email, name) subscribers with no preferences, in
-        chunks of ``PAGE_SIZE`` rows per statement; addresses already stored
-        (ignoring case) are left as they are. Returns how many were added.
-        Suppressed addresses are not added. For bulk loads (benchmarks, large
-        imports): one transaction per chunk instead of one per address."""
+        """Insert many (email, name) subscribers with no preferences (see
+        ``add_subscriber_entries``). Returns how many were added."""
+        return self.add_subscriber_entries([(e, n, (), ()) for e, n in entries], now, status=status)
+
+    def add_subscriber_entries(
+        self,
+        entries: Sequence[tuple[str, str | None, Sequence[str], Sequence[str]]],
+        now: datetime,
+        *,
+        status: SubscriberStatus = "active",
+    ) -> int:
+        """Insert many (email, name, digests, tags) subscribers, in chunks of
+        ``PAGE_SIZE`` rows per statement; addresses already stored (ignoring
+        case) are left as they are, suppressed ones are not added. Returns
+        how many were added. For bulk loads (a seed file, large imports,
+        benchmarks): one transaction per chunk instead of one per address."""
         require_aware("now", now)
         added = 0
         for start in range(0, len(entries), PAGE_SIZE):
-            chunk = [(e.strip(), n) for e, n in entries[start : start + PAGE_SIZE]]
+            chunk = [(e.strip(), n, d, t) for e, n, d, t in entries[start : start + PAGE_SIZE]]
             with self._guard("cannot write subscribers"), self._writing() as conn:
-                lowered = [e.lower() for e, _ in chunk]
+                lowered = [e.lower() for e, *_ in chunk]
                 known = set(
                     conn.execute(
                         select(func.lower(t_subscribers.c.email)).where(
@@ -198,18 +209,19 @@ class SubscribersMixin(StoreBase):
                     ).scalars()
                 ) | _active_keys(conn, lowered)
                 rows = []
-                for email, name in chunk:
+                for email, name, digests, tags in chunk:
                     if not email or email.lower() in known:
                         continue
                     known.add(email.lower())
+                    clean = None if name is None else strip_bidi_controls(name).strip() or None
                     rows.append(
                         {
                             "email": email,
-                            "name": name,
+                            "name": clean,
                             "status": _check_status(status),
                             "token": secrets.token_urlsafe(24),
-                            "digests": "[]",
-                            "tags": "[]",
+                            "digests": _names(digests),
+                            "tags": _names(tags),
                             "created": now,
                             "updated": now,
                         }

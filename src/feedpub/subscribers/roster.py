@@ -42,6 +42,13 @@ class SubscriberList(Protocol):
         tags: Sequence[str] = (),
         status: SubscriberStatus = "pending",
     ) -> tuple[Subscriber, bool]: ...
+    def add_subscriber_entries(
+        self,
+        entries: Sequence[tuple[str, str | None, Sequence[str], Sequence[str]]],
+        now: datetime,
+        *,
+        status: SubscriberStatus = "active",
+    ) -> int: ...
     def get_subscriber(self, email: str) -> Subscriber | None: ...
     def set_subscriber_status(
         self,
@@ -237,8 +244,9 @@ class Roster:
         addresses = [e.email for e in entries]
         suppressed = self._store.suppressed_among(addresses)
         stored = self._store.subscribed_among(addresses)
-        added = existing = 0
+        existing = 0
         kept_out: list[RefusedRow] = []
+        new: list[tuple[str, str | None, Sequence[str], Sequence[str]]] = []
         for entry in entries:
             unknown = [d for d in entry.digests if d not in self._digests]
             key = entry.email.lower()
@@ -253,15 +261,8 @@ class Roster:
                 why = found.describe() if found is not None else "suppressed"
                 kept_out.append(RefusedRow(entry.line, entry.email, f"not added: {why}"))
             else:
-                self._store.add_subscriber(
-                    entry.email,
-                    now,
-                    name=entry.name,
-                    digests=entry.digests,
-                    tags=entry.tags,
-                    status="active",
-                )
-                added += 1
+                new.append((entry.email, entry.name, entry.digests, entry.tags))
+        added = self._store.add_subscriber_entries(new, now, status="active")
         problems.sort(key=lambda row: row.line)
         return ImportReport(path, added, existing, tuple(problems), tuple(kept_out))
 
