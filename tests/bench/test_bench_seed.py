@@ -8,7 +8,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "seed.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "seed.py"
 
 
 def test_seed_bench_runs_small(tmp_path: Path) -> None:

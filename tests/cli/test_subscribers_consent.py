@@ -10,17 +10,20 @@ import csv
 import io
 import logging
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from feedpub.store import SqlStore
 from feedpub.subscribers import ConsentRefused, Roster, StoreSubscriptions, write_roster
-from test_subscribers_cli import NOW, cli, config
+from support.cli_site import run as cli
+from support.cli_site import site as config
 
-__all__ = ["config"]  # the fixture, shared with the subscriber command tests
+__all__ = ["config"]  # the command-line tests' site, as a fixture
 
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=ZoneInfo("Asia/Damascus"))  # the site's clock
 LATER = NOW + timedelta(days=1)
 DIGESTS = ("daily", "weekly")
 
