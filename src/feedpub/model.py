@@ -167,6 +167,39 @@ class Subscriber:
         return self.status == "active" and (chosen or (not self.digests and not opt_in))
 
 
+# Why an address is on the suppression list: it bounced hard, its reader
+# unsubscribed or complained (both "unsubscribed"; the reason says which), or
+# an operator removed it (remembered so the seed file does not add it back).
+SuppressionKind = Literal["bounced", "unsubscribed", "removed"]
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """An address that an import, the seed file or ``subscribers add`` must
+    not mail again, and why. ``lifted`` is set when it was subscribed again
+    (a confirmed sign-up, or ``subscribers add --resubscribe --reason``)."""
+
+    address: str
+    kind: SuppressionKind
+    reason: str
+    source: str  # who said so: inbound, web, operator, migration
+    at: datetime
+    lifted: datetime | None = None
+    lifted_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("Suppression.at", self.at)
+
+    @property
+    def active(self) -> bool:
+        return self.lifted is None
+
+    def describe(self) -> str:
+        """One line: ``unsubscribed on 2026-11-29 (web): unsubscribed from daily``."""
+        by = f" ({self.source})" if self.source else ""
+        return f"{self.kind} on {self.at.date().isoformat()}{by}: {self.reason}"
+
+
 class Preferences(NamedTuple):
     """A subscriber's choices as the preferences page shows them. A tuple, so
     a store may return a plain ``(digests, tags)`` pair."""

@@ -1,6 +1,6 @@
-"""What the inbound tests share: the corpus's keys, and a subscriber writer
-over the store (the job's ``SubscriberStatusWriter``: what the composition
-root wires from the subscribers of the store)."""
+"""What the inbound tests share: the corpus's keys, and the subscriber
+writer the composition root wires (the job's ``SubscriberStatusWriter``:
+``subscribers.ReturnedMail`` over the store), recording its calls."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feedpub.inbound import Keys
-from feedpub.model import SubscriberStatus
 from feedpub.store import SqlStore
-from feedpub.subscribers import StoreSubscriptions
+from feedpub.subscribers import ReturnedMail
 from support.dovecot import dovecot_for
 from support.postfix import postfix
 
@@ -30,31 +29,19 @@ def corpus_keys() -> Keys:
     return Keys(CORPUS_SECRET, LISTS, UNSUBSCRIBE, RETURN_PATH)
 
 
-class StoreStatusWriter:
-    """Subscriber changes through the store, as the web pages make them: a
-    list unsubscribe is the web's own (``StoreSubscriptions.unsubscribe``)."""
+class StoreStatusWriter(ReturnedMail):
+    """The writer the composition root wires (``subscribers.ReturnedMail``:
+    statuses and the suppression list in the store), recording each call."""
 
     def __init__(self, store: SqlStore, lists: Sequence[str] = LISTS) -> None:
+        super().__init__(store, list(lists))
         self.store = store
-        self.web = StoreSubscriptions(store, list(lists))
         self.calls: list[tuple[str, str, str | None]] = []
-
-    def subscriber_status(self, address: str) -> SubscriberStatus | None:
-        found = self.store.get_subscriber(address)
-        return None if found is None else found.status
 
     def mark_bounced(self, address: str, reason: str, now: datetime) -> bool:
         self.calls.append(("bounce", address, None))
-        found = self.store.get_subscriber(address)
-        if found is None or found.status in ("bounced", "unsubscribed"):
-            return False
-        return self.store.set_subscriber_status(address, "bounced", now)
+        return super().mark_bounced(address, reason, now)
 
     def unsubscribe(self, address: str, list_name: str | None, reason: str, now: datetime) -> bool:
         self.calls.append(("unsubscribe", address, list_name))
-        found = self.store.get_subscriber(address)
-        if found is None or found.status in ("bounced", "unsubscribed"):
-            return False
-        if list_name is None:
-            return self.store.set_subscriber_status(address, "unsubscribed", now)
-        return self.web.unsubscribe(address, list_name, now)
+        return super().unsubscribe(address, list_name, reason, now)

@@ -71,7 +71,7 @@ def test_a_subscriber_removed_later_leaves_the_delivery_with_its_address(
     store.enqueue_deliveries(edition, [(subscriber.id, subscriber.email, None)], NOW)
     assert store.deliveries(edition)[0].subscriber_id == subscriber.id
 
-    store.remove_subscriber("s@x.org")
+    store.remove_subscriber("s@x.org", NOW)
 
     (kept,) = store.deliveries(edition)
     assert (kept.subscriber_id, kept.address) == (None, "s@x.org")

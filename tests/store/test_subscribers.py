@@ -69,8 +69,8 @@ def test_an_unknown_status_is_a_value_error(store: SqlStore) -> None:
 def test_remove_forgets_the_subscriber(store: SqlStore) -> None:
     store.add_subscriber("a@example.org", T0)
 
-    assert store.remove_subscriber("A@example.org")
-    assert not store.remove_subscriber("a@example.org")
+    assert store.remove_subscriber("A@example.org", T0)
+    assert not store.remove_subscriber("a@example.org", T0)
     assert store.get_subscriber("a@example.org") is None
 
 

@@ -35,8 +35,16 @@ from feedpub.model import (
     Reject,
     Signup,
     Subscriber,
+    Suppression,
 )
-from feedpub.subscribers import ImportReport, ReturnedMail, Roster, StoreSubscriptions
+from feedpub.subscribers import (
+    AddOutcome,
+    ImportReport,
+    ReturnedMail,
+    Roster,
+    StoreSubscriptions,
+)
+from feedpub.subscribers import ConsentRefused as ConsentRefused  # for the CLI
 from feedpub.subscribers import signups as signup_mail
 from feedpub.tokens import load_secret
 
@@ -367,19 +375,35 @@ class Publisher(JobRunner):
         address: str,
         *,
         name: str | None = None,
-        digests: Sequence[str] = (),
-        tags: Sequence[str] = (),
-    ) -> tuple[Subscriber, bool]:
-        """Add (or update) an active subscriber; ValueError for a bad address
-        or an unknown digest."""
-        return self.roster.add(address, self.now, name=name, digests=digests, tags=tags)
+        digests: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        resubscribe_reason: str | None = None,
+    ) -> AddOutcome:
+        """Add (or update) an active subscriber, keeping what is not given;
+        ValueError for a bad address or an unknown digest, ConsentRefused for
+        a suppressed address without ``resubscribe_reason``."""
+        return self.roster.add(
+            address,
+            self.now,
+            name=name,
+            digests=digests,
+            tags=tags,
+            resubscribe_reason=resubscribe_reason,
+        )
 
     def remove_subscriber(self, address: str) -> bool:
-        return self.roster.remove(address)
+        return self.roster.remove(address, self.now)
+
+    def unsubscribe_subscriber(self, address: str, reason: str = "") -> Suppression | None:
+        """Unsubscribe the address for good; the suppression already in force, if any."""
+        return self.roster.unsubscribe(address, self.now, reason)
 
     def bounce_subscriber(self, address: str) -> bool:
         """Mark the address bounced: it gets nothing more."""
         return self.roster.bounce(address, self.now)
+
+    def suppressions(self) -> list[Suppression]:
+        return self.roster.suppressions()
 
     def import_subscribers(self, path: Path) -> ImportReport:
         return self.roster.import_csv(path, self.now)
@@ -388,7 +412,8 @@ class Publisher(JobRunner):
         return self.roster.export()
 
     def seed_subscribers(self) -> None:
-        """Import ``subscribers.seed`` once per publisher."""
+        """Import ``subscribers.seed`` once per publisher, when it changed
+        since it was last applied."""
         if self.cfg.subscribers.seed is not None and not self._seeded:
             self._seeded = True
             self.roster.seed(self.cfg.subscribers.seed, self.now)

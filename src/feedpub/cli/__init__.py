@@ -179,16 +179,40 @@ def _add_subscriber_commands(commands: Any) -> None:
     subs = commands.add_parser(
         "subscribers",
         help="manage the digest subscribers",
-        description="Add, remove, list, show, import, export or bounce digest subscribers.",
+        description="Add, remove, unsubscribe, list, show, import, export or bounce digest "
+        "subscribers; list the suppressed addresses.",
     )
     actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="add (or update) an active subscriber")
+    add = actions.add_parser(
+        "add",
+        help="add (or update) an active subscriber",
+        description="Add an active subscriber, or update one: what is not given is kept. "
+        "An address that bounced, unsubscribed or complained is refused unless "
+        "--resubscribe --reason TEXT says why it may be mailed again.",
+    )
     add.add_argument("email", metavar="EMAIL")
     add.add_argument("--name", metavar="N", help="the name in the greeting")
     add.add_argument("--digests", metavar="a,b", help="only these digests (default: all)")
     add.add_argument("--tags", metavar="x,y", help="only articles with these tags (default: all)")
-    remove = actions.add_parser("remove", help="forget a subscriber")
+    add.add_argument(
+        "--resubscribe",
+        action="store_true",
+        help="subscribe again an address that bounced or unsubscribed (needs --reason)",
+    )
+    add.add_argument("--reason", metavar="TEXT", help="why (recorded with the address)")
+    remove = actions.add_parser(
+        "remove", help="forget a subscriber (remembered: the seed file does not add it back)"
+    )
     remove.add_argument("email", metavar="EMAIL")
+    unsubscribe = actions.add_parser(
+        "unsubscribe",
+        help="end a subscription for good: no import, seed or add mails it again",
+    )
+    unsubscribe.add_argument("email", metavar="EMAIL")
+    unsubscribe.add_argument("--reason", metavar="TEXT", help="why (recorded with the address)")
+    actions.add_parser(
+        "suppressed", help="the suppression list: addresses not to mail again, and why"
+    )
     listing = actions.add_parser("list", help="one line per subscriber: address and status")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     imports = actions.add_parser(
@@ -196,8 +220,9 @@ def _add_subscriber_commands(commands: Any) -> None:
         help="add the addresses of a CSV not yet stored",
         description=(
             "CSV with a header row: email (required), name, digests, tags (lists split by "
-            "';' or '|'). Stored addresses are left as they are; bad rows are reported "
-            "with their line number and the good rows imported."
+            "';' or '|'). Stored addresses are left as they are, suppressed ones (bounced, "
+            "unsubscribed, removed) are not added; bad rows are reported with their line "
+            "and value, and the good rows imported."
         ),
     )
     imports.add_argument("file", metavar="FILE.csv")
@@ -260,23 +285,49 @@ def _add_subscriber_commands(commands: Any) -> None:
     )
 
 
+def _add_subscriber(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
+    from feedpub.app import ConsentRefused
+    from feedpub.text.lists import split_list
+
+    reason = (args.reason or "").strip()
+    if args.resubscribe != bool(reason):
+        print("feedpub: --resubscribe and --reason TEXT go together", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        outcome = publisher.add_subscriber(
+            args.email,
+            name=args.name,
+            digests=None if args.digests is None else split_list(args.digests),
+            tags=None if args.tags is None else split_list(args.tags),
+            resubscribe_reason=reason or None,
+        )
+    except ConsentRefused as exc:
+        print(f"feedpub: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:
+        print(f"feedpub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    said = "added" if outcome.new else "updated"
+    if outcome.lifted is not None:
+        said += f"; subscribed again (was {outcome.lifted.describe()})"
+    print(f"{outcome.subscriber.email}: {said}", file=out)
+    return EXIT_OK
+
+
 def _subscribers(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:
     from feedpub.cli import listings
-    from feedpub.text.lists import split_list
 
     action = args.action
     if action == "add":
+        return _add_subscriber(args, publisher, out)
+    if action == "unsubscribe":
         try:
-            subscriber, new = publisher.add_subscriber(
-                args.email,
-                name=args.name,
-                digests=split_list(args.digests),
-                tags=split_list(args.tags),
-            )
+            already = publisher.unsubscribe_subscriber(args.email, args.reason or "")
         except ValueError as exc:
             print(f"feedpub: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        print(f"{subscriber.email}: {'added' if new else 'updated'}", file=out)
+        said = f"already {already.describe()}" if already else "unsubscribed"
+        print(f"{args.email}: {said}", file=out)
     elif action in ("remove", "bounce"):
         done = (
             publisher.remove_subscriber(args.email)
@@ -287,6 +338,8 @@ def _subscribers(args: argparse.Namespace, publisher: Publisher, out: TextIO) ->
             print(f"feedpub: {args.email}: no such subscriber", file=sys.stderr)
             return EXIT_FAILED
         print(f"{args.email}: {'removed' if action == 'remove' else 'bounced'}", file=out)
+    elif action == "suppressed":
+        listings.print_suppressions(publisher.suppressions(), out)
     elif action == "list":
         listings.print_subscribers(publisher.subscribers(), out, as_json=args.json)
     elif action == "show":
@@ -306,8 +359,8 @@ def _subscribers(args: argparse.Namespace, publisher: Publisher, out: TextIO) ->
         except (OSError, UnicodeDecodeError) as exc:
             print(f"feedpub: {args.file}: cannot read: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        for problem in report.problems:
-            print(f"feedpub: {args.file}: {problem}", file=sys.stderr)
+        for line in report.lines([*report.problems, *report.suppressed]):
+            print(f"feedpub: {line}", file=sys.stderr)
         print(report.summary(), file=out)
         return EXIT_OK if report.added or not report.problems else EXIT_FAILED
     return EXIT_OK

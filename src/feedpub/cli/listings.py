@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from feedpub.app.reports import Progress, Status
-    from feedpub.model import Article, Consent, FeedbackCounts, Reject, Signup, Subscriber
+    from feedpub.model import (
+        Article,
+        Consent,
+        FeedbackCounts,
+        Reject,
+        Signup,
+        Subscriber,
+        Suppression,
+    )
 
 
 def print_subscribers(subscribers: Sequence[Subscriber], out: TextIO, *, as_json: bool) -> None:
@@ -30,6 +38,15 @@ def print_subscribers(subscribers: Sequence[Subscriber], out: TextIO, *, as_json
             print(json.dumps(record, ensure_ascii=False), file=out)
         else:
             print(f"{s.email}  {s.status}", file=out)
+
+
+def print_suppressions(suppressions: Sequence[Suppression], out: TextIO) -> None:
+    """One line per address: why it is not mailed, or how it was lifted."""
+    for s in suppressions:
+        line = f"{s.address}  {s.describe()}"
+        if s.lifted is not None:
+            line += f"; lifted on {s.lifted.date().isoformat()}: {s.lifted_reason}"
+        print(line, file=out)
 
 
 def print_status(status: Status, out: TextIO, tz: tzinfo, *, as_json: bool) -> None:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 # The version of the schema this code creates and reads (``migrations``
 # upgrades an older store to it).
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 
 
 class StoreError(Exception):

@@ -1,5 +1,6 @@
-"""The store's own facts (its instance key) and the digests paused by
-their bounce and complaint rates."""
+"""The store's own facts (its instance key, the fingerprint of the seed
+file last applied) and the digests paused by their bounce and complaint
+rates."""
 
 from __future__ import annotations
 
@@ -40,6 +41,23 @@ class MetaMixin(StoreBase):
                     conn.execute(t_store_meta.insert().values(key=INSTANCE, value=found))
             self._instance = str(found)
         return self._instance
+
+    def meta_value(self, key: str) -> str | None:
+        """A fact kept under ``key`` (at most 64 characters), or None."""
+        with self._guard("cannot read the store's facts"), self._engine.connect() as conn:
+            found = conn.execute(
+                select(t_store_meta.c.value).where(t_store_meta.c.key == key)
+            ).scalar()
+        return None if found is None else str(found)
+
+    def set_meta_value(self, key: str, value: str) -> None:
+        """Keep ``value`` under ``key``, replacing what was there."""
+        with self._guard("cannot write the store's facts"), self._writing() as conn:
+            done = conn.execute(
+                t_store_meta.update().where(t_store_meta.c.key == key).values(value=value)
+            )
+            if not done.rowcount:
+                conn.execute(t_store_meta.insert().values(key=key, value=value))
 
     def pause_digest(self, digest: str, reason: str, now: datetime) -> bool:
         """Pause ``digest``; False when it is paused already (the first reason stays)."""

@@ -29,6 +29,7 @@ from feedpub.store.schema import (
     t_source_state,
     t_store_meta,
     t_subscribers,
+    t_suppressions,
     t_withdrawn,
 )
 
@@ -222,6 +223,39 @@ def _v16_signups_and_consents(conn: Connection) -> None:
     t_consents.create(conn)
 
 
+def _v17_suppressions(conn: Connection) -> None:
+    """The suppression list: a new table, its DDL as of v17 (later versions
+    may alter it), filled with the subscribers already bounced or
+    unsubscribed, so an import never mails them again after the upgrade
+    either. Keys are lowercased here as the store lowercases them."""
+    stamp = _timestamp(conn)
+    conn.execute(
+        text(
+            "CREATE TABLE suppressions (key VARCHAR(320) NOT NULL, address TEXT NOT NULL, "
+            "kind VARCHAR(16) NOT NULL, reason TEXT NOT NULL, source VARCHAR(32) NOT NULL, "
+            f"at {stamp} NOT NULL, lifted {stamp}, lifted_reason TEXT, PRIMARY KEY (key))"
+        )
+    )
+    ended = conn.execute(
+        select(t_subscribers.c.email, t_subscribers.c.status, t_subscribers.c.updated).where(
+            t_subscribers.c.status.in_(("bounced", "unsubscribed"))
+        )
+    ).all()
+    rows = [
+        {
+            "key": row.email.strip().lower(),
+            "address": row.email,
+            "kind": row.status,
+            "reason": f"{row.status} before the suppression list was kept",
+            "source": "migration",
+            "at": row.updated,
+        }
+        for row in ended
+    ]
+    if rows:
+        conn.execute(t_suppressions.insert(), rows)
+
+
 def _timestamp(conn: Connection) -> str:
     # What UtcDateTime creates: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
     return "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
@@ -243,6 +277,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     14: _v14_claim_tokens,
     15: _v15_sitemap_pages,
     16: _v16_signups_and_consents,
+    17: _v17_suppressions,
 }
 assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 

@@ -417,3 +417,23 @@ t_consents = Table(
     Column("confirm_client", String(64), nullable=False),
     Index("ix_consents_email", "email"),
 )
+
+
+# v17 --------------------------------------------------------------------------
+
+t_suppressions = Table(
+    "suppressions",
+    metadata,
+    # The suppression list: addresses an import, the seed file or
+    # ``subscribers add`` must not mail again. One row per address (its
+    # lowercased form, so any spelling matches), kept after the subscriber
+    # row is removed; ``lifted`` is set when the address subscribes again.
+    Column("key", String(320), primary_key=True),
+    Column("address", Text, nullable=False),  # as first given
+    Column("kind", String(16), nullable=False),  # bounced, unsubscribed, removed
+    Column("reason", Text, nullable=False),
+    Column("source", String(32), nullable=False),  # inbound, web, operator, migration
+    Column("at", UtcDateTime, nullable=False),
+    Column("lifted", UtcDateTime),
+    Column("lifted_reason", Text),
+)

@@ -14,6 +14,7 @@ from sqlalchemy import Row, and_, delete, func, or_, select, update
 from feedpub.model import Consent, Signup, SignupRequest, SignupState, require_aware
 from feedpub.store.engine import StoreBase
 from feedpub.store.schema import t_consents, t_signups, t_subscribers
+from feedpub.store.subscribers import lift_suppression
 
 # States in which a mail went to the address.
 MAILED: tuple[SignupState, ...] = ("confirm", "already", "confirmed")
@@ -172,6 +173,9 @@ class SignupsMixin(StoreBase):
     @staticmethod
     def _activate(conn: Any, request: SignupRequest, now: datetime) -> None:
         digests = json.dumps(list(request.digests), ensure_ascii=False)
+        # The mailbox's owner confirmed: that lifts a suppression (bounced,
+        # unsubscribed, removed), as ``subscribers add --resubscribe`` does.
+        lift_suppression(conn, request.email, "confirmed a sign-up", now)
         by_email = func.lower(t_subscribers.c.email) == request.email.lower()
         found = conn.execute(select(t_subscribers.c.id, t_subscribers.c.name).where(by_email))
         current = found.first()

@@ -11,10 +11,18 @@ mail) and the web app change subscribers through here; the store holds them.
 
 from feedpub.subscribers.csvfile import check_address, read_roster, write_roster
 from feedpub.subscribers.returned import ReturnedMail
-from feedpub.subscribers.roster import ImportReport, Roster, SubscriberList
+from feedpub.subscribers.roster import (
+    AddOutcome,
+    ConsentRefused,
+    ImportReport,
+    Roster,
+    SubscriberList,
+)
 from feedpub.subscribers.subscriptions import StoreSubscriptions
 
 __all__ = [
+    "AddOutcome",
+    "ConsentRefused",
     "ImportReport",
     "ReturnedMail",
     "Roster",

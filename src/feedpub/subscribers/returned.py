@@ -1,7 +1,10 @@
 """What the mail that comes back does to subscribers (``inbound``'s
 ``SubscriberStatusWriter``): a hard bounce marks the address bounced, a
-complaint or an unsubscribe by mail ends its subscription. Each change is
-idempotent: a message read again changes nothing a second time."""
+complaint or an unsubscribe by mail ends its subscription. Either puts the
+address on the suppression list with the message's reason (the store does,
+with the status), so no import, seed file or ``subscribers add`` mails it
+again. Each change is idempotent: a message read again changes nothing a
+second time."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from feedpub.subscribers.subscriptions import StoreSubscriptions
 
 # Statuses the returned mail never changes: nothing more is sent to them.
 _ENDED = ("bounced", "unsubscribed")
+# Where the suppression list says the change came from.
+SOURCE = "inbound"
 
 
 class ReturnedMail:
@@ -33,7 +38,9 @@ class ReturnedMail:
         found = self._store.get_subscriber(address)
         if found is None or found.status in _ENDED:
             return False
-        return self._store.set_subscriber_status(address, "bounced", now)
+        return self._store.set_subscriber_status(
+            address, "bounced", now, reason=reason, source=SOURCE
+        )
 
     def unsubscribe(self, address: str, list_name: str | None, reason: str, now: datetime) -> bool:
         """From ``list_name`` (the others stay), or from everything (None)."""
@@ -41,5 +48,7 @@ class ReturnedMail:
         if found is None or found.status in _ENDED:
             return False
         if list_name is None:
-            return self._store.set_subscriber_status(address, "unsubscribed", now)
+            return self._store.set_subscriber_status(
+                address, "unsubscribed", now, reason=reason, source=SOURCE
+            )
         return self._lists.unsubscribe(address, list_name, now)

@@ -86,7 +86,10 @@ class StoreSubscriptions:
                 current.email, now, name=current.name, digests=rest, tags=current.tags
             )
         else:
-            self._store.set_subscriber_status(current.email, "unsubscribed", now)
+            why = f"unsubscribed from {list_name} on the web"
+            self._store.set_subscriber_status(
+                current.email, "unsubscribed", now, reason=why, source="web"
+            )
         return True
 
     def preferences(self, address: str) -> Preferences | None:

@@ -47,6 +47,7 @@ from email_validator import EmailNotValidError, validate_email
 from feedpub import templating
 from feedpub.app.reports import WORK_FAILURES
 from feedpub.model import SignupRequest
+from feedpub.text.bidi import strip_bidi_controls
 from feedpub.tokens import (
     Purpose,
     check_form_token,
@@ -268,7 +269,8 @@ class WebApp:
         if method != "POST":
             chosen = [x.name for x in self.site.lists if not x.opt_in]
             return self._signup_page("200 OK", environ, secret, chosen=chosen)
-        email, name = first(form, "email"), first(form, "name")[:MAX_NAME]
+        email = first(form, "email")
+        name = strip_bidi_controls(first(form, "name"))[:MAX_NAME]  # it reaches greetings
         known = {x.name for x in self.site.lists}
         chosen = [d for d in form.get("digest", []) if d in known]
         refused = self._refused(environ, secret, "subscribe", form)
