@@ -1,11 +1,11 @@
-"""A name typed into the sign-up form reaches the store, and so the
-greetings, without bidi embeddings, overrides or isolates: over real HTTP,
-into the real subscriber store (SQLite and PostgreSQL)."""
+"""A name typed into the sign-up form reaches the store (the sign-up it
+queues, which a confirmation turns into the subscriber, and so the
+greetings) without bidi embeddings, overrides or isolates: over real HTTP,
+into the real store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
@@ -29,17 +29,12 @@ def test_the_sign_up_form_stores_a_name_without_bidi_controls(
 ) -> None:
     public = tmp_path / "public"
     public.mkdir()
-    subscriptions = StoreSubscriptions(store, [x.name for x in SITE.lists])
+    subscriptions = StoreSubscriptions(store, [x.name for x in SITE.lists], signups=store)
     app = make_wsgi_app(public, subscriptions, SECRET, SITE, lambda: NOW)
     with serving(app) as port:
         fields = [("email", "sami@example.org"), ("name", typed), ("digest", "daily")]
-        response, _ = Server(port, subscriptions, public).request(  # type: ignore[arg-type]
-            "POST",
-            "/subscribe",
-            urlencode(fields).encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-        )
+        response, _ = Server(port, subscriptions, public).sign_up(fields)  # type: ignore[arg-type]
 
     assert response.status == 200
-    found = store.get_subscriber("sami@example.org")
-    assert found is not None and found.name == stored
+    queued = store.signups_of("sami@example.org")
+    assert [s.request.name for s in queued] == [stored]
