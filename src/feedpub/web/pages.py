@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -66,12 +66,18 @@ PAGE_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     # The token is in the URL: never hand it to another site as a Referer.
     ("Referrer-Policy", "no-referrer"),
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'",
-    ),
 ]
+
+
+def content_security_policy(style_url: str) -> str:
+    """Nothing loads but the pages' one stylesheet (``feeds.url``'s style.css,
+    which may be on another origin than the app when nginx serves /feeds/)."""
+    parts = urlsplit(style_url)
+    origin = f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return (
+        f"default-src 'none'; style-src 'self'{origin} 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class SiteInfo:
     language: str = "ar"
     lists: tuple[ListInfo, ...] = ()
     tags: tuple[str, ...] = ()
+    style_url: str = ""  # the style.css the feed build writes under feeds.url
 
     def list_title(self, name: str) -> str:
         return next((x.title for x in self.lists if x.name == name), name)
@@ -334,7 +341,8 @@ class WebApp:
         return Page(status, html.encode("utf-8"))
 
     def _send(self, environ: Environ, start_response: StartResponse, page: Page) -> list[bytes]:
-        headers = [*PAGE_HEADERS, *page.extra_headers]
+        csp = ("Content-Security-Policy", content_security_policy(self.site.style_url))
+        headers = [*PAGE_HEADERS, csp, *page.extra_headers]
         if page.body:
             headers.append(("Content-Type", "text/html; charset=utf-8"))
         headers.append(("Content-Length", str(len(page.body))))
