@@ -189,6 +189,11 @@ def test_corpus_shape() -> None:
     assert len(layouts()) >= 12
     names = [name for _layout, name in CASES]
     assert len(set(names)) == len(names), "page names are article ids: unique in the corpus"
+    # Issue 23: at least 20 pages in at least 5 layouts beyond the first six
+    # sites, some without a tag block.
+    later = [(layout, name) for layout, name in CASES if layout not in FIRST_LAYOUTS]
+    assert len(later) >= 20 and len({layout for layout, _ in later}) >= 5
+    assert any(not expected(layout, name)["tags"] for layout, name in later)
     for layout in layouts():
         assert len(pages(layout)) >= (6 if layout in FIRST_LAYOUTS else 2), layout
         files = {p.name for p in (FIXTURES / layout).iterdir()}
