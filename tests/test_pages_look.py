@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+from wsgiref.simple_server import make_server
 
 import lxml.html
 import pytest
@@ -36,8 +38,8 @@ from feedpub.config import load_config
 from feedpub.store import SqlStore
 from feedpub.subscribers import StoreSubscriptions
 from feedpub.tokens import ALL_LISTS, make_token
-from support.chromium_pages import CHROMIUM, measure
-from web.test_web import serving
+from support.chromium_pages import CHROMIUM, measure, run_chromium
+from web.test_web import MemorySubscriptions, QuietHandler, serving
 
 SITE_URL = "https://news.example.org"
 STYLE_URL = f"{SITE_URL}/style.css"  # feeds.url is the site's URL in this config
@@ -198,3 +200,35 @@ def test_pages_read_right_to_left_in_the_one_look(
     assert bool(data["controls"]) == (name != "subscribe-sent"), data["controls"]
     for control in data["controls"]:
         assert control["height"] >= 44 and control["width"] >= 44, (name, control)
+
+
+@pytest.mark.chromium
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_a_browser_fetches_the_stylesheet_under_the_pages_security_policy(
+    tmp_path: Path, site: Site
+) -> None:
+    """The web app's Content-Security-Policy lets the one stylesheet in: a
+    browser blocks what the policy forbids before asking for it, so the
+    request reaching the server is the proof. Here feeds.url is the app
+    itself, which serves public/ (as ``feedpub serve`` alone does)."""
+    requested: list[str] = []
+    server = make_server("127.0.0.1", 0, lambda e, s: [], handler_class=QuietHandler)
+    base = f"http://127.0.0.1:{server.server_port}"
+    info = web.SiteInfo("أخبار الشام", SITE_URL, style_url=f"{base}/style.css")
+    app = web.make_wsgi_app(site.public, MemorySubscriptions(), SECRET.encode(), info, lambda: NOW)
+
+    def recording(environ: dict[str, Any], start_response: Any) -> Any:
+        requested.append(environ["PATH_INFO"])
+        return app(environ, start_response)
+
+    server.set_app(recording)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        dom = run_chromium(tmp_path / "profile", f"{base}/subscribe", 1200)
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+    assert "الاشتراك في النشرة" in dom
+    assert requested[:1] == ["/subscribe"] and "/style.css" in requested, requested
