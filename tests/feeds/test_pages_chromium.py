@@ -6,7 +6,7 @@ and 1200 px. Right to left, no horizontal overflow, the stylesheet applied
 Measured by ``support.chromium_pages`` (an iframe of the wanted width, a
 script in a test-only copy). The stylesheet's absolute URL points at the
 built file, remote images at a local picture: nothing leaves the machine.
-The digests' web archive and the web app's pages: ``tests/test_pages_look.py``.
+The digests' web archive and the web app's pages: ``tests/web/test_pages_look.py``.
 """
 
 from __future__ import annotations
