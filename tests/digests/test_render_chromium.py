@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from feedpub import templating
 from feedpub.digests import RenderedEdition, Site, plan_edition, render_edition
 from feedpub.digests.message import personalize
 from support.digest_fixtures import (
@@ -151,10 +152,14 @@ def rendered_for(site: Site, stored: list[Any]) -> RenderedEdition:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """(email HTML as a recipient gets it, archive page), images local."""
-    rendered = rendered_for(make_site(tmp_path_factory.mktemp("site")), articles())
+    """(email HTML as a recipient gets it, archive page), images local; the
+    archive page's stylesheet is the one the feed build writes."""
+    site = make_site(tmp_path_factory.mktemp("site"))
+    rendered = rendered_for(site, articles())
     html, _ = personalize(rendered, EMAIL, to="سامي <sami@example.com>", unsubscribe_token="t0k")
-    return for_browser(html), for_browser(rendered.archive_html)
+    style = (templating.templates_dir() / "feeds" / "style.css").as_uri()
+    archive = rendered.archive_html.replace(f'href="{site.style_url}"', f'href="{style}"')
+    return for_browser(html), for_browser(archive)
 
 
 def assert_right_aligned(data: dict[str, Any], width: int, count: int) -> None:

@@ -7,17 +7,22 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 from collections.abc import Sequence
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import lxml.html
 import pytest
+from hijridate import Hijri
 
+from feedpub import app as pipeline
 from feedpub import links
+from feedpub.config import EmailConfig
 from feedpub.feeds import pages
 from feedpub.feeds.site import SiteValues
 from feedpub.model import Article
 from feedpub.output import safe_join
+from feedpub.store import SqlStore
 from support.feedfactory import (
     DOTNET,
     FEEDS_URL,
@@ -27,6 +32,7 @@ from support.feedfactory import (
     SITE_URL,
     article,
     feeds_config,
+    make_config,
 )
 
 SITE_VALUES = SiteValues.of(SITE, feeds_config())
@@ -132,6 +138,84 @@ def test_the_page_is_right_to_left_html5_with_the_site_and_the_article() -> None
     known = {"html", "head", "meta", "title", "base", "link", "style", "body", "header"}
     known |= {"p", "a", "bdi", "main", "article", "h1", "time", "div", "b", "footer", "span"}
     assert {el.tag for el in doc.iter() if isinstance(el.tag, str)} <= known
+
+
+DAMASCUS = ZoneInfo("Asia/Damascus")
+
+
+def _dated(**dates: object) -> SiteValues:
+    return SiteValues.of(dataclasses.replace(SITE, timezone=DAMASCUS, **dates), feeds_config())
+
+
+@pytest.mark.parametrize(
+    ("dates", "written"),
+    [
+        ({}, "الأحد، ١ آذار ٢٠٢٦، ٢:٠٠ م"),
+        ({"month_names": "both"}, "الأحد، ١ آذار/مارس ٢٠٢٦، ٢:٠٠ م"),
+        ({"hijri": True}, "الأحد، ١ آذار ٢٠٢٦، ٢:٠٠ م - ١٢ رمضان ١٤٤٧ هـ"),
+        ({"hijri": True, "hijri_adjust": 1}, "الأحد، ١ آذار ٢٠٢٦، ٢:٠٠ م - ١٣ رمضان ١٤٤٧ هـ"),
+        ({"hijri": True, "hijri_adjust": -1}, "الأحد، ١ آذار ٢٠٢٦، ٢:٠٠ م - ١١ رمضان ١٤٤٧ هـ"),
+        (
+            {"hijri": True, "month_names": "both", "digits": "latn"},
+            "الأحد، 1 آذار/مارس 2026، 2:00 م - 12 رمضان 1447 هـ",
+        ),
+    ],
+)
+def test_the_page_dates_the_article_as_the_digests_do(
+    dates: dict[str, object], written: str
+) -> None:
+    """email.month_names, email.hijri and email.hijri_adjust, as the digests
+    and their web archive write the date."""
+    doc = lxml.html.document_fromstring(pages.render(_dated(**dates), article(3, url=None), {}))
+    (stamp,) = doc.iter("time")
+    assert stamp.text == written
+    assert stamp.get("datetime") == "2026-03-01T14:00:00+03:00"
+
+
+def test_the_hijri_date_is_the_converters_for_every_day_of_1446_to_1448_ah() -> None:
+    """Every day of the Umm al-Qura table, converted back from its Gregorian
+    day in the site's zone, late at night too (the civil day, not UTC's)."""
+    site, adjusted = _dated(hijri=True, digits="latn"), _dated(hijri=True, hijri_adjust=-1)
+    checked, previous = 0, ""
+    for year in range(1446, 1449):
+        for month in range(1, 13):
+            for day in range(1, Hijri(year, month, 1).month_length() + 1):
+                hijri = Hijri(year, month, day)
+                civil = hijri.to_gregorian()
+                want = f"{day} {hijri.month_name('ar')} {year} هـ"
+                for clock in (time(0, 5), time(23, 55)):
+                    at = datetime.combine(civil, clock, tzinfo=DAMASCUS)
+                    assert pages.published_text(site, at).endswith(f" - {want}"), at
+                # -1: the day before's Hijri date (an announced month begun a day late).
+                noon = datetime.combine(civil, time(12), tzinfo=DAMASCUS)
+                moved = pages.published_text(adjusted, noon)
+                assert not previous or moved.endswith(f" - {previous}"), noon
+                previous = hijri_arab(day, hijri.month_name("ar"), year)
+                checked += 1
+    assert 1060 < checked < 1065
+
+
+def hijri_arab(day: int, month: str, year: int) -> str:
+    digits = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    return f"{str(day).translate(digits)} {month} {str(year).translate(digits)} هـ"
+
+
+def test_a_build_dates_article_pages_by_the_email_settings(tmp_path: Path) -> None:
+    """Through the composition root: email.hijri and email.month_names reach
+    the article pages a build writes, and changing them rewrites the pages."""
+    cfg = make_config(tmp_path / "public")
+    item = article(3, POLITICS, url=None)
+    page = cfg.feeds.output / links.page_path(item.id)
+    with SqlStore.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.upsert_articles([item], datetime(2026, 4, 1, tzinfo=UTC))
+        pipeline.build_feeds(cfg, store)
+        plain = lxml.html.document_fromstring(page.read_bytes()).findtext(".//time")
+        email = EmailConfig(hijri=True, hijri_adjust=1, month_names="both")
+        report = pipeline.build_feeds(dataclasses.replace(cfg, email=email), store)
+        dated = lxml.html.document_fromstring(page.read_bytes()).findtext(".//time")
+    assert plain == "الأحد، ١ آذار ٢٠٢٦، ٢:٠٠ م"
+    assert dated == "الأحد، ١ آذار/مارس ٢٠٢٦، ٢:٠٠ م - ١٣ رمضان ١٤٤٧ هـ"
+    assert links.page_path(item.id) in report.written
 
 
 def test_tags_link_to_their_topic_page_and_a_tag_without_one_is_text() -> None:

@@ -3,26 +3,23 @@ with the build's style.css: Debian's headless chromium at 375 px (a phone)
 and 1200 px. Right to left, no horizontal overflow, the stylesheet applied
 (the colour band), touch-sized controls, one column of readable length.
 
-Each page is shown in an iframe of the wanted width (headless chromium lays
-a window out at 500 px at least); a script in a test-only copy writes what
-it measured into the wrapper page, which ``--dump-dom`` returns. The
-stylesheet's absolute URL points at the built file, remote images at a
-local picture: nothing leaves the machine.
+Measured by ``support.chromium_pages`` (an iframe of the wanted width, a
+script in a test-only copy). The stylesheet's absolute URL points at the
+built file, remote images at a local picture: nothing leaves the machine.
+The digests' web archive and the web app's pages: ``tests/web/test_pages_look.py``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from feedpub import output
 from feedpub.feeds import pages
 from feedpub.feeds.site import SiteValues
+from support.chromium_pages import CHROMIUM, measure
 from support.feedfactory import (
     FEEDS_URL,
     PUTIN,
@@ -33,9 +30,6 @@ from support.feedfactory import (
     render,
     sample_articles,
 )
-
-CHROMIUM = Path("/usr/bin/chromium")
-TIMEOUT = 20  # seconds per chromium run
 
 pytestmark = [
     pytest.mark.chromium,
@@ -48,27 +42,6 @@ _PICTURE = (
     "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1600' height='900'%3E"
     "%3Crect width='1600' height='900' fill='%23b8c0cc'/%3E%3C/svg%3E"
 )
-
-_MEASURE = """<script>
-(function () {
-  var page = document.querySelector(".page").getBoundingClientRect();
-  var band = document.querySelector(".masthead");
-  var controls = [];
-  document.querySelectorAll(".formats a, .button, .tags a").forEach(function (el) {
-    var box = el.getBoundingClientRect();
-    controls.push({text: el.textContent, height: box.height, width: box.width});
-  });
-  parent.document.getElementById("measured").textContent = JSON.stringify({
-    innerWidth: window.innerWidth,
-    scrollWidth: document.documentElement.scrollWidth,
-    direction: getComputedStyle(document.body).direction,
-    band: getComputedStyle(band).backgroundColor,
-    page: {left: page.left, right: page.right},
-    heading: document.querySelector("h1, h2").getBoundingClientRect().right,
-    controls: controls
-  });
-})();
-</script>"""
 
 # An article that could push a phone's page sideways: a wide picture, a
 # long unbroken URL, a wide table, a long word.
@@ -101,45 +74,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         )
         for name, html in found.items()
     }
-
-
-def _chromium(tmp_path: Path, page: Path, width: int) -> str:
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--allow-file-access-from-files",
-        f"--user-data-dir={tmp_path / f'profile-{width}'}",
-        f"--window-size={max(width, 600)},1600",
-        "--dump-dom",
-        page.as_uri(),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
-def measure(tmp_path: Path, html: str, width: int) -> dict[str, Any]:
-    inner = tmp_path / f"inner-{width}.html"
-    inner.write_text(html.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
-    wrapper = tmp_path / f"wrapper-{width}.html"
-    wrapper.write_text(
-        '<!DOCTYPE html><html><body style="margin:0">'
-        f'<iframe src="{inner.name}" width="{width}" height="1500" style="border:0;display:block">'
-        '</iframe><pre id="measured"></pre></body></html>',
-        encoding="utf-8",
-    )
-    found = re.search(r'<pre id="measured">(.*?)</pre>', _chromium(tmp_path, wrapper, width), re.S)
-    assert found and found.group(1), "the measuring script did not run"
-    data: dict[str, Any] = json.loads(found.group(1).replace("&amp;", "&"))
-    return data
 
 
 @pytest.mark.parametrize("width", [375, 1200])

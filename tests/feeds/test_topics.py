@@ -19,6 +19,7 @@ from lxml import etree
 
 from feedpub import app as pipeline
 from feedpub.config import Config, FeedsConfig
+from feedpub.feeds import build
 from feedpub.feeds.incremental import RenderedTree
 from feedpub.feeds.urls import public_url
 from feedpub.model import Article
@@ -28,6 +29,7 @@ from support.feedfactory import (
     FEEDS_URL,
     POLITICS,
     PUTIN,
+    SITE,
     SITE_URL,
     article,
     feeds_config,
@@ -95,6 +97,13 @@ def test_the_dates_are_the_sites_in_its_digits(cfg: FeedsConfig) -> None:
     (time,) = _page(tree, "tag/بوتين/index.html").iter("time")
     assert time.get("datetime") == "2026-03-01T09:00:00+00:00"
     assert time.text == "١ آذار ٢٠٢٦"
+
+
+def test_both_month_names_on_the_topic_page_when_the_site_asks(cfg: FeedsConfig) -> None:
+    both = dataclasses.replace(SITE, month_names="both")
+    tree = build.render_feeds(plan_for([article(1, PUTIN)]), cfg, both, None)
+    (time,) = _page(tree, "tag/بوتين/index.html").iter("time")
+    assert time.text == "١ آذار/مارس ٢٠٢٦"
 
 
 def test_the_feeds_of_a_tag_link_home_to_its_topic_page(tree: RenderedTree) -> None:

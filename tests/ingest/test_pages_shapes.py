@@ -27,6 +27,7 @@ from feedpub import ingest
 from feedpub.ingest.chrome import counted_lines
 from feedpub.ingest.dates import find_page_date
 from feedpub.ingest.shapes import (
+    hashtags,
     is_nav,
     legal_reason,
     photo_credit_reason,
@@ -64,6 +65,23 @@ def _words(line: str) -> int:
 )
 def test_a_navigation_bar_is_short_items_between_separators(line: str, nav: bool) -> None:
     assert is_nav(line, _words(line)) is nav
+
+
+@pytest.mark.parametrize(
+    ("line", "tags"),
+    [
+        ("#النفط #البصرة #الصادرات", ["النفط", "البصرة", "الصادرات"]),
+        ("#مهرجان_بغداد_المسرحي", ["مهرجان بغداد المسرحي"]),
+        ("  #COP31   #المناخ ", ["COP31", "المناخ"]),
+        ("احتل المنتخب المرتبة #1 في التصنيف", None),  # a "#" amid prose
+        ("#النفط والبصرة", None),  # words that are no hashtags
+        ("#1 #2 #3", None),  # numbering, no words
+        ("# #", None),
+        ("#" + " #".join(["وسم"] * 13), None),  # more than any tag line holds
+    ],
+)
+def test_a_line_of_hashtags_is_the_pages_tags(line: str, tags: list[str] | None) -> None:
+    assert hashtags(line) == tags
 
 
 @pytest.mark.parametrize(

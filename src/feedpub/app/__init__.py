@@ -102,7 +102,8 @@ def ingest_sources(
 
 def feed_site(cfg: Config) -> FeedSite:
     """The site values the feeds print; article pages show dates as the
-    digests do (the site's zone, email.locale and email.digits)."""
+    digests do (the site's zone, email.locale, digits, month names and
+    Hijri date)."""
     return FeedSite(
         cfg.site.title,
         cfg.site.url,
@@ -111,6 +112,9 @@ def feed_site(cfg: Config) -> FeedSite:
         timezone=cfg.site.timezone,
         locale=cfg.email.locale,
         digits=cfg.email.digits,
+        month_names=cfg.email.month_names,
+        hijri=cfg.email.hijri,
+        hijri_adjust=cfg.email.hijri_adjust,
     )
 
 

@@ -172,8 +172,8 @@ class EmailConfig:
     # replaced by this URL pattern ({url}, {path}, {host}), "": left out.
     image_width: int = 552
     image_fallback: str = ""
-    # Dates: the Umm al-Qura Hijri date beside the Gregorian one (digests and
-    # the web archive), moved by hijri_adjust days (-1, 0, +1) when announced
+    # Dates: the Umm al-Qura Hijri date beside the Gregorian one (digests, the
+    # web archive and article pages), moved by hijri_adjust days (-1, 0, +1) when announced
     # months differ from the calculation; month names as the locale has them
     # or "both" («كانون الأول/ديسمبر»).
     hijri: bool = False

@@ -82,6 +82,7 @@ def write_archive(
             lang=site.language,
             site_title=site.title,
             site_url=site.url,
+            style_url=site.style_url,
             digest_title=digest.title or site.title,
             entries=entries,
         )

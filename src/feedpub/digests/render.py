@@ -335,6 +335,7 @@ def render_edition(planned: PlannedEdition, site: Site, email: EmailConfig) -> R
             "more_on_site": more,
             "archive_url": archive_url,
             "archive_index_url": f"{site.public_url}/archive/{digest.name}/",
+            "style_url": site.style_url,
             "postal_address": email.postal_address,
             "unsubscribe_url": markers["unsubscribe_url"],
             "preferences_url": markers["preferences_url"],

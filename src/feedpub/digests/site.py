@@ -31,6 +31,10 @@ NEWS_COUNT = {
     "other": "{n} خبر",
 }
 
+# The stylesheet of every page under feeds.url, written there by the feed
+# build (feeds.urls.STYLE_PATH): the web archive links it too.
+STYLE_PATH = "style.css"
+
 _EDITION_DATE = "EEEE، d MMMM y"
 _EDITION_DATE_TIME = "EEEE، d MMMM y، h:mm a"
 
@@ -44,6 +48,11 @@ class Site:
     domain: str  # Message-ID and List-Id
     public_url: str  # where public_dir is served (feeds.url): the archive's links
     public_dir: Path  # where the archive pages are written (feeds.output)
+
+    @property
+    def style_url(self) -> str:
+        """The pages' one stylesheet, which the archive pages link."""
+        return f"{self.public_url}/{STYLE_PATH}"
 
 
 @cache

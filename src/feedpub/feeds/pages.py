@@ -30,6 +30,7 @@ from feedpub.feeds.site import SiteValues
 from feedpub.feeds.urls import STYLE_PATH, clean, feed_paths
 from feedpub.model import Article, Tag
 from feedpub.text import rtl
+from feedpub.text.hijri import with_hijri
 
 if TYPE_CHECKING:
     # The store keeps pages beside the feed entries, by slot (``cache_slot``).
@@ -78,6 +79,7 @@ def site_key(site: SiteValues) -> str:
     """Every site value a page prints, and the template."""
     s = site.site
     parts = [PAGE_VERSION, s.title, s.url, s.language, str(s.timezone), s.locale, s.digits]
+    parts += [s.month_names, str(s.hijri), str(s.hijri_adjust)]
     return digest([*parts, site.feeds.url, site.feeds.tag_page_url, *site.formats, template_text()])
 
 
@@ -104,13 +106,24 @@ def render(site: SiteValues, article: Article, tag_links: Mapping[str, str]) -> 
         style_url=site.url(STYLE_PATH),
         title=title,
         published_iso=published.isoformat(),
-        published=rtl.arabic_datetime(published, _DATE, site.site.locale, site.site.digits),
+        published=published_text(site, published),
         author=" ".join(clean(article.author or "").split()),
         # Sanitised at ingest (text.sanitize): safe to print as HTML.
         content=Markup(content),
         tags=[{"name": clean(tag.name), "url": tag_links.get(tag.key, "")} for tag in article.tags],
     )
     return text.encode("utf-8")
+
+
+def published_text(site: SiteValues, published: datetime) -> str:
+    """The publication date as the digests write it: the site's month names
+    (``both``: «كانون الأول/ديسمبر»), with ``hijri`` the Hijri date of that
+    day beside it."""
+    s = site.site
+    written = rtl.arabic_datetime(published, _DATE, s.locale, s.digits, s.month_names)
+    if s.hijri:
+        written = with_hijri(written, published.date(), s.digits, s.hijri_adjust)
+    return written
 
 
 def render_pages(

@@ -34,6 +34,11 @@ class FeedSite:
     timezone: tzinfo = UTC
     locale: str = "ar_SY"
     digits: str = "arab"
+    # As the digests write dates (email.month_names, email.hijri,
+    # email.hijri_adjust): «كانون الأول/ديسمبر», the Hijri date beside.
+    month_names: str = "locale"
+    hijri: bool = False
+    hijri_adjust: int = 0
 
 
 @dataclass(frozen=True)

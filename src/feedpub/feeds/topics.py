@@ -44,9 +44,9 @@ def template_text() -> str:
 
 def site_key(site: SiteValues) -> str:
     """What a topic page prints besides its feed: the template, the dates'
-    zone, locale and digits, and the formats it links."""
+    zone, locale, digits and month names, and the formats it links."""
     s = site.site
-    parts = [PAGE_VERSION, template_text(), str(s.timezone), s.locale, s.digits]
+    parts = [PAGE_VERSION, template_text(), str(s.timezone), s.locale, s.digits, s.month_names]
     return digest([*parts, *site.formats])
 
 
@@ -85,13 +85,13 @@ def _listed(site: SiteValues, article: Article) -> dict[str, str]:
         "title": " ".join(clean(article.title).split()) or article.id,
         "url": article_link(article, site),
         "iso": published.isoformat(),
-        "date": _day(published.date(), site.site.locale, site.site.digits),
+        "date": _day(published.date(), site.site.locale, site.site.digits, site.site.month_names),
     }
 
 
 @functools.lru_cache(maxsize=4096)
-def _day(day: date, locale: str, digits: str) -> str:
+def _day(day: date, locale: str, digits: str, month_names: str) -> str:
     """A date as the pages print it: a site has a few hundred days across
     thousands of topic entries, so each is formatted once."""
     noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)  # the day, whatever the zone
-    return rtl.arabic_datetime(noon, _DAY, locale, digits)
+    return rtl.arabic_datetime(noon, _DAY, locale, digits, month_names)

@@ -19,6 +19,7 @@ from feedpub.ingest.shapes import (
     RELATED_LINE_KEYS,
     SHARE_MAX_WORDS,
     Byline,
+    hashtags,
     is_nav,
     is_prose,
     is_related_item,
@@ -322,6 +323,8 @@ def classify(text: str, page: PageContext, texts: list[str] | None = None) -> li
         elif norms[i].startswith(_TAG_LABEL_STARTS) and _INLINE_TAGS.match(norms[i]):
             role, reason = Role.TAG, "tags after a label on the line («الوسوم:», «كلمات مفتاحية:»)"
             tags_read = True
+        elif hashtags(line) is not None:
+            role, reason, tags_read = Role.TAG, "a line of hashtags: the page's tags", True
         elif i == repeat_at:
             role, reason, state = Role.TITLE, "the headline again: the article starts", "body"
         elif (other := header_role(i)) is not None:

@@ -24,7 +24,7 @@ from feedpub.ingest.chrome import (
 )
 from feedpub.ingest.context import FileContext
 from feedpub.ingest.layout import Line, PageContext, Role, classify, ends_sentence
-from feedpub.ingest.shapes import DATELINE_REASON
+from feedpub.ingest.shapes import DATELINE_REASON, hashtags
 from feedpub.model import Article, Reject
 
 __all__ = [
@@ -168,7 +168,11 @@ def _author(lines: list[Line]) -> str | None:
 
 def _tag_items(text: str) -> list[str]:
     """A tag line's tags: «سياسة، اقتصاد» or «5G, دمشق»; after a label
-    («الوسوم: مصر | اقتصاد») «|», «·» and a spaced «-» separate them too."""
+    («الوسوم: مصر | اقتصاد») «|», «·» and a spaced «-» separate them too;
+    hashtags «#النفط #البصرة» are tags each."""
+    tagged = hashtags(text)
+    if tagged is not None:
+        return tagged
     label = _TAG_LABEL.match(text)
     if label is None:
         return _TAG_SPLIT.split(text)

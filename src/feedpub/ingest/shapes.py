@@ -19,7 +19,9 @@ news sites' chrome (trafilatura reads HTML, and the markup is gone here).
   ``is_prose``: whether the article goes on after it);
 * photo credits: «صورة أرشيفية», «تصوير: …», a line ending «(رويترز)»;
 * bylines, datelines and source credits, with the name they give
-  (``read_byline``).
+  (``read_byline``);
+* hashtag lines: the tags of sites that print them as hashtags
+  («#النفط #البصرة #أيام_قرطاج»; ``hashtags``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,26 @@ from feedpub.text.arabic import normalize_arabic
 
 def _norm_set(*words: str) -> frozenset[str]:
     return frozenset(normalize_arabic(w) for w in words)
+
+
+# --- hashtags -----------------------------------------------------------------
+
+# Only hashtags, at least one: "#" then a word with no space («#أيام_قرطاج»:
+# "_" joins words). A "#" amid prose («المرتبة #1») is no tag line.
+_HASHTAG_LINE = re.compile(r"#[^\s#]+(?:\s+#[^\s#]+)*")
+_HASHTAG_MAX = 12
+
+
+def hashtags(line: str) -> list[str] | None:
+    """The tags of a line of hashtags, as written with "_" read as a space
+    («#أيام_قرطاج» -> «أيام قرطاج»); None for any other line."""
+    text = line.strip()
+    if not text.startswith("#") or not _HASHTAG_LINE.fullmatch(text):
+        return None
+    items = [item.lstrip("#").replace("_", " ").strip() for item in text.split()]
+    if len(items) > _HASHTAG_MAX or not all(any(c.isalpha() for c in i) for i in items):
+        return None
+    return items
 
 
 # --- navigation ---------------------------------------------------------------

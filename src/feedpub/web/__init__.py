@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 
 from feedpub.app import reports
 from feedpub.config import Config, ConfigError, load_config
+from feedpub.text.uri import iri_to_uri
 from feedpub.tokens import SecretError, load_secret
 from feedpub.web import logs
 from feedpub.web.pages import (
@@ -69,6 +70,8 @@ def site_info(cfg: Config) -> SiteInfo:
         language=cfg.site.language,
         lists=tuple(ListInfo(d.name, d.title or d.name, d.is_alert) for d in cfg.digests),
         tags=tuple(cfg.tags.vocabulary),
+        # Written there by the feed build (feeds.urls.STYLE_PATH).
+        style_url=iri_to_uri(cfg.feeds.url.rstrip("/")) + "/style.css",
     )
 
 

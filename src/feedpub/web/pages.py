@@ -91,11 +91,6 @@ PAGE_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     # The token is in the URL: never hand it to another site as a Referer.
     ("Referrer-Policy", "no-referrer"),
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'",
-    ),
 ]
 
 
@@ -139,6 +134,17 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def content_security_policy(style_url: str) -> str:
+    """Nothing loads but the pages' one stylesheet (``feeds.url``'s style.css,
+    which may be on another origin than the app when nginx serves /feeds/)."""
+    parts = urlsplit(style_url)
+    origin = f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return (
+        f"default-src 'none'; style-src 'self'{origin} 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 @dataclass(frozen=True)
 class ListInfo:
     name: str  # the digest's name, as in config.yaml and the tokens
@@ -156,6 +162,7 @@ class SiteInfo:
     language: str = "ar"
     lists: tuple[ListInfo, ...] = ()
     tags: tuple[str, ...] = ()
+    style_url: str = ""  # the style.css the feed build writes under feeds.url
 
     def list_title(self, name: str) -> str:
         return next((x.title for x in self.lists if x.name == name), name)
@@ -549,7 +556,8 @@ class WebApp:
         return Page(status, html.encode("utf-8"))
 
     def _send(self, environ: Environ, start_response: StartResponse, page: Page) -> list[bytes]:
-        headers = [*PAGE_HEADERS, *page.extra_headers]
+        csp = ("Content-Security-Policy", content_security_policy(self.site.style_url))
+        headers = [*PAGE_HEADERS, csp, *page.extra_headers]
         if page.body:
             headers.append(("Content-Type", "text/html; charset=utf-8"))
         headers.append(("Content-Length", str(len(page.body))))
