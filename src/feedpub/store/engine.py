@@ -4,8 +4,9 @@ the SQLite and PostgreSQL write locks, the error guard and ``UtcDateTime``."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -116,6 +117,11 @@ class StoreBase:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._where = engine.url.render_as_string(hide_password=True)
+        # SQLite has one writer at a time. This process's threads (the SMTP
+        # connections each claiming and recording) queue here in turn rather
+        # than in SQLite's busy handler, which polls and lets a waiter starve
+        # past the busy timeout when dozens of them wait on a loaded machine.
+        self._one_writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def _guard(self, doing: str) -> Iterator[None]:
@@ -136,7 +142,11 @@ class StoreBase:
     def _writing(self) -> Iterator[Connection]:
         """A read-then-write transaction, run one at a time against every
         other feedpub writer of this store, in any process."""
-        with self._engine.connect() as conn, writing(conn):
+        with (
+            self._one_writer if self._one_writer is not None else nullcontext(),
+            self._engine.connect() as conn,
+            writing(conn),
+        ):
             yield conn
 
 
