@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +44,8 @@ from feedpub.store import BATCH_SIZE
 
 # Files per write transaction at most (one article each for pages).
 FILES_PER_BATCH = 500
+# Where a reject names the record it refused: "line 3, id abc", "id abc".
+_RECORD_ID = re.compile(r"(?:^|, )id (.+)$")
 # A file modified this close to when it was read may change again within the
 # same mtime tick, unseen by size and mtime: its row is kept with an
 # untrusted mtime, so the next run hashes it (git's "racily clean" files).
@@ -68,12 +71,23 @@ class FileState(Protocol):
 
 
 def file_sources(configs: Sequence[SourceConfig], context: SourceContext) -> list[Source]:
-    """The ``path`` kind: one source for every ``path:`` entry."""
+    """The ``path`` kind: one source for every ``path:`` entry, whose one
+    option is ``withdraw_missing`` (default true)."""
+    withdraw: list[Path] = []
     for config in configs:
-        if config.options:
-            key = sorted(config.options)[0]
-            raise ConfigError(f"{config.where}.{key}: unknown key (known here: path)")
-    return [FileSource(tuple(c.path for c in configs), context)]
+        unknown = sorted(set(config.options) - {"withdraw_missing"})
+        if unknown:
+            raise ConfigError(
+                f"{config.where}.{unknown[0]}: unknown key (known here: path, withdraw_missing)"
+            )
+        value = config.options.get("withdraw_missing", True)
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"{config.where}.withdraw_missing: must be true or false, got {value!r}"
+            )
+        if value:
+            withdraw.append(config.path)
+    return [FileSource(tuple(c.path for c in configs), context, withdraw_under=withdraw)]
 
 
 class FileSource:
@@ -81,10 +95,18 @@ class FileSource:
 
     name = "files"
 
-    def __init__(self, roots: Sequence[Path], context: SourceContext) -> None:
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        context: SourceContext,
+        *,
+        withdraw_under: Sequence[Path] = (),
+    ) -> None:
         self.roots = tuple(roots)
         self.settings = context.settings
         self._state = cast("FileState | None", context.files)
+        # The roots whose missing records and files are withdrawn.
+        self.withdraw_under = tuple(withdraw_under)
 
     def close(self) -> None:
         pass
@@ -97,11 +119,17 @@ class FileSource:
         if state is None:
             raise SourceError("files: no store to compare the files with")
         paths, problems = ingest.discover(self.roots, now)
+        # A root that could not be listed (missing, unmounted, unreadable)
+        # withdraws nothing: its files are not known to be gone.
+        listed = {Path(p.source) for p in problems}
         job = _Job(state, self.settings, now, paths)
+        job.withdraw_under = tuple(r for r in self.withdraw_under if r not in listed)
         files = {ingest.source_name(path) for path in paths}
         for root in dict.fromkeys(str(root) for root in self.roots):
             if root not in files:  # a source naming one file: its reading decides
                 job.items.append(Item(root, (), tuple(p for p in problems if p.source == root)))
+        # Deleted files first: a file moved elsewhere then reads as new.
+        job.items += job.deleted(files)
         workers = worker_count(self.settings.limits.workers)
         pool = None
         if usable(workers, sum(1 for path in paths if job.to_read(path))):
@@ -258,6 +286,7 @@ class _Job:
         self.refreshed: list[SourceFile] = []
         self.still: list[str] = []
         self.skipped_articles = self.skipped_rejects = 0
+        self.withdraw_under: tuple[Path, ...] = ()
 
     def _state(self, pages: Sequence[Path]) -> str:
         listing = "\n".join(
@@ -356,8 +385,49 @@ class _Job:
         if read.sha256 and source == str(path):
             produced = tuple((a.id, a.content_hash) for a in latest.values())
             remembered = self._row(source, read, context, None, produced, rejects)
-        self.items.append(Item(source, tuple(latest.values()), rejects, remembered))
+        dropped = self._dropped(path, row, latest, rejects)
+        self.items.append(Item(source, tuple(latest.values()), rejects, remembered, dropped))
         self.item_articles += len(latest)
+
+    def _withdraws(self, path: Path) -> bool:
+        return any(path == root or path.is_relative_to(root) for root in self.withdraw_under)
+
+    def _dropped(
+        self,
+        path: Path,
+        row: SourceFile | None,
+        latest: Mapping[str, Article],
+        rejects: Sequence[Reject],
+    ) -> tuple[str, ...]:
+        """The ids the file gave when last read and gives no more, when it
+        was read whole: a reject not naming a record by its id (the file or
+        a line could not be parsed) may hide any record, so it withdraws
+        nothing, and a record refused by id keeps its stored version."""
+        if row is None or not self._withdraws(path):
+            return ()
+        named: set[str] = set()
+        for reject in rejects:
+            found = _RECORD_ID.search(reject.location or "")
+            if found is None:
+                return ()
+            named.add(found.group(1))
+        return tuple(i for i, _ in row.articles if i not in latest and i not in named)
+
+    def deleted(self, seen: set[str]) -> list[Item]:
+        """An item withdrawing the articles of each remembered file that is
+        gone from a root that withdraws (its rejects go with it)."""
+        items = []
+        for name, row in self.rows.items():
+            path = Path(name)
+            if name in seen or not row.articles or not self._withdraws(path):
+                continue
+            try:
+                path.lstat()
+            except FileNotFoundError:
+                items.append(Item(name, withdrawn=tuple(i for i, _ in row.articles)))
+            except OSError:
+                continue  # there, but unreadable: not known to be gone
+        return items
 
     def _row(
         self,

@@ -49,6 +49,10 @@ class Item:
     rejects: tuple[Reject, ...] = ()
     # The file source's own checkpoint of this file (None: read it again).
     row: SourceFile | None = None
+    # Article ids this unit gave before and no longer gives (a record taken
+    # out of its file, a file deleted): withdrawn where the store holds them
+    # from this unit (``Article.source``), before its articles are written.
+    withdrawn: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

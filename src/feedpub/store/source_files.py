@@ -38,6 +38,18 @@ class ReadFile:
     row: SourceFile | None
 
 
+@dataclass(frozen=True)
+class FilesWritten:
+    """What ``write_read_files`` did: the upsert counts, and per file each
+    reject recorded (its own, then the duplicate ids the store refused)
+    with whether it is new, and the rejects of skipped files still standing."""
+
+    counts: dict[UpsertOutcome, int]
+    rejects: list[list[tuple[Reject, bool]]]
+    kept: list[Reject]
+    withdrawn: int = 0
+
+
 class SourceFilesMixin(ArticlesMixin, RejectsMixin):
     _unanalysed = 0
 
@@ -77,16 +89,20 @@ class SourceFilesMixin(ArticlesMixin, RejectsMixin):
         *,
         unchanged: Sequence[SourceFile] = (),
         still_rejected: Sequence[str] = (),
+        first: Callable[[Connection], int] | None = None,
         also: Callable[[Connection], object] | None = None,
-    ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]:
+    ) -> FilesWritten:
         """In one transaction: each file's rejects replace its earlier ones
         (as ``replace_rejects``), the articles of all of them are upserted in
         file order (as ``upsert_articles``), and their rows are remembered;
         the rows of ``unchanged`` files (found by their hash) are stored as
         given, and the rejects of ``still_rejected`` sources (skipped files)
-        have their ``seen`` moved to ``now``; ``also`` runs last in the same
-        transaction (a source's cursor). Returns the upsert counts, per file
-        whether each of its rejects is new, and the still-rejected rejects."""
+        have their ``seen`` moved to ``now``; ``first`` runs first (the
+        withdrawals, returning how many) and ``also`` last in the same
+        transaction (a source's cursor). An article whose id the store holds
+        from another source (``Article.source``), or an earlier file of the
+        batch gave, is not written: the first source keeps it, and the file
+        gets a reject naming both."""
         require_aware("now", now)
         if len({f.source for f in files}) != len(files):
             raise ValueError("a source given twice in one batch")
@@ -96,6 +112,8 @@ class SourceFilesMixin(ArticlesMixin, RejectsMixin):
                     raise ValueError(f"reject of {reject.source!r} given for {f.source!r}")
         counts: dict[UpsertOutcome, int] = {"new": 0, "updated": 0, "unchanged": 0}
         with self._guard("cannot write ingested files"), self._writing() as conn:
+            withdrawn = first(conn) if first is not None else 0
+            files = _without_duplicates(conn, files, now)
             news = self._replace_rejects_many(conn, [(f.source, f.rejects) for f in files])
             for batch in chunks((a for f in files for a in f.articles), BATCH_SIZE):
                 for outcome in self._upsert_batch(conn, batch, now):
@@ -109,7 +127,10 @@ class SourceFilesMixin(ArticlesMixin, RejectsMixin):
             kept = _touch_rejects(conn, still_rejected, now)
             if also is not None:
                 also(conn)
-        return counts, news, kept
+        rejects = [
+            list(zip(f.rejects, new, strict=True)) for f, new in zip(files, news, strict=True)
+        ]
+        return FilesWritten(counts, rejects, kept, withdrawn)
 
     def finish_ingest(self, seen: Iterable[str]) -> None:
         """After a whole ingest: forget the rows of files not ``seen`` (removed
@@ -126,6 +147,42 @@ class SourceFilesMixin(ArticlesMixin, RejectsMixin):
             if self._unanalysed >= _ANALYZE_AT_END:
                 analyze(conn, _ANALYZED)
                 self._unanalysed = 0
+
+
+def _without_duplicates(
+    conn: Connection, files: Sequence[ReadFile], now: datetime
+) -> list[ReadFile]:
+    """``files`` without the articles whose id another source holds (stored,
+    or given by an earlier file here), each refused with a reject naming
+    both sources: the same id in two sources is a mistake to fix at one of
+    them, and writing each in turn would rewrite the article (and the feeds
+    it is in) on every run."""
+    owners: dict[str, str] = {}
+    for chunk in chunks(list(dict.fromkeys(a.id for f in files for a in f.articles)), IN_CHUNK):
+        owners.update(
+            (r.id, r.source)
+            for r in conn.execute(
+                select(t_articles.c.id, t_articles.c.source).where(t_articles.c.id.in_(chunk))
+            )
+        )
+    out: list[ReadFile] = []
+    for f in files:
+        kept: list[Article] = []
+        refused: list[Reject] = []
+        for article in f.articles:
+            owner = owners.setdefault(article.id, article.source)
+            if owner == article.source:
+                kept.append(article)
+                continue
+            reason = (
+                f"article id {article.id} is also given by {owner}, which keeps it "
+                f"(one id, one source: rename it in {article.source} or {owner})"
+            )
+            refused.append(Reject(f.source, reason, now, f"id {article.id}"))
+        if refused:
+            f = ReadFile(f.source, kept, [*f.rejects, *refused], f.row)
+        out.append(f)
+    return out
 
 
 def _from_row(r: Any) -> SourceFile:
