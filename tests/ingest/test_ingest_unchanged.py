@@ -37,7 +37,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     window is closed so that size and times can be trusted."""
     monkeypatch.setattr(ingesting, "RACY_NS", 0)
     seen: list[str] = []
-    open_source, read_path = ingest.open_source, ingest.read_path
+    open_source, read_path, read_stream = ingest.open_source, ingest.read_path, ingest.read_stream
 
     def opening(path: Path, *args: object) -> ingest.Opened:
         seen.append(f"open {path.name}")
@@ -47,8 +47,13 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         seen.append(f"parse {path.name}")
         return read_path(path, *args)  # type: ignore[arg-type]
 
+    def streaming(path: Path, *args: object) -> object:
+        seen.append(f"parse {path.name}")
+        return read_stream(path, *args)  # type: ignore[arg-type]
+
     monkeypatch.setattr(ingest, "open_source", opening)
     monkeypatch.setattr(ingest, "read_path", parsing)
+    monkeypatch.setattr(ingest, "read_stream", streaming)
     yield seen
 
 

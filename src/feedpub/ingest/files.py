@@ -40,7 +40,7 @@ from feedpub.config import ConfigError, SourceConfig
 from feedpub.ingest.pool import CHUNK, Expect, Pool, Read, read_file, sha, usable, worker_count
 from feedpub.ingest.source import Batch, Item, Progress, Source, SourceContext, SourceError
 from feedpub.model import Article, Reject, SourceFile
-from feedpub.store import BATCH_SIZE
+from feedpub.store import BATCH_SIZE, duplicate_reject
 
 # Files per write transaction at most (one article each for pages).
 FILES_PER_BATCH = 500
@@ -67,6 +67,7 @@ class FileState(Protocol):
     def source_files(self) -> dict[str, SourceFile]: ...
     def article_hashes(self, ids: Iterable[str]) -> dict[str, str]: ...
     def reject_counts(self, sources: Iterable[str]) -> dict[str, int]: ...
+    def article_sources(self, ids: Iterable[str]) -> dict[str, str]: ...
     def finish_ingest(self, seen: Iterable[str]) -> None: ...
 
 
@@ -154,6 +155,7 @@ class FileSource:
 def _read_each(job: _Job, paths: Sequence[Path], progress: Progress | None) -> Iterator[Batch]:
     for done, path in enumerate(paths, start=1):
         job.one(path)
+        yield from job.stream_batches()
         if job.full():
             yield job.batch()
         if progress is not None:
@@ -230,12 +232,14 @@ def _read_in_order(
                 queue.append((path, None, 0))
             # Take what is ready; wait only to keep the results in flight few.
             while queue and take_head(wait=in_flight > pool.depth):
+                yield from job.stream_batches()
                 if job.full():
                     yield job.batch()
         if filling is not None:
             submit(filling)
         while queue:
             take_head(wait=True)
+            yield from job.stream_batches()
             if job.full():
                 yield job.batch()
     except KeyboardInterrupt:
@@ -287,6 +291,10 @@ class _Job:
         self.still: list[str] = []
         self.skipped_articles = self.skipped_rejects = 0
         self.withdraw_under: tuple[Path, ...] = ()
+        self.store = store
+        self.seen = {ingest.source_name(path) for path in paths}
+        # A line-per-record file taken, not read yet (``stream_batches``).
+        self.stream: tuple[Path, Read] | None = None
 
     def _state(self, pages: Sequence[Path]) -> str:
         listing = "\n".join(
@@ -372,8 +380,11 @@ class _Job:
                 self.refreshed.append(self._row(source, read, context, row))
                 self._skip(row)
                 return
+        if read.streamed:
+            self.stream = (path, read)  # taken by ``stream_batches``
+            return
         items = read.items
-        assert items is not None
+        assert isinstance(items, list)
         # A later record with the same id updates an earlier one: only the
         # last is written. Writing each in turn would store the last version
         # anyway, but as "updated" (and with ``updated`` moved to now) on
@@ -389,6 +400,78 @@ class _Job:
         self.items.append(Item(source, tuple(latest.values()), rejects, remembered, dropped))
         self.item_articles += len(latest)
 
+    def stream_batches(self) -> Iterator[Batch]:
+        """The line-per-record file just taken, read record by record: what
+        was gathered before it, then a batch of its articles every
+        ``BATCH_SIZE`` (marked ``partial``: its rejects and row come with its
+        last part), so memory stays flat whatever its size. Its row is
+        written with the last part, so a file read half-way is read again.
+        Ids another source holds are refused here, part by part, as the
+        store refuses them in a file read whole."""
+        if self.stream is None:
+            return
+        path, read = self.stream
+        self.stream = None
+        assert read.items is not None
+        source = ingest.source_name(path)
+        if self.pending():
+            yield self.batch()
+        given: dict[str, str] = {}
+        rejects: list[Reject] = []
+        part: list[Article] = []
+
+        def kept(articles: list[Article]) -> list[Article]:
+            owners = self.store.article_sources(a.id for a in articles)
+            out = []
+            for article in articles:
+                owner = owners.get(article.id, source)
+                if owner == source or self._gone(owner):
+                    out.append(article)
+                else:
+                    rejects.append(duplicate_reject(article, owner, self.now))
+            return out
+
+        for item in read.items:
+            if isinstance(item, Reject):
+                rejects.append(item)
+                continue
+            given[item.id] = item.content_hash
+            part.append(item)
+            if len(part) >= BATCH_SIZE:
+                part = kept(part)
+                released = self._released(part)
+                yield Batch(items=(Item(source, tuple(part), partial=True),), released=released)
+                part = []
+        self.written.update(given)
+        remembered = None
+        if read.sha256 and source == str(path):
+            remembered = self._row(
+                source, read, self._context(path), None, tuple(given.items()), rejects
+            )
+        dropped = self._dropped(path, self.rows.get(source), given, rejects)
+        last = tuple(kept(part))
+        self.items.append(Item(source, last, tuple(rejects), remembered, dropped))
+        self.item_articles += len(last)
+
+    def _gone(self, owner: str) -> bool:
+        """Whether ``owner``, the source of a stored article, is a file this
+        source no longer has (moved or deleted): it holds no ids then. Other
+        sources' names are not absolute paths."""
+        if owner in self.seen or not os.path.isabs(owner):
+            return False
+        try:
+            Path(owner).lstat()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    def _released(self, articles: Iterable[Article]) -> frozenset[str]:
+        """The gone files (``_gone``) that hold some of ``articles``' ids."""
+        owners = set(self.store.article_sources(a.id for a in articles).values())
+        return frozenset(o for o in owners if self._gone(o))
+
     def _withdraws(self, path: Path) -> bool:
         return any(path == root or path.is_relative_to(root) for root in self.withdraw_under)
 
@@ -396,7 +479,7 @@ class _Job:
         self,
         path: Path,
         row: SourceFile | None,
-        latest: Mapping[str, Article],
+        latest: Mapping[str, object],
         rejects: Sequence[Reject],
     ) -> tuple[str, ...]:
         """The ids the file gave when last read and gives no more, when it
@@ -471,6 +554,7 @@ class _Job:
         """What was gathered since the last batch, handed over and forgotten."""
         batch = Batch(
             items=tuple(self.items),
+            released=self._released(a for item in self.items for a in item.articles),
             unchanged_rows=tuple(self.refreshed),
             still_rejected=tuple(self.still),
             skipped_articles=self.skipped_articles,

@@ -29,7 +29,7 @@ upgrades an older store in place, ``decide`` holds the pure upsert rules.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from feedpub.store.articles import BATCH_SIZE
     from feedpub.store.deliveries import Finished, Recipient, SenderRate
     from feedpub.store.engine import UtcDateTime
-    from feedpub.store.source_files import FilesWritten, ReadFile
+    from feedpub.store.source_files import FilesWritten, ReadFile, duplicate_reject
     from feedpub.store.sources import SourceBatch, SourceState
     from feedpub.store.sql import SqlStore
 
@@ -72,6 +72,7 @@ _LAZY = {
     "SenderRate": "feedpub.store.deliveries",
     "SqlStore": "feedpub.store.sql",
     "UtcDateTime": "feedpub.store.engine",
+    "duplicate_reject": "feedpub.store.source_files",
 }
 
 
@@ -109,6 +110,7 @@ __all__ = [
     "StoreLock",
     "SubscriberStore",
     "UtcDateTime",
+    "duplicate_reject",
 ]
 
 
@@ -169,6 +171,7 @@ class SourceFileStore(Protocol):
     def source_files(self) -> dict[str, SourceFile]: ...
     def article_hashes(self, ids: Iterable[str]) -> dict[str, str]: ...
     def reject_counts(self, sources: Iterable[str]) -> dict[str, int]: ...
+    def article_sources(self, ids: Iterable[str]) -> dict[str, str]: ...
     def write_read_files(
         self,
         files: Sequence[ReadFile],
@@ -176,6 +179,7 @@ class SourceFileStore(Protocol):
         *,
         unchanged: Sequence[SourceFile] = (),
         still_rejected: Sequence[str] = (),
+        released: Collection[str] = (),
     ) -> FilesWritten: ...
     def finish_ingest(self, seen: Iterable[str]) -> None: ...
 

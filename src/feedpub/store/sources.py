@@ -35,6 +35,8 @@ class BatchItem(Protocol):
     def row(self) -> SourceFile | None: ...
     @property
     def withdrawn(self) -> Sequence[str]: ...
+    @property
+    def partial(self) -> bool: ...
 
 
 class SourceBatch(Protocol):
@@ -50,6 +52,8 @@ class SourceBatch(Protocol):
     def unchanged_rows(self) -> Sequence[SourceFile]: ...
     @property
     def still_rejected(self) -> Sequence[str]: ...
+    @property
+    def released(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class SourcesMixin(SourceFilesMixin, SitemapPagesMixin):
         writes files, its withdrawn articles taken out, and ``source``'s
         cursor moved to the batch's (when it has one). Returns what
         ``write_read_files`` returns, with every withdrawal counted."""
-        files = [ReadFile(i.key, i.articles, i.rejects, i.row) for i in batch.items]
+        files = [ReadFile(i.key, i.articles, i.rejects, i.row, i.partial) for i in batch.items]
         withdrawn = 0
 
         def first(conn: Connection) -> int:
@@ -126,6 +130,7 @@ class SourcesMixin(SourceFilesMixin, SitemapPagesMixin):
             now,
             unchanged=batch.unchanged_rows,
             still_rejected=batch.still_rejected,
+            released=batch.released,
             first=first,
             also=also,
         )
