@@ -194,3 +194,23 @@ def test_an_id_in_two_files_stays_with_the_first_and_the_second_is_a_reject_nami
     article = store.get_article("r1")
     assert article is not None and article.title == "نسخة ثانية من السجل"
     assert store.rejects() == []
+
+
+def test_a_moved_folder_takes_its_articles_along_without_duplicate_rejects(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    src = tmp_path / "src"
+    sources(src)
+    cfg = config(tmp_path)
+    ingest(cfg, store)
+    (src / "feed").rename(src / "moved")
+    moved = replace(cfg, sources=(replace(cfg.sources[0], location=str(src / "moved")),))
+    report = ingest(moved, store)
+    assert (report.new, report.updated, report.rejected, report.withdrawn) == (0, 0, 0, 0)
+    assert store.rejects() == []
+    article = store.get_article("r1")
+    assert article is not None and article.source == str(src / "moved" / "records.jsonl")
+    # The move is complete: a record taken out of the moved file is withdrawn.
+    write(src / "moved" / "records.jsonl", jsonl(rec(1), rec(3)))
+    assert ingest(moved, store).withdrawn == 1
+    assert store.get_article("r2") is None
