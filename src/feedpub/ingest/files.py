@@ -418,6 +418,7 @@ class _Job:
             yield self.batch()
         given: dict[str, str] = {}
         rejects: list[Reject] = []
+        refused: list[Reject] = []  # ids another source holds
         part: list[Article] = []
 
         def kept(articles: list[Article]) -> list[Article]:
@@ -428,7 +429,7 @@ class _Job:
                 if owner == source or self._gone(owner):
                     out.append(article)
                 else:
-                    rejects.append(duplicate_reject(article, owner, self.now))
+                    refused.append(duplicate_reject(article, owner, self.now))
             return out
 
         for item in read.items:
@@ -450,7 +451,11 @@ class _Job:
             )
         dropped = self._dropped(path, self.rows.get(source), given, rejects)
         last = tuple(kept(part))
-        self.items.append(Item(source, last, tuple(rejects), remembered, dropped))
+        # The row counts the file's own rejects, as for a file read whole: a
+        # refused id makes the counts differ, so the file is read again
+        # until its id is free or gone.
+        every = (*rejects, *refused)
+        self.items.append(Item(source, last, every, remembered, dropped))
         self.item_articles += len(last)
 
     def _gone(self, owner: str) -> bool:
