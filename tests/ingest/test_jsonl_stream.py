@@ -98,3 +98,28 @@ def test_a_stream_interrupted_half_way_is_read_again_and_loses_nothing(
     report = pipeline.ingest_sources(cfg, store, NOW)
     assert (report.new, report.unchanged) == (3, 4)
     assert str(src / "a.jsonl") in store.source_files()
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        (b'{"id": "r1", "title": "t"}', "r1"),
+        (b'{ "id" : 42 , "title": "t"}', "42"),
+        (b'{"id": "a\\"b", "title": "t"}', 'a"b'),
+        (b'{"id": "\\u0639\\u0631\\u0628", "title": "t"}', "عرب"),
+        (b'{"title": "t", "id": "later-key"}', "later-key"),
+        (b'{"id": "first", "title": "t", "id": "second"}', "second"),  # as the parse
+        (b'{"id": "x", "tags": [{"id": "nested"}]}', "x"),
+        (b'{"id": 1.5, "title": "t"}', None),  # not an id
+        (b'{"id": true}', None),
+        (b'[{"id": "r1"}]', None),  # not an object
+        (b'{"id": 01}', None),  # not JSON
+        # Not JSON, but its id leads: it is r1's last line, and the parse
+        # rejects it (the stored r1 stays, as for any refused record).
+        (b'{"id": "r1", "title": ', "r1"),
+    ],
+)
+def test_the_first_pass_finds_the_id_the_parse_finds(line: bytes, found: str | None) -> None:
+    from feedpub.ingest.records import _scanned_id
+
+    assert _scanned_id(line) == found

@@ -421,16 +421,20 @@ class _Job:
         refused: list[Reject] = []  # ids another source holds
         part: list[Article] = []
 
-        def kept(articles: list[Article]) -> list[Article]:
+        def kept(articles: list[Article]) -> tuple[list[Article], frozenset[str]]:
+            """The articles whose id is free, and the gone files they take over."""
             owners = self.store.article_sources(a.id for a in articles)
-            out = []
+            out, released = [], set()
             for article in articles:
                 owner = owners.get(article.id, source)
-                if owner == source or self._gone(owner):
+                if owner == source:
                     out.append(article)
+                elif self._gone(owner):
+                    out.append(article)
+                    released.add(owner)
                 else:
                     refused.append(duplicate_reject(article, owner, self.now))
-            return out
+            return out, frozenset(released)
 
         for item in read.items:
             if isinstance(item, Reject):
@@ -439,9 +443,8 @@ class _Job:
             given[item.id] = item.content_hash
             part.append(item)
             if len(part) >= BATCH_SIZE:
-                part = kept(part)
-                released = self._released(part)
-                yield Batch(items=(Item(source, tuple(part), partial=True),), released=released)
+                free, released = kept(part)
+                yield Batch(items=(Item(source, tuple(free), partial=True),), released=released)
                 part = []
         self.written.update(given)
         remembered = None
@@ -450,7 +453,7 @@ class _Job:
                 source, read, self._context(path), None, tuple(given.items()), rejects
             )
         dropped = self._dropped(path, self.rows.get(source), given, rejects)
-        last = tuple(kept(part))
+        last = tuple(kept(part)[0])  # the batch it goes in finds what it releases
         # The row counts the file's own rejects, as for a file read whole: a
         # refused id makes the counts differ, so the file is read again
         # until its id is free or gone.
