@@ -37,7 +37,7 @@ messages feedpub wrote into an outbox (read back, CRLF line ends) over one
 messages/s over the bare loop's; the two are timed in the same round,
 alternating, so a busy machine slows both alike.
 
-``tests/test_bench_delivery.py`` runs ``main`` at a tiny size (correctness
+``tests/bench/test_bench_delivery.py`` runs ``main`` at a tiny size (correctness
 only: every message parses, every recipient once).
 """
 

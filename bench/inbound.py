@@ -18,7 +18,7 @@ Each round, in a fresh copy of the Maildir and the store (untimed):
 
 Wall seconds (perf_counter) of each, alternating in the same round; the
 figures are medians over the rounds. The target: feedpub at least 1,000
-messages/s. ``tests/test_bench_inbound.py`` runs ``main`` at a tiny size.
+messages/s. ``tests/bench/test_bench_inbound.py`` runs ``main`` at a tiny size.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ edition's total time and rate, each sender's share, every reader exactly
 once across the sinks (and, with a kill, the copies: at most one per
 connection of the killed sender).
 
-``tests/test_bench_delivery.py`` runs it at a toy size when PostgreSQL is there.
+``tests/bench/test_bench_delivery.py`` runs it at a toy size when PostgreSQL is there.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ higher than this one. The cost per signed message is one RSA private-key
 operation (OpenSSL, about 0.7 ms with a 2048-bit key on one core of the
 development machine) plus hashing: the bench prints it as us/message.
 
-``tests/test_bench_dkim.py`` runs ``main`` tiny (every signed message
+``tests/bench/test_bench_dkim.py`` runs ``main`` tiny (every signed message
 verifies with dkimpy); no timing is asserted.
 """
 

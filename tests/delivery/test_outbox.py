@@ -5,14 +5,15 @@ once ``sync`` made it durable."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from _digest_fixtures import DAILY, SLOT
 from feedpub.delivery import Outbox, Sender, message_key, outbox_recipient
+from support.digest_fixtures import DAILY, SLOT
 
 
 def message(subject: str = "النشرة اليومية") -> EmailMessage:
@@ -24,9 +25,17 @@ def message(subject: str = "النشرة اليومية") -> EmailMessage:
     return made
 
 
-def test_the_outbox_is_a_sender() -> None:
-    sender: Sender = Outbox(Path("unused"))  # mypy checks the protocol
-    sender.close()
+def test_the_outbox_is_a_sender(tmp_path: Path) -> None:
+    """Every member ``Sender`` names, methods with the same parameters
+    (mypy checks ``src/``, not the tests, so this is checked at run time)."""
+    outbox = Outbox(tmp_path / "outbox")
+    methods = [n for n, v in vars(Sender).items() if inspect.isfunction(v) and n[0] != "_"]
+    assert sorted(methods) == ["close", "send", "sync"]
+    for name in methods:
+        wanted = list(inspect.signature(getattr(Sender, name)).parameters)[1:]
+        assert list(inspect.signature(getattr(outbox, name)).parameters) == wanted, name
+    assert isinstance(outbox.idempotent, bool) and isinstance(outbox.linesep, bytes)
+    outbox.close()
 
 
 def test_send_puts_one_file_into_new_and_never_a_second_copy(tmp_path: Path) -> None:

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from _digest_fixtures import (
+from digests.test_render import rendered_demo
+from feedpub.digests import (
+    Site,
+    archive_path,
+    edition_record,
+    plan_edition,
+    render_edition,
+    write_archive,
+)
+from support.digest_fixtures import (
     DAILY,
     DAMASCUS,
     EMAIL,
@@ -20,15 +29,6 @@ from _digest_fixtures import (
     FakeStore,
     articles,
     make_site,
-)
-from digests.test_render import rendered_demo
-from feedpub.digests import (
-    Site,
-    archive_path,
-    edition_record,
-    plan_edition,
-    render_edition,
-    write_archive,
 )
 
 

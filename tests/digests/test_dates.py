@@ -14,7 +14,13 @@ import pytest
 from hijridate import Hijri
 from lxml import html as lxml_html
 
-from _digest_fixtures import (
+from feedpub.config import ConfigError, EmailConfig, load_config
+from feedpub.digests import plan_edition, render_edition, write_archive
+from feedpub.digests.render import subject_line
+from feedpub.digests.site import NEWS_COUNT, news_count
+from feedpub.text import rtl
+from feedpub.text.hijri import hijri_date, hijri_text, with_hijri
+from support.digest_fixtures import (
     DAILY,
     DAMASCUS,
     EMAIL,
@@ -24,12 +30,6 @@ from _digest_fixtures import (
     make_config,
     make_site,
 )
-from feedpub.config import ConfigError, EmailConfig, load_config
-from feedpub.digests import plan_edition, render_edition, write_archive
-from feedpub.digests.render import subject_line
-from feedpub.digests.site import NEWS_COUNT, news_count
-from feedpub.text import rtl
-from feedpub.text.hijri import hijri_date, hijri_text, with_hijri
 
 SLOT = datetime(2026, 11, 28, 7, 0, tzinfo=DAMASCUS)
 HIJRI_MONTHS = (

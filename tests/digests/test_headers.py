@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from _digest_fixtures import DAILY, DAMASCUS, EMAIL, NOW, make_site
 from feedpub.config import Config, DigestConfig, EmailConfig, load_config
 from feedpub.digests import Site, build_message, headers, prepare_message
 from feedpub.digests.message import shared_headers, to_header
 from feedpub.digests.render import subject_line
 from feedpub.digests.slots import Personal
+from support.digest_fixtures import DAILY, DAMASCUS, EMAIL, NOW, make_site
 
 REPO = Path(__file__).resolve().parents[2]
 MUTT = shutil.which("mutt")
@@ -246,6 +246,11 @@ def test_headers_are_ascii_and_within_line_limits(all_cases: list[Case]) -> None
 @pytest.mark.skipif(MUTT is None, reason="Debian's mutt is not installed (.ci/run installs it)")
 def test_mutt_reads_back_subjects_and_names_exactly(all_cases: list[Case], tmp_path: Path) -> None:
     read = mutt_headers([case.raw for case in all_cases], tmp_path)
+    if len(read) != len(all_cases):
+        # Seen on a loaded machine: mutt piped only the current message, raw
+        # (its keys overtook the mailbox being read). Its decoding is what is
+        # tested, so it gets a second go; a second short read fails the test.
+        read = mutt_headers([case.raw for case in all_cases], tmp_path)
     assert len(read) == len(all_cases)
     for case, got in zip(all_cases, read, strict=True):
         assert got["subject"] == case.subject

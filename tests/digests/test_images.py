@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from _digest_fixtures import (
+from feedpub.config import ConfigError, EmailConfig, load_config
+from feedpub.digests import plan_edition, render_edition
+from feedpub.digests.images import displayed_size, fallback_url, mail_image, unshown_type
+from feedpub.digests.slots import Slot
+from feedpub.model import Article
+from support.digest_fixtures import (
     DAILY,
     DAMASCUS,
     EMAIL,
@@ -21,11 +26,6 @@ from _digest_fixtures import (
     make_config,
     make_site,
 )
-from feedpub.config import ConfigError, EmailConfig, load_config
-from feedpub.digests import plan_edition, render_edition
-from feedpub.digests.images import displayed_size, fallback_url, mail_image, unshown_type
-from feedpub.digests.slots import Slot
-from feedpub.model import Article
 
 FALLBACK = "https://news.example.org/{path}.jpg"
 

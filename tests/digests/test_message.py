@@ -18,7 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from _digest_fixtures import (
+from feedpub.config import EmailConfig
+from feedpub.delivery import Outbox
+from feedpub.digests import RenderedEdition, Site, plan_edition, render_edition
+from feedpub.digests.message import build_message, prepare_message
+from feedpub.model import Article
+from support.digest_fixtures import (
     DAILY,
     DAMASCUS,
     EMAIL,
@@ -28,11 +33,6 @@ from _digest_fixtures import (
     big_articles,
     make_site,
 )
-from feedpub.config import EmailConfig
-from feedpub.delivery import Outbox
-from feedpub.digests import RenderedEdition, Site, plan_edition, render_edition
-from feedpub.digests.message import build_message, prepare_message
-from feedpub.model import Article
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 REGEN = os.environ.get("FEEDPUB_REGEN_GOLDEN") == "1"

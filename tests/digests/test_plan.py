@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from _digest_fixtures import (
+from digests.test_render import VALUES, email_doc, rendered_demo
+from feedpub.config import EmailConfig
+from feedpub.digests import Site, edition_record, plan_edition, preview_edition, render_edition
+from feedpub.digests.plan import edition_articles
+from feedpub.digests.render import NOTHING_NEW, RECIPIENT_RESERVE
+from feedpub.model import Article
+from feedpub.text.arabic import tag_key
+from feedpub.text.rtl import RLM
+from support.digest_fixtures import (
     DAILY,
     DAMASCUS,
     EMAIL,
@@ -23,14 +31,6 @@ from _digest_fixtures import (
     big_articles,
     make_site,
 )
-from digests.test_render import VALUES, email_doc, rendered_demo
-from feedpub.config import EmailConfig
-from feedpub.digests import Site, edition_record, plan_edition, preview_edition, render_edition
-from feedpub.digests.plan import edition_articles
-from feedpub.digests.render import NOTHING_NEW, RECIPIENT_RESERVE
-from feedpub.model import Article
-from feedpub.text.arabic import tag_key
-from feedpub.text.rtl import RLM
 
 
 def test_edition_articles_ask_for_the_digest_tags_by_key() -> None:

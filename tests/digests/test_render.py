@@ -12,16 +12,6 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from _digest_fixtures import (
-    DAILY,
-    DAMASCUS,
-    EMAIL,
-    NOW,
-    FakeStore,
-    articles,
-    big_articles,
-    make_site,
-)
 from feedpub.config import EmailConfig
 from feedpub.digests import (
     RenderedEdition,
@@ -39,6 +29,16 @@ from feedpub.digests.render import RECIPIENT_RESERVE, TITLE_CHARS
 from feedpub.digests.slots import Slot
 from feedpub.model import Article
 from feedpub.text.rtl import RLM
+from support.digest_fixtures import (
+    DAILY,
+    DAMASCUS,
+    EMAIL,
+    NOW,
+    FakeStore,
+    articles,
+    big_articles,
+    make_site,
+)
 
 # Recognisable slot values, for tests that look at a body's text.
 VALUES: dict[Slot, str] = {"greeting": "GREETING", "unsubscribe_url": "https://u.example/x"}

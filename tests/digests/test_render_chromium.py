@@ -24,7 +24,9 @@ from typing import Any
 
 import pytest
 
-from _digest_fixtures import (
+from feedpub.digests import RenderedEdition, Site, plan_edition, render_edition
+from feedpub.digests.message import personalize
+from support.digest_fixtures import (
     DAILY,
     DAMASCUS,
     EMAIL,
@@ -34,8 +36,6 @@ from _digest_fixtures import (
     big_articles,
     make_site,
 )
-from feedpub.digests import RenderedEdition, Site, plan_edition, render_edition
-from feedpub.digests.message import personalize
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from feedfactory import feeds_config, plan_for, render, sample_articles
 from feedpub.config import FeedsConfig
 from feedpub.feeds.incremental import RenderedTree
+from support.feedfactory import feeds_config, plan_for, render, sample_articles
 
 
 @pytest.fixture

@@ -10,7 +10,11 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feedfactory import (
+from feedpub.config import FeedsConfig
+from feedpub.feeds import build
+from feedpub.feeds.select import ArchivePage
+from feedpub.model import Article, Tag
+from support.feedfactory import (
     FEEDS_URL,
     SITE,
     article,
@@ -18,10 +22,6 @@ from feedfactory import (
     render,
     sample_articles,
 )
-from feedpub.config import FeedsConfig
-from feedpub.feeds import build
-from feedpub.feeds.select import ArchivePage
-from feedpub.model import Article, Tag
 
 A = "{http://www.w3.org/2005/Atom}"
 FH = "{http://purl.org/syndication/history/1.0}"

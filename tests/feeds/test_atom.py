@@ -7,13 +7,13 @@ from datetime import datetime
 
 from lxml import etree
 
-from feedfactory import (
+from feedpub.config import FeedsConfig
+from feedpub.feeds.incremental import RenderedTree
+from support.feedfactory import (
     article,
     plan_for,
     render,
 )
-from feedpub.config import FeedsConfig
-from feedpub.feeds.incremental import RenderedTree
 
 A = "{http://www.w3.org/2005/Atom}"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)$")

@@ -14,7 +14,16 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from feedfactory import (
+from feedpub.config import FeedsConfig
+from feedpub.feeds import entry as feed_entry
+from feedpub.feeds.incremental import RenderedTree
+from feedpub.feeds.select import FeedPlan, FeedSpec
+from feedpub.feeds.site import SiteValues
+from feedpub.feeds.urls import feed_paths, public_url
+from feedpub.links import page_url
+from feedpub.model import Article, Tag
+from feedpub.text.uri import iri_to_uri
+from support.feedfactory import (
     DOTNET,
     FEEDS_URL,
     POLITICS,
@@ -27,15 +36,6 @@ from feedfactory import (
     render,
     sample_articles,
 )
-from feedpub.config import FeedsConfig
-from feedpub.feeds import entry as feed_entry
-from feedpub.feeds.incremental import RenderedTree
-from feedpub.feeds.select import FeedPlan, FeedSpec
-from feedpub.feeds.site import SiteValues
-from feedpub.feeds.urls import feed_paths, public_url
-from feedpub.links import page_url
-from feedpub.model import Article, Tag
-from feedpub.text.uri import iri_to_uri
 
 A = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"

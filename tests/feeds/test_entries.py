@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from feedfactory import DOTNET, POLITICS, PUTIN, SITE, article, feeds_config
 from feedpub.config import FeedsConfig
 from feedpub.feeds import build as feed_build
 from feedpub.feeds.entry import MAX_CATEGORIES
 from feedpub.feeds.site import FeedSite
 from feedpub.model import Article, Tag
 from feedpub.store import SqlStore
+from support.feedfactory import DOTNET, POLITICS, PUTIN, SITE, article, feeds_config
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 MANY = tuple(Tag(key=f"وسم{n}", name=f"وسم {n}", slug=f"wasm-{n}") for n in range(40))

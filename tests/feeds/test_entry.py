@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedfactory import PUTIN, SITE, article, feeds_config, plan_for, render
 from feedpub.feeds.entry import _PLAIN_URI, MAX_CATEGORIES, make_item
 from feedpub.feeds.site import SiteValues
 from feedpub.model import Tag
 from feedpub.text.sanitize import strip_tags
 from feedpub.text.uri import iri_to_uri
+from support.feedfactory import PUTIN, SITE, article, feeds_config, plan_for, render
 
 A = "{http://www.w3.org/2005/Atom}"
 FEED_FILES = ("atom.xml", "rss.xml", "feed.json")

@@ -18,7 +18,12 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from feedfactory import (
+from feedpub import output
+from feedpub.config import FeedsConfig
+from feedpub.links import page_url
+from feedpub.model import Article
+from feedpub.text.uri import iri_to_uri
+from support.feedfactory import (
     FEEDS_URL,
     POLITICS,
     PUTIN,
@@ -29,11 +34,6 @@ from feedfactory import (
     plan_for,
     render,
 )
-from feedpub import output
-from feedpub.config import FeedsConfig
-from feedpub.links import page_url
-from feedpub.model import Article
-from feedpub.text.uri import iri_to_uri
 
 A = "{http://www.w3.org/2005/Atom}"
 MEDIA = "{http://search.yahoo.com/mrss/}"

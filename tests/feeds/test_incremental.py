@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from feedfactory import (
+from feedpub.config import FeedsConfig
+from support.feedfactory import (
     POLITICS,
     PUTIN,
     article,
@@ -18,7 +19,6 @@ from feedfactory import (
     render,
     sample_articles,
 )
-from feedpub.config import FeedsConfig
 
 
 def test_two_renders_are_byte_identical(cfg: FeedsConfig) -> None:
@@ -32,7 +32,7 @@ _DIGEST_SCRIPT = """
 import hashlib, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from feedfactory import feeds_config, plan_for, render, sample_articles
+from support.feedfactory import feeds_config, plan_for, render, sample_articles
 tree = render(plan_for(sample_articles()), feeds_config(Path({out!r})))
 h = hashlib.sha256()
 for path in sorted(tree.files):

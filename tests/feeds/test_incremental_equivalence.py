@@ -12,7 +12,6 @@ from typing import Any
 import feedparser
 import pytest
 
-from feedfactory import DOTNET, POLITICS, PUTIN, article, make_config
 from feedpub import app as pipeline
 from feedpub import output as publish
 from feedpub.app import feed_site
@@ -20,6 +19,7 @@ from feedpub.config import Config
 from feedpub.feeds import build as feed_build
 from feedpub.model import Article, Tag
 from feedpub.store import SqlStore
+from support.feedfactory import DOTNET, POLITICS, PUTIN, article, make_config
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 SPORT = Tag(key="رياضة", name="رياضة", slug="رياضة")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import lxml.html
 
-from feedfactory import (
-    FEEDS_URL,
-)
 from feedpub.config import FeedsConfig
 from feedpub.feeds.incremental import RenderedTree
 from feedpub.feeds.urls import public_url
+from support.feedfactory import (
+    FEEDS_URL,
+)
 
 
 def test_index_page_is_right_to_left_with_autodiscovery(

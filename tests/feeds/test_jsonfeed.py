@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
-from feedfactory import (
+from feedpub.feeds import jsonfeed
+from feedpub.feeds.entry import Category, FeedHead, FeedImage, FeedItem
+from feedpub.feeds.urls import public_url
+from feedpub.links import page_url
+from support.feedfactory import (
     FEEDS_URL,
     PUTIN,
     SITE_URL,
@@ -20,10 +24,6 @@ from feedfactory import (
     render,
     sample_articles,
 )
-from feedpub.feeds import jsonfeed
-from feedpub.feeds.entry import Category, FeedHead, FeedImage, FeedItem
-from feedpub.feeds.urls import public_url
-from feedpub.links import page_url
 
 WHEN = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 URL = "https://x.org/i.png"

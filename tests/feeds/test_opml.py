@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from lxml import etree
 
-from feedfactory import (
-    FEEDS_URL,
-)
 from feedpub.config import FeedsConfig
 from feedpub.feeds.incremental import RenderedTree
 from feedpub.feeds.urls import public_url
+from support.feedfactory import (
+    FEEDS_URL,
+)
 
 
 def _xml(data: bytes | None) -> etree._Element:

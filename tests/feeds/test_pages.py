@@ -13,12 +13,21 @@ from zoneinfo import ZoneInfo
 import lxml.html
 import pytest
 
-from feedfactory import DOTNET, FEEDS_URL, POLITICS, PUTIN, SITE, SITE_URL, article, feeds_config
 from feedpub import links
 from feedpub.feeds import pages
 from feedpub.feeds.site import SiteValues
 from feedpub.model import Article
 from feedpub.output import safe_join
+from support.feedfactory import (
+    DOTNET,
+    FEEDS_URL,
+    POLITICS,
+    PUTIN,
+    SITE,
+    SITE_URL,
+    article,
+    feeds_config,
+)
 
 SITE_VALUES = SiteValues.of(SITE, feeds_config())
 CHROMIUM = Path("/usr/bin/chromium")

@@ -20,7 +20,10 @@ from typing import Any
 
 import pytest
 
-from feedfactory import (
+from feedpub import output
+from feedpub.feeds import pages
+from feedpub.feeds.site import SiteValues
+from support.feedfactory import (
     FEEDS_URL,
     PUTIN,
     SITE,
@@ -30,9 +33,6 @@ from feedfactory import (
     render,
     sample_articles,
 )
-from feedpub import output
-from feedpub.feeds import pages
-from feedpub.feeds.site import SiteValues
 
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT = 20  # seconds per chromium run

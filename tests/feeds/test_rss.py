@@ -7,14 +7,14 @@ import email.utils
 import pytest
 from lxml import etree
 
-from feedfactory import (
+from feedpub.feeds.incremental import RenderedTree
+from feedpub.model import Article, Tag
+from support.feedfactory import (
     FEEDS_URL,
     SITE_URL,
     plan_for,
     sample_articles,
 )
-from feedpub.feeds.incremental import RenderedTree
-from feedpub.model import Article, Tag
 
 A = "{http://www.w3.org/2005/Atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from _digest_fixtures import FakeStore as FakeReader  # the in-memory store, its ordering
 from feedpub.config import FeedsConfig
 from feedpub.feeds import select
 from feedpub.model import Article, Tag
 from feedpub.text.arabic import make_tag
+from support.digest_fixtures import FakeStore as FakeReader  # the in-memory store, its ordering
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -17,7 +17,13 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from feedfactory import (
+from feedpub import app as pipeline
+from feedpub.config import Config, FeedsConfig
+from feedpub.feeds.incremental import RenderedTree
+from feedpub.feeds.urls import public_url
+from feedpub.model import Article
+from feedpub.store import SqlStore
+from support.feedfactory import (
     DOTNET,
     FEEDS_URL,
     POLITICS,
@@ -30,12 +36,6 @@ from feedfactory import (
     render,
     sample_articles,
 )
-from feedpub import app as pipeline
-from feedpub.config import Config, FeedsConfig
-from feedpub.feeds.incremental import RenderedTree
-from feedpub.feeds.urls import public_url
-from feedpub.model import Article
-from feedpub.store import SqlStore
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 A = "{http://www.w3.org/2005/Atom}"

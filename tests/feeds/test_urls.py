@@ -10,16 +10,16 @@ import feedparser
 import lxml.html
 from lxml import etree
 
-from feedfactory import (
+from feedpub.config import FeedsConfig
+from feedpub.feeds.incremental import RenderedTree
+from feedpub.feeds.urls import feed_urls, public_url
+from feedpub.text.uri import iri_to_uri
+from support.feedfactory import (
     FEEDS_URL,
     plan_for,
     render,
     sample_articles,
 )
-from feedpub.config import FeedsConfig
-from feedpub.feeds.incremental import RenderedTree
-from feedpub.feeds.urls import feed_urls, public_url
-from feedpub.text.uri import iri_to_uri
 
 A = "{http://www.w3.org/2005/Atom}"
 # Percent-encoding must be uppercase: the canonical form validators want.

@@ -15,10 +15,19 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from feedfactory import DOTNET, POLITICS, PUTIN, SITE, article, feeds_config, hostile, plan_for
 from feedpub.feeds import build
 from feedpub.feeds.select import ArchivePage
 from feedpub.model import Article
+from support.feedfactory import (
+    DOTNET,
+    POLITICS,
+    PUTIN,
+    SITE,
+    article,
+    feeds_config,
+    hostile,
+    plan_for,
+)
 
 A = "{http://www.w3.org/2005/Atom}"
 MEDIA = "{http://search.yahoo.com/mrss/}"

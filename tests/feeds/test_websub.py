@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from feedfactory import POLITICS, article, make_config, sample_articles
 from feedpub import app as pipeline
 from feedpub.feeds import websub
 from feedpub.feeds.urls import feed_paths, feed_urls, public_url
 from feedpub.store import SqlStore
+from support.feedfactory import POLITICS, article, make_config, sample_articles
 
 
 @dataclass

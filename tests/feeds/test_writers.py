@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from feedfactory import POLITICS, PUTIN, SITE, article, feeds_config, make_config
 from feedpub import app as pipeline
 from feedpub.config import ConfigError
 from feedpub.feeds import build as feed_build
 from feedpub.feeds import writers
 from feedpub.feeds.entry import FeedHead, FeedItem, Writer
 from feedpub.store import SqlStore
+from support.feedfactory import POLITICS, PUTIN, SITE, article, feeds_config, make_config
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
-from test_ingest import make_config
+from support.ingesting import make_config
 
 from feedpub import app
 from feedpub.store import SqlStore

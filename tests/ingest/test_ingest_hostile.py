@@ -9,9 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_ingest import NOW, articles, make_config, read_path, read_sources, rejects, write
 
 from feedpub.config import Config
+from support.ingesting import NOW, articles, make_config, read_path, read_sources, rejects, write
 
 LOL = "".join(
     ["x0: &x0 [" + ", ".join(["lol"] * 10) + "]\n"]

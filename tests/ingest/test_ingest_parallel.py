@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_ingest import GOOD, NOW, jsonl, make_config, write
+from support.ingesting import GOOD, NOW, jsonl, make_config, write
 
 from feedpub import app as pipeline
 from feedpub import ingest

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ingest import NOW, make_config, read_path
+from support.ingesting import NOW, make_config, read_path
 
 from feedpub.model import Article, Reject
 

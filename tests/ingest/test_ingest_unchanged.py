@@ -11,13 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_ingest import GOOD, NOW, jsonl, make_config, write
 
 from feedpub import app as pipeline
 from feedpub import ingest
 from feedpub.config import Config
 from feedpub.ingest import files as ingesting
 from feedpub.store import SqlStore
+from support.ingesting import GOOD, NOW, jsonl, make_config, write
 
 PAGE = "{title}\n\nدمشق - 2026-11-20 10:00\n\n{body}\n\nأخبار ذات صلة\n{chrome}\n"
 

@@ -11,12 +11,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ingest import NOW, make_config, one_article, paragraphs, read_path, read_sources, write
 
 from feedpub import ingest
 from feedpub.cli import main
 from feedpub.ingest import find_page_date
 from feedpub.model import Article
+from support.ingesting import (
+    NOW,
+    make_config,
+    one_article,
+    paragraphs,
+    read_path,
+    read_sources,
+    write,
+)
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 

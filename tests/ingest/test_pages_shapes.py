@@ -22,7 +22,7 @@ import feedparser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ingest import NOW, make_config, one_article, paragraphs, read_path, write
+from support.ingesting import NOW, make_config, one_article, paragraphs, read_path, write
 
 from feedpub import ingest
 from feedpub.ingest.chrome import counted_lines

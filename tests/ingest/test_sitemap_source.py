@@ -18,7 +18,6 @@ from typing import Any
 
 import feedparser
 import pytest
-from test_ingest import make_config, run_settings
 
 from feedpub import app
 from feedpub.config import Config, ConfigError, SourceConfig
@@ -26,6 +25,7 @@ from feedpub.ingest import http
 from feedpub.ingest.source import SourceContext, make_sources
 from feedpub.store import SqlStore
 from support.http_server import Answer, Seen, Site, serving
+from support.ingesting import make_config, run_settings
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 HTML = "text/html; charset=utf-8"

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from test_ingest import make_config
 
 from feedpub import app
 from feedpub.config import ConfigError, SourceConfig
@@ -21,6 +20,7 @@ from feedpub.ingest import source as sources
 from feedpub.ingest.source import Batch, Item, Progress, SourceContext, SourceError
 from feedpub.model import Article, Reject
 from feedpub.store import SqlStore
+from support.ingesting import make_config
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 

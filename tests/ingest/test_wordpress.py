@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from test_ingest import make_config, run_settings
+from support.ingesting import make_config, run_settings
 
 from feedpub.config import ConfigError, SourceConfig
 from feedpub.ingest import http, job

@@ -25,7 +25,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import feedparser
 import pytest
-from test_ingest import make_config
 
 from feedpub import app
 from feedpub.cli import main
@@ -33,6 +32,7 @@ from feedpub.config import Config, SourceConfig
 from feedpub.ingest import http, wordpress_sync
 from feedpub.store import SqlStore
 from support import wordpress as wp_harness
+from support.ingesting import make_config
 from support.wordpress import WordPress
 
 CATEGORIES = ("سياسة", "اقتصاد", "رياضة", "ثقافة")

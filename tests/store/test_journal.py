@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feedfactory import DOTNET, POLITICS, PUTIN, article
 from feedpub.store import SqlStore, journal
 from feedpub.store.schema import t_feed_changed_articles
+from support.feedfactory import DOTNET, POLITICS, PUTIN, article
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
 MAIN = journal.MAIN

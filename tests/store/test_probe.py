@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from feedfactory import article
 from feedpub.store import SCHEMA_VERSION, SqlStore, probe
+from support.feedfactory import article
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 

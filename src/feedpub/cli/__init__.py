@@ -616,9 +616,11 @@ def _add_explain(ingest: argparse.ArgumentParser) -> None:
     ingest.add_argument(
         "--explain",
         metavar="FILE_OR_POST",
-        help="ingest nothing: print each line of the scraped page FILE with what it is "
-        "taken as (chrome, title, paragraph, tag, ...) and why; or, for a post of a "
-        "WordPress source (its id, wordpress:host:7, or its URL), where each field comes from",
+        help="ingest nothing: for a scraped text page FILE, each line with what it is "
+        "taken as (chrome, title, paragraph, tag, ...) and why; for an HTML page FILE, a "
+        "page URL of a sitemap source or a post of a WordPress source (its id, "
+        "wordpress:host:7, or its URL), where each field comes from (JSON-LD, meta, body, "
+        "WordPress field)",
     )
 
 

@@ -41,7 +41,7 @@ _LETTER_FOLDS: tuple[tuple[str, str], ...] = (
     (_TATWEEL, ""),
 )
 # Unicode category Cf (invisible format characters: RLM, LRM, ZWNJ, BOM ...)
-# as of the Unicode data of this Python; tests/test_textutil.py checks the
+# as of the Unicode data of this Python; tests/text/test_arabic.py checks the
 # ranges against unicodedata, so a newer Unicode shows up as a failing test.
 # Written out because computing it at import is slow (bench/RESULTS.md).
 FORMAT_CHAR_RANGES: tuple[tuple[int, int], ...] = (

@@ -92,7 +92,7 @@ _BLOCK_END = re.compile(
 # What nh3 rewrites in text: in plain text NUL, CR, a leading BOM (anything
 # after & or <, and those two, are markup); in escaped text inside <p>, NUL,
 # CR and NBSP (written &nbsp;). Text with none of these comes back from nh3 as
-# it went in, so it is not sent (``tests/test_sanitize.py`` checks every code
+# it went in, so it is not sent (``tests/text/test_sanitize.py`` checks every code
 # point against nh3). Pages are mostly plain text, and nh3 was a sixth of
 # reading one.
 _PLAIN_REWRITTEN = re.compile("[\x00\r<&\ufeff]")

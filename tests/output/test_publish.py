@@ -17,17 +17,6 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from feedfactory import (
-    DOTNET,
-    POLITICS,
-    PUTIN,
-    SITE,
-    article,
-    make_config,
-    plan_for,
-    render,
-    sample_articles,
-)
 from feedpub import app as pipeline
 from feedpub import output as publish
 from feedpub.config import Config
@@ -39,6 +28,17 @@ from feedpub.output import MANIFEST_NAME, TEMP_PREFIX, OutputError
 from feedpub.output import files as output_files
 from feedpub.output import tree as output_tree
 from feedpub.store import SqlStore
+from support.feedfactory import (
+    DOTNET,
+    POLITICS,
+    PUTIN,
+    SITE,
+    article,
+    make_config,
+    plan_for,
+    render,
+    sample_articles,
+)
 
 PAST = 1_000_000_000  # 2001: any file a build rewrites gets a newer mtime
 

@@ -14,7 +14,7 @@ from feedpub.cli import main
 from feedpub.store import SqlStore
 from feedpub.subscribers import StoreSubscriptions, read_roster
 from feedpub.text.lists import split_list
-from test_cli import CONFIG, SAMPLES
+from support.cli_site import CONFIG, SAMPLES
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=ZoneInfo("Asia/Damascus"))
 

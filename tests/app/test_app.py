@@ -15,16 +15,24 @@ from zoneinfo import ZoneInfo
 import feedparser
 import pytest
 
-from _digest_fixtures import DAILY, EMAIL, EVENING, FakeStore, big_articles, make_config, make_site
-from _digest_fixtures import NOW as DIGEST_NOW
 from feedpub import app
 from feedpub.app import Publisher, make_publisher
 from feedpub.config import Config, SourceConfig, load_config
 from feedpub.digests import DigestOutcome
 from feedpub.model import BuildReport, IngestReport
 from feedpub.store import SqlStore
+from support.digest_fixtures import (
+    DAILY,
+    EMAIL,
+    EVENING,
+    FakeStore,
+    big_articles,
+    make_config,
+    make_site,
+)
+from support.digest_fixtures import NOW as DIGEST_NOW
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DAMASCUS = ZoneInfo("Asia/Damascus")
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=DAMASCUS)
 

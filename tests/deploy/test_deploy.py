@@ -24,7 +24,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 DEPLOY = REPO / "deploy"
 NOW = "2026-11-29T08:00:00+03:00"  # after the daily 07:00 slot

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "inbound.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "inbound.py"
 
 
 def load_bench() -> ModuleType:

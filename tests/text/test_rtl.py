@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from markupsafe import Markup
 
-from _digest_fixtures import DAMASCUS
 from feedpub.text import rtl
 from feedpub.text.rtl import ltr_html
+from support.digest_fixtures import DAMASCUS
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import feedparser
 
-BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
+BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH_DIR))  # the bench modules import each other as top-level modules
 import corpus  # noqa: E402
 import naive  # noqa: E402

@@ -27,12 +27,12 @@ from hypothesis import strategies as st
 from lxml import etree
 from lxml import html as lxml_html
 
-from _digest_fixtures import DAILY, DAMASCUS, EMAIL, NOW, SLOT, FakeStore, make_site
 from feedpub.cli import main
 from feedpub.digests import build_message, plan_edition, render_edition
 from feedpub.ingest.article import clean_content
 from feedpub.model import Article, Tag
 from feedpub.text.arabic import make_tag, strip_xml_illegal
+from support.digest_fixtures import DAILY, DAMASCUS, EMAIL, NOW, SLOT, FakeStore, make_site
 
 NASTY = (
     "]]>",

@@ -10,14 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from feedfactory import POLITICS, PUTIN, article, make_config, plan_for, render, sample_articles
 from feedpub import output as publish
 from feedpub.cli import main
 from feedpub.config import Config
 from feedpub.model import Article, BuildReport
 from feedpub.output import MANIFEST_NAME, ForeignFileError
+from support.feedfactory import (
+    POLITICS,
+    PUTIN,
+    article,
+    make_config,
+    plan_for,
+    render,
+    sample_articles,
+)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOW = "2026-11-29T08:00:00+03:00"  # after the daily 07:00 slot
 
 CONFIG = """\

@@ -17,13 +17,13 @@ import html5lib
 import lxml.html
 import pytest
 
-from _digest_fixtures import DAILY, EMAIL, NOW
-from feedfactory import FEEDS_URL, SITE_URL, make_config
 from feedpub import app as pipeline
 from feedpub.config import Config, SourceConfig
 from feedpub.digests import plan_edition, render_edition
 from feedpub.links import page_path
 from feedpub.store import SqlStore
+from support.digest_fixtures import DAILY, EMAIL, NOW
+from support.feedfactory import FEEDS_URL, SITE_URL, make_config
 
 FEED_FILES = ("atom.xml", "rss.xml", "feed.json")
 

@@ -17,7 +17,7 @@ import pytest
 
 from feedpub.cli import main
 from feedpub.store import LockHolder, SqlStore
-from test_cli import NOW, run, site
+from support.cli_site import NOW, run, site
 
 __all__ = ["site"]  # the fixture, shared with test_cli
 

@@ -10,7 +10,7 @@ learned and the built-in rules must do. The per-page tests (marker
 cannot get right would be xfail(strict=True) with its reason.
 ``fidelity_figure()`` gives the totals:
 
-    python -c "import sys; sys.path.insert(0, 'tests'); \\
+    python -c "import sys; sys.path.insert(0, 'tests/ingest'); \\
         import test_page_fidelity as t; print(t.fidelity_figure())"
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pages"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 # After every mtime in the corpus, so no page is "from the future".
 NOW = "2026-12-01T12:00:00+03:00"
 

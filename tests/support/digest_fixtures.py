@@ -266,7 +266,7 @@ class FakeStore:
         )
 
 
-# The narrow inputs of the digests, built directly (tests/test_app.py checks
+# The narrow inputs of the digests, built directly (tests/app/test_app.py checks
 # they are what app makes of CONFIG_YAML): a renderer test needs no Config.
 EMAIL = EmailConfig(
     postal_address="أخبار الشام، شارع بغداد 12، دمشق، سورية",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from feedpub.store import SqlStore
-from test_cli import NOW, site
+from support.cli_site import NOW, site
 
 __all__ = ["site"]
 

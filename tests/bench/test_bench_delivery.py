@@ -13,7 +13,7 @@ import pytest
 
 from conftest import _postgres_problem
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def load_bench(name: str = "delivery") -> ModuleType:
