@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
-from support.ingesting import make_config
 
 from feedpub import app
 from feedpub.store import SqlStore
+from support.ingesting import make_config
 
 PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "html" / "wp-jannah"
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)

@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from support.ingesting import GOOD, NOW, jsonl, make_config, write
 
 from feedpub import app as pipeline
 from feedpub import ingest
@@ -21,6 +20,7 @@ from feedpub.ingest import files as ingesting
 from feedpub.ingest import pool as ingest_pool
 from feedpub.model import IngestReport
 from feedpub.store import ReadFile, SqlStore
+from support.ingesting import GOOD, NOW, jsonl, make_config, write
 
 BODY = "نص الخبر رقم {n} طويل بما يكفي ليكون فقرة من مقال."
 CHROME = "الرئيسية\nتابعونا على القناة\nجميع الحقوق محفوظة للموقع\n"

@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.ingesting import NOW, make_config, read_path
 
 from feedpub.model import Article, Reject
+from support.ingesting import NOW, make_config, read_path
 
 NASTY = st.sampled_from(
     [

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ingest import NOW, jsonl, make_config, write
 
 from feedpub import app as pipeline
 from feedpub.ingest import files as ingesting
 from feedpub.store import SqlStore
+from support.ingesting import NOW, jsonl, make_config, write
 
 
 def rec(n: int, **fields: object) -> dict[str, object]:

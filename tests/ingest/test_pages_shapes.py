@@ -22,7 +22,6 @@ import feedparser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.ingesting import NOW, make_config, one_article, paragraphs, read_path, write
 
 from feedpub import ingest
 from feedpub.ingest.chrome import counted_lines
@@ -36,6 +35,7 @@ from feedpub.ingest.shapes import (
 )
 from feedpub.model import Article
 from feedpub.text.arabic import normalize_arabic, tag_key
+from support.ingesting import NOW, make_config, one_article, paragraphs, read_path, write
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 REPO = Path(__file__).resolve().parents[2]

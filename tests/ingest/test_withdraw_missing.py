@@ -15,12 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_ingest import NOW, jsonl, make_config, write
 
 from feedpub import app as pipeline
 from feedpub.config import Config
 from feedpub.model import IngestReport
 from feedpub.store import SqlStore
+from support.ingesting import NOW, jsonl, make_config, write
 
 PAGE = "{title}\n\nدمشق - 2026-11-20 10:00\n\nنص الخبر {n} طويل بما يكفي ليكون خبراً.\n"
 

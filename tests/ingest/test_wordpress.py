@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.ingesting import make_config, run_settings
 
 from feedpub.config import ConfigError, SourceConfig
 from feedpub.ingest import http, job
@@ -30,6 +29,7 @@ from feedpub.ingest.wordpress_sync import query_start
 from feedpub.model import Article, Reject
 from feedpub.store import SqlStore
 from support.http_server import Answer, Seen, Site, serving
+from support.ingesting import make_config, run_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wordpress"
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 
 from feedpub.model import JobRun
 from feedpub.store import SqlStore
-from test_cli import run, site
+from support.cli_site import run, site
 
 __all__ = ["site"]
 

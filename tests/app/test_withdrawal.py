@@ -18,14 +18,14 @@ from typing import Any
 import feedparser
 import pytest
 
-from _digest_fixtures import NOW
-from feedfactory import make_config
 from feedpub import app as pipeline
 from feedpub.config import Config, SourceConfig
 from feedpub.links import page_path
 from feedpub.store import SqlStore
-from test_cli import run as cli
-from test_cli import site
+from support.cli_site import run as cli
+from support.cli_site import site
+from support.digest_fixtures import NOW
+from support.feedfactory import make_config
 
 __all__ = ["site"]  # the fixture, shared with test_cli
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "jsonl_stream.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "jsonl_stream.py"
 
 
 def test_the_jsonl_bench_stores_every_record_in_both_modes(tmp_path: Path) -> None:
