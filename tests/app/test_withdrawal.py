@@ -185,3 +185,19 @@ def test_feedpub_articles_withdraw_takes_an_article_out_at_the_next_build(
     assert newest["title"] not in titles and titles
     assert cli(site, "run") == 0  # its source still has it: it stays out
     assert newest["title"] not in {e.title for e in feedparser.parse(public / "atom.xml").entries}
+
+
+def test_an_id_in_two_files_rewrites_no_feed_on_later_runs(tmp_path: Path, store: SqlStore) -> None:
+    cfg = setup(tmp_path)
+    write_sources(tmp_path / "src", [record(n) for n in (1, 2, 3)], [1])
+    copy = {**record(2), "title": "نسخة ثانية من الخبر 2"}
+    (tmp_path / "src" / "records" / "zz.jsonl").write_text(json.dumps(copy, ensure_ascii=False))
+    run(cfg, store)
+    for hours in (1, 2):
+        with pipeline.make_publisher(cfg, now=NOW + timedelta(hours=hours), store=store) as at:
+            report = at.ingest()
+            built = at.build()
+        assert (report.new, report.updated, report.rejected) == (0, 0, 1)
+        assert built.written == ()  # before: the main and both tag feeds, each run
+    titles = {e.title for e in feedparser.parse(tmp_path / "public" / "atom.xml").entries}
+    assert "خبر رقم 2 من دمشق" in titles and copy["title"] not in titles
