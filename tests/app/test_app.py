@@ -5,6 +5,7 @@ handed."""
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -107,16 +108,26 @@ def test_next_slot_carries_only_newer_articles(cfg: Config, store: SqlStore) -> 
 def test_edited_article_reaches_the_feeds_with_a_later_updated_time(
     cfg: Config, store: SqlStore, tmp_path: Path
 ) -> None:
+    # The shipped records, copied so that one can be edited where it stands
+    # (the same id in a second file would be a duplicate, refused).
+    shipped = REPO / "samples" / "records"
+    records = tmp_path / "records"
+    shutil.copytree(shipped, records)
+    sources = [SourceConfig.folder(records) if s.path == shipped else s for s in cfg.sources]
+    cfg = replace(cfg, sources=tuple(sources))
     run(publisher(cfg, store))
-    records = tmp_path / "records.jsonl"
-    records.write_text(
+    export = records / "articles.jsonl"
+    edit = (
         '{"id": "r-2026-11-28-weekend-weather", "title": "طقس معدّل", "text": "نص جديد.",'
-        ' "published": "2026-11-28T07:30:00+03:00", "tags": ["طقس"]}\n',
-        encoding="utf-8",
+        ' "published": "2026-11-28T07:30:00+03:00", "tags": ["طقس"]}'
     )
-    edited = replace(cfg, sources=(*cfg.sources, SourceConfig.folder(records)))
+    lines = [
+        edit if '"r-2026-11-28-weekend-weather"' in line else line
+        for line in export.read_text(encoding="utf-8").splitlines()
+    ]
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
     later = NOW + timedelta(hours=1)
-    with make_publisher(edited, now=later, store=store) as at_later:
+    with make_publisher(cfg, now=later, store=store) as at_later:
         report = at_later.ingest()
         assert (report.new, report.updated) == (0, 1)
         built = at_later.build()

@@ -65,17 +65,30 @@ def test_lone_surrogate_is_cleaned_the_same_in_every_format(
     article.title.encode("utf-8")
 
 
-def test_file_over_max_file_bytes_is_refused_before_reading_and_the_rest_goes_on(
-    tmp_path: Path,
+@pytest.mark.parametrize("name", ["a.json", "a.yaml", "a.txt"])
+def test_a_file_parsed_whole_over_max_file_bytes_is_refused_before_reading_and_the_rest_goes_on(
+    tmp_path: Path, name: str
 ) -> None:
     src = tmp_path / "src"
-    write(src / "a.jsonl", json.dumps({"id": "big", "title": "t", "text": "x" * 5000}) + "\n")
+    write(src / name, json.dumps([{"id": "big", "title": "t", "text": "x" * 5000}]) + "\n")
     write(src / "b.json", json.dumps({"id": "ok", "title": "t", "text": "body"}))
     cfg = limited(make_config(tmp_path, sources=[src]), max_file_bytes=2000)
     items = read_sources(cfg, NOW)
     [problem] = rejects(items)
     assert "ingest.max_file_bytes (2000)" in problem.reason
     assert [a.id for a in articles(items)] == ["ok"]
+
+
+def test_a_jsonl_file_is_a_stream_read_whatever_its_size(tmp_path: Path) -> None:
+    # Each line is bounded (max_article_bytes), not the file: 30 lines of
+    # 5 kB are read under a 2,000-byte max_file_bytes.
+    src = tmp_path / "src"
+    lines = [json.dumps({"id": f"r{n}", "title": "t", "text": "x" * 5000}) for n in range(30)]
+    write(src / "a.jsonl", "\n".join(lines) + "\n")
+    cfg = limited(make_config(tmp_path, sources=[src]), max_file_bytes=2000)
+    items = read_sources(cfg, NOW)
+    assert rejects(items) == []
+    assert [a.id for a in articles(items)] == [f"r{n}" for n in range(30)]
 
 
 def test_overlong_jsonl_line_is_skipped_without_reading_it_whole(tmp_path: Path) -> None:

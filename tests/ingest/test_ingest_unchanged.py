@@ -37,7 +37,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     window is closed so that size and times can be trusted."""
     monkeypatch.setattr(ingesting, "RACY_NS", 0)
     seen: list[str] = []
-    open_source, read_path = ingest.open_source, ingest.read_path
+    open_source, read_path, read_stream = ingest.open_source, ingest.read_path, ingest.read_stream
 
     def opening(path: Path, *args: object) -> ingest.Opened:
         seen.append(f"open {path.name}")
@@ -47,8 +47,13 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         seen.append(f"parse {path.name}")
         return read_path(path, *args)  # type: ignore[arg-type]
 
+    def streaming(path: Path, *args: object) -> object:
+        seen.append(f"parse {path.name}")
+        return read_stream(path, *args)  # type: ignore[arg-type]
+
     monkeypatch.setattr(ingest, "open_source", opening)
     monkeypatch.setattr(ingest, "read_path", parsing)
+    monkeypatch.setattr(ingest, "read_stream", streaming)
     yield seen
 
 
@@ -141,22 +146,29 @@ def test_a_page_added_to_a_folder_parses_only_the_pages_it_changes(
     assert sorted(r for r in reads if r.startswith("parse")) == ["parse p9.txt"]
 
 
-def test_removed_files_keep_their_articles_and_are_read_again_when_back(
-    tmp_path: Path, store: SqlStore, reads: list[str]
+@pytest.mark.parametrize("withdraw_missing", [True, False])
+def test_removed_files_withdraw_their_articles_unless_told_not_and_are_read_again_when_back(
+    tmp_path: Path, store: SqlStore, reads: list[str], withdraw_missing: bool
 ) -> None:
     src = sources(tmp_path)
     cfg = make_config(tmp_path, sources=[src])
+    option = {"withdraw_missing": withdraw_missing}
+    cfg = replace(cfg, sources=tuple(replace(s, options=option) for s in cfg.sources))
     pipeline.ingest_sources(cfg, store, NOW)
     records = src / "r.jsonl"
     kept = records.read_bytes()
     records.unlink()
-    pipeline.ingest_sources(cfg, store, NOW)
-    assert store.get_article("b") is not None  # deleted from the source: kept
+    report = pipeline.ingest_sources(cfg, store, NOW)
+    assert report.withdrawn == (2 if withdraw_missing else 0)
+    assert (store.get_article("b") is None) == withdraw_missing
+    assert (store.get_article("g1") is None) == withdraw_missing
     assert str(records) not in store.source_files()
     write(records, kept)
     reads.clear()
-    pipeline.ingest_sources(cfg, store, NOW)
+    report = pipeline.ingest_sources(cfg, store, NOW)
     assert "parse r.jsonl" in reads
+    assert store.get_article("b") is not None
+    assert report.new == (2 if withdraw_missing else 0)
 
 
 def test_a_store_changed_behind_ingest_makes_it_read_the_file_again(
@@ -223,7 +235,8 @@ def _touch_all(src: Path) -> None:
 
 
 def _duplicate_id(src: Path) -> None:
-    write(src / "a.jsonl", jsonl({**GOOD, "title": "النسخة الأولى"}))
+    # After r.jsonl in file order, so it is second in a fresh store too.
+    write(src / "z.jsonl", jsonl({**GOOD, "title": "النسخة الثانية"}))
 
 
 def _bad_page(src: Path) -> None:
@@ -254,8 +267,6 @@ def test_ingesting_through_changes_stores_what_a_fresh_ingest_stores(
         again = pipeline.ingest_sources(cfg, store, NOW)
         with SqlStore.open(f"sqlite:///{tmp_path / f'fresh{n}.db'}") as fresh:
             fresh_report = pipeline.ingest_sources(cfg, fresh, NOW)
-            # Removed files keep their articles in the store: compare only
-            # what the sources still give.
             ids = {a.id for a in fresh.latest_articles()}
             got_articles, got_rejects = _snapshot(store)
             want_articles, want_rejects = _snapshot(fresh)
@@ -263,6 +274,5 @@ def test_ingesting_through_changes_stores_what_a_fresh_ingest_stores(
         live = {str(p) for p in src.rglob("*.*")}
         assert [r for r in got_rejects if r[0] in live] == list(want_rejects), name  # type: ignore[index]
         assert report.rejected == again.rejected == fresh_report.rejected, name
-        # Two files giving one id rewrite it in turn on every run, as always.
-        flips = 2 if (src / "a.jsonl").exists() else 0
-        assert (again.new, again.updated) == (0, flips), name
+        # Two files giving one id: the first keeps it, nothing is rewritten.
+        assert (again.new, again.updated) == (0, 0), name

@@ -261,6 +261,11 @@ class Publisher(JobRunner):
     def rejects(self) -> list[Reject]:
         return self._store.rejects()
 
+    def withdraw(self, ids: Sequence[str], reason: str) -> list[str]:
+        """An editor's withdrawal (``feedpub articles withdraw``): the stored
+        ones of ``ids``, which the next build takes out of every file."""
+        return self._store.withdraw_articles(ids, reason, self.now)
+
     # --- digests ------------------------------------------------------------------------
 
     def digest(self, name: str) -> digests.DigestOutcome | digests.AlertOutcome:

@@ -12,7 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from feedpub import cron
@@ -160,7 +160,7 @@ class JobRunner(ABC):
         elif report is not None:
             job_log.info("%s (%.2fs)", report.summary(), run.duration, extra=extra)
         try:
-            self._store.add_run(run)
+            self._store.add_run(run, keep=timedelta(days=self.cfg.store.keep_runs_days))
         except StoreError as exc:
             if error is None:  # a failing store was reported by the job itself
                 log.warning("%s: not recorded: %s", job, exc)

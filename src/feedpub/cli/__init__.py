@@ -101,6 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     articles.add_argument("--json", action="store_true", help="one JSON object per line")
     articles.add_argument("--limit", type=_positive, default=None, metavar="N", help="at most N")
+    article_actions = articles.add_subparsers(dest="article_action", metavar="ACTION")
+    withdraw = article_actions.add_parser(
+        "withdraw",
+        help="take articles out of every feed, page and future digest",
+        description=(
+            "Withdraw stored articles by id: the next build takes them out of every feed, "
+            "topic page and article page; they stay out while their source still has them."
+        ),
+    )
+    withdraw.add_argument("ids", nargs="+", metavar="ID")
+    withdraw.add_argument("--reason", default="withdrawn by an editor", metavar="TEXT")
     rejects = commands.add_parser(
         "rejects", help="list rejected input with reasons", description="List rejected input."
     )
@@ -609,6 +620,8 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
         report = publisher.ingest(listings.progress_bar(), reconcile=args.reconcile)
         print(report.summary(), file=out)
         return EXIT_FAILED if report.failed_sources else EXIT_OK
+    elif args.command == "articles" and args.article_action == "withdraw":
+        return _withdraw(publisher, args.ids, args.reason, out)
     elif args.command == "articles":
         listings.print_articles(publisher.articles(args.limit), out, tz, as_json=args.json)
     elif args.command == "rejects":
@@ -622,6 +635,18 @@ def _dispatch(args: argparse.Namespace, cfg: Config, publisher: Publisher) -> in
     elif args.command == "status":
         listings.print_status(publisher.status(), out, tz, as_json=args.json)
     return EXIT_OK
+
+
+def _withdraw(publisher: Publisher, ids: Sequence[str], reason: str, out: TextIO) -> int:
+    """The stored ones of ``ids`` withdrawn; 1 when one is not a stored
+    article (each such id named on stderr)."""
+    done = set(publisher.withdraw(ids, reason))
+    for article_id in dict.fromkeys(ids):
+        if article_id in done:
+            print(f"withdrawn {article_id}: the next build takes it out of the feeds", file=out)
+        else:
+            print(f"feedpub: no stored article {article_id}", file=sys.stderr)
+    return EXIT_OK if done >= set(ids) else EXIT_FAILED
 
 
 def _run(args: argparse.Namespace, publisher: Publisher, out: TextIO) -> int:

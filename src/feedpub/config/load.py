@@ -174,8 +174,9 @@ def _store(s: Section) -> StoreConfig:
     if problem:  # a provided URL may hold a password: never shown
         where = f"${STORE_URL_ENV}" if os.environ.get(STORE_URL_ENV) else secrets.STORE_URL
         raise ConfigError(f"{s.reader.path}: {where}: {problem}")
+    keep_runs_days = s.number("keep_runs_days", 1, 36_500)
     s.done()
-    return StoreConfig(url=_resolve_sqlite(url, s.reader.base))
+    return StoreConfig(url=_resolve_sqlite(url, s.reader.base), keep_runs_days=keep_runs_days)
 
 
 def _sources(root: Section) -> tuple[SourceConfig, ...]:

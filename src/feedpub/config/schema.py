@@ -51,6 +51,9 @@ class SiteConfig:
 class StoreConfig:
     # Relative SQLite paths are relative to the config file.
     url: str = "sqlite:///var/feedpub.db"
+    # Job runs (``feedpub status``) older than this are deleted as each run
+    # is recorded; the latest run of each job is always kept.
+    keep_runs_days: int = 90
 
 
 @dataclass(frozen=True)

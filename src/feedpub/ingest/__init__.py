@@ -31,7 +31,6 @@ stat() before reading and at most that many bytes are read.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -46,11 +45,21 @@ from feedpub.ingest.chrome import SourceLines, count_lines, line_hashes, merge_l
 from feedpub.ingest.context import FileContext, Settings
 from feedpub.ingest.dates import DateError, find_page_date, parse_record_date
 from feedpub.ingest.pages import DEFAULT_CHROME_LINES, chrome_keys, explain, parse_page
-from feedpub.ingest.records import decode, read_json, read_jsonl, read_yaml
+from feedpub.ingest.records import (
+    BINARY,
+    BinaryFile,
+    JsonlScan,
+    decode,
+    iter_jsonl,
+    read_json,
+    read_yaml,
+    scan_jsonl,
+)
 from feedpub.ingest.sources import (
     HTML_SUFFIXES,
     PAGE_SUFFIXES,
     SCRAPED_SUFFIXES,
+    STREAM_SUFFIXES,
     SUFFIXES,
     discover,
     source_name,
@@ -63,6 +72,7 @@ __all__ = [
     "HTML_SUFFIXES",
     "PAGE_SUFFIXES",
     "SCRAPED_SUFFIXES",
+    "STREAM_SUFFIXES",
     "SUFFIXES",
     "DateError",
     "Opened",
@@ -80,6 +90,8 @@ __all__ = [
     "parse_record_date",
     "read_path",
     "read_sources",
+    "read_stream",
+    "scan_stream",
     "settings",
     "source_name",
 ]
@@ -217,6 +229,11 @@ class Opened:
     data: bytes | None = None
     early: list[Article | Reject] | None = None
 
+    @property
+    def streamed(self) -> bool:
+        """A line-per-record file: not read here (``scan_stream``, ``read_stream``)."""
+        return self.source.lower().endswith(STREAM_SUFFIXES)
+
     @cached_property
     def decoded(self) -> tuple[str | None, str]:
         """``records.decode`` of the bytes, once for the parse key and the parse."""
@@ -233,7 +250,8 @@ class Opened:
 def open_source(path: Path, run: Settings, now: datetime) -> Opened:
     """Read ``path`` in a bounded way (its size checked with stat() first,
     at most ``ingest.max_file_bytes`` + 1 bytes read): what ``read_path``
-    parses, and what ``app`` hashes to know an unchanged file."""
+    parses, and what ``app`` hashes to know an unchanged file. A
+    line-per-record file is only opened: it is read as a stream."""
     source = source_name(path)
     if source != str(path):
         return Opened(
@@ -243,6 +261,8 @@ def open_source(path: Path, run: Settings, now: datetime) -> Opened:
     try:
         with path.open("rb") as stream:
             stat = os.fstat(stream.fileno())
+            if source.lower().endswith(STREAM_SUFFIXES):
+                return Opened(source, stat)
             too_big = _too_big(stat.st_size, _scraped(path.name), limits)
             if too_big:
                 return Opened(source, stat, early=[_context(path, run, now, stat).reject(too_big)])
@@ -277,17 +297,45 @@ def read_path(
         opened = open_source(path, run, now)
     if opened.early is not None:
         return opened.early
-    assert opened.stat is not None and opened.data is not None
+    assert opened.stat is not None
+    if opened.streamed:
+        try:
+            scan = scan_stream(path, run)
+        except OSError as exc:
+            return [Reject(opened.source, f"cannot read file: {exc.strerror or exc}", now)]
+        return list(read_stream(path, run, now, opened.stat, scan))
+    assert opened.data is not None
     ctx = _context(path, run, now, opened.stat, lines)
     data = opened.data
-    if path.suffix.lower() == ".jsonl":
-        # Parsed from the bytes read (bounded like the file): read_jsonl sees
-        # a file that grew past the limit while read as it would streaming.
-        return read_jsonl(io.BytesIO(data), ctx)
     too_big = _too_big(len(data), _scraped(path.name), run.limits)
     if too_big:  # it grew since stat()
         return [ctx.reject(too_big)]
     return _read_text(opened, path, ctx)
+
+
+def scan_stream(path: Path, run: Settings) -> JsonlScan:
+    """The first pass over a line-per-record file (``records.scan_jsonl``):
+    its hash, and which line of each id is the record. Raises OSError."""
+    with path.open("rb") as stream:
+        return scan_jsonl(stream, run.limits.max_article_bytes)
+
+
+def read_stream(
+    path: Path, run: Settings, now: datetime, stat: os.stat_result, scan: JsonlScan
+) -> Iterator[Article | Reject]:
+    """The records of a line-per-record file, read a line at a time as far
+    as ``scan`` read it: memory bounded by a line, whatever the file's size."""
+    ctx = _context(path, run, now, stat)
+    if scan.binary:
+        yield ctx.reject(BINARY)
+        return
+    try:
+        with path.open("rb") as stream:
+            yield from iter_jsonl(stream, ctx, scan=scan)
+    except BinaryFile:  # rewritten since the scan
+        yield ctx.reject(BINARY)
+    except OSError as exc:
+        yield ctx.reject(f"cannot read file: {exc.strerror or exc}")
 
 
 def _too_big(size: int, is_page: bool, limits: IngestConfig) -> str | None:

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
@@ -39,10 +40,12 @@ from feedpub.config import ConfigError, SourceConfig
 from feedpub.ingest.pool import CHUNK, Expect, Pool, Read, read_file, sha, usable, worker_count
 from feedpub.ingest.source import Batch, Item, Progress, Source, SourceContext, SourceError
 from feedpub.model import Article, Reject, SourceFile
-from feedpub.store import BATCH_SIZE
+from feedpub.store import BATCH_SIZE, duplicate_reject
 
 # Files per write transaction at most (one article each for pages).
 FILES_PER_BATCH = 500
+# Where a reject names the record it refused: "line 3, id abc", "id abc".
+_RECORD_ID = re.compile(r"(?:^|, )id (.+)$")
 # A file modified this close to when it was read may change again within the
 # same mtime tick, unseen by size and mtime: its row is kept with an
 # untrusted mtime, so the next run hashes it (git's "racily clean" files).
@@ -64,16 +67,28 @@ class FileState(Protocol):
     def source_files(self) -> dict[str, SourceFile]: ...
     def article_hashes(self, ids: Iterable[str]) -> dict[str, str]: ...
     def reject_counts(self, sources: Iterable[str]) -> dict[str, int]: ...
+    def article_sources(self, ids: Iterable[str]) -> dict[str, str]: ...
     def finish_ingest(self, seen: Iterable[str]) -> None: ...
 
 
 def file_sources(configs: Sequence[SourceConfig], context: SourceContext) -> list[Source]:
-    """The ``path`` kind: one source for every ``path:`` entry."""
+    """The ``path`` kind: one source for every ``path:`` entry, whose one
+    option is ``withdraw_missing`` (default true)."""
+    withdraw: list[Path] = []
     for config in configs:
-        if config.options:
-            key = sorted(config.options)[0]
-            raise ConfigError(f"{config.where}.{key}: unknown key (known here: path)")
-    return [FileSource(tuple(c.path for c in configs), context)]
+        unknown = sorted(set(config.options) - {"withdraw_missing"})
+        if unknown:
+            raise ConfigError(
+                f"{config.where}.{unknown[0]}: unknown key (known here: path, withdraw_missing)"
+            )
+        value = config.options.get("withdraw_missing", True)
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"{config.where}.withdraw_missing: must be true or false, got {value!r}"
+            )
+        if value:
+            withdraw.append(config.path)
+    return [FileSource(tuple(c.path for c in configs), context, withdraw_under=withdraw)]
 
 
 class FileSource:
@@ -81,10 +96,18 @@ class FileSource:
 
     name = "files"
 
-    def __init__(self, roots: Sequence[Path], context: SourceContext) -> None:
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        context: SourceContext,
+        *,
+        withdraw_under: Sequence[Path] = (),
+    ) -> None:
         self.roots = tuple(roots)
         self.settings = context.settings
         self._state = cast("FileState | None", context.files)
+        # The roots whose missing records and files are withdrawn.
+        self.withdraw_under = tuple(withdraw_under)
 
     def close(self) -> None:
         pass
@@ -97,11 +120,17 @@ class FileSource:
         if state is None:
             raise SourceError("files: no store to compare the files with")
         paths, problems = ingest.discover(self.roots, now)
+        # A root that could not be listed (missing, unmounted, unreadable)
+        # withdraws nothing: its files are not known to be gone.
+        listed = {Path(p.source) for p in problems}
         job = _Job(state, self.settings, now, paths)
+        job.withdraw_under = tuple(r for r in self.withdraw_under if r not in listed)
         files = {ingest.source_name(path) for path in paths}
         for root in dict.fromkeys(str(root) for root in self.roots):
             if root not in files:  # a source naming one file: its reading decides
                 job.items.append(Item(root, (), tuple(p for p in problems if p.source == root)))
+        # Deleted files first: a file moved elsewhere then reads as new.
+        job.items += job.deleted(files)
         workers = worker_count(self.settings.limits.workers)
         pool = None
         if usable(workers, sum(1 for path in paths if job.to_read(path))):
@@ -126,6 +155,7 @@ class FileSource:
 def _read_each(job: _Job, paths: Sequence[Path], progress: Progress | None) -> Iterator[Batch]:
     for done, path in enumerate(paths, start=1):
         job.one(path)
+        yield from job.stream_batches()
         if job.full():
             yield job.batch()
         if progress is not None:
@@ -202,12 +232,14 @@ def _read_in_order(
                 queue.append((path, None, 0))
             # Take what is ready; wait only to keep the results in flight few.
             while queue and take_head(wait=in_flight > pool.depth):
+                yield from job.stream_batches()
                 if job.full():
                     yield job.batch()
         if filling is not None:
             submit(filling)
         while queue:
             take_head(wait=True)
+            yield from job.stream_batches()
             if job.full():
                 yield job.batch()
     except KeyboardInterrupt:
@@ -258,6 +290,11 @@ class _Job:
         self.refreshed: list[SourceFile] = []
         self.still: list[str] = []
         self.skipped_articles = self.skipped_rejects = 0
+        self.withdraw_under: tuple[Path, ...] = ()
+        self.store = store
+        self.seen = {ingest.source_name(path) for path in paths}
+        # A line-per-record file taken, not read yet (``stream_batches``).
+        self.stream: tuple[Path, Read] | None = None
 
     def _state(self, pages: Sequence[Path]) -> str:
         listing = "\n".join(
@@ -343,8 +380,11 @@ class _Job:
                 self.refreshed.append(self._row(source, read, context, row))
                 self._skip(row)
                 return
+        if read.streamed:
+            self.stream = (path, read)  # taken by ``stream_batches``
+            return
         items = read.items
-        assert items is not None
+        assert isinstance(items, list)
         # A later record with the same id updates an earlier one: only the
         # last is written. Writing each in turn would store the last version
         # anyway, but as "updated" (and with ``updated`` moved to now) on
@@ -356,8 +396,129 @@ class _Job:
         if read.sha256 and source == str(path):
             produced = tuple((a.id, a.content_hash) for a in latest.values())
             remembered = self._row(source, read, context, None, produced, rejects)
-        self.items.append(Item(source, tuple(latest.values()), rejects, remembered))
+        dropped = self._dropped(path, row, latest, rejects)
+        self.items.append(Item(source, tuple(latest.values()), rejects, remembered, dropped))
         self.item_articles += len(latest)
+
+    def stream_batches(self) -> Iterator[Batch]:
+        """The line-per-record file just taken, read record by record: what
+        was gathered before it, then a batch of its articles every
+        ``BATCH_SIZE`` (marked ``partial``: its rejects and row come with its
+        last part), so memory stays flat whatever its size. Its row is
+        written with the last part, so a file read half-way is read again.
+        Ids another source holds are refused here, part by part, as the
+        store refuses them in a file read whole."""
+        if self.stream is None:
+            return
+        path, read = self.stream
+        self.stream = None
+        assert read.items is not None
+        source = ingest.source_name(path)
+        if self.pending():
+            yield self.batch()
+        given: dict[str, str] = {}
+        rejects: list[Reject] = []
+        refused: list[Reject] = []  # ids another source holds
+        part: list[Article] = []
+
+        def kept(articles: list[Article]) -> tuple[list[Article], frozenset[str]]:
+            """The articles whose id is free, and the gone files they take over."""
+            owners = self.store.article_sources(a.id for a in articles)
+            out, released = [], set()
+            for article in articles:
+                owner = owners.get(article.id, source)
+                if owner == source:
+                    out.append(article)
+                elif self._gone(owner):
+                    out.append(article)
+                    released.add(owner)
+                else:
+                    refused.append(duplicate_reject(article, owner, self.now))
+            return out, frozenset(released)
+
+        for item in read.items:
+            if isinstance(item, Reject):
+                rejects.append(item)
+                continue
+            given[item.id] = item.content_hash
+            part.append(item)
+            if len(part) >= BATCH_SIZE:
+                free, released = kept(part)
+                yield Batch(items=(Item(source, tuple(free), partial=True),), released=released)
+                part = []
+        self.written.update(given)
+        remembered = None
+        if read.sha256 and source == str(path):
+            remembered = self._row(
+                source, read, self._context(path), None, tuple(given.items()), rejects
+            )
+        dropped = self._dropped(path, self.rows.get(source), given, rejects)
+        last = tuple(kept(part)[0])  # the batch it goes in finds what it releases
+        # The row counts the file's own rejects, as for a file read whole: a
+        # refused id makes the counts differ, so the file is read again
+        # until its id is free or gone.
+        every = (*rejects, *refused)
+        self.items.append(Item(source, last, every, remembered, dropped))
+        self.item_articles += len(last)
+
+    def _gone(self, owner: str) -> bool:
+        """Whether ``owner``, the source of a stored article, is a file this
+        source no longer has (moved or deleted): it holds no ids then. Other
+        sources' names are not absolute paths."""
+        if owner in self.seen or not os.path.isabs(owner):
+            return False
+        try:
+            Path(owner).lstat()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    def _released(self, articles: Iterable[Article]) -> frozenset[str]:
+        """The gone files (``_gone``) that hold some of ``articles``' ids."""
+        owners = set(self.store.article_sources(a.id for a in articles).values())
+        return frozenset(o for o in owners if self._gone(o))
+
+    def _withdraws(self, path: Path) -> bool:
+        return any(path == root or path.is_relative_to(root) for root in self.withdraw_under)
+
+    def _dropped(
+        self,
+        path: Path,
+        row: SourceFile | None,
+        latest: Mapping[str, object],
+        rejects: Sequence[Reject],
+    ) -> tuple[str, ...]:
+        """The ids the file gave when last read and gives no more, when it
+        was read whole: a reject not naming a record by its id (the file or
+        a line could not be parsed) may hide any record, so it withdraws
+        nothing, and a record refused by id keeps its stored version."""
+        if row is None or not self._withdraws(path):
+            return ()
+        named: set[str] = set()
+        for reject in rejects:
+            found = _RECORD_ID.search(reject.location or "")
+            if found is None:
+                return ()
+            named.add(found.group(1))
+        return tuple(i for i, _ in row.articles if i not in latest and i not in named)
+
+    def deleted(self, seen: set[str]) -> list[Item]:
+        """An item withdrawing the articles of each remembered file that is
+        gone from a root that withdraws (its rejects go with it)."""
+        items = []
+        for name, row in self.rows.items():
+            path = Path(name)
+            if name in seen or not row.articles or not self._withdraws(path):
+                continue
+            try:
+                path.lstat()
+            except FileNotFoundError:
+                items.append(Item(name, withdrawn=tuple(i for i, _ in row.articles)))
+            except OSError:
+                continue  # there, but unreadable: not known to be gone
+        return items
 
     def _row(
         self,
@@ -401,6 +562,7 @@ class _Job:
         """What was gathered since the last batch, handed over and forgotten."""
         batch = Batch(
             items=tuple(self.items),
+            released=self._released(a for item in self.items for a in item.articles),
             unchanged_rows=tuple(self.refreshed),
             still_rejected=tuple(self.still),
             skipped_articles=self.skipped_articles,

@@ -25,13 +25,21 @@ class IngestStore(Protocol):
     """What the job needs of the store (declared by its consumer)."""
 
     def source_cursor(self, source: str) -> str | None: ...
-    def write_batch(
-        self,
-        source: str,
-        batch: Batch,
-        now: datetime,
-    ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]: ...
+    def write_batch(self, source: str, batch: Batch, now: datetime) -> BatchWritten: ...
     def note_source(self, source: str, now: datetime, error: str | None) -> None: ...
+
+
+class BatchWritten(Protocol):
+    """What the store did with a batch (``store.FilesWritten``)."""
+
+    @property
+    def counts(self) -> dict[UpsertOutcome, int]: ...
+    @property
+    def rejects(self) -> Sequence[Sequence[tuple[Reject, bool]]]: ...
+    @property
+    def kept(self) -> Sequence[Reject]: ...
+    @property
+    def withdrawn(self) -> int: ...
 
 
 @dataclass
@@ -82,22 +90,22 @@ def _run_one(
     source: Source, store: IngestStore, now: datetime, progress: Progress | None, tally: _Tally
 ) -> None:
     for batch in source.read(store.source_cursor(source.name), now, progress):
-        counts, news, kept = store.write_batch(source.name, batch, now)
-        for outcome, count in counts.items():
+        written = store.write_batch(source.name, batch, now)
+        for outcome, count in written.counts.items():
             tally.counts[outcome] += count
         tally.counts["unchanged"] += batch.skipped_articles
-        tally.rejected += batch.skipped_rejects + sum(len(i.rejects) for i in batch.items)
-        tally.withdrawn += len(batch.withdrawn)
-        for item, new in zip(batch.items, news, strict=True):
-            _log_rejects(item.rejects, new)
-        for reject in kept:
+        tally.rejected += batch.skipped_rejects + sum(len(r) for r in written.rejects)
+        tally.withdrawn += written.withdrawn
+        for recorded in written.rejects:
+            _log_rejects(recorded)
+        for reject in written.kept:
             log.info("still rejected %s", reject.describe())
 
 
-def _log_rejects(rejects: Sequence[Reject], new: Sequence[bool]) -> None:
+def _log_rejects(recorded: Sequence[tuple[Reject, bool]]) -> None:
     # Warn once per problem (cron mails it); a file still bad on the next run
     # is counted in the summary but not repeated in the log.
-    for reject, is_new in zip(rejects, new, strict=True):
+    for reject, is_new in recorded:
         if is_new:
             log.warning("rejected %s", reject.describe())
         else:

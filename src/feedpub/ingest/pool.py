@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,12 +53,14 @@ class Read:
     """One file as read: its stat, the sha256 of its bytes, its parse key
     (both "" when it could not be read), and its articles and rejects; or
     ``items`` None when the hash and key were the ``expect``ed ones, so it
-    was not parsed (its row may only need refreshing)."""
+    was not parsed (its row may only need refreshing). A line-per-record
+    file's items are an iterator, read as they are taken (``streamed``)."""
 
     stat: os.stat_result | None
     sha256: str
     key: str
-    items: list[Article | Reject] | None
+    items: list[Article | Reject] | Iterator[Article | Reject] | None
+    streamed: bool = False
 
 
 def read_file(
@@ -71,6 +73,8 @@ def read_file(
     """Open, hash and (unless its hash and parse key are ``expect``) parse
     one file: the same steps in the ingest process and in a worker."""
     opened = ingest.open_source(path, run, now)
+    if opened.early is None and opened.streamed:
+        return _read_stream(path, run, now, opened, expect)
     key = sha256 = ""
     if opened.early is None and opened.data is not None and opened.stat is not None:
         sha256 = hashlib.sha256(opened.data).hexdigest()
@@ -80,6 +84,21 @@ def read_file(
         if expect == (sha256, key):
             return Read(opened.stat, sha256, key, None)
     return Read(opened.stat, sha256, key, ingest.read_path(path, run, now, lines, opened))
+
+
+def _read_stream(
+    path: Path, run: ingest.Settings, now: datetime, opened: ingest.Opened, expect: Expect
+) -> Read:
+    assert opened.stat is not None
+    try:
+        scan = ingest.scan_stream(path, run)
+    except OSError as exc:
+        reject = Reject(opened.source, f"cannot read file: {exc.strerror or exc}", now)
+        return Read(opened.stat, "", "", [reject])
+    if expect == (scan.sha256, run.fingerprint):
+        return Read(opened.stat, scan.sha256, run.fingerprint, None)
+    records = ingest.read_stream(path, run, now, opened.stat, scan)
+    return Read(opened.stat, scan.sha256, run.fingerprint, records, streamed=True)
 
 
 def sha(*parts: str) -> str:

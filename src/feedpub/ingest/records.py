@@ -20,9 +20,11 @@ the fields ``id``, ``title``, ``summary``, ``content`` (HTML) or ``text``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
@@ -57,67 +59,169 @@ def decode(data: bytes) -> tuple[str | None, str]:
 
 def read_jsonl(stream: BinaryIO, ctx: FileContext) -> Items:
     """One record per line; the whole file is refused only when it is
-    binary (a NUL byte: UTF-16 or not text) or holds no record at all."""
+    binary (a NUL byte: UTF-16 or not text) or holds no record at all.
+    ``stream`` holds at most ``ingest.max_file_bytes`` (the file as read
+    whole): more is a file that grew while read."""
+    try:
+        return list(iter_jsonl(stream, ctx, max_bytes=ctx.settings.limits.max_file_bytes))
+    except BinaryFile:
+        return [ctx.reject(BINARY)]
+
+
+BINARY = "binary file (contains NUL bytes; UTF-16 or not text)"
+_BOM = b"\xef\xbb\xbf"
+
+
+class BinaryFile(Exception):
+    """A NUL byte in a line-per-record file: UTF-16 or not text at all."""
+
+
+@dataclass(frozen=True)
+class JsonlScan:
+    """A first pass over a JSONL file, with memory bounded by one line: the
+    sha256 of its bytes, how many bytes were scanned (the parse reads no
+    further), and the last line of each record id (an export that appends
+    edits gives an id again: its last line is the record)."""
+
+    sha256: str
+    size: int
+    last_line: dict[str, int]
+    binary: bool
+
+
+def scan_jsonl(stream: BinaryIO, cap: int) -> JsonlScan:
+    """``JsonlScan`` of ``stream``, each line read at most ``cap`` bytes at a time."""
+    digest = hashlib.sha256()
+    last_line: dict[str, int] = {}
+    size = lineno = 0
+    binary = False
+    while True:
+        raw_line = stream.readline(cap + 1)
+        if not raw_line:
+            break
+        lineno += 1
+        size += len(raw_line)
+        digest.update(raw_line)
+        if len(raw_line) > cap and not raw_line.endswith(b"\n"):
+            size += _skip_line(stream, digest)
+            continue
+        binary = binary or b"\x00" in raw_line
+        if binary:
+            continue
+        found = _scanned_id(raw_line.removeprefix(_BOM) if lineno == 1 else raw_line)
+        if found is not None:
+            last_line[found] = lineno
+    return JsonlScan(digest.hexdigest(), size, last_line, binary)
+
+
+# A line that opens with its id, the usual export: the id read without
+# parsing the rest (a fifth of a first pass otherwise; bench/RESULTS.md).
+# "_" stands for JSON's whitespace.
+_LEADING_ID = re.compile(
+    rb'_\{_"id"_:_("(?:[^"\\]|\\.)*"|-?[0-9]+)_[,}]'.replace(b"_", rb"[ \t\r\n]*")
+)
+
+
+def _scanned_id(raw_line: bytes) -> str | None:
+    """The record id of a JSONL line as ``_jsonl_line`` reads it, or None."""
+    leading = _LEADING_ID.match(raw_line)
+    # "id" twice in the line may be a second top-level id, which the parse
+    # takes: parse the whole line then.
+    if leading is not None and raw_line.count(b'"id"') == 1:
+        try:
+            value = json.loads(leading.group(1))
+        except ValueError:
+            value = None
+    else:
+        try:
+            record = json.loads(raw_line)
+        except (ValueError, RecursionError):
+            return None  # the parse rejects it
+        value = record.get("id") if isinstance(record, dict) else None
+    return str(value) if _valid_id(value) else None
+
+
+def iter_jsonl(
+    stream: BinaryIO,
+    ctx: FileContext,
+    *,
+    max_bytes: int | None = None,
+    scan: JsonlScan | None = None,
+) -> Iterator[Article | Reject]:
+    """The records of ``stream``, one line at a time, each line at most
+    ``ingest.max_article_bytes`` (a longer one is a reject, the rest goes
+    on). ``max_bytes``: more is a reject (a file read whole that grew).
+    ``scan``: read no further than it did, and leave out a record whose id
+    a later line gives again. Raises ``BinaryFile`` at a NUL byte."""
     limits = ctx.settings.limits
     cap = limits.max_article_bytes
-    out: Items = []
-    total = 0
+    total = lineno = 0
     seen_text = False
-    lineno = 0
     while True:
         raw_line = stream.readline(cap + 1)
         if not raw_line:
             break
         lineno += 1
         total += len(raw_line)
+        if scan is not None and total > scan.size:
+            break  # appended since the scan: the next ingest reads it
         where = f"line {lineno}"
         if len(raw_line) > cap and not raw_line.endswith(b"\n"):
             total += _skip_line(stream)
             reason = f"record is over {cap} bytes, larger than ingest.max_article_bytes ({cap})"
-            out.append(ctx.reject(reason, where))
+            yield ctx.reject(reason, where)
             seen_text = True
             continue
-        if total > limits.max_file_bytes:  # the file grew while read
-            out.append(
-                ctx.reject(f"file is larger than ingest.max_file_bytes ({limits.max_file_bytes})")
-            )
+        if max_bytes is not None and total > max_bytes:  # the file grew while read
+            yield ctx.reject(f"file is larger than ingest.max_file_bytes ({max_bytes})")
             break
         if b"\x00" in raw_line:
-            return [ctx.reject("binary file (contains NUL bytes; UTF-16 or not text)")]
-        if lineno == 1 and raw_line.startswith(b"\xef\xbb\xbf"):
-            raw_line = raw_line[3:]
+            raise BinaryFile
+        if lineno == 1:
+            raw_line = raw_line.removeprefix(_BOM)
         if not raw_line.strip():
             continue
         seen_text = True
-        line, error = decode(raw_line)
-        if line is None:
-            out.append(ctx.reject(error, where))
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            out.append(ctx.reject(f"invalid JSON: {exc.msg} (column {exc.colno})", where))
-            continue
-        except RecursionError:
-            out.append(ctx.reject(_too_deep(limits.max_depth), where))
-            continue
-        if not isinstance(record, dict):
-            out.append(ctx.reject(f"JSON line is not an object (got {_kind(record)})", where))
-            continue
-        if _valid_id(record.get("id")):  # the line finds it in the file, the id in a feed
-            where = f"{where}, id {collapse_ws(strip_xml_illegal(str(record['id'])))}"
-        out.extend(_record(record, len(raw_line), where, ctx))
+        yield from _jsonl_line(raw_line, lineno, ctx, scan)
     if not seen_text:
-        return [ctx.reject("empty file")]
-    return out
+        yield ctx.reject("empty file")
 
 
-def _skip_line(stream: BinaryIO) -> int:
-    """Read past the rest of an overlong line, a chunk at a time."""
+def _jsonl_line(
+    raw_line: bytes, lineno: int, ctx: FileContext, scan: JsonlScan | None
+) -> Iterator[Article | Reject]:
+    where = f"line {lineno}"
+    line, error = decode(raw_line)
+    if line is None:
+        yield ctx.reject(error, where)
+        return
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        yield ctx.reject(f"invalid JSON: {exc.msg} (column {exc.colno})", where)
+        return
+    except RecursionError:
+        yield ctx.reject(_too_deep(ctx.settings.limits.max_depth), where)
+        return
+    if not isinstance(record, dict):
+        yield ctx.reject(f"JSON line is not an object (got {_kind(record)})", where)
+        return
+    if _valid_id(record.get("id")):  # the line finds it in the file, the id in a feed
+        if scan is not None and scan.last_line.get(str(record["id"]), lineno) != lineno:
+            return  # a later line gives this id again: that one is the record
+        where = f"{where}, id {collapse_ws(strip_xml_illegal(str(record['id'])))}"
+    yield from _record(record, len(raw_line), where, ctx)
+
+
+def _skip_line(stream: BinaryIO, digest: Any = None) -> int:
+    """Read past the rest of an overlong line, a chunk at a time (hashing
+    it into ``digest`` when given)."""
     skipped = 0
     while True:
         chunk = stream.readline(_SKIP_CHUNK)
         skipped += len(chunk)
+        if digest is not None:
+            digest.update(chunk)
         if not chunk or chunk.endswith(b"\n"):
             return skipped
 

@@ -49,6 +49,13 @@ class Item:
     rejects: tuple[Reject, ...] = ()
     # The file source's own checkpoint of this file (None: read it again).
     row: SourceFile | None = None
+    # Article ids this unit gave before and no longer gives (a record taken
+    # out of its file, a file deleted): withdrawn where the store holds them
+    # from this unit (``Article.source``), before its articles are written.
+    withdrawn: tuple[str, ...] = ()
+    # More of this unit follows in later batches (a file read as a stream):
+    # its rejects come with its last part and stand as they are until then.
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class Batch:
     withdrawn: tuple[str, ...] = ()
     # The source's checkpoint once this batch is stored (None: unchanged).
     cursor: str | None = None
+    # Sources that gave some of these ids and are gone (a file moved or
+    # deleted): they no longer hold them, so another may take them.
+    released: frozenset[str] = frozenset()
     # The file source: rows of files found unchanged by their hash (stored as
     # given), and units skipped whose rejects still stand (their ``seen`` is
     # moved to now).

@@ -16,6 +16,10 @@ SCRAPED_SUFFIXES: tuple[str, ...] = (".txt",)
 HTML_SUFFIXES: tuple[str, ...] = (".html", ".htm")
 PAGE_SUFFIXES: tuple[str, ...] = SCRAPED_SUFFIXES + HTML_SUFFIXES
 RECORD_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".yaml", ".yml")
+# Line-per-record files: read as a stream, each line bounded by
+# ``ingest.max_article_bytes`` and the file by nothing (an export of a whole
+# site is one of these); the others are parsed whole, under max_file_bytes.
+STREAM_SUFFIXES: tuple[str, ...] = (".jsonl",)
 SUFFIXES: tuple[str, ...] = PAGE_SUFFIXES + RECORD_SUFFIXES
 
 

@@ -29,7 +29,7 @@ upgrades an older store in place, ``decide`` holds the pure upsert rules.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from feedpub.store.articles import BATCH_SIZE
     from feedpub.store.deliveries import Finished, Recipient, SenderRate
     from feedpub.store.engine import UtcDateTime
-    from feedpub.store.source_files import ReadFile
+    from feedpub.store.source_files import FilesWritten, ReadFile, duplicate_reject
     from feedpub.store.sources import SourceBatch, SourceState
     from feedpub.store.sql import SqlStore
 
@@ -74,6 +74,7 @@ _LAZY = {
     "SenderRate": "feedpub.store.deliveries",
     "SqlStore": "feedpub.store.sql",
     "UtcDateTime": "feedpub.store.engine",
+    "duplicate_reject": "feedpub.store.source_files",
 }
 
 
@@ -111,6 +112,7 @@ __all__ = [
     "StoreLock",
     "SubscriberStore",
     "UtcDateTime",
+    "duplicate_reject",
 ]
 
 
@@ -171,6 +173,7 @@ class SourceFileStore(Protocol):
     def source_files(self) -> dict[str, SourceFile]: ...
     def article_hashes(self, ids: Iterable[str]) -> dict[str, str]: ...
     def reject_counts(self, sources: Iterable[str]) -> dict[str, int]: ...
+    def article_sources(self, ids: Iterable[str]) -> dict[str, str]: ...
     def write_read_files(
         self,
         files: Sequence[ReadFile],
@@ -178,7 +181,8 @@ class SourceFileStore(Protocol):
         *,
         unchanged: Sequence[SourceFile] = (),
         still_rejected: Sequence[str] = (),
-    ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]: ...
+        released: Collection[str] = (),
+    ) -> FilesWritten: ...
     def finish_ingest(self, seen: Iterable[str]) -> None: ...
 
 
@@ -193,9 +197,7 @@ class SourceStateStore(Protocol):
     def source_article_ids(self, source: str) -> list[str]: ...
     def sitemap_pages(self, source: str) -> dict[str, SitemapPage]: ...
     def note_source(self, source: str, now: datetime, error: str | None) -> None: ...
-    def write_batch(
-        self, source: str, batch: SourceBatch, now: datetime
-    ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]: ...
+    def write_batch(self, source: str, batch: SourceBatch, now: datetime) -> FilesWritten: ...
     def withdraw_articles(self, ids: Iterable[str], reason: str, now: datetime) -> list[str]: ...
     def withdrawn(self) -> list[tuple[str, str, str, datetime, bool]]: ...
 
@@ -360,7 +362,7 @@ class RunStore(Protocol):
     """Finished job runs (``feedpub status``); lists latest first, the last
     run of each job by job name."""
 
-    def add_run(self, run: JobRun) -> int: ...
+    def add_run(self, run: JobRun, keep: timedelta | None = None) -> int: ...
     def last_runs(self) -> list[JobRun]: ...
     def runs(self, job: str | None = None, limit: int | None = None) -> list[JobRun]: ...
 

@@ -4,9 +4,11 @@ service's publish), for ``feedpub status``."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.engine import Connection
 
 from feedpub.model import JobRun
 from feedpub.store.engine import StoreBase
@@ -17,8 +19,10 @@ MAX_ERROR_CHARS = 2000
 
 
 class RunsMixin(StoreBase):
-    def add_run(self, run: JobRun) -> int:
-        """Record a finished job run; its id."""
+    def add_run(self, run: JobRun, keep: timedelta | None = None) -> int:
+        """Record a finished job run; its id. With ``keep``, runs that
+        finished longer than that before this one are deleted in the same
+        transaction, except the latest of each job (``feedpub status``)."""
         values = {
             "job": run.job,
             "started": run.started,
@@ -31,6 +35,8 @@ class RunsMixin(StoreBase):
         }
         with self._guard("cannot record job run"), self._engine.begin() as conn:
             key = conn.execute(t_runs.insert().values(**values)).inserted_primary_key
+            if keep is not None:
+                _prune(conn, run.finished - keep)
         assert key is not None
         return int(key[0])
 
@@ -68,3 +74,10 @@ class RunsMixin(StoreBase):
                 )
                 for r in conn.execute(query)
             ]
+
+
+def _prune(conn: Connection, before: datetime) -> None:
+    latest = select(func.max(t_runs.c.id)).group_by(t_runs.c.job).scalar_subquery()
+    conn.execute(
+        t_runs.delete().where(and_(t_runs.c.finished < before, t_runs.c.id.not_in(latest)))
+    )

@@ -5,19 +5,21 @@ and withdrawn articles."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from feedpub.model import Article, Reject, SourceFile, UpsertOutcome, require_aware
+from feedpub.model import Article, Reject, SourceFile, require_aware
 from feedpub.store import journal
 from feedpub.store.engine import IN_CHUNK, chunks
 from feedpub.store.schema import t_article_tags, t_articles, t_source_state, t_withdrawn
 from feedpub.store.sitemap_pages import SitemapPagesMixin, put_sitemap_pages
-from feedpub.store.source_files import ReadFile, SourceFilesMixin
+from feedpub.store.source_files import FilesWritten, ReadFile, SourceFilesMixin
+
+GONE = "gone from its source"
 
 
 class BatchItem(Protocol):
@@ -31,6 +33,10 @@ class BatchItem(Protocol):
     def rejects(self) -> Sequence[Reject]: ...
     @property
     def row(self) -> SourceFile | None: ...
+    @property
+    def withdrawn(self) -> Sequence[str]: ...
+    @property
+    def partial(self) -> bool: ...
 
 
 class SourceBatch(Protocol):
@@ -46,6 +52,8 @@ class SourceBatch(Protocol):
     def unchanged_rows(self) -> Sequence[SourceFile]: ...
     @property
     def still_rejected(self) -> Sequence[str]: ...
+    @property
+    def released(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)
@@ -91,30 +99,42 @@ class SourcesMixin(SourceFilesMixin, SitemapPagesMixin):
         with self._guard("cannot write source state"), self._writing() as conn:
             _put_state(conn, source, values)
 
-    def write_batch(
-        self, source: str, batch: SourceBatch, now: datetime
-    ) -> tuple[dict[UpsertOutcome, int], list[list[bool]], list[Reject]]:
-        """In one transaction: the batch's items as ``write_read_files``
+    def write_batch(self, source: str, batch: SourceBatch, now: datetime) -> FilesWritten:
+        """In one transaction: the articles each item no longer gives taken
+        out (only where the store holds them from that item: the first
+        source of an id keeps it), the batch's items as ``write_read_files``
         writes files, its withdrawn articles taken out, and ``source``'s
         cursor moved to the batch's (when it has one). Returns what
-        ``write_read_files`` returns."""
-        files = [ReadFile(i.key, i.articles, i.rejects, i.row) for i in batch.items]
+        ``write_read_files`` returns, with every withdrawal counted."""
+        files = [ReadFile(i.key, i.articles, i.rejects, i.row, i.partial) for i in batch.items]
+        withdrawn = 0
+
+        def first(conn: Connection) -> int:
+            return sum(
+                len(self._withdraw(conn, i.withdrawn, "", GONE, now, False, owner=i.key))
+                for i in batch.items
+                if i.withdrawn
+            )
 
         def also(conn: Connection) -> None:
+            nonlocal withdrawn
             if batch.withdrawn:
-                self._withdraw(conn, batch.withdrawn, source, "gone from its source", now, False)
+                withdrawn = len(self._withdraw(conn, batch.withdrawn, source, GONE, now, False))
             if batch.cursor is not None:
                 _put_state(conn, source, {"cursor": batch.cursor})
             # A sitemap source's pages (``ingest.sitemap_source.PagesBatch``).
             put_sitemap_pages(conn, source, getattr(batch, "pages", ()))
 
-        return self.write_read_files(
+        written = self.write_read_files(
             files,
             now,
             unchanged=batch.unchanged_rows,
             still_rejected=batch.still_rejected,
+            released=batch.released,
+            first=first,
             also=also,
         )
+        return replace(written, withdrawn=written.withdrawn + withdrawn)
 
     def withdraw_articles(self, ids: Iterable[str], reason: str, now: datetime) -> list[str]:
         """An editor's withdrawal: the stored ones of ``ids`` leave every feed,
@@ -139,21 +159,24 @@ class SourcesMixin(SourceFilesMixin, SitemapPagesMixin):
         reason: str,
         now: datetime,
         by_hand: bool,
+        owner: str | None = None,
     ) -> list[str]:
-        """Delete the stored articles of ``ids`` (their tags with them), journal
-        the feeds they leave, and keep a tombstone of each."""
+        """Delete the stored articles of ``ids`` (those ``owner`` gave, when
+        given: their ``Article.source``), their tags with them, journal the
+        feeds they leave, and keep a tombstone of each."""
         found: list[tuple[str, str]] = []  # (id, its source)
         keys: set[str] = set()
         for chunk in chunks(dict.fromkeys(ids), IN_CHUNK):
-            found += [
-                (r.id, r.source)
-                for r in conn.execute(
-                    select(t_articles.c.id, t_articles.c.source).where(t_articles.c.id.in_(chunk))
-                )
-            ]
+            query = select(t_articles.c.id, t_articles.c.source).where(t_articles.c.id.in_(chunk))
+            if owner is not None:
+                query = query.where(t_articles.c.source == owner)
+            rows = [(r.id, r.source) for r in conn.execute(query)]
+            found += rows
             keys.update(
                 conn.execute(
-                    select(t_article_tags.c.tag_key).where(t_article_tags.c.article_id.in_(chunk))
+                    select(t_article_tags.c.tag_key).where(
+                        t_article_tags.c.article_id.in_([i for i, _ in rows])
+                    )
                 ).scalars()
             )
         gone = [i for i, _ in found]
