@@ -62,5 +62,5 @@ def test_a_run_months_later_drops_the_runs_older_than_store_keep_runs_days(
     assert run(site, "run") == 0
     with SqlStore.open(f"sqlite:///{site.parent / 'var/feedpub.db'}") as store:
         jobs = [r.job for r in store.runs()]
-    assert sorted(set(jobs)) == ["build", "digest daily", "ingest"]
+    assert sorted(set(jobs)) == ["build", "digest daily", "ingest", "signups"]
     assert all(jobs.count(job) == runs_left for job in set(jobs))
