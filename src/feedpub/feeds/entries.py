@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from feedpub.feeds import writers
+from feedpub.feeds import printing, writers
 from feedpub.feeds.entry import FeedHead, ItemCache, entry_shape
 from feedpub.feeds.incremental import digest
 from feedpub.model import Article
@@ -147,15 +147,19 @@ class EntryBytes:
         by_format: dict[str, list[Needed]] = {}
         for want in needed.values():
             by_format.setdefault(want.fmt, []).append(want)
+        batches = [
+            wants[start : start + BATCH]
+            for wants in by_format.values()
+            for start in range(0, len(wants), BATCH)
+        ]
+        tasks = [(batch[0].fmt, [(w.article, w.head) for w in batch]) for batch in batches]
         fresh: list[tuple[str, str, bytes]] = []
-        for fmt, wants in by_format.items():
-            for start in range(0, len(wants), BATCH):
-                batch = wants[start : start + BATCH]
-                printer = writers.get(fmt).entries
-                printed = printer([(self.items.get(w.article), w.head) for w in batch])
-                for want, data in zip(batch, printed, strict=True):
-                    self._bytes[want.slot] = data
-                    fresh.append((want.slot, want.fingerprint, data))
+        for batch, printed in zip(
+            batches, printing.print_entries(self.items.site, self.items, tasks), strict=True
+        ):
+            for want, data in zip(batch, printed, strict=True):
+                self._bytes[want.slot] = data
+                fresh.append((want.slot, want.fingerprint, data))
         self.printed += len(fresh)
         fresh = [entry for entry in fresh if entry[1]]
         if self.cache is not None and fresh:
