@@ -3,9 +3,10 @@ there are many, in worker processes on every core.
 
 A first build prints thousands of entries through feedgen: CPU work
 independent from entry to entry. ``print_entries`` hands them out in
-chunks to processes forked for the call; each makes the FeedItems and
-prints, and the bytes come back in order, so a document is the same
-whichever process printed its entries.
+chunks (all of an article's entries in one) to worker processes, forked
+once per build (``pool_scope``) or, outside one, for the call; each makes
+the FeedItems and prints, and the bytes come back in order, so a document
+is the same whichever process printed its entries.
 
 Forked, not spawned: a worker has the build's modules, its site values and
 the format registry (a test's own formats too) without importing or
@@ -18,67 +19,165 @@ shuts the pool down on every path.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from feedpub.feeds import writers
 from feedpub.feeds.entry import FeedHead, ItemCache
 from feedpub.feeds.site import SiteValues
 from feedpub.model import Article
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
 # Fewer entries than this are printed in the build process: forking and
 # pickling would cost more than the second core saves (an incremental build
 # prints a handful).
 MIN_ENTRIES = 600
-# Entries per task: large enough that pickling the articles costs little
-# against printing them, small enough that both cores stay busy to the end.
-CHUNK = 150
+# Entries per task, about: large enough that pickling the articles costs
+# little against printing them, small enough that both cores stay busy to
+# the end. A task holds every entry of its articles (all formats and
+# feeds), so each article is pickled and made a FeedItem once.
+CHUNK = 300
+# Entries per feedgen document: bounds the memory of one printing run.
+BATCH = 1000
 # The most worker processes: past the cores there is nothing to gain.
 MAX_WORKERS = 4
 
-# (format, [(article, the head of the feed it sits in)]): one task.
-Task = tuple[str, Sequence[tuple[Article, FeedHead]]]
+# One entry to print: its format, its article and the head of the feed it sits in.
+Wanted = tuple[str, Article, FeedHead]
 
 
 def workers_for(entries: int) -> int:
     """Worker processes to print ``entries`` with: 0 (print here) when they
     are few, there is one core, or another thread runs (see above)."""
     cores = min(os.cpu_count() or 1, MAX_WORKERS)
-    if entries < MIN_ENTRIES or cores < 2 or threading.active_count() > 1:
+    if entries < MIN_ENTRIES or cores < 2:
         return 0
-    return cores
+    if _scope is not None and _scope.pool is not None:
+        return cores  # forked already (its manager thread is the other thread)
+    return 0 if threading.active_count() > 1 else cores
 
 
-def print_entries(site: SiteValues, items: ItemCache, tasks: Sequence[Task]) -> list[list[bytes]]:
-    """Each task's entries printed, in order: by ``workers_for`` worker
-    processes, or here (through ``items``, the build's FeedItems) when that
-    is 0."""
-    workers = workers_for(sum(len(entries) for _, entries in tasks))
+def print_entries(site: SiteValues, items: ItemCache, wanted: Sequence[Wanted]) -> list[bytes]:
+    """The bytes of each wanted entry, in order: printed by ``workers_for``
+    worker processes, or here (through ``items``, the build's FeedItems)
+    when that is 0."""
+    workers = workers_for(len(wanted))
     if not workers:
-        return [_print(items, fmt, entries) for fmt, entries in tasks]
+        return _print(items, wanted)
+    chunks = _by_article(wanted)
+    with _workers(site, workers) as pool:
+        printed = pool.map(_print_chunk, [[wanted[i] for i in chunk] for chunk in chunks])
+        found: list[bytes] = [b""] * len(wanted)
+        for chunk, data in zip(chunks, printed, strict=True):
+            for index, entry in zip(chunk, data, strict=True):
+                found[index] = entry
+    return found
+
+
+class _Scope:
+    """The workers of one ``pool_scope``: forked on first use, for its site."""
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        self.site: SiteValues | None = None
+
+
+_scope: _Scope | None = None
+
+
+@contextlib.contextmanager
+def pool_scope() -> Iterator[None]:
+    """Within it, worker processes are forked once (when entries are first
+    printed in them) and kept for every later printing run, not forked per
+    run; shut down when it ends, on every path (a build: ``publish``)."""
+    global _scope
+    if _scope is not None:  # nested: the outer scope's workers
+        yield
+        return
+    _scope = _Scope()
+    try:
+        yield
+    finally:
+        pool, _scope = _scope.pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _workers(site: SiteValues, workers: int) -> Iterator[ProcessPoolExecutor]:
+    """The scope's workers (forked for ``site`` if not yet), or, outside a
+    scope, workers forked for this run alone."""
+    scope = _scope
+    if scope is not None and scope.pool is not None and scope.site is site:
+        yield scope.pool
+        return
+    if scope is None:
+        with _fork(site, workers) as pool:
+            yield pool
+        return
+    if scope.pool is not None:  # another site's (a second build in the scope)
+        scope.pool.shutdown(wait=True)
+    scope.pool, scope.site = _fork(site, workers), site
+    yield scope.pool
+
+
+def _fork(site: SiteValues, workers: int) -> ProcessPoolExecutor:
     # Here: an incremental or no-op build prints few or none, and imports neither.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    chunks = [
-        (fmt, list(entries[start : start + CHUNK]))
-        for fmt, entries in tasks
-        for start in range(0, len(entries), CHUNK)
-    ]
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_start_worker,
-        initargs=(site,),
-    ) as pool:
-        printed = iter(pool.map(_print_chunk, chunks))
-        return [[data for _ in range(0, len(e), CHUNK) for data in next(printed)] for _, e in tasks]
+    # The build's objects go to the permanent generation first: a worker's
+    # collector would otherwise walk them, copying every page it touches.
+    gc.freeze()
+    try:
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_worker,
+            initargs=(site,),
+        )
+        pool.submit(int).result()  # forked now, while frozen
+    finally:
+        gc.unfreeze()
+    return pool
 
 
-def _print(items: ItemCache, fmt: str, entries: Sequence[tuple[Article, FeedHead]]) -> list[bytes]:
-    return writers.get(fmt).entries([(items.get(article), head) for article, head in entries])
+def _by_article(wanted: Sequence[Wanted]) -> list[list[int]]:
+    """The indexes of ``wanted`` in chunks of about ``CHUNK``, an article's
+    entries never split between two."""
+    of_article: dict[str, list[int]] = {}
+    for index, (_, article, _) in enumerate(wanted):
+        of_article.setdefault(article.id, []).append(index)
+    chunks: list[list[int]] = [[]]
+    for indexes in of_article.values():
+        if len(chunks[-1]) >= CHUNK:
+            chunks.append([])
+        chunks[-1].extend(indexes)
+    return chunks
+
+
+def _print(items: ItemCache, wanted: Sequence[Wanted]) -> list[bytes]:
+    """Each wanted entry printed by its format's writer, ``BATCH`` entries
+    of one format per run; the bytes in the order of ``wanted``."""
+    by_format: dict[str, list[int]] = {}
+    for index, (fmt, _, _) in enumerate(wanted):
+        by_format.setdefault(fmt, []).append(index)
+    found: list[bytes] = [b""] * len(wanted)
+    for fmt, indexes in by_format.items():
+        printer = writers.get(fmt).entries
+        for start in range(0, len(indexes), BATCH):
+            batch = indexes[start : start + BATCH]
+            pairs = [(items.get(wanted[i][1]), wanted[i][2]) for i in batch]
+            for index, data in zip(batch, printer(pairs), strict=True):
+                found[index] = data
+    return found
 
 
 # A worker's FeedItems, made from the build's site values (set by fork: not pickled).
@@ -91,10 +190,9 @@ def _start_worker(site: SiteValues) -> None:
     _worker_items = ItemCache(site)
 
 
-def _print_chunk(task: Task) -> list[bytes]:
+def _print_chunk(wanted: list[Wanted]) -> list[bytes]:
     assert _worker_items is not None
-    fmt, entries = task
     try:
-        return _print(_worker_items, fmt, entries)
+        return _print(_worker_items, wanted)
     finally:
-        _worker_items.clear()  # an article's item is made again in another chunk
+        _worker_items.clear()  # the next chunk holds other articles

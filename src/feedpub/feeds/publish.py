@@ -13,7 +13,7 @@ from typing import Protocol
 from feedpub import output
 from feedpub.config import FeedsConfig
 from feedpub.feeds import build as feed_build
-from feedpub.feeds import urls, websub
+from feedpub.feeds import printing, urls, websub
 from feedpub.feeds.entries import EntryCache
 from feedpub.feeds.incremental import RenderedTree
 from feedpub.feeds.select import ChangeReader, FeedReader
@@ -90,7 +90,7 @@ def _publish(
     makes from it (and from its stamp when every file it names is there),
     the tree synced to disk; then its notes and paths logged and the WebSub
     hub told. None (nothing done) when ``render`` gives no tree."""
-    with output.build_lock(feeds.output):
+    with output.build_lock(feeds.output), printing.pool_scope():
         manifest = output.read_manifest(feeds.output)
         tree = render(manifest, manifest.stamp if manifest.complete else "")
         if tree is None:
