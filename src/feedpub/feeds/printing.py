@@ -23,7 +23,9 @@ import contextlib
 import gc
 import os
 import signal
+import stat
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -187,7 +189,48 @@ _worker_items: ItemCache | None = None
 def _start_worker(site: SiteValues) -> None:
     global _worker_items
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _release_inherited_files()
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker_items = ItemCache(site)
+
+
+def _release_inherited_files() -> None:
+    """Point every file the worker inherited (the build's and the job's
+    flocks, the SQLite store) at /dev/null: a flock lasts while any process
+    holds its file open, so a worker outliving a killed build would keep
+    the next build out. The numbers stay taken, so nothing the worker opens
+    lands on one the store's connection objects still name."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name in os.listdir(_FD_DIR):
+            fd = int(name)
+            if fd > 2 and fd != null and _is_file(fd):
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+_FD_DIR = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+
+
+def _is_file(fd: int) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:  # the listing's own descriptor, closed by now
+        return False
+
+
+def _exit_with(parent: int) -> None:
+    """End the worker once its build process is gone (killed: it never
+    shuts the pool down), instead of waiting for work forever."""
+    while os.getppid() == parent:
+        time.sleep(_ORPHAN_POLL_S)
+    os._exit(1)
+
+
+# How often a worker looks for its build process.
+_ORPHAN_POLL_S = 0.5
 
 
 def _print_chunk(wanted: list[Wanted]) -> list[bytes]:
