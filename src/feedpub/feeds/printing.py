@@ -8,13 +8,13 @@ once per build (``pool_scope``) or, outside one, for the call; each makes
 the FeedItems and prints, and the bytes come back in order, so a document
 is the same whichever process printed its entries.
 
-Forked, not spawned: a worker has the build's modules, its site values and
-the format registry (a test's own formats too) without importing or
-pickling them. A fork is only safe with one thread (a lock held by another
-thread stays held in the child, and Python 3.12+ warns), so inside a
-threaded process (``feedpub serve``) entries are printed in the build
-process. Workers ignore SIGINT: Ctrl-C reaches the build process, which
-shuts the pool down on every path.
+Forked, not spawned: a worker has the build's modules and the format
+registry (a test's own formats too) without importing or pickling them. A
+fork is only safe with one thread (a lock held by another thread stays held
+in the child, and Python 3.12+ warns), so inside a threaded process
+(``feedpub serve``) entries are printed in the build process. Workers
+ignore SIGINT: Ctrl-C reaches the build process, which shuts the pool down
+on every path.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def workers_for(entries: int) -> int:
     cores = min(os.cpu_count() or 1, MAX_WORKERS)
     if entries < MIN_ENTRIES or cores < 2:
         return 0
-    if _scope is not None and _scope.pool is not None:
+    if _scope is not None and _scope[0] is not None:
         return cores  # forked already (its manager thread is the other thread)
     return 0 if threading.active_count() > 1 else cores
 
@@ -74,63 +74,57 @@ def print_entries(site: SiteValues, items: ItemCache, wanted: Sequence[Wanted]) 
     if not workers:
         return _print(items, wanted)
     chunks = _by_article(wanted)
-    with _workers(site, workers) as pool:
-        printed = pool.map(_print_chunk, [[wanted[i] for i in chunk] for chunk in chunks])
+    tasks = [(site, [wanted[i] for i in chunk]) for chunk in chunks]
+    with _workers(workers) as pool:
         found: list[bytes] = [b""] * len(wanted)
-        for chunk, data in zip(chunks, printed, strict=True):
+        for chunk, data in zip(chunks, pool.map(_print_chunk, tasks), strict=True):
             for index, entry in zip(chunk, data, strict=True):
                 found[index] = entry
     return found
 
 
-class _Scope:
-    """The workers of one ``pool_scope``: forked on first use, for its site."""
-
-    def __init__(self) -> None:
-        self.pool: ProcessPoolExecutor | None = None
-        self.site: SiteValues | None = None
-
-
-_scope: _Scope | None = None
+# The workers of the open ``pool_scope`` (None: not forked yet), or no scope.
+_scope: list[ProcessPoolExecutor | None] | None = None
 
 
 @contextlib.contextmanager
-def pool_scope() -> Iterator[None]:
-    """Within it, worker processes are forked once (when entries are first
-    printed in them) and kept for every later printing run, not forked per
-    run; shut down when it ends, on every path (a build: ``publish``)."""
+def pool_scope(*, fork_now: bool = False) -> Iterator[None]:
+    """Within it, worker processes are forked once and kept for every
+    printing run, not forked per run; shut down when it ends, on every path
+    (a build: ``publish``). Forked when entries are first printed in them,
+    or with ``fork_now`` at once (when this process is still small: each
+    worker's memory starts as a copy of it)."""
     global _scope
     if _scope is not None:  # nested: the outer scope's workers
         yield
         return
-    _scope = _Scope()
+    _scope = [None]
     try:
+        workers = workers_for(MIN_ENTRIES) if fork_now else 0
+        if workers:
+            _scope[0] = _fork(workers)
         yield
     finally:
-        pool, _scope = _scope.pool, None
+        pool, _scope = _scope[0], None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager
-def _workers(site: SiteValues, workers: int) -> Iterator[ProcessPoolExecutor]:
-    """The scope's workers (forked for ``site`` if not yet), or, outside a
-    scope, workers forked for this run alone."""
-    scope = _scope
-    if scope is not None and scope.pool is not None and scope.site is site:
-        yield scope.pool
+def _workers(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """The scope's workers (forked now if not yet), or, outside a scope,
+    workers forked for this run alone."""
+    if _scope is None:
+        with _fork(workers) as alone:
+            yield alone
         return
-    if scope is None:
-        with _fork(site, workers) as pool:
-            yield pool
-        return
-    if scope.pool is not None:  # another site's (a second build in the scope)
-        scope.pool.shutdown(wait=True)
-    scope.pool, scope.site = _fork(site, workers), site
-    yield scope.pool
+    kept = _scope[0]
+    if kept is None:
+        kept = _scope[0] = _fork(workers)
+    yield kept
 
 
-def _fork(site: SiteValues, workers: int) -> ProcessPoolExecutor:
+def _fork(workers: int) -> ProcessPoolExecutor:
     # Here: an incremental or no-op build prints few or none, and imports neither.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -140,10 +134,7 @@ def _fork(site: SiteValues, workers: int) -> ProcessPoolExecutor:
     gc.freeze()
     try:
         pool = ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_start_worker,
-            initargs=(site,),
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker
         )
         pool.submit(int).result()  # forked now, while frozen
     finally:
@@ -182,17 +173,11 @@ def _print(items: ItemCache, wanted: Sequence[Wanted]) -> list[bytes]:
     return found
 
 
-# A worker's FeedItems, made from the build's site values (set by fork: not pickled).
-_worker_items: ItemCache | None = None
-
-
-def _start_worker(site: SiteValues) -> None:
-    global _worker_items
+def _start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _release_inherited_files()
     parent = os.getppid()
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    _worker_items = ItemCache(site)
 
 
 def _release_inherited_files() -> None:
@@ -233,9 +218,6 @@ def _exit_with(parent: int) -> None:
 _ORPHAN_POLL_S = 0.5
 
 
-def _print_chunk(wanted: list[Wanted]) -> list[bytes]:
-    assert _worker_items is not None
-    try:
-        return _print(_worker_items, wanted)
-    finally:
-        _worker_items.clear()  # the next chunk holds other articles
+def _print_chunk(task: tuple[SiteValues, list[Wanted]]) -> list[bytes]:
+    site, wanted = task
+    return _print(ItemCache(site), wanted)

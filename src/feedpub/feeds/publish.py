@@ -90,21 +90,24 @@ def _publish(
     makes from it (and from its stamp when every file it names is there),
     the tree synced to disk; then its notes and paths logged and the WebSub
     hub told. None (nothing done) when ``render`` gives no tree."""
-    with output.build_lock(feeds.output), printing.pool_scope():
+    with output.build_lock(feeds.output):
         manifest = output.read_manifest(feeds.output)
-        tree = render(manifest, manifest.stamp if manifest.complete else "")
-        if tree is None:
-            return None
-        report = output.sync_tree(
-            feeds.output,
-            tree.outputs,
-            manifest,
-            fingerprints=tree.fingerprints,
-            stamp=tree.stamp,
-            adopt=adopt,
-            keeps_rest=tree.keeps_rest,
-            removed=tree.removed,
-        )
+        # No last build (a first one): the printing workers forked now,
+        # while this process is small, as each starts as a copy of it.
+        with printing.pool_scope(fork_now=not manifest.fingerprints):
+            tree = render(manifest, manifest.stamp if manifest.complete else "")
+            if tree is None:
+                return None
+            report = output.sync_tree(
+                feeds.output,
+                tree.outputs,
+                manifest,
+                fingerprints=tree.fingerprints,
+                stamp=tree.stamp,
+                adopt=adopt,
+                keeps_rest=tree.keeps_rest,
+                removed=tree.removed,
+            )
     for note in tree.notes + report.notes:
         log.warning("build: %s", note)
     # What the build did, path by path (shown with -v); unchanged files are counted.
