@@ -21,7 +21,7 @@ KILLED_BUILD = """
 import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from feedfactory import POLITICS, SITE, article, feeds_config
+from support.feedfactory import POLITICS, SITE, article, feeds_config
 from feedpub import output
 from feedpub.feeds import printing
 from feedpub.feeds.entry import ItemCache
