@@ -39,7 +39,7 @@ printing.os.cpu_count = lambda: 2  # workers on any machine
 with output.build_lock(out), printing.pool_scope():
     printed = printing.print_entries(site, ItemCache(site), wanted)
     assert len(printed) == len(wanted) and all(printed)
-    print(" ".join(str(pid) for pid in printing._scope[0]._processes), flush=True)
+    print(" ".join(str(pid) for pid in printing._scope[0].pids), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """
 

@@ -27,7 +27,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from feedpub.feeds import writers
 from feedpub.feeds.entry import FeedHead, ItemCache
@@ -35,7 +35,7 @@ from feedpub.feeds.site import SiteValues
 from feedpub.model import Article
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.connection import Connection
 
 # Fewer entries than this are printed in the build process: forking and
 # pickling would cost more than the second core saves (an incremental build
@@ -59,11 +59,9 @@ def workers_for(entries: int) -> int:
     """Worker processes to print ``entries`` with: 0 (print here) when they
     are few, there is one core, or another thread runs (see above)."""
     cores = min(os.cpu_count() or 1, MAX_WORKERS)
-    if entries < MIN_ENTRIES or cores < 2:
+    if entries < MIN_ENTRIES or cores < 2 or threading.active_count() > 1:
         return 0
-    if _scope is not None and _scope[0] is not None:
-        return cores  # forked already (its manager thread is the other thread)
-    return 0 if threading.active_count() > 1 else cores
+    return cores
 
 
 def print_entries(site: SiteValues, items: ItemCache, wanted: Sequence[Wanted]) -> list[bytes]:
@@ -77,14 +75,91 @@ def print_entries(site: SiteValues, items: ItemCache, wanted: Sequence[Wanted]) 
     tasks = [(site, [wanted[i] for i in chunk]) for chunk in chunks]
     with _workers(workers) as pool:
         found: list[bytes] = [b""] * len(wanted)
-        for chunk, data in zip(chunks, pool.map(_print_chunk, tasks), strict=True):
+        for chunk, data in zip(chunks, pool.map(tasks), strict=True):
             for index, entry in zip(chunk, data, strict=True):
                 found[index] = entry
     return found
 
 
+Task = tuple[SiteValues, list[Wanted]]
+
+
+class Workers:
+    """Worker processes forked from this one, each on a pipe of its own.
+    Tasks go out and results come back through this thread alone: no
+    helper thread (a pool's threads unpickle results in malloc arenas of
+    their own, which held some 20 MB more at L), and none to make a fork
+    unsafe."""
+
+    def __init__(self, count: int) -> None:
+        # Here: an incremental or no-op build prints few or none, and imports none.
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self._pipes: list[Connection] = []
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        # The build's objects go to the permanent generation first: a worker's
+        # collector would otherwise walk them, copying every page it touches.
+        gc.freeze()
+        try:
+            for _ in range(count):
+                mine, theirs = context.Pipe()
+                process = context.Process(target=_serve, args=(theirs,), daemon=True)
+                process.start()
+                theirs.close()
+                self._pipes.append(mine)
+                self._processes.append(process)
+        finally:
+            gc.unfreeze()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._processes if p.pid is not None]
+
+    def map(self, tasks: Sequence[Task]) -> list[list[bytes]]:
+        """Each task's printed entries, in order; one task per worker at a time."""
+        from multiprocessing.connection import wait
+
+        results: list[list[bytes]] = [[] for _ in tasks]
+        waiting = iter(range(len(tasks)))
+        busy: dict[Connection, int] = {}
+
+        def hand_out(pipe: Connection) -> None:
+            index = next(waiting, None)
+            if index is not None:
+                pipe.send(tasks[index])
+                busy[pipe] = index
+
+        for pipe in self._pipes:
+            hand_out(pipe)
+        while busy:
+            for ready in wait(list(busy)):
+                pipe = cast("Connection", ready)  # wait() gives back what it was given
+                index = busy.pop(pipe)
+                try:
+                    printed, failure = pipe.recv()
+                except EOFError:
+                    raise RuntimeError("a printing worker process ended unexpectedly") from None
+                if failure is not None:
+                    raise failure
+                results[index] = printed
+                hand_out(pipe)
+        return results
+
+    def close(self) -> None:
+        for pipe in self._pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)  # done
+            pipe.close()
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
 # The workers of the open ``pool_scope`` (None: not forked yet), or no scope.
-_scope: list[ProcessPoolExecutor | None] | None = None
+_scope: list[Workers | None] | None = None
 
 
 @contextlib.contextmanager
@@ -102,44 +177,29 @@ def pool_scope(*, fork_now: bool = False) -> Iterator[None]:
     try:
         workers = workers_for(MIN_ENTRIES) if fork_now else 0
         if workers:
-            _scope[0] = _fork(workers)
+            _scope[0] = Workers(workers)
         yield
     finally:
         pool, _scope = _scope[0], None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
 
 
 @contextlib.contextmanager
-def _workers(workers: int) -> Iterator[ProcessPoolExecutor]:
+def _workers(workers: int) -> Iterator[Workers]:
     """The scope's workers (forked now if not yet), or, outside a scope,
     workers forked for this run alone."""
     if _scope is None:
-        with _fork(workers) as alone:
+        alone = Workers(workers)
+        try:
             yield alone
+        finally:
+            alone.close()
         return
     kept = _scope[0]
     if kept is None:
-        kept = _scope[0] = _fork(workers)
+        kept = _scope[0] = Workers(workers)
     yield kept
-
-
-def _fork(workers: int) -> ProcessPoolExecutor:
-    # Here: an incremental or no-op build prints few or none, and imports neither.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # The build's objects go to the permanent generation first: a worker's
-    # collector would otherwise walk them, copying every page it touches.
-    gc.freeze()
-    try:
-        pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker
-        )
-        pool.submit(int).result()  # forked now, while frozen
-    finally:
-        gc.unfreeze()
-    return pool
 
 
 def _by_article(wanted: Sequence[Wanted]) -> list[list[int]]:
@@ -216,6 +276,23 @@ def _exit_with(parent: int) -> None:
 
 # How often a worker looks for its build process.
 _ORPHAN_POLL_S = 0.5
+
+
+def _serve(pipe: Connection) -> None:
+    """A worker: print each task it is sent until told it is done (None) or
+    its build process is gone."""
+    _start_worker()
+    while True:
+        try:
+            task = pipe.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        try:
+            pipe.send((_print_chunk(task), None))
+        except Exception as exc:  # the build process raises it
+            pipe.send(([], exc))
 
 
 def _print_chunk(task: tuple[SiteValues, list[Wanted]]) -> list[bytes]:
