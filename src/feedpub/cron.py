@@ -6,13 +6,13 @@ day-of-week OR-ed when both are given, DST gaps and repeats handled as cron
 does), so the slots the digests compute and the times the service fires at
 come from one definition; ``service`` asks this module for its fire times
 instead of translating the expression into APScheduler's own dialect.
+cronsim is imported where a schedule is read: the composition root imports
+this module, and a build reads none.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
-
-from cronsim import CronSim, CronSimError
 
 # Slots further back than this are not searched: a schedule that did not fire
 # in four years (say, 29 February on a Monday) has no latest slot.
@@ -25,6 +25,8 @@ def check_cron(expression: str) -> None:
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"{expression!r} needs 5 fields (minute hour day month weekday)")
+    from cronsim import CronSim, CronSimError
+
     try:
         CronSim(expression, datetime(2000, 1, 1).astimezone())
     except CronSimError as exc:
@@ -38,6 +40,8 @@ def latest_slot(expression: str, timezone: tzinfo, now: datetime) -> datetime | 
     # cronsim steps strictly before its start; one second on makes a slot at
     # exactly ``now`` count (cron has minute resolution).
     start = (now + timedelta(seconds=1)).astimezone(timezone)
+    from cronsim import CronSim
+
     for slot in CronSim(expression, start, reverse=True):
         return slot if now - slot <= _HORIZON else None
     return None
@@ -46,6 +50,8 @@ def latest_slot(expression: str, timezone: tzinfo, now: datetime) -> datetime | 
 def next_slot(expression: str, timezone: tzinfo, now: datetime) -> datetime | None:
     """The first scheduled time strictly after ``now``, in ``timezone``."""
     check_cron(expression)
+    from cronsim import CronSim
+
     for slot in CronSim(expression, now.astimezone(timezone)):
         return slot
     return None

@@ -5,6 +5,7 @@ from reprints it, and the documents always equal a build with no cache."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from feedpub.config import FeedsConfig
 from feedpub.feeds import build as feed_build
+from feedpub.feeds import printing
 from feedpub.feeds.entry import MAX_CATEGORIES
 from feedpub.feeds.site import FeedSite
 from feedpub.model import Article, Tag
@@ -139,3 +141,37 @@ def test_a_change_reprints_exactly_the_entries_it_affects(
     files = build(store, cache, feeds, site)
     assert files == build(store, None, feeds, site)
     assert len(cache.kept) == reprinted
+
+
+def test_entries_printed_by_worker_processes_make_the_same_documents(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_here = build(store, None, cfg())
+    monkeypatch.setattr(printing, "MIN_ENTRIES", 1)
+    monkeypatch.setattr(printing, "CHUNK", 7)  # several tasks per format, out of step with feeds
+    monkeypatch.setattr(printing.os, "cpu_count", lambda: 2)
+    workers: list[int] = []
+    real = printing.workers_for
+
+    def counted(entries: int) -> int:
+        workers.append(real(entries))
+        return workers[-1]
+
+    monkeypatch.setattr(printing, "workers_for", counted)
+    cache = Counting(store)
+    assert build(store, cache, cfg()) == in_here  # printed by workers, kept in the cache
+    assert workers and all(n == 2 for n in workers)
+    assert len(cache.kept) == ALL
+    assert build(store, cache, cfg()) == in_here  # read back from the cache
+
+
+def test_entries_are_printed_in_the_build_process_beside_another_thread() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert printing.workers_for(100 * printing.MIN_ENTRIES) == 0
+    finally:
+        stop.set()
+        thread.join()
+    assert printing.workers_for(printing.MIN_ENTRIES - 1) == 0

@@ -21,3 +21,13 @@ def test_thousands_of_entries_are_kept_and_read_in_chunks(store: SqlStore) -> No
     store.keep_entries(entries)
     found = store.cached_entries([slot for slot, _, _ in entries])
     assert found == {slot: (fingerprint, data) for slot, fingerprint, data in entries}
+
+
+def test_keeping_entries_leaves_other_writes_durable(store: SqlStore, store_url: str) -> None:
+    # The cache's commits skip the wait for the disk; the connection, back in
+    # the pool, commits the next ingest with SQLite's full sync again.
+    store.keep_entries([("a", "f1", b"<entry/>")])
+    if store_url.startswith("sqlite"):
+        with store._engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    assert store.cached_entries(["a"]) == {"a": ("f1", b"<entry/>")}

@@ -20,16 +20,15 @@ prints with the entries added (tests/feeds/test_atom.py).
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
 from typing import Any
 
+# feedgen's package holds its version alone; its printers (with lxml and
+# dateutil) are imported where an entry or document is printed, so a build
+# with nothing to print (a no-op) never loads them.
 import feedgen.version
-from feedgen.entry import FeedEntry
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
-from feedgen.ext.media import MediaEntryExtension
-from feedgen.feed import FeedGenerator
-from lxml import etree
 
 from feedpub.feeds.entry import (
     EMPTY_FEED_UPDATED,
@@ -46,30 +45,37 @@ FEEDGEN_VERSION: str = feedgen.version.version_str
 FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 
 
-class _FeedExtras(BaseExtension):  # type: ignore[misc]
-    """Feed level: fh:archive on archive pages, type="html" on a markup title."""
+@functools.cache
+def _extensions() -> tuple[type, type]:
+    """feedpub's feedgen extensions: (feed level, entry level)."""
+    from feedgen.ext.base import BaseEntryExtension, BaseExtension
+    from lxml import etree
 
-    def __init__(self) -> None:
-        self.archived = False
-        self.html_title = False
+    class FeedExtras(BaseExtension):  # type: ignore[misc]
+        """Feed level: fh:archive on archive pages, type="html" on a markup title."""
 
-    def extend_ns(self) -> dict[str, str]:
-        return {"fh": FH_NS} if self.archived else {}
+        def __init__(self) -> None:
+            self.archived = False
+            self.html_title = False
 
-    def extend_atom(self, feed: Any) -> Any:
-        if self.html_title:
-            feed.find("title").set("type", "html")
-        if self.archived:
-            etree.SubElement(feed, f"{{{FH_NS}}}archive")
-        return feed
+        def extend_ns(self) -> dict[str, str]:
+            return {"fh": FH_NS} if self.archived else {}
 
+        def extend_atom(self, feed: Any) -> Any:
+            if self.html_title:
+                feed.find("title").set("type", "html")
+            if self.archived:
+                etree.SubElement(feed, f"{{{FH_NS}}}archive")
+            return feed
 
-class _HtmlTitle(BaseEntryExtension):  # type: ignore[misc]
-    """Entry level: the title is escaped HTML (see ``_title``)."""
+    class HtmlTitle(BaseEntryExtension):  # type: ignore[misc]
+        """Entry level: the title is escaped HTML (see ``_title``)."""
 
-    def extend_atom(self, entry: Any) -> Any:
-        entry.find("title").set("type", "html")
-        return entry
+        def extend_atom(self, entry: Any) -> Any:
+            entry.find("title").set("type", "html")
+            return entry
+
+    return FeedExtras, HtmlTitle
 
 
 def _title(text: str) -> tuple[str, bool]:
@@ -84,6 +90,8 @@ def _title(text: str) -> tuple[str, bool]:
 
 def document(head: FeedHead, entries: Sequence[bytes]) -> bytes:
     """The Atom document of ``head`` with ``entries`` (from ``entries``) in it."""
+    from feedgen.feed import FeedGenerator
+
     fg = FeedGenerator()
     fg.id(head.atom_id)
     title, html_title = _title(head.title)
@@ -104,7 +112,7 @@ def document(head: FeedHead, entries: Sequence[bytes]) -> bytes:
     # entry's media: elements never redeclare it.
     fg.load_extension("media", atom=True, rss=False)
     if head.archived or html_title:
-        fg.register_extension("feedpub", _FeedExtras, None, atom=True, rss=False)
+        fg.register_extension("feedpub", _extensions()[0], None, atom=True, rss=False)
         fg.feedpub.archived = head.archived
         fg.feedpub.html_title = html_title
     data: bytes = fg.atom_str(pretty=True, encoding="UTF-8")
@@ -116,6 +124,8 @@ def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
     the indentation and trailing newline of a child of ``<feed>``."""
     if not pairs:
         return []
+    from feedgen.feed import FeedGenerator
+
     fg = FeedGenerator()
     fg.id("urn:feedpub:entries")
     fg.title("entries")
@@ -156,12 +166,14 @@ def cut(data: bytes, first: bytes, end: bytes, close: bytes, count: int) -> list
 
 
 def _make_entry(item: FeedItem, categories: Sequence[Category]) -> Any:
+    from feedgen.entry import FeedEntry
+
     entry = FeedEntry()
     entry.id(item.id)
     title, html_title = _title(item.title)
     entry.title(title)
     if html_title:
-        entry.register_extension("feedpub_title", _HtmlTitle, atom=True, rss=False)
+        entry.register_extension("feedpub_title", _extensions()[1], atom=True, rss=False)
     links = []
     if item.link:
         links.append({"href": item.link, "rel": "alternate", "type": "text/html"})
@@ -194,6 +206,8 @@ def add_media(entry: Any, image: FeedImage) -> None:
     """``media:content`` and ``media:thumbnail`` of ``image`` on ``entry``
     (both: some readers ignore a lone thumbnail, FreshRSS #5925), at the
     entry's level rather than in a ``media:group``."""
+    from feedgen.ext.media import MediaEntryExtension
+
     entry.register_extension("media", MediaEntryExtension, atom=True, rss=True)
     size = {
         name: str(value)

@@ -23,15 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from feedpub.feeds import writers
+from feedpub.feeds import printing, writers
 from feedpub.feeds.entry import FeedHead, ItemCache, entry_shape
 from feedpub.feeds.incremental import digest
 from feedpub.model import Article
 
 # Bump when splicing changes how entry bytes are cut or joined.
 ENTRY_FORMAT = "1"
-# Entries printed per feedgen document: bounds the memory of one batch.
-BATCH = 1000
 
 
 class EntryCache(Protocol):
@@ -144,18 +142,14 @@ class EntryBytes:
                     # document from it, but keep no bytes under the old key.
                     want.fingerprint = ""
                 want.article = found or want.article
-        by_format: dict[str, list[Needed]] = {}
-        for want in needed.values():
-            by_format.setdefault(want.fmt, []).append(want)
+        wants = list(needed.values())
+        printed = printing.print_entries(
+            self.items.site, self.items, [(w.fmt, w.article, w.head) for w in wants]
+        )
         fresh: list[tuple[str, str, bytes]] = []
-        for fmt, wants in by_format.items():
-            for start in range(0, len(wants), BATCH):
-                batch = wants[start : start + BATCH]
-                printer = writers.get(fmt).entries
-                printed = printer([(self.items.get(w.article), w.head) for w in batch])
-                for want, data in zip(batch, printed, strict=True):
-                    self._bytes[want.slot] = data
-                    fresh.append((want.slot, want.fingerprint, data))
+        for want, data in zip(wants, printed, strict=True):
+            self._bytes[want.slot] = data
+            fresh.append((want.slot, want.fingerprint, data))
         self.printed += len(fresh)
         fresh = [entry for entry in fresh if entry[1]]
         if self.cache is not None and fresh:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lxml import etree
-
 from feedpub.feeds import writers
 from feedpub.feeds.entry import FeedHead
 from feedpub.feeds.site import SiteValues
@@ -17,6 +15,8 @@ from feedpub.feeds.site import SiteValues
 
 def write_opml(title: str, outlines: Sequence[tuple[str, str, str]]) -> bytes:
     """``outlines``: (text, xmlUrl, htmlUrl)."""
+    from lxml import etree  # here: a build that writes no OPML need not load lxml
+
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = title

@@ -13,7 +13,7 @@ from typing import Protocol
 from feedpub import output
 from feedpub.config import FeedsConfig
 from feedpub.feeds import build as feed_build
-from feedpub.feeds import urls, websub
+from feedpub.feeds import printing, urls, websub
 from feedpub.feeds.entries import EntryCache
 from feedpub.feeds.incremental import RenderedTree
 from feedpub.feeds.select import ChangeReader, FeedReader
@@ -92,19 +92,22 @@ def _publish(
     hub told. None (nothing done) when ``render`` gives no tree."""
     with output.build_lock(feeds.output):
         manifest = output.read_manifest(feeds.output)
-        tree = render(manifest, manifest.stamp if manifest.complete else "")
-        if tree is None:
-            return None
-        report = output.sync_tree(
-            feeds.output,
-            tree.outputs,
-            manifest,
-            fingerprints=tree.fingerprints,
-            stamp=tree.stamp,
-            adopt=adopt,
-            keeps_rest=tree.keeps_rest,
-            removed=tree.removed,
-        )
+        # No last build (a first one): the printing workers forked now,
+        # while this process is small, as each starts as a copy of it.
+        with printing.pool_scope(fork_now=not manifest.fingerprints):
+            tree = render(manifest, manifest.stamp if manifest.complete else "")
+            if tree is None:
+                return None
+            report = output.sync_tree(
+                feeds.output,
+                tree.outputs,
+                manifest,
+                fingerprints=tree.fingerprints,
+                stamp=tree.stamp,
+                adopt=adopt,
+                keeps_rest=tree.keeps_rest,
+                removed=tree.removed,
+            )
     for note in tree.notes + report.notes:
         log.warning("build: %s", note)
     # What the build did, path by path (shown with -v); unchanged files are counted.

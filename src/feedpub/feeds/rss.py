@@ -18,15 +18,10 @@ its extensions' included), as in atom.py.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
 from typing import Any
-
-from feedgen.entry import FeedEntry
-from feedgen.ext.base import BaseExtension
-from feedgen.ext.dc import DcEntryExtension
-from feedgen.feed import FeedGenerator
-from lxml import etree
 
 from feedpub.feeds.atom import FEEDGEN_VERSION, FH_NS, add_media, cut, splice
 from feedpub.feeds.entry import (
@@ -42,29 +37,40 @@ MEDIA_TYPE = "application/rss+xml"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
-class _ChannelLinks(BaseExtension):  # type: ignore[misc]
-    """The channel's atom:link elements and fh:archive."""
+@functools.cache
+def _channel_links() -> type:
+    """feedpub's channel-level feedgen extension (imported when a document
+    is printed, as in ``atom``)."""
+    from feedgen.ext.base import BaseExtension
+    from lxml import etree
 
-    def __init__(self) -> None:
-        self.self_url = ""
-        self.links: list[tuple[str, str, str | None]] = []  # rel, href, type
-        self.archived = False
+    class ChannelLinks(BaseExtension):  # type: ignore[misc]
+        """The channel's atom:link elements and fh:archive."""
 
-    def extend_ns(self) -> dict[str, str]:
-        return {"fh": FH_NS} if self.archived else {}
+        def __init__(self) -> None:
+            self.self_url = ""
+            self.links: list[tuple[str, str, str | None]] = []  # rel, href, type
+            self.archived = False
 
-    def extend_rss(self, feed: Any) -> Any:
-        channel = feed[0]
-        # self beside the required elements, where the profile's examples have it
-        link = etree.Element(f"{{{ATOM_NS}}}link", href=self.self_url, rel="self", type=MEDIA_TYPE)
-        channel.insert(channel.index(channel.find("description")) + 1, link)
-        for rel, href, media_type in self.links:
-            extra = etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=href, rel=rel)
-            if media_type:
-                extra.set("type", media_type)
-        if self.archived:
-            etree.SubElement(channel, f"{{{FH_NS}}}archive")
-        return feed
+        def extend_ns(self) -> dict[str, str]:
+            return {"fh": FH_NS} if self.archived else {}
+
+        def extend_rss(self, feed: Any) -> Any:
+            channel = feed[0]
+            # self beside the required elements, where the profile's examples have it
+            link = etree.Element(
+                f"{{{ATOM_NS}}}link", href=self.self_url, rel="self", type=MEDIA_TYPE
+            )
+            channel.insert(channel.index(channel.find("description")) + 1, link)
+            for rel, href, media_type in self.links:
+                extra = etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=href, rel=rel)
+                if media_type:
+                    extra.set("type", media_type)
+            if self.archived:
+                etree.SubElement(channel, f"{{{FH_NS}}}archive")
+            return feed
+
+    return ChannelLinks
 
 
 def _title(text: str) -> str:
@@ -76,6 +82,8 @@ def _title(text: str) -> str:
 
 def document(head: FeedHead, entries: Sequence[bytes]) -> bytes:
     """The RSS document of ``head`` with ``entries`` (from ``entries``) in it."""
+    from feedgen.feed import FeedGenerator
+
     fg = FeedGenerator()
     # The order of extensions is the order of the namespace declarations.
     if head.archived:
@@ -102,6 +110,8 @@ def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
     them."""
     if not pairs:
         return []
+    from feedgen.feed import FeedGenerator
+
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
     fg.load_extension("media", atom=False, rss=True)
@@ -117,7 +127,7 @@ def entries(pairs: Sequence[tuple[FeedItem, FeedHead]]) -> list[bytes]:
 
 
 def _channel(fg: Any, head: FeedHead) -> None:
-    fg.register_extension("feedpub", _ChannelLinks, None, atom=False, rss=True)
+    fg.register_extension("feedpub", _channel_links(), None, atom=False, rss=True)
     fg.feedpub.self_url = head.urls["rss"]
     fg.feedpub.links = ([("hub", head.hub, None)] if head.hub else []) + [
         (h.rel, h.urls["rss"], MEDIA_TYPE) for h in head.history
@@ -131,6 +141,9 @@ _ITEM_CLOSE = b"    </item>\n"
 
 
 def _make_item(item: FeedItem, categories: Sequence[Category], creator: str) -> Any:
+    from feedgen.entry import FeedEntry
+    from feedgen.ext.dc import DcEntryExtension
+
     entry = FeedEntry()
     entry.guid(item.id, permalink=item.permalink)
     entry.title(_title(item.title))

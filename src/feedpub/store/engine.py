@@ -171,6 +171,28 @@ def writing(conn: Connection) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def cache_writing(conn: Connection) -> Iterator[None]:
+    """``writing``, for rows that are a cache (a lost row is made again):
+    the commit does not wait for the disk. A crash may lose the last such
+    commits, never what an earlier commit made durable, and leaves the
+    store consistent. SQLite in WAL mode: ``synchronous=NORMAL`` for this
+    transaction (the next FULL commit syncs its frames too); PostgreSQL:
+    ``synchronous_commit`` off for it."""
+    # On the driver's connection: through SQLAlchemy it would begin a transaction.
+    driver: Any = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+    if driver is not None:
+        driver.execute("PRAGMA synchronous=NORMAL")
+    try:
+        with writing(conn):
+            if driver is None:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            yield
+    finally:
+        if driver is not None:
+            driver.execute("PRAGMA synchronous=FULL")
+
+
 def analyze(conn: Connection, tables: str) -> None:
     """Refresh planner statistics after bulk writes (PostgreSQL only:
     SQLite picks these indexes by rule, statistics or not)."""

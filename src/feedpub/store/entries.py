@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from feedpub.store.engine import StoreBase, driver_marks, writing
+from feedpub.store.engine import StoreBase, cache_writing, driver_marks
 from feedpub.store.schema import t_feed_entries
 
 # Bound parameters per statement (SQLite allows 32,766; stay well below).
@@ -42,12 +42,13 @@ class EntriesMixin(StoreBase):
         """Store (slot, fingerprint, bytes), replacing what each slot held:
         one upsert (SQLite 3.24+ and PostgreSQL share its syntax) run for
         every row, in one transaction under the writer lock, so two builds
-        of one store (two output folders) cannot both insert one slot."""
+        of one store (two output folders) cannot both insert one slot; its
+        commit does not wait for the disk (a cache: ``cache_writing``)."""
         table = t_feed_entries.name
         with (
             self._guard("cannot keep feed entries"),
             self._engine.connect() as conn,
-            writing(conn),
+            cache_writing(conn),
         ):
             slot, fingerprint, data = driver_marks(conn, 3)
             upsert = (

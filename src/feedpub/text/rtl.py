@@ -1,7 +1,8 @@
 """Right-to-left text helpers: Latin runs in Arabic HTML, Arabic dates and digits.
 
 Wraps Babel for dates, month names and plural categories (the Hijri date
-is ``text.hijri``'s). Nothing here knows about
+is ``text.hijri``'s), imported where used: the config checks import this
+module, and a command that formats no date (a build) need not load Babel. Nothing here knows about
 digests; templates reach these through filters registered by ``digest``.
 """
 
@@ -11,8 +12,6 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, get_month_names
 from markupsafe import Markup, escape
 
 RLM = "\u200f"
@@ -81,6 +80,9 @@ def month_name(month: int, locale: str, month_names: str = "locale") -> str:
     """The month's wide name: the locale's own, or with ``both`` the
     Levantine and the international names «كانون الأول/ديسمبر» (the
     locale's own for a language other than Arabic)."""
+    from babel import Locale
+    from babel.dates import get_month_names
+
     if month_names not in MONTH_NAMES:
         raise ValueError(f"month_names must be 'locale' or 'both', got {month_names!r}")
     if month_names == "both" and Locale.parse(locale).language == "ar":
@@ -100,6 +102,8 @@ def arabic_datetime(
         # A quoted literal in the pattern ('' is a quote inside one).
         name = month_name(value.month, locale, month_names).replace("'", "''")
         pattern = pattern.replace("MMMM", f"'{name}'")
+    from babel.dates import format_datetime
+
     formatted = format_datetime(value, pattern, tzinfo=value.tzinfo, locale=locale)
     return shape_digits(formatted, digits)
 
@@ -108,6 +112,8 @@ def plural(count: int, forms: Mapping[str, str], locale: str, digits: str) -> st
     """The phrase for ``count`` by CLDR plural category (Arabic has six:
     zero, one, two, few, many, other); ``{n}`` in a form is the number.
     A missing category falls back to ``other``."""
+    from babel import Locale
+
     category = Locale.parse(locale).plural_form(count)
     form = forms.get(category, forms["other"])
     return form.replace("{n}", shape_digits(str(count), digits))
@@ -120,6 +126,8 @@ def known_locale(name: str) -> bool:
     is allowed, as the locale names files and headers downstream."""
     if not _LOCALE_NAME.fullmatch(name):
         return False
+    from babel import Locale, UnknownLocaleError
+
     try:
         Locale.parse(name)
     except (ValueError, TypeError, UnknownLocaleError):
