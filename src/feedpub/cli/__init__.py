@@ -435,10 +435,11 @@ def _serve_with_web(args: argparse.Namespace, cfg: Config, publisher: Publisher)
 
     stop = None
     # Sign-ups queued here (or by another process) are mailed from this thread.
-    mailer = publisher.signup_mailer(_now)
+    clock = _clock(publisher.now)  # the jobs', so $FEEDPUB_NOW holds for the pages too
+    mailer = publisher.signup_mailer(clock)
     mailer.start()
     if args.port:
-        wsgi = web.build_app(cfg, publisher.subscriptions(on_queued=mailer.wake))
+        wsgi = web.build_app(cfg, publisher.subscriptions(on_queued=mailer.wake), clock)
         stop = server.serve_in_background(wsgi, args.host, args.port, cfg.web).stop
     try:
         return _serve(cfg, publisher)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from feedpub.app import reports
@@ -117,17 +117,20 @@ class _LazyApp:
         return build_app(cfg, publisher.subscriptions())
 
 
-def build_app(cfg: Config, subscriptions: Subscriptions) -> WsgiApp:
-    """The web app for ``cfg`` over ``subscriptions`` (``feedpub serve``):
-    the pages answer 503 naming what is missing while the secret is."""
+def build_app(
+    cfg: Config, subscriptions: Subscriptions, clock: Callable[[], datetime] = _now
+) -> WsgiApp:
+    """The web app for ``cfg`` over ``subscriptions`` (``feedpub serve``,
+    with its jobs' ``clock``, so a link the mailer dates is judged by the
+    same time): the pages answer 503 while the secret is missing."""
     site, public = site_info(cfg), cfg.feeds.output
     try:
         secret = load_secret(os.environ)
     except SecretError as exc:
         log.error("web: %s", exc)
-        return WebApp(public, None, None, site, _now, unavailable=str(exc))
+        return WebApp(public, None, None, site, clock, unavailable=str(exc))
     limits = SignupLimits(cfg.web.signups_per_client_per_hour, cfg.web.trusted_proxies)
-    return make_wsgi_app(public, subscriptions, secret, site, _now, limits)
+    return make_wsgi_app(public, subscriptions, secret, site, clock, limits)
 
 
 _UNAVAILABLE = b"Service unavailable: try again in a moment.\n"
