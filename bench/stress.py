@@ -86,6 +86,9 @@ class Site:
     tags: list[str]
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     ever: set[str] = field(default_factory=set)  # every generated id the sources held
+    # The ids the sources held when a run last completed: exactly these are
+    # stored (a record deleted before it is withdrawn: withdraw_missing).
+    current: set[str] = field(default_factory=set)
     serial: int = 0
 
     @property
@@ -162,6 +165,7 @@ class Site:
             record = self.new_record(when)
             self.records[record["id"]] = record
         self.ever.update(self.records)
+        self.current = set(self.records)
         self.write_sources()
 
     def mutate(self, now: datetime, scale: int = 1) -> None:
@@ -343,6 +347,7 @@ def copy_site(site: Site, dest: Path, pg_name: str | None) -> Site:
     copy = Site(root=dest, store_url=url, rng=site.rng, tags=site.tags, serial=site.serial)
     copy.records = copy_module.deepcopy(site.records)
     copy.ever = set(site.ever)
+    copy.current = set(site.current)
     return copy
 
 
@@ -408,7 +413,8 @@ def run_trial(
     if rc != 0:
         trial.fail("recover", f"run after the kill exited {rc}: {out}")
     else:
-        site.ever.update(site.records)  # what a completed ingest read must stay stored
+        site.ever.update(site.records)
+        site.current = set(site.records)  # what a completed ingest read is what is stored
     final = snapshot(site.public)
     for relative in sorted(final):
         if relative.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
@@ -458,10 +464,14 @@ def check_store(site: Site, now: datetime, trial: Trial) -> None:
             trial.fail("store", f"articles --json: not JSON: {line[:80]!r}")
             return
         stored[article["id"]] = article
-    # ingest never deletes: an article whose record was removed stays stored.
-    missing = sorted(site.ever - stored.keys())
+    # A completed run stores every record its sources hold and withdraws
+    # (removes from the store's articles) every record deleted from them.
+    missing = sorted(site.current - stored.keys())
     if missing:
         trial.fail("store", f"{len(missing)} source ids not stored, e.g. {missing[:3]}")
+    lingering = sorted((site.ever - site.current) & stored.keys())
+    if lingering:
+        trial.fail("store", f"{len(lingering)} deleted records still stored, e.g. {lingering[:3]}")
     for rid, record in site.records.items():
         article = stored.get(rid)
         if article is None:
