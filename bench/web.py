@@ -122,10 +122,10 @@ def milliseconds(text: str) -> float:
 
 def parse_wrk(output: str) -> dict[str, float]:
     """p50, p99 (ms), requests/s and errors from ``wrk --latency``'s report."""
-    percent = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.M))
+    percent = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.M))
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
     done = re.search(r"^\s+(\d+) requests in", output, re.M)
-    if not percent or rate is None or done is None:
+    if "50" not in percent or "99" not in percent or rate is None or done is None:
         raise ValueError(f"wrk's report not understood:\n{output}")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
