@@ -406,7 +406,7 @@ def test_a_run_killed_mid_alerts_is_finished_by_the_next_repeating_at_most_one_p
     import time
 
     from delivery.test_exactly_once import Slow, cli, finish
-    from delivery.test_smtp import smtp_server
+    from support.smtp_relay import smtp_server
 
     handler = Slow(0.01)
     titles = [f"خبر عاجل رقم {i}" for i in range(3)]

@@ -32,12 +32,12 @@ from delivery.relays import (
     record_edition,
 )
 from delivery.test_exactly_once import NOW, SECRET, add_readers, make_cfg, parsed
-from delivery.test_smtp import HOST, Recorder, smtp_server
 from feedpub import delivery
 from feedpub.app import make_publisher
 from feedpub.delivery.pool import Relay, SmtpPool
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.store import LockHolder, SqlStore
+from support.smtp_relay import HOST, Recorder, smtp_server
 
 STALE = timedelta(minutes=15)
 

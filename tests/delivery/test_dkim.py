@@ -17,7 +17,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from delivery.test_smtp import HOST, Recorder, smtp_server
 from feedpub.config import ConfigError, DkimConfig, load_config
 from feedpub.delivery import Outbox, Outgoing, SmtpSender, SmtpSettings
 from feedpub.delivery.dkim import (
@@ -29,6 +28,7 @@ from feedpub.delivery.dkim import (
 )
 from feedpub.digests import build_message, plan_edition, prepare_message, render_edition
 from support.digest_fixtures import DAILY, DAMASCUS, EMAIL, NOW, FakeStore, articles, make_site
+from support.smtp_relay import HOST, Recorder, smtp_server
 
 SELECTOR, DOMAIN = "feedpub2026", "news.example.org"
 

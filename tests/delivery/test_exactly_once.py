@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from delivery.test_smtp import HOST, Flaky, Recorder, smtp_server
 from feedpub.app import Publisher, make_publisher
 from feedpub.config import Config, load_config
 from feedpub.delivery.backends import make_sender
@@ -31,6 +30,7 @@ from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.model import Article
 from feedpub.store import SqlStore
 from feedpub.tokens import read_token
+from support.smtp_relay import HOST, Flaky, Recorder, smtp_server
 
 REPO = Path(__file__).resolve().parents[2]
 DAMASCUS = ZoneInfo("Asia/Damascus")
