@@ -1,5 +1,5 @@
 """Several senders on one edition (issue 24): processes that only claim and
-send (``sender_process.py``, what ``feedpub deliver`` is), sharing one
+send (``support/sender_process.py``, what ``feedpub deliver`` is), sharing one
 PostgreSQL store, each over its own SMTP connections; one of them killed
 with SIGKILL part-way. And what ``feedpub status`` shows of them."""
 
@@ -27,7 +27,7 @@ from feedpub.store import SqlStore
 from support.relays import NOW, SLOT, Clock, Slow, composer, readers, record_edition
 from support.smtp_relay import HOST, Recorder, smtp_server
 
-HELPER = Path(__file__).with_name("sender_process.py")
+HELPER = Path(__file__).parents[1] / "support" / "sender_process.py"
 STALE_SECONDS = 3
 
 
