@@ -405,7 +405,7 @@ def test_a_run_killed_mid_alerts_is_finished_by_the_next_repeating_at_most_one_p
 ) -> None:
     import time
 
-    from delivery.test_exactly_once import Slow, cli, finish
+    from support.delivery_site import Slow, cli, finish
     from support.smtp_relay import smtp_server
 
     handler = Slow(0.01)

@@ -20,12 +20,12 @@ import psycopg
 import pytest
 
 from conftest import PG_CONNINFO
-from delivery.test_exactly_once import NOW, SECRET, add_readers, make_cfg, parsed
 from feedpub import delivery
 from feedpub.app import make_publisher
 from feedpub.delivery.pool import Relay, SmtpPool
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.store import LockHolder, SqlStore
+from support.delivery_site import NOW, SECRET, add_readers, make_cfg, parsed
 from support.relays import (
     SLOT,
     Clock,

@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from delivery.test_exactly_once import NOW, SECRET, add_readers, config_text
 from feedpub import web
 from feedpub.app import make_publisher
 from feedpub.config import Config, load_config
 from feedpub.store import SqlStore, StoreError
 from feedpub.subscribers import StoreSubscriptions
 from feedpub.tokens import preferences_scope, read_token
+from support.delivery_site import NOW, SECRET, add_readers, config_text
 from web.test_web import serving
 
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from delivery.test_exactly_once import ENV_NOW, SECRET, add_readers, config_text
 from feedpub import delivery
 from feedpub.app import make_publisher
 from feedpub.config import load_config
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.store import SqlStore
+from support.delivery_site import ENV_NOW, SECRET, add_readers, config_text
 from support.relays import NOW, SLOT, Clock, Slow, composer, readers, record_edition
 from support.smtp_relay import HOST, Recorder, smtp_server
 
