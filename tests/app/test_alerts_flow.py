@@ -346,7 +346,7 @@ def test_a_reader_chooses_the_alert_on_their_page_and_leaves_it_in_one_click(
     tmp_path: Path, store: SqlStore
 ) -> None:
     from feedpub import web
-    from web.test_web import serving
+    from support.web_app import serving
 
     cfg = make_cfg(tmp_path)
     seven = datetime(2026, 11, 30, 7, 5, tzinfo=DAMASCUS)

@@ -23,7 +23,7 @@ from feedpub.store import SqlStore, StoreError
 from feedpub.subscribers import StoreSubscriptions
 from feedpub.tokens import preferences_scope, read_token
 from support.delivery_site import NOW, SECRET, add_readers, config_text
-from web.test_web import serving
+from support.web_app import serving
 
 
 @pytest.fixture(autouse=True)

@@ -40,7 +40,7 @@ from feedpub.store import SqlStore
 from feedpub.subscribers import StoreSubscriptions
 from support.chromium_pages import CHROMIUM, measure, run_chromium
 from support.delivery_site import NOW, SECRET, config_text
-from web.test_web import MemorySubscriptions, QuietHandler, serving
+from support.web_app import MemorySubscriptions, QuietHandler, serving
 
 SITE_URL = "https://news.example.org"
 STYLE_URL = f"{SITE_URL}/style.css"  # feeds.url is the site's URL in this config
