@@ -42,8 +42,8 @@ from feedpub.inbound import (
 )
 from feedpub.store import SqlStore
 from feedpub.tokens import load_secret
-from inbound.conftest import StoreStatusWriter
 from support.dovecot import Dovecot
+from support.inbound_corpus import StoreStatusWriter
 from support.mail_loop import NOW, SECRET, make_config, publish_news, subscribe
 from support.postfix import RETURN_PATH, Postfix
 
