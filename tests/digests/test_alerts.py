@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from digests.test_message import check_golden, reparsed, scrub
 from feedpub.digests import RenderedEdition, alert_slot, plan_alerts, render_edition
 from feedpub.digests.alerts import day_start
 from feedpub.digests.message import build_message
 from feedpub.digests.plan import PlannedEdition
 from feedpub.model import Article, Edition
 from support.digest_fixtures import BREAKING, DAMASCUS, EMAIL, FakeStore, make_site, tag
+from support.digest_message import check_golden, reparsed, scrub
 
 # Monday 30 November 2026, 10:02 in Damascus: a run right after an ingest.
 NOW = datetime(2026, 11, 30, 10, 2, tzinfo=DAMASCUS)
