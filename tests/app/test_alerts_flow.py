@@ -346,7 +346,7 @@ def test_a_reader_chooses_the_alert_on_their_page_and_leaves_it_in_one_click(
     tmp_path: Path, store: SqlStore
 ) -> None:
     from feedpub import web
-    from web.test_web import serving
+    from support.web_app import serving
 
     cfg = make_cfg(tmp_path)
     seven = datetime(2026, 11, 30, 7, 5, tzinfo=DAMASCUS)
@@ -405,8 +405,8 @@ def test_a_run_killed_mid_alerts_is_finished_by_the_next_repeating_at_most_one_p
 ) -> None:
     import time
 
-    from delivery.test_exactly_once import Slow, cli, finish
-    from delivery.test_smtp import smtp_server
+    from support.delivery_site import Slow, cli, finish
+    from support.smtp_relay import smtp_server
 
     handler = Slow(0.01)
     titles = [f"خبر عاجل رقم {i}" for i in range(3)]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from config.test_config import MINIMAL, write
 from feedpub.config import ConfigError, load_config
+from support.config_files import MINIMAL, write
 
 ALERT = """\
 digests:

@@ -8,20 +8,9 @@ from pathlib import Path
 import pytest
 
 from feedpub.config import ConfigError, load_config, parse_duration
+from support.config_files import MINIMAL, write
 
 REPO = Path(__file__).resolve().parents[2]
-
-MINIMAL = """\
-site:
-  title: "أخبار"
-  url: "https://news.example.org/"
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_shipped_config_loads() -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from delivery.test_exactly_once import NOW, SECRET, add_readers, config_text
 from feedpub.cli import main
 from feedpub.config import DeliveryConfig
 from feedpub.delivery import backends
 from feedpub.delivery.sender import Outgoing, SendResult
 from feedpub.store import SqlStore
+from support.delivery_site import NOW, SECRET, add_readers, config_text
 
 
 class Memory:

@@ -20,7 +20,13 @@ import psycopg
 import pytest
 
 from conftest import PG_CONNINFO
-from delivery.relays import (
+from feedpub import delivery
+from feedpub.app import make_publisher
+from feedpub.delivery.pool import Relay, SmtpPool
+from feedpub.delivery.smtp import SmtpSender, SmtpSettings
+from feedpub.store import LockHolder, SqlStore
+from support.delivery_site import NOW, SECRET, add_readers, make_cfg, parsed
+from support.relays import (
     SLOT,
     Clock,
     DropsAfterData,
@@ -31,13 +37,7 @@ from delivery.relays import (
     readers,
     record_edition,
 )
-from delivery.test_exactly_once import NOW, SECRET, add_readers, make_cfg, parsed
-from delivery.test_smtp import HOST, Recorder, smtp_server
-from feedpub import delivery
-from feedpub.app import make_publisher
-from feedpub.delivery.pool import Relay, SmtpPool
-from feedpub.delivery.smtp import SmtpSender, SmtpSettings
-from feedpub.store import LockHolder, SqlStore
+from support.smtp_relay import HOST, Recorder, smtp_server
 
 STALE = timedelta(minutes=15)
 

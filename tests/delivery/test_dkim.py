@@ -17,7 +17,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from delivery.test_smtp import HOST, Recorder, smtp_server
 from feedpub.config import ConfigError, DkimConfig, load_config
 from feedpub.delivery import Outbox, Outgoing, SmtpSender, SmtpSettings
 from feedpub.delivery.dkim import (
@@ -29,6 +28,7 @@ from feedpub.delivery.dkim import (
 )
 from feedpub.digests import build_message, plan_edition, prepare_message, render_edition
 from support.digest_fixtures import DAILY, DAMASCUS, EMAIL, NOW, FakeStore, articles, make_site
+from support.smtp_relay import HOST, Recorder, smtp_server
 
 SELECTOR, DOMAIN = "feedpub2026", "news.example.org"
 
@@ -349,10 +349,10 @@ def test_feedpub_run_signs_every_message_it_hands_to_the_outbox(
     """The operator's path: delivery.dkim in the config and the key in the
     environment; what a real run writes verifies, and the RFC 8058 headers
     and Feedback-ID are among the signed ones."""
-    from delivery.test_exactly_once import NOW as RUN_NOW
-    from delivery.test_exactly_once import SECRET, add_readers, config_text
     from feedpub.cli import main
     from feedpub.store import SqlStore
+    from support.delivery_site import NOW as RUN_NOW
+    from support.delivery_site import SECRET, add_readers, config_text
 
     config = tmp_path / "config.yaml"
     store_url = f"sqlite:///{tmp_path / 'feedpub.db'}"

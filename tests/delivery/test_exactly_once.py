@@ -5,24 +5,17 @@ racing on one PostgreSQL store; who gets nothing, and who gets less."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from delivery.test_smtp import HOST, Flaky, Recorder, smtp_server
 from feedpub.app import Publisher, make_publisher
 from feedpub.config import Config, load_config
 from feedpub.delivery.backends import make_sender
@@ -31,75 +24,23 @@ from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.model import Article
 from feedpub.store import SqlStore
 from feedpub.tokens import read_token
-
-REPO = Path(__file__).resolve().parents[2]
-DAMASCUS = ZoneInfo("Asia/Damascus")
-NOW = datetime(2026, 11, 29, 8, 0, tzinfo=DAMASCUS)  # an hour after the 07:00 slot
-SECRET = "exactly-once-test-secret-0123456789"
-ENV_NOW = "2026-11-29T08:00:00+03:00"
-
-
-def config_text(
-    store_url: str,
-    port: int,
-    *,
-    seed: Path | None = None,
-    batch: int = 50,
-    connections: int = 16,
-) -> str:
-    seed_line = f"subscribers:\n  seed: {seed}\n" if seed else ""
-    return f"""\
-site:
-  title: "أخبار الشام"
-  url: "https://news.example.org"
-  timezone: Asia/Damascus
-store:
-  url: "{store_url}"
-sources:
-  - path: {REPO}/samples/pages
-  - path: {REPO}/samples/records
-feeds:
-  output: public
-digests:
-  - name: daily
-    title: "النشرة اليومية"
-    schedule: "0 7 * * *"
-    subject: "{{{{ site_title }}}}: {{{{ date }}}}"
-    from: "أخبار الشام <news@news.example.org>"
-    reply_to: "editor@news.example.org"
-    first_lookback: 52w
-delivery:
-  backend: smtp
-  outbox: var/outbox
-  batch: {batch}
-  stale_after: 1m
-  smtp:
-    host: {HOST}
-    port: {port}
-    security: none
-    timeout: 5
-    connections: {connections}
-{seed_line}"""
-
-
-def make_cfg(folder: Path, store_url: str, port: int, **kwargs: Any) -> Config:
-    path = folder / "config.yaml"
-    path.write_text(config_text(store_url, port, **kwargs), encoding="utf-8")
-    return load_config(path)
+from support.delivery_site import (
+    NOW,
+    SECRET,
+    Slow,
+    add_readers,
+    cli,
+    config_text,
+    finish,
+    make_cfg,
+    parsed,
+)
+from support.smtp_relay import HOST, Flaky, Recorder, smtp_server
 
 
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEEDPUB_SECRET", SECRET)
-
-
-def add_readers(store: SqlStore, count: int, **kwargs: Any) -> list[str]:
-    addresses = [f"reader{i}@example.org" for i in range(count)]
-    for i, address in enumerate(addresses):
-        store.add_subscriber(
-            address, NOW - timedelta(days=1), name=f"قارئ {i}", status="active", **kwargs
-        )
-    return addresses
 
 
 def publisher(cfg: Config, store: SqlStore, port: int, now: datetime = NOW) -> Publisher:
@@ -108,12 +49,6 @@ def publisher(cfg: Config, store: SqlStore, port: int, now: datetime = NOW) -> P
     settings = SmtpSettings(HOST, port, security="none", timeout=5.0, max_attempts=6)
     pub.use_sender(SmtpSender(settings, sleep=lambda _: None))
     return pub
-
-
-def parsed(content: bytes) -> EmailMessage:
-    message = message_from_bytes(content, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def unsubscribe_token(message: EmailMessage) -> str:
@@ -229,34 +164,6 @@ def test_a_title_that_looks_like_a_slot_stays_literal(tmp_path: Path, store: Sql
 
 
 # --- separate processes: a SIGKILL mid-edition, and two senders at once ---------
-
-
-class Slow(Recorder):
-    """Takes a few milliseconds per message, like a real relay."""
-
-    def __init__(self, delay: float) -> None:
-        super().__init__()
-        self.delay = delay
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        await asyncio.sleep(self.delay)
-        return self.accept(session, envelope)
-
-
-def cli(config: Path, *args: str, now: str = ENV_NOW, **env: str) -> subprocess.Popen[str]:
-    environ = {**os.environ, "FEEDPUB_SECRET": SECRET, "FEEDPUB_NOW": now, **env}
-    return subprocess.Popen(
-        [sys.executable, "-m", "feedpub", "--config", str(config), *args],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=120)
-    return proc.returncode, out, err
 
 
 def write_seed(folder: Path, count: int) -> tuple[Path, list[str]]:

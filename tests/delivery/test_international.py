@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from delivery.test_exactly_once import NOW, SECRET, add_readers, make_cfg
-from delivery.test_smtp import HOST, Recorder, smtp_server
 from feedpub.app import make_publisher
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.store import SqlStore
+from support.delivery_site import NOW, SECRET, add_readers, make_cfg
+from support.smtp_relay import HOST, Recorder, smtp_server
 
 WIDE = ("قارئ@مثال.com", "a6@مثال.com")
 

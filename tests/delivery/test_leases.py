@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from delivery.relays import SLOT, Clock, Slow, composer, readers, record_edition
-from delivery.test_exactly_once import NOW, SECRET, add_readers, make_cfg
-from delivery.test_smtp import HOST, Recorder, smtp_server
 from feedpub import delivery
 from feedpub.app import make_publisher
 from feedpub.config import Config
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.store import SqlStore
+from support.delivery_site import NOW, SECRET, add_readers, make_cfg
+from support.relays import SLOT, Clock, Slow, composer, readers, record_edition
+from support.smtp_relay import HOST, Recorder, smtp_server
 
 
 @pytest.fixture(autouse=True)

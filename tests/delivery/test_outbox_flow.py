@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from delivery.test_exactly_once import NOW, SECRET, add_readers, config_text
 from feedpub import web
 from feedpub.app import make_publisher
 from feedpub.config import Config, load_config
 from feedpub.store import SqlStore, StoreError
 from feedpub.subscribers import StoreSubscriptions
 from feedpub.tokens import preferences_scope, read_token
-from web.test_web import serving
+from support.delivery_site import NOW, SECRET, add_readers, config_text
+from support.web_app import serving
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """Several senders on one edition (issue 24): processes that only claim and
-send (``sender_process.py``, what ``feedpub deliver`` is), sharing one
+send (``support/sender_process.py``, what ``feedpub deliver`` is), sharing one
 PostgreSQL store, each over its own SMTP connections; one of them killed
 with SIGKILL part-way. And what ``feedpub status`` shows of them."""
 
@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 
-from delivery.relays import NOW, SLOT, Clock, Slow, composer, readers, record_edition
-from delivery.test_exactly_once import ENV_NOW, SECRET, add_readers, config_text
-from delivery.test_smtp import HOST, Recorder, smtp_server
 from feedpub import delivery
 from feedpub.app import make_publisher
 from feedpub.config import load_config
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
 from feedpub.store import SqlStore
+from support.delivery_site import ENV_NOW, SECRET, add_readers, config_text
+from support.relays import NOW, SLOT, Clock, Slow, composer, readers, record_edition
+from support.smtp_relay import HOST, Recorder, smtp_server
 
-HELPER = Path(__file__).with_name("sender_process.py")
+HELPER = Path(__file__).parents[1] / "support" / "sender_process.py"
 STALE_SECONDS = 3
 
 

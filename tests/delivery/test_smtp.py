@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import shutil
 import smtplib
-import socket
 import ssl
 import subprocess
 import threading
@@ -19,18 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from feedpub.delivery.smtp import SmtpSender, SmtpSettings
-
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
+from support.smtp_relay import HOST, Flaky, Recorder, free_port, smtp_server
 
 
 def message(i: int, to: str | None = None) -> EmailMessage:
@@ -40,42 +31,6 @@ def message(i: int, to: str | None = None) -> EmailMessage:
     msg["Subject"] = f"النشرة اليومية {i}"
     msg.set_content(f"\u200fمرحبا {i}\n", cte="quoted-printable")
     return msg
-
-
-class Recorder:
-    """Keeps every accepted message and the connection (peer) it came on."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.delivered: list[tuple[str, list[str], bytes]] = []
-        self.peers: list[Any] = []
-        self.data_commands = 0
-
-    def accept(self, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.delivered.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-            if session.peer not in self.peers:
-                self.peers.append(session.peer)
-        return "250 2.0.0 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.data_commands += 1
-        return self.accept(session, envelope)
-
-    def recipients(self) -> list[str]:
-        return [r for _, rcpts, _ in self.delivered for r in rcpts]
-
-
-@contextmanager
-def smtp_server(handler: Any, **kwargs: Any) -> Iterator[int]:
-    port = free_port()
-    controller = Controller(handler, hostname=HOST, port=port, **kwargs)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
 
 
 @contextmanager
@@ -102,26 +57,6 @@ def test_many_messages_go_over_one_connection() -> None:
     assert handler.delivered[0][0] == "digest@news.example.org"
     assert handler.delivered[0][1] == ["reader0@example.org"]
     assert b"\r\n\r\n" in handler.delivered[0][2]
-
-
-class Flaky(Recorder):
-    """421 to every 7th DATA; drops the connection, without replying, once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dropped = False
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.data_commands += 1
-            n = self.data_commands
-        if n % 7 == 0:
-            return "421 4.7.0 Too many messages, come back later"
-        if n == 10 and not self.dropped:
-            self.dropped = True
-            server.transport.close()
-            return "250 2.0.0 OK"  # never reaches the client
-        return self.accept(session, envelope)
 
 
 def test_421_and_a_dropped_connection_are_retried_and_nothing_is_sent_twice() -> None:

@@ -11,42 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from digests.test_message import check_golden, reparsed, scrub
 from feedpub.digests import RenderedEdition, alert_slot, plan_alerts, render_edition
 from feedpub.digests.alerts import day_start
 from feedpub.digests.message import build_message
 from feedpub.digests.plan import PlannedEdition
 from feedpub.model import Article, Edition
-from support.digest_fixtures import BREAKING, DAMASCUS, EMAIL, FakeStore, make_site, tag
+from support.alert_stories import NOW, story
+from support.digest_fixtures import BREAKING, DAMASCUS, EMAIL, FakeStore, make_site
+from support.digest_message import check_golden, reparsed, scrub
 
-# Monday 30 November 2026, 10:02 in Damascus: a run right after an ingest.
-NOW = datetime(2026, 11, 30, 10, 2, tzinfo=DAMASCUS)
 TO = "سامي <sami@example.com>"
-
-
-def story(
-    ident: str,
-    *,
-    tags: tuple[str, ...] = ("عاجل",),
-    published: datetime = NOW - timedelta(minutes=2),
-    seen: datetime = NOW,
-    title: str = "انفجار في مستودع للوقود قرب ميناء اللاذقية",
-) -> Article:
-    return Article(
-        id=ident,
-        title=title,
-        summary="أفاد مراسلنا بسماع دوي انفجار قوي في مستودع للوقود قرب ميناء اللاذقية، "
-        "وهرعت فرق الإطفاء إلى المكان.",
-        content="<p>تفاصيل الخبر.</p>",
-        published=published.astimezone(UTC),
-        updated=published.astimezone(UTC),
-        url=f"https://news.example.org/news/{ident}",
-        image="https://news.example.org/media/latakia-port.jpg",
-        image_width=1200,
-        image_height=675,
-        tags=tuple(tag(name) for name in tags),
-        first_seen=seen.astimezone(UTC),
-    )
 
 
 def ids(articles: tuple[Article, ...]) -> list[str]:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from digests.test_render import rendered_demo
 from feedpub.digests import (
     Site,
     archive_path,
@@ -30,6 +29,7 @@ from support.digest_fixtures import (
     articles,
     make_site,
 )
+from support.digest_render import rendered_demo
 
 
 @pytest.fixture

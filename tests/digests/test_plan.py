@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from digests.test_render import VALUES, email_doc, rendered_demo
 from feedpub.config import EmailConfig
 from feedpub.digests import Site, edition_record, plan_edition, preview_edition, render_edition
 from feedpub.digests.plan import edition_articles
@@ -31,6 +30,7 @@ from support.digest_fixtures import (
     big_articles,
     make_site,
 )
+from support.digest_render import VALUES, email_doc, rendered_demo
 
 
 def test_edition_articles_ask_for_the_digest_tags_by_key() -> None:

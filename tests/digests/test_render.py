@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from feedpub.config import EmailConfig
 from feedpub.digests import (
     RenderedEdition,
     Renderer,
@@ -26,7 +25,6 @@ from feedpub.digests import (
 from feedpub.digests.message import personalize
 from feedpub.digests.plan import PlannedEdition
 from feedpub.digests.render import RECIPIENT_RESERVE, TITLE_CHARS
-from feedpub.digests.slots import Slot
 from feedpub.model import Article
 from feedpub.text.rtl import RLM
 from support.digest_fixtures import (
@@ -39,9 +37,7 @@ from support.digest_fixtures import (
     big_articles,
     make_site,
 )
-
-# Recognisable slot values, for tests that look at a body's text.
-VALUES: dict[Slot, str] = {"greeting": "GREETING", "unsubscribe_url": "https://u.example/x"}
+from support.digest_render import VALUES, email_doc, rendered_demo
 
 
 @pytest.fixture
@@ -49,22 +45,7 @@ def site(tmp_path: Path) -> Site:
     return make_site(tmp_path)
 
 
-def rendered_demo(
-    site: Site, stored: list[Article] | None = None, email: EmailConfig = EMAIL
-) -> RenderedEdition:
-    planned = plan_edition(FakeStore(stored or articles()), DAILY, NOW, tz=DAMASCUS)
-    assert planned is not None
-    return render_edition(planned, site, email)
-
-
 # --- the email's HTML ----------------------------------------------------------
-
-
-def email_doc(rendered: RenderedEdition) -> lxml_html.HtmlElement:
-    html, _ = personalize(
-        rendered, EMAIL, to="Sami <sami@example.com>", unsubscribe_token="t0k", list_name="daily"
-    )
-    return lxml_html.document_fromstring(html)
 
 
 def test_lang_and_dir_on_html_and_body(site: Site) -> None:

@@ -222,10 +222,10 @@ def test_archive_page_titles_right_without_overflow(
 
 @pytest.mark.parametrize("width", [600, 375])
 def test_alert_title_hugs_the_right_edge_without_overflow(tmp_path: Path, width: int) -> None:
-    from digests.test_alerts import NOW as ALERT_NOW
-    from digests.test_alerts import story
     from feedpub.digests import alert_slot, plan_alerts
     from feedpub.digests.plan import PlannedEdition
+    from support.alert_stories import NOW as ALERT_NOW
+    from support.alert_stories import story
     from support.digest_fixtures import BREAKING
 
     (article,) = plan_alerts(FakeStore([story("latakia")]), BREAKING, ALERT_NOW, tz=DAMASCUS).send

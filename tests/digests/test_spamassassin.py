@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from digests.test_message import Inputs, build, render
 from feedpub.model import Article
 from support.digest_fixtures import NOW, articles, big_articles, make_site
+from support.digest_message import Inputs, build, render
 
 SPAMASSASSIN = shutil.which("spamassassin")
 pytestmark = pytest.mark.skipif(

@@ -12,7 +12,7 @@ from email import message_from_bytes
 import pytest
 
 from feedpub.inbound import classify, formats
-from inbound.conftest import CORPUS, corpus_keys
+from support.inbound_corpus import CORPUS, corpus_keys
 
 EXPECTED = list(csv.DictReader((CORPUS / "expected.csv").read_text("utf-8").splitlines()))
 

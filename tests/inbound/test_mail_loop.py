@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import imaplib
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -25,7 +24,6 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -44,60 +42,15 @@ from feedpub.inbound import (
 )
 from feedpub.store import SqlStore
 from feedpub.tokens import load_secret
-from inbound.conftest import StoreStatusWriter
 from support.dovecot import Dovecot
+from support.inbound_corpus import StoreStatusWriter
+from support.mail_loop import NOW, SECRET, make_config, publish_news, subscribe
 from support.postfix import RETURN_PATH, Postfix
-
-REPO = Path(__file__).resolve().parents[2]
-DAMASCUS = ZoneInfo("Asia/Damascus")
-NOW = datetime(2026, 11, 29, 8, 0, tzinfo=DAMASCUS)  # an hour after the 07:00 slot
-SECRET = "mail-loop-test-secret-0123456789"
 
 
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEEDPUB_SECRET", SECRET)
-
-
-def make_config(folder: Path, inbound: str) -> Config:
-    (folder / "news").mkdir(exist_ok=True)
-    path = folder / "config.yaml"
-    path.write_text(
-        f"""\
-site:
-  title: "أخبار الشام"
-  url: "https://news.example.org"
-  timezone: Asia/Damascus
-store:
-  url: "sqlite:///{folder / "feedpub.db"}"
-sources:
-  - path: {REPO}/samples/pages
-  - path: {REPO}/samples/records
-  - path: {folder / "news"}
-feeds:
-  output: public
-digests:
-  - name: daily
-    title: "النشرة اليومية"
-    schedule: "0 7 * * *"
-    subject: "{{{{ site_title }}}}: {{{{ date }}}}"
-    from: "أخبار الشام <news@news.example.org>"
-    first_lookback: 52w
-    only_if_new: false
-  - name: weekly
-    title: "النشرة الأسبوعية"
-    schedule: "0 7 * * 5"
-    subject: "{{{{ site_title }}}}: الأسبوع"
-    from: "أخبار الشام <news@news.example.org>"
-    first_lookback: 52w
-delivery:
-  backend: outbox
-  outbox: {folder / "outbox"}
-  return_path: {RETURN_PATH}
-{inbound}""",
-        encoding="utf-8",
-    )
-    return load_config(path)
 
 
 @pytest.fixture
@@ -117,11 +70,6 @@ def keys_for(cfg: Config) -> Keys:
     )
 
 
-def subscribe(store: SqlStore, *addresses: str) -> None:
-    for address in addresses:
-        store.add_subscriber(address, NOW - timedelta(days=3), status="active")
-
-
 def run_digest(cfg: Config, store: SqlStore, now: datetime = NOW) -> dict[str, bytes]:
     """Make and deliver the daily edition into the outbox; the messages
     written by this run, by recipient."""
@@ -135,20 +83,6 @@ def run_digest(cfg: Config, store: SqlStore, now: datetime = NOW) -> dict[str, b
         message = message_from_bytes(data, policy=policy.default)
         found[message["To"].addresses[0].addr_spec] = data
     return found
-
-
-def publish_news(folder: Path) -> None:
-    """An article after the first edition, so the next one has news."""
-    record = {
-        "id": "r-2026-11-29-bridge",
-        "title": "افتتاح جسر جديد فوق نهر العاصي",
-        "text": "افتتحت محافظة حماة صباح اليوم جسراً جديداً فوق نهر العاصي.",
-        "published": "2026-11-29T12:00:00+03:00",
-        "tags": ["محليات"],
-    }
-    (folder / "news" / "more.jsonl").write_text(
-        json.dumps(record, ensure_ascii=False) + "\n", "utf-8"
-    )
 
 
 def edition_deliveries(store: SqlStore) -> tuple[int, dict[str, int]]:

@@ -14,7 +14,7 @@ import pytest
 from feedpub.inbound import MaildirBox, Rules, classify, process
 from feedpub.inbound.classify import READERS, Classified, Recipient, Seen
 from feedpub.store import SqlStore
-from inbound.conftest import NOW, StoreStatusWriter, corpus_keys
+from support.inbound_corpus import NOW, StoreStatusWriter, corpus_keys
 
 _NOTICE = re.compile(r"^X-Loop-Complaint: address=(\S+)", re.M)
 

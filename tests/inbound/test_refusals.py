@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from delivery.test_smtp import Recorder, smtp_server
 from feedpub.app import make_publisher
 from feedpub.cli import main
 from feedpub.config import load_config
 from feedpub.store import SqlStore
-from inbound.test_mail_loop import NOW, SECRET, make_config, publish_news, subscribe
+from support.mail_loop import NOW, SECRET, make_config, publish_news, subscribe
+from support.smtp_relay import Recorder, smtp_server
 
 
 class Picky(Recorder):

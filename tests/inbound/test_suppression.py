@@ -12,8 +12,7 @@ import pytest
 from feedpub.inbound import MaildirBox, process
 from feedpub.store import SqlStore
 from feedpub.subscribers import ConsentRefused, Roster
-from inbound.conftest import LISTS, NOW, StoreStatusWriter, corpus_keys
-from inbound.test_job import RULES, maildir, seed
+from support.inbound_corpus import LISTS, NOW, RULES, StoreStatusWriter, corpus_keys, maildir, seed
 
 # (corpus file, address, kind, how the reason starts)
 ENDED = [

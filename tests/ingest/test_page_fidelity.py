@@ -8,10 +8,9 @@ lines its pages share; and alone in a folder of one, where nothing can be
 learned and the built-in rules must do. The per-page tests (marker
 ``fidelity``) all pass today (71/71 in both modes); a page the extractor
 cannot get right would be xfail(strict=True) with its reason.
-``fidelity_figure()`` gives the totals:
+``fidelity_figure()`` gives the totals (the module's ``__main__`` prints it):
 
-    python -c "import sys; sys.path.insert(0, 'tests/ingest'); \\
-        import test_page_fidelity as t; print(t.fidelity_figure())"
+    python tests/ingest/test_page_fidelity.py
 """
 
 from __future__ import annotations

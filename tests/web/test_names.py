@@ -12,7 +12,7 @@ import pytest
 from feedpub.store import SqlStore
 from feedpub.subscribers import StoreSubscriptions
 from feedpub.web import make_wsgi_app
-from web.test_web import NOW, SECRET, SITE, Server, serving
+from support.web_app import NOW, SECRET, SITE, Server, serving
 
 
 @pytest.mark.parametrize(

@@ -33,14 +33,14 @@ import html5lib
 import lxml.html
 import pytest
 
-from delivery.test_exactly_once import NOW, SECRET, config_text
 from feedpub import web
 from feedpub.app import make_publisher
 from feedpub.config import load_config
 from feedpub.store import SqlStore
 from feedpub.subscribers import StoreSubscriptions
 from support.chromium_pages import CHROMIUM, measure, run_chromium
-from web.test_web import MemorySubscriptions, QuietHandler, serving
+from support.delivery_site import NOW, SECRET, config_text
+from support.web_app import MemorySubscriptions, QuietHandler, serving
 
 SITE_URL = "https://news.example.org"
 STYLE_URL = f"{SITE_URL}/style.css"  # feeds.url is the site's URL in this config

@@ -29,12 +29,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from delivery.test_smtp import Recorder, smtp_server
 from feedpub import web
 from feedpub.app import Publisher, make_publisher
 from feedpub.cli import main
 from feedpub.config import Config, load_config
 from feedpub.store import SqlStore
+from support.smtp_relay import Recorder, smtp_server
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "signup-test-secret-0123456789"

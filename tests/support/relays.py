@@ -19,10 +19,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from delivery.test_smtp import HOST, Recorder, free_port
 from feedpub import delivery
 from feedpub.model import Delivery, Edition
 from feedpub.store import SqlStore
+from support.smtp_relay import HOST, Recorder, free_port
 
 NOW = datetime.fromisoformat("2026-11-29T08:00:00+03:00")
 SLOT = datetime.fromisoformat("2026-11-29T07:00:00+03:00")

@@ -3,7 +3,7 @@
 recorded editions, staying until no other sender holds a claim), over the
 SMTP pool its config names.
 
-    python tests/delivery/sender_process.py CONFIG STALE_SECONDS
+    python tests/support/sender_process.py CONFIG STALE_SECONDS
 
 The clock is $FEEDPUB_NOW moved on by the wall clock since $SENDERS_EPOCH
 (one epoch for every sender of a test, so their clocks agree as a real
