@@ -19,7 +19,7 @@ site:
 def test_defaults_fit_the_units_open_files_limit(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(MINIMAL, encoding="utf-8")
-    assert load_config(path).web == WebConfig(4000, 30, 1024, 4)
+    assert load_config(path).web == WebConfig(4000, 30, 1024, 16)
 
 
 def test_values_are_read(tmp_path: Path) -> None:

@@ -334,7 +334,9 @@ class WebConfig:
     # sends its request slowly) before it is closed.
     idle_timeout: int = 30
     backlog: int = 1024  # the listen queue (the kernel caps it at net.core.somaxconn)
-    threads: int = 4  # requests answered at once (a request is read whole before)
+    # Requests answered at once (a request is read whole before). 16, not 4:
+    # with 4, p99 at 50 connections was several times the target (bench/RESULTS.md).
+    threads: int = 16
     # Sign-ups one client (IP address) may make per hour; more answer 429.
     signups_per_client_per_hour: int = 10
     # Proxies (addresses or networks) whose X-Forwarded-For names the client;
