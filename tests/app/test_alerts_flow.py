@@ -23,6 +23,7 @@ from feedpub.app import Publisher, make_publisher
 from feedpub.config import Config, load_config
 from feedpub.digests import AlertOutcome, DigestOutcome
 from feedpub.store import SqlStore
+from support.outbox import outbox_messages
 
 DAMASCUS = ZoneInfo("Asia/Damascus")
 AT_1002 = datetime(2026, 11, 30, 10, 2, tzinfo=DAMASCUS)
@@ -131,13 +132,8 @@ def run(cfg: Config, store: SqlStore, now: datetime) -> dict[str, Any]:
 
 def mails(folder: Path, digest: str) -> list[EmailMessage]:
     """The messages of ``digest`` in the outbox, read back as a mail reader would."""
-    found = []
-    for path in sorted((folder / "outbox" / "new").glob("*.eml")):
-        message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        if f"<{digest}.news.example.org>" in str(message["List-Id"]):
-            found.append(message)
-    return found
+    messages = outbox_messages(folder / "outbox")
+    return [m for m in messages if f"<{digest}.news.example.org>" in str(m["List-Id"])]
 
 
 def by_reader(messages: list[EmailMessage]) -> dict[str, list[str]]:
@@ -333,7 +329,6 @@ def http(port: int, method: str, path: str, form: list[tuple[str, str]] | None =
 
 def link_in(message: EmailMessage, pattern: str) -> str:
     """The path of the one link matching ``pattern`` in the text part."""
-    import re
     from urllib.parse import urlsplit
 
     part = message.get_body(("plain",))
@@ -346,7 +341,7 @@ def test_a_reader_chooses_the_alert_on_their_page_and_leaves_it_in_one_click(
     tmp_path: Path, store: SqlStore
 ) -> None:
     from feedpub import web
-    from support.web_app import serving
+    from support.web_app import form_token_in, serving
 
     cfg = make_cfg(tmp_path)
     seven = datetime(2026, 11, 30, 7, 5, tzinfo=DAMASCUS)
@@ -375,9 +370,7 @@ def test_a_reader_chooses_the_alert_on_their_page_and_leaves_it_in_one_click(
             # Leaving the one digest he got never leaves him on the alert.
             http(port, "POST", omar_leaves, [("List-Unsubscribe", "One-Click")])
             # the form as the page gives it: its token comes with it
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
-            assert csrf is not None
-            chosen = [("csrf", csrf.group(1)), ("digest", "daily"), ("digest", "breaking")]
+            chosen = [("csrf", form_token_in(page)), ("digest", "daily"), ("digest", "breaking")]
             assert 'value="breaking" checked' in http(port, "POST", preferences, chosen)
 
             publish(tmp_path, budget, record("quake", "هزة أرضية في ريف حماة", AT_1002))

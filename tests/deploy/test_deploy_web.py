@@ -25,15 +25,14 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from support.nginx import Nginx, free_port, running_nginx
+from support.outbox import mail_to, outbox_messages, wait_for_mail
+from support.web_app import form_token_in
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -189,26 +188,9 @@ def nginx(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield server
 
 
-def mail_to(service: Service, address: str, wait: float = 0.0) -> EmailMessage:
-    """The one message of the service's outbox to ``address`` (waiting up
-    to ``wait`` seconds for the service to write it)."""
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for path in (service.root / "var" / "outbox" / "new").glob("*.eml"):
-            parsed = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-            if address in str(parsed["To"]):
-                found.append(parsed)
-        if found or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    (message,) = found
-    return message
-
-
 def unsubscribe_path(service: Service) -> str:
     """The https link of the List-Unsubscribe header of the digest the reader got."""
-    parsed = mail_to(service, READER)
+    (parsed,) = mail_to(outbox_messages(service.root / "var" / "outbox"), READER)
     link = re.search(r"<(https://[^>]+)>", str(parsed["List-Unsubscribe"]))
     assert link, parsed["List-Unsubscribe"]
     return urlsplit(link.group(1)).path
@@ -222,9 +204,7 @@ def test_every_page_of_the_app_is_reached_through_nginx(nginx: Nginx, service: S
     status, headers, body = nginx.request("/subscribe", HOST)
     assert status == 200 and 'name="email"' in body.decode()
     assert headers["Cache-Control"] == "no-store"  # the app's, not the files' max-age
-    csrf = re.search(r'name="csrf" value="([^"]+)"', body.decode())
-    assert csrf is not None  # the form's token, as a browser posts it back
-    fields = {"csrf": csrf.group(1), "email": "new@example.org", "digest": "daily"}
+    fields = {"csrf": form_token_in(body.decode()), "email": "new@example.org", "digest": "daily"}
     form = urlencode(fields).encode()
     form_type = {**HOST, "Content-Type": "application/x-www-form-urlencoded"}
     status, _, body = nginx.request("/subscribe/", form_type, "POST", form)
@@ -245,7 +225,8 @@ def test_every_page_of_the_app_is_reached_through_nginx(nginx: Nginx, service: S
 
     # The confirmation mail the sign-up queued (serve's mailer sends it):
     # its link opens the confirm page through nginx.
-    confirmation = mail_to(service, "new@example.org", wait=30).get_body(("plain",))
+    (mail,) = wait_for_mail(service.root / "var" / "outbox", "new@example.org", timeout=30)
+    confirmation = mail.get_body(("plain",))
     assert confirmation is not None
     confirm_link = re.search(r"https://\S+(/confirm/\S+)", str(confirmation.get_content()))
     assert confirm_link is not None

@@ -119,12 +119,17 @@ class Server:
         """The form token of the page at ``path``, as a browser gets it."""
         response, body = self.request("GET", path)
         assert response.status == 200
-        found = re.search(r'name="csrf" value="([^"]+)"', body.decode("utf-8"))
-        assert found is not None, body
-        return found.group(1)
+        return form_token_in(body.decode("utf-8"))
 
     def sign_up(self, fields: list[tuple[str, str]]) -> tuple[Any, bytes]:
         return self.post_form("/subscribe", [("csrf", self.form_token()), *fields])
+
+
+def form_token_in(page: str) -> str:
+    """The form token (``csrf``) a page's form carries, as a browser posts it back."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None, page
+    return found.group(1)
 
 
 @contextmanager

@@ -22,8 +22,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -40,7 +38,8 @@ from feedpub.store import SqlStore
 from feedpub.subscribers import StoreSubscriptions
 from support.chromium_pages import CHROMIUM, measure, run_chromium
 from support.delivery_site import NOW, SECRET, config_text
-from support.web_app import MemorySubscriptions, QuietHandler, serving
+from support.outbox import mail_to, outbox_messages
+from support.web_app import MemorySubscriptions, QuietHandler, form_token_in, serving
 
 SITE_URL = "https://news.example.org"
 STYLE_URL = f"{SITE_URL}/style.css"  # feeds.url is the site's URL in this config
@@ -62,18 +61,6 @@ class Served:
 class Site:
     public: Path
     pages: dict[str, Served]  # name -> the page as served
-
-
-def _mail(outbox: Path, to: str) -> EmailMessage:
-    """The one message of the outbox to ``to``."""
-    found = []
-    for path in (outbox / "new").iterdir():
-        message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        if message["To"].addresses[0].addr_spec == to:
-            found.append(message)
-    (message,) = found
-    return message
 
 
 def _link(html: str, text: str) -> str:
@@ -125,7 +112,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             pub.ingest()
             pub.build()
             pub.digest("daily")
-        mail = _mail(folder / "outbox", READER)
+        (mail,) = mail_to(outbox_messages(folder / "outbox"), READER)
         html_part = mail.get_body(("html",))
         assert html_part is not None
         mail_html = html_part.get_content()
@@ -142,15 +129,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         assert unsubscribe is not None
         with serving(app) as port:
             pages["subscribe"] = _get(port, sign_up)
-            csrf = re.search(r'name="csrf" value="([^"]+)"', pages["subscribe"].html)
-            assert csrf is not None
-            form = {"csrf": csrf.group(1), "email": NEWCOMER, "digest": "daily"}
+            csrf = form_token_in(pages["subscribe"].html)
+            form = {"csrf": csrf, "email": NEWCOMER, "digest": "daily"}
             pages["subscribe-sent"] = _get(port, sign_up, form)
             # The confirmation mail the sign-up queued, sent by the mailer;
             # its link opens the confirm page.
             with make_publisher(cfg, now=NOW, store=store) as pub:
                 pub.signups()
-            confirm = _mail(folder / "outbox", NEWCOMER).get_body(("plain",))
+            (confirmation,) = mail_to(outbox_messages(folder / "outbox"), NEWCOMER)
+            confirm = confirmation.get_body(("plain",))
             assert confirm is not None
             link = re.search(r"https://\S+/confirm/\S+", str(confirm.get_content()))
             assert link is not None

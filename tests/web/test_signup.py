@@ -34,7 +34,9 @@ from feedpub.app import Publisher, make_publisher
 from feedpub.cli import main
 from feedpub.config import Config, load_config
 from feedpub.store import SqlStore
+from support.outbox import mail_to, outbox_messages, wait_for_mail
 from support.smtp_relay import Recorder, smtp_server
+from support.web_app import form_token_in
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "signup-test-secret-0123456789"
@@ -118,9 +120,7 @@ class Front:
         """GET the page at ``path`` and return its form token."""
         response, body = self.request("GET", path)
         assert response.status == 200, body
-        found = re.search(r'name="csrf" value="([^"]+)"', body)
-        assert found is not None, body
-        return found.group(1)
+        return form_token_in(body)
 
     def sign_up(
         self, email: str, *, name: str = "", digests: tuple[str, ...] = ("daily",), **headers: str
@@ -175,18 +175,6 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- reading the mail that went out ------------------------------------------------
 
 
-def outbox_mail(cfg: Config) -> list[EmailMessage]:
-    folder = cfg.delivery.outbox / "new"
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in sorted(folder.iterdir()):
-        message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        found.append(message)
-    return found
-
-
 def relay_mail(relay: Recorder) -> list[EmailMessage]:
     found = []
     for _, _, data in relay.delivered:
@@ -194,20 +182,6 @@ def relay_mail(relay: Recorder) -> list[EmailMessage]:
         assert isinstance(message, EmailMessage)
         found.append(message)
     return found
-
-
-def mail_to(messages: list[EmailMessage], address: str) -> list[EmailMessage]:
-    return [m for m in messages if address in str(m["To"])]
-
-
-def wait_for_mail(cfg: Config, address: str, count: int = 1) -> list[EmailMessage]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found = mail_to(outbox_mail(cfg), address)
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"no mail to {address} in {cfg.delivery.outbox} after 20 s")
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:
@@ -250,7 +224,7 @@ def test_a_reader_signs_up_confirms_from_the_outbox_mail_and_gets_the_next_editi
         response, body = site.sign_up(READER, name="سلمى", digests=("daily",))
         assert response.status == 200 and "تحقّق من بريدك" in body
 
-        (mail,) = wait_for_mail(cfg, READER)  # the serve thread mailed it
+        (mail,) = wait_for_mail(cfg.delivery.outbox, READER)  # the serve thread mailed it
         assert str(mail["Subject"]) == "أكّد اشتراكك في أخبار الشام"
         assert str(mail["From"]) == "أخبار الشام <news@news.example.org>"
         check_right_to_left(mail)
@@ -262,9 +236,7 @@ def test_a_reader_signs_up_confirms_from_the_outbox_mail_and_gets_the_next_editi
         assert response.status == 200 and '<form method="post">' in body
         found = store.get_subscriber(READER)
         assert found is not None and found.status == "pending"
-        token = re.search(r'name="csrf" value="([^"]+)"', body)
-        assert token is not None
-        response, body = site.post(confirm, [("csrf", token.group(1)), ("confirm", "1")])
+        response, body = site.post(confirm, [("csrf", form_token_in(body)), ("confirm", "1")])
         assert response.status == 200 and "تم تأكيد اشتراكك" in body
         found = store.get_subscriber(READER)
         assert found is not None and found.status == "active" and found.digests == ("daily",)
@@ -282,7 +254,9 @@ def test_a_reader_signs_up_confirms_from_the_outbox_mail_and_gets_the_next_editi
             outcomes = pub.run_jobs()
         assert not [o.run.error for o in outcomes if o.failed]
         (digest,) = [
-            m for m in mail_to(outbox_mail(cfg), READER) if m is not mail and "List-Id" in m
+            m
+            for m in mail_to(outbox_messages(cfg.delivery.outbox), READER)
+            if m is not mail and "List-Id" in m
         ]
         assert "salma@example.org" in str(digest["To"])
         preferences = link_in(digest, "preferences")
@@ -331,7 +305,7 @@ def test_an_active_reader_signing_up_again_gets_the_preferences_link_instead(
     with serving(cfg, store, clock, mailer=False) as site:
         site.sign_up(READER)
         site.mail_signups()
-        (first,) = wait_for_mail(cfg, READER)
+        (first,) = wait_for_mail(cfg.delivery.outbox, READER)
         confirm = link_in(first, "confirm")
         assert site.post(confirm, [("csrf", site.form(confirm))])[0].status == 200
 
@@ -339,7 +313,7 @@ def test_an_active_reader_signing_up_again_gets_the_preferences_link_instead(
         response, body = site.sign_up(READER, digests=("daily",))
         assert response.status == 200 and "تحقّق من بريدك" in body
         site.mail_signups()
-        _, already = wait_for_mail(cfg, READER, 2)
+        _, already = wait_for_mail(cfg.delivery.outbox, READER, 2)
         assert str(already["Subject"]) == "أنت مشترك في أخبار الشام"
         check_right_to_left(already)
         preferences = link_in(already, "preferences")
@@ -390,7 +364,7 @@ def test_an_anonymous_sign_up_changes_no_stored_subscriber(tmp_path: Path, store
         site.mail_signups()
     for address, stored in before.items():
         assert store.get_subscriber(address) == stored, address
-    sent = {str(m["To"]): str(m["Subject"]) for m in outbox_mail(cfg)}
+    sent = {str(m["To"]): str(m["Subject"]) for m in outbox_messages(cfg.delivery.outbox)}
     assert sent == {
         "bounced@example.org": "أكّد اشتراكك في أخبار الشام",
         "unsubscribed@example.org": "أكّد اشتراكك في أخبار الشام",
@@ -459,11 +433,11 @@ def test_a_second_confirmation_mail_within_the_hour_is_not_sent(
             clock.advance(minutes=minutes)
             assert site.sign_up(READER)[0].status == 200
             site.mail_signups()
-        assert len(mail_to(outbox_mail(cfg), READER)) == 1
+        assert len(mail_to(outbox_messages(cfg.delivery.outbox), READER)) == 1
         clock.advance(minutes=11)  # an hour and a minute after the first mail
         site.sign_up(READER)
         site.mail_signups()
-        assert len(mail_to(outbox_mail(cfg), READER)) == 2
+        assert len(mail_to(outbox_messages(cfg.delivery.outbox), READER)) == 2
     states = [s.state for s in store.signups_of(READER)]
     assert states == ["confirm", "limited", "limited", "confirm"]
 
@@ -519,7 +493,7 @@ def test_pending_sign_ups_expire_and_are_removed(tmp_path: Path, store: SqlStore
     with serving(cfg, store, clock, mailer=False) as site:
         site.sign_up(READER)
         site.mail_signups()
-        (mail,) = outbox_mail(cfg)
+        (mail,) = outbox_messages(cfg.delivery.outbox)
         confirm = link_in(mail, "confirm")
         found = store.get_subscriber(READER)
         assert found is not None and found.status == "pending"
@@ -613,7 +587,7 @@ def test_a_cross_site_post_to_the_confirmation_link_confirms_nothing(
     with serving(cfg, store, Clock(SIGNED_UP), mailer=False) as site:
         site.sign_up(READER)
         site.mail_signups()
-        (mail,) = outbox_mail(cfg)
+        (mail,) = outbox_messages(cfg.delivery.outbox)
         confirm = link_in(mail, "confirm")
         token = site.form(confirm)
         response, _ = site.post(confirm, [("csrf", token)], {"Origin": "https://evil.example"})

@@ -25,6 +25,7 @@ from feedpub.subscribers import StoreSubscriptions
 from feedpub.tokens import ALL_LISTS, make_token
 from feedpub.web import ListInfo, SiteInfo, make_wsgi_app, server
 from support.tcp_proxy import TcpProxy, tcp_proxy
+from support.web_app import form_token_in
 
 SECRET = b"web-test-secret-0123456789"
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
@@ -51,9 +52,7 @@ def request(
 def sign_up(port: int, email: str) -> dict[str, str]:
     """The sign-up form's fields as a reader sends them: its token from the page."""
     _, _, page = request(port, "GET", "/subscribe")
-    csrf = re.search(rb'name="csrf" value="([^"]+)"', page)
-    assert csrf is not None, page
-    return {"csrf": csrf.group(1).decode(), "email": email, "digest": "daily"}
+    return {"csrf": form_token_in(page.decode()), "email": email, "digest": "daily"}
 
 
 @pytest.fixture
