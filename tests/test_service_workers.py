@@ -14,15 +14,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from feedpub import service
-from feedpub.app import make_publisher
+from feedpub.app import Publisher, make_publisher
 from feedpub.app.reports import ScheduledJob
 from feedpub.config import load_config
+from feedpub.model import IngestReport
 from feedpub.store import SqlStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,6 +194,52 @@ def test_digest_jobs_take_the_run_lock_and_publish_jobs_do_not(
         assert len(errors) == 1 and "holds the run lock" in errors[0], errors
         jobs["digest-daily"].run()  # the lock is free again: the edition goes out
     assert len(list((tmp_path / "outbox" / "new").glob("*.eml"))) == 1
+
+
+class SteppingClock:
+    """Each reading a second after the last, from ``at``."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        self.at += timedelta(seconds=1)
+        return self.at
+
+
+@pytest.mark.parametrize(
+    ("digest_begins", "ingests"),
+    [(0, 1), (3600, 2)],  # seconds after the publish job began
+    ids=["the-same-tick", "a-later-tick"],
+)
+def test_the_jobs_of_one_tick_read_the_sources_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, digest_begins: int, ingests: int
+) -> None:
+    """The publish job and the digest job of one tick each begin with an
+    ingest and build; the one that gets there second finds an ingest that
+    ended after it began and does not read the sources (a site's API) again.
+    A job of a later tick does."""
+    monkeypatch.setenv("FEEDPUB_SECRET", "serve-workers-test-secret-0123456789")
+    monkeypatch.delenv("FEEDPUB_STORE_URL", raising=False)
+    config = tmp_path / "config.yaml"
+    text = CONFIG.format(records=SAMPLES / "records", port=25, timeout=5)
+    config.write_text(text.split("delivery:")[0] + "delivery:\n  outbox: outbox\n", "utf-8")
+    cfg = load_config(config)
+    read: list[datetime] = []
+    with make_publisher(cfg, now=NOW) as serving:
+        ingest = type(serving).ingest
+
+        def counted(self: Publisher, *args: Any, **kwargs: Any) -> IngestReport:
+            read.append(self.now)
+            return ingest(self, *args, **kwargs)
+
+        monkeypatch.setattr(type(serving), "ingest", counted)
+        clock = SteppingClock(NOW)
+        jobs = {job.name: job for job in serving.service_jobs(clock=clock)}
+        jobs["publish"].run()
+        clock.at = NOW + timedelta(seconds=digest_begins)
+        jobs["digest-daily"].run()
+    assert len(read) == ingests, read
 
 
 def test_feedpub_run_with_a_hung_relay_builds_defers_and_exits_1(

@@ -172,9 +172,9 @@ class JobRunner(ABC):
 
         - "publish" (worker "publish"): ingest and build, on service.schedule;
         - "mail" (worker "delivery", when ``inbound`` is set or a digest is
-          an alert), on service.schedule: ingest and build (nothing to do
-          when the publish job just ran), then under the run lock the bounce
-          mailbox and the breaking-news alerts of what was ingested;
+          an alert), on service.schedule: this tick's ingest and build (run
+          once per tick, by whichever job gets there first), then under the
+          run lock the bounce mailbox and the alerts of what was ingested;
         - "digest-<name>" (worker "delivery"), on the digest's schedule:
           ingest and build first (so it carries the latest news), then the
           mailbox and the digest under the store-wide run lock, as ``feedpub
@@ -195,18 +195,25 @@ class JobRunner(ABC):
         failure is one line and the next steps (and the job's next time)
         still run."""
         publishing = threading.Lock()
+        published: list[datetime] = []  # when the last ingest and build ended
 
         def publish(at: JobRunner) -> None:
+            # Jobs of one tick start together on both workers: the second to
+            # get the lock finds an ingest and build that ended after it
+            # began, and does not read the sources (a site's API) again.
             with publishing:
+                if published and published[-1] > at.now:
+                    return
                 at.run_job("ingest", at.ingest)
                 at.run_job("build", at.build)
+                published[:] = [clock()]
 
         def publish_job() -> None:
             publish(self.at(clock()))
 
         def mail_job() -> None:
-            # Its own ingest first: whichever worker starts first, what this
-            # tick ingested is alerted in this tick, not the next.
+            # After this tick's ingest (its own, or the publish job's when
+            # that one got there first): what it brought is alerted now.
             at = self.at(clock())
             publish(at)
             with at.exclusive_run():
